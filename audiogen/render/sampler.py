@@ -1,0 +1,189 @@
+"""The one-shot sampler: places a kit's samples at every hit of a `DrumScore`, one mono stem per
+group. Exact and fast; it is also what makes the neural renderer's training data."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from audiogen.errors import KitError, RequestError
+from audiogen.instruments import CHOKES, GROUP_OF
+from audiogen.kits import Kit, Layer
+from audiogen.score import DrumScore, Hit
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATES = (44100, 48000)
+MAX_TAIL_S = 3.0
+# Velocity 64 sounds about 11 dB below 127: close to how drum modules scale a single layer.
+VELOCITY_RANGE_DB = 36.0
+CHOKE_FADE_MS = 8.0  # a hand on the cymbal damps it in a few ms, not instantly
+
+
+@dataclass(frozen=True)
+class Variation:
+    """How much repeated hits differ (a real drum never sounds twice the same)."""
+
+    gain_db: float = 0.4  # standard deviation, clipped at ±2.5 σ
+    pitch_cents: float = 6.0
+
+    @classmethod
+    def none(cls) -> Variation:
+        return cls(0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class SamplerResult:
+    """Mono float32 stems keyed by group, and what the kit could not play."""
+
+    stems: dict[str, np.ndarray]
+    sample_rate: int
+    substitutions: dict[str, str]  # requested class -> class the kit played instead
+    dropped: dict[str, int]  # class -> hits the kit had nothing for
+    files_used: tuple[Path, ...]
+
+
+def velocity_gain(velocity: int, reference_velocity: int = 127) -> float:
+    """Linear gain of a hit played at ``velocity`` from a layer recorded at ``reference``."""
+    return 10.0 ** (VELOCITY_RANGE_DB * math.log10(velocity / reference_velocity) / 20.0)
+
+
+def pick_layer(layers: tuple[Layer, ...], velocity: int) -> Layer:
+    """The softest layer recorded at or above ``velocity`` (else the loudest): scaling down
+    from a harder hit keeps its attack, scaling up a soft one would sound dull and loud."""
+    for layer in layers:
+        if layer.velocity >= velocity:
+            return layer
+    return layers[-1]
+
+
+class Sampler:
+    """Renders scores with one kit at one sample rate; keeps the kit's audio loaded.
+
+    Args:
+        kit: the kit to play.
+        sample_rate: 48000 (default) or 44100.
+        variation: per-hit gain and pitch variation; ``Variation.none()`` for identical hits.
+    """
+
+    def __init__(self, kit: Kit, sample_rate: int = 48000, variation: Variation | None = None):
+        if sample_rate not in SAMPLE_RATES:
+            raise RequestError(f"sample rate {sample_rate}: use 48000 or 44100")
+        self.kit = kit
+        self.sample_rate = sample_rate
+        self.variation = variation if variation is not None else Variation()
+        self._audio: dict[Path, np.ndarray] = {}
+
+    def _load(self, path: Path) -> np.ndarray:
+        if path not in self._audio:
+            try:
+                data, rate = sf.read(path, dtype="float32", always_2d=True)
+            except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+                raise KitError(f"kit {self.kit.name}: cannot read {path.name} ({exc})") from None
+            mono = data.mean(axis=1)
+            if rate != self.sample_rate:
+                ratio = Fraction(self.sample_rate, rate)
+                mono = resample_poly(mono, ratio.numerator, ratio.denominator).astype(np.float32)
+            self._audio[path] = mono
+        return self._audio[path]
+
+    def render(self, score: DrumScore, seed: int = 0) -> SamplerResult:
+        """Render every hit of ``score``; deterministic for a given seed."""
+        rng = np.random.default_rng(seed)
+        sr = self.sample_rate
+        played: list[tuple[Hit, str, int]] = []  # hit, class the kit plays, start sample
+        substitutions: dict[str, str] = {}
+        dropped: Counter[str] = Counter()
+        for hit in score.hits:
+            resolved = self.kit.resolve(hit.instrument)
+            if resolved is None:
+                dropped[hit.instrument] += 1
+                continue
+            if resolved != hit.instrument:
+                substitutions[hit.instrument] = resolved
+            start = max(0, round(score.time_s(hit) * sr))
+            played.append((hit, resolved, start))
+        if dropped:
+            log.warning(
+                "kit %s has nothing for %s: those hits are silent",
+                self.kit.name, ", ".join(f"{k} ({n} hits)" for k, n in sorted(dropped.items())),
+            )  # fmt: skip
+
+        chokes = _choke_points(played)
+        voices = []
+        used: set[Path] = set()
+        for index, (hit, resolved, start) in enumerate(played):
+            spec = self.kit.instruments[resolved]
+            layer = pick_layer(spec.layers, hit.velocity)
+            path = layer.files[int(rng.integers(len(layer.files)))]
+            used.add(path)
+            gain_db = (
+                spec.gain_db + float(np.clip(rng.normal(0, 1), -2.5, 2.5)) * self.variation.gain_db
+            )
+            cents = float(np.clip(rng.normal(0, 1), -2.5, 2.5)) * self.variation.pitch_cents
+            audio = _repitch(self._load(path), cents)
+            gain = velocity_gain(hit.velocity, layer.velocity) * 10.0 ** (gain_db / 20.0)
+            voices.append((GROUP_OF[hit.instrument], start, audio, gain, chokes.get(index)))
+
+        nominal = round(score.duration_s * sr)
+        ring = max((start + len(audio) for _, start, audio, _, _ in voices), default=nominal)
+        length = max(nominal, min(ring, nominal + round(MAX_TAIL_S * sr)))
+        stems: dict[str, np.ndarray] = {}
+        fade = max(1, round(CHOKE_FADE_MS * sr / 1000))
+        for group, start, audio, gain, choke_at in voices:
+            stem = stems.setdefault(group, np.zeros(length, dtype=np.float32))
+            end = min(length, start + len(audio))
+            if choke_at is not None and choke_at + fade < end:
+                end = choke_at + fade
+                piece = audio[: end - start] * gain
+                piece[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+            else:
+                piece = audio[: end - start] * gain
+            stem[start:end] += piece
+        return SamplerResult(
+            stems=stems,
+            sample_rate=sr,
+            substitutions=substitutions,
+            dropped=dict(dropped),
+            files_used=tuple(sorted(used)),
+        )
+
+
+def _choke_points(played: list[tuple[Hit, str, int]]) -> dict[int, int]:
+    """For each hit that a later hit chokes (an open hat then a closed one): the choke sample."""
+    choked_by: dict[str, list[int]] = {}  # choked class -> indices still ringing
+    points: dict[int, int] = {}
+    for index, (_, resolved, start) in enumerate(played):
+        for victim in CHOKES.get(resolved, ()):
+            for ringing in choked_by.pop(victim, []):
+                if played[ringing][2] < start:
+                    points[ringing] = start
+                else:
+                    choked_by.setdefault(victim, []).append(ringing)
+        choked_by.setdefault(resolved, []).append(index)
+    return points
+
+
+def _repitch(audio: np.ndarray, cents: float) -> np.ndarray:
+    """Play a sample a few cents faster or slower, as a drum tuned a hair differently would be;
+    sample 0 stays at sample 0, so the onset does not move."""
+    if abs(cents) < 1e-3:
+        return audio
+    rate = 2.0 ** (cents / 1200.0)
+    positions = np.arange(0.0, len(audio) - 1, rate)
+    return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
+
+
+def render_stems(
+    score: DrumScore, kit: Kit, sample_rate: int = 48000, seed: int = 0
+) -> SamplerResult:
+    """Render ``score`` with ``kit``: the one-call form of `Sampler`."""
+    return Sampler(kit, sample_rate).render(score, seed=seed)

@@ -1,0 +1,115 @@
+"""`RenderRequest`: the one option schema that the CLI, the Python API and (later) batch recipes
+share. Each field carries its CLI flag and help; `RenderRequest.create` validates and resolves."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audiogen.errors import AudiogenError, RequestError
+
+AUDIO_FORMATS = ("wav", "flac", "mp3")
+SAMPLE_RATES = (48000, 44100)
+DEFAULT_KIT = "acoustic"
+MIX_PRESETS = ("acoustic", "electronic", "hiphop")
+LOUDNESS_HELP = "streaming|youtube (-14 LUFS), podcast (-16), broadcast (-23), or a LUFS value"
+
+
+def _opt(default: Any, help: str, metavar: str | None = None, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, "metavar": metavar, **extra})
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything that decides how a score becomes audio. Build with `create` to validate."""
+
+    kit: str = _opt(DEFAULT_KIT, "drum kit to play (see `audiogen kits`)", "NAME")
+    mix: str | None = _opt(
+        None, "mix preset: acoustic, electronic or hiphop (default: the kit's style)", "PRESET"
+    )
+    loudness: str = _opt("streaming", LOUDNESS_HELP, "TARGET")
+    sample_rate: int = _opt(48000, "48000 or 44100", "HZ")
+    formats: tuple[str, ...] = _opt(
+        ("wav",), "audio formats, comma-separated: wav (24-bit), flac, mp3", "LIST", flag="--format"
+    )
+    seed: int = _opt(0, "seed for per-hit variation: same seed, same audio", "N")
+    note_map: str = _opt("auto", "MIDI note map: auto, gm or td11 (Roland TD-11)", "MAP")
+
+    @classmethod
+    def create(cls, **values: Any) -> RenderRequest:
+        """Validate user values (strings from a CLI are fine) and fill in the defaults.
+
+        Raises:
+            RequestError, KitError, MixError: one line saying what is accepted.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise RequestError(
+                f"unknown option {unknown[0]!r}; options: {', '.join(sorted(known))}"
+            )
+        values = {k: v for k, v in values.items() if v is not None}
+        req = cls(**values)
+        return req._resolved()
+
+    def _resolved(self) -> RenderRequest:
+        from audiogen.kits import load_kit
+        from audiogen.midi import NOTE_MAP_CHOICES
+        from audiogen.mix import resolve_loudness
+
+        kit = load_kit(str(self.kit).strip().lower())
+        mix = (self.mix or kit.style).strip().lower()
+        if mix not in MIX_PRESETS:
+            raise RequestError(f"unknown mix preset {mix!r}; use {', '.join(MIX_PRESETS)}")
+        name, _ = resolve_loudness(self.loudness)
+        try:
+            rate = int(self.sample_rate)
+        except (TypeError, ValueError):
+            rate = -1
+        if rate not in SAMPLE_RATES:
+            raise RequestError(f"sample rate {self.sample_rate!r}: use 48000 or 44100")
+        formats = self.formats
+        if isinstance(formats, str):
+            formats = tuple(p.strip().lower() for p in formats.split(",") if p.strip())
+        bad = [f for f in formats if f not in AUDIO_FORMATS]
+        if bad or not formats:
+            raise RequestError(f"unknown format {bad[0] if bad else ''!r}; use wav, flac, mp3")
+        try:
+            seed = int(self.seed)
+        except (TypeError, ValueError):
+            seed = -1
+        if not 0 <= seed < 2**32:
+            raise RequestError(f"seed {self.seed!r}: use a whole number from 0 to 4294967295")
+        if self.note_map not in NOTE_MAP_CHOICES:
+            raise RequestError(f"note map {self.note_map!r}: use {', '.join(NOTE_MAP_CHOICES)}")
+        return dataclasses.replace(
+            self,
+            kit=kit.name,
+            mix=mix,
+            loudness=name,
+            sample_rate=rate,
+            formats=tuple(dict.fromkeys(formats)),
+            seed=seed,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["formats"] = list(self.formats)
+        return out
+
+
+def cli_fields() -> list[dataclasses.Field]:
+    """The request's fields, for the CLI to turn into flags."""
+    return list(dataclasses.fields(RenderRequest))
+
+
+def check_source(path: str | Path) -> Path:
+    """A MIDI path given by a user, checked before any work starts."""
+    path = Path(path)
+    if not path.exists():
+        raise AudiogenError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudiogenError(f"{path} is a folder: give a .mid file")
+    return path

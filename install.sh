@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs audiogen into ./.venv (Python 3.11).
+#   ./install.sh           everything: the product, its neural stack (torch 2.11, audiocraft 1.3.0)
+#   ./install.sh --core    the product without the neural stack (sampler renderer only)
+#   ./install.sh --dev     --core plus the test tools (what CI runs)
+#   ./install.sh --bench   also Debian's fluidsynth and GM soundfonts (benchmarks, kit building)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+neural=1 extras="" bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --core) neural=0 ;;
+    --dev) neural=0 extras="[test]" ;;
+    --bench) bench=1 ;;
+    *) echo "install.sh: unknown option $arg (use --core, --dev or --bench)" >&2; exit 2 ;;
+  esac
+done
+
+python=${PYTHON:-python3.11}
+command -v "$python" >/dev/null || python=python3
+"$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), "audiogen needs Python 3.11"'
+
+if [ "$bench" = 1 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q fluidsynth fluid-soundfont-gm musescore-general-soundfont
+fi
+
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".$extras"
+if [ "$neural" = 1 ]; then
+  .venv/bin/python -m pip install -q -r requirements/neural.txt
+  .venv/bin/python -m pip install -q --no-deps audiocraft==1.3.0
+fi
+echo "audiogen installed in .venv ($(.venv/bin/audiogen kits | wc -l) kits)"
