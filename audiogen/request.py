@@ -13,7 +13,6 @@ from audiogen.errors import AudiogenError, RequestError
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 SAMPLE_RATES = (48000, 44100)
 DEFAULT_KIT = "acoustic"
-MIX_PRESETS = ("acoustic", "electronic", "hiphop")
 LOUDNESS_HELP = "streaming|youtube (-14 LUFS), podcast (-16), broadcast (-23), or a LUFS value"
 
 
@@ -57,13 +56,14 @@ class RenderRequest:
     def _resolved(self) -> RenderRequest:
         from audiogen.kits import load_kit
         from audiogen.midi import NOTE_MAP_CHOICES
-        from audiogen.mix import resolve_loudness
+        from audiogen.mix import MIX_PRESETS, resolve_loudness
 
         kit = load_kit(str(self.kit).strip().lower())
         mix = (self.mix or kit.style).strip().lower()
         if mix not in MIX_PRESETS:
             raise RequestError(f"unknown mix preset {mix!r}; use {', '.join(MIX_PRESETS)}")
-        name, _ = resolve_loudness(self.loudness)
+        name, target_lufs = resolve_loudness(self.loudness)
+        loudness = name if name != "custom" else f"{target_lufs:g}"
         try:
             rate = int(self.sample_rate)
         except (TypeError, ValueError):
@@ -88,7 +88,7 @@ class RenderRequest:
             self,
             kit=kit.name,
             mix=mix,
-            loudness=name,
+            loudness=loudness,
             sample_rate=rate,
             formats=tuple(dict.fromkeys(formats)),
             seed=seed,

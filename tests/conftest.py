@@ -39,3 +39,67 @@ def basic_score() -> DrumScore:
         hits=tuple(h for h in hits if not (h.tick == 96 and h.instrument == "hat_closed")),
         sections=(Section("verse", 0, 1, 0.4), Section("chorus", 1, 1, 0.8)),
     )
+
+
+def _decay(n: int, freq_hz: float, sample_rate: int = 48000, level: float = 0.8):
+    import numpy as np
+
+    t = np.arange(n) / sample_rate
+    # always above zero, so a test can find where each hit starts
+    return (level * np.exp(-t * 30) * (0.6 + 0.4 * np.cos(2 * np.pi * freq_hz * t))).astype(
+        "float32"
+    )
+
+
+def _ring(n: int, freq_hz: float, sample_rate: int = 48000):
+    import numpy as np
+
+    t = np.arange(n) / sample_rate
+    return (0.5 * np.exp(-t * 2) * np.sin(2 * np.pi * freq_hz * t + 0.3)).astype("float32")
+
+
+@pytest.fixture
+def tiny_kit(tmp_path, monkeypatch):
+    """A three-piece kit written in the test: kick (two velocity layers), snare, and a long open
+    hat plus a closed hat, so layers, chokes and fallbacks can be checked. Returns the Kit."""
+    import soundfile as sf
+
+    from audiogen.kits import load_kit
+
+    folder = tmp_path / "samples" / "kits" / "tiny"
+    folder.mkdir(parents=True)
+    sounds = {
+        "kick_soft.flac": _decay(4800, 60, level=0.3),
+        "kick_hard.flac": _decay(4800, 90, level=0.9),
+        "snare.flac": _decay(4800, 200),
+        "snare_b.flac": _decay(4800, 210),
+        "hat_open.flac": _ring(48000, 3000),  # rings a full second
+        "hat_closed.flac": _decay(2400, 5000, level=0.5),
+    }
+    for name, audio in sounds.items():
+        sf.write(folder / name, audio, 48000, subtype="PCM_24")
+    (folder / "kit.toml").write_text(
+        """name = "tiny"
+title = "Tiny test kit"
+description = "made by the tests"
+style = "electronic"
+source = "tests/conftest.py"
+license = "CC0-1.0"
+
+[instruments.kick]
+layers = [
+  { velocity = 64, files = ["kick_soft.flac"] },
+  { velocity = 127, files = ["kick_hard.flac"] },
+]
+[instruments.snare]
+gain_db = -3.0
+layers = [{ velocity = 127, files = ["snare.flac", "snare_b.flac"] }]
+[instruments.hat_open]
+layers = [{ velocity = 127, files = ["hat_open.flac"] }]
+[instruments.hat_closed]
+layers = [{ velocity = 127, files = ["hat_closed.flac"] }]
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AUDIOGEN_SAMPLES", str(tmp_path / "samples"))
+    return load_kit("tiny")

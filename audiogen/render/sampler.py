@@ -51,9 +51,9 @@ class SamplerResult:
     files_used: tuple[Path, ...]
 
 
-def velocity_gain(velocity: int, reference_velocity: int = 127) -> float:
-    """Linear gain of a hit played at ``velocity`` from a layer recorded at ``reference``."""
-    return 10.0 ** (VELOCITY_RANGE_DB * math.log10(velocity / reference_velocity) / 20.0)
+def velocity_gain(velocity: int) -> float:
+    """Linear gain of a hit at ``velocity`` relative to one at 127."""
+    return 10.0 ** (VELOCITY_RANGE_DB * math.log10(velocity / 127) / 20.0)
 
 
 def pick_layer(layers: tuple[Layer, ...], velocity: int) -> Layer:
@@ -95,6 +95,9 @@ class Sampler:
             self._audio[path] = mono
         return self._audio[path]
 
+    def _peak(self, path: Path) -> float:
+        return max(float(np.abs(self._load(path)).max()), 1e-6)
+
     def render(self, score: DrumScore, seed: int = 0) -> SamplerResult:
         """Render every hit of ``score``; deterministic for a given seed."""
         rng = np.random.default_rng(seed)
@@ -130,7 +133,10 @@ class Sampler:
             )
             cents = float(np.clip(rng.normal(0, 1), -2.5, 2.5)) * self.variation.pitch_cents
             audio = _repitch(self._load(path), cents)
-            gain = velocity_gain(hit.velocity, layer.velocity) * 10.0 ** (gain_db / 20.0)
+            # Layers change the timbre; the level follows one velocity curve from the hardest
+            # layer, so loudness rises with velocity even across a layer boundary.
+            level = self._peak(spec.layers[-1].files[0]) / self._peak(path)
+            gain = velocity_gain(hit.velocity) * level * 10.0 ** (gain_db / 20.0)
             voices.append((GROUP_OF[hit.instrument], start, audio, gain, chokes.get(index)))
 
         nominal = round(score.duration_s * sr)

@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+
+from audiogen.errors import KitError
+from audiogen.render import Sampler, Variation
+from audiogen.render.sampler import pick_layer, velocity_gain
+from audiogen.score import DrumScore, Hit, Meter
+
+
+def _score(*hits, bpm=120.0, bars=1):
+    return DrumScore(bpm=bpm, meter=Meter(4, 4), bars=bars, hits=tuple(hits))
+
+
+def _onsets(stem, threshold=1e-4):
+    """Sample indices where a stem goes from silence to sound."""
+    loud = np.abs(stem) > threshold
+    return np.flatnonzero(loud & ~np.concatenate([[False], loud[:-1]]))
+
+
+@pytest.mark.parametrize("sample_rate", [48000, 44100])
+def test_hits_land_on_the_exact_sample_including_offsets(tiny_kit, sample_rate):
+    hits = [Hit(0, "kick", 127), Hit(24, "kick", 127, 7.3), Hit(48, "kick", 127, -4.1)]
+    score = _score(*hits)
+    stem = Sampler(tiny_kit, sample_rate, Variation.none()).render(score).stems["kick"]
+    expected = [round(score.time_s(h) * sample_rate) for h in hits]
+    assert list(_onsets(stem)) == expected
+
+
+def test_stems_are_grouped_and_last_the_score_plus_tails(tiny_kit):
+    score = _score(Hit(0, "kick", 100), Hit(24, "snare", 100), Hit(90, "hat_open", 100))
+    result = Sampler(tiny_kit).render(score)
+    assert set(result.stems) == {"kick", "snare", "hats"}
+    lengths = {len(s) for s in result.stems.values()}
+    assert len(lengths) == 1
+    # the open hat on the last 16th rings past the bar: its tail is kept, not cut
+    assert lengths.pop() > round(score.duration_s * 48000)
+    assert all(s.dtype == np.float32 for s in result.stems.values())
+
+
+def test_velocity_makes_hits_softer_and_picks_layers(tiny_kit):
+    kick = tiny_kit.instruments["kick"]
+    assert pick_layer(kick.layers, 30).velocity == 64
+    assert pick_layer(kick.layers, 100).velocity == 127
+    peaks = []
+    for velocity in (20, 50, 63, 64, 65, 66, 100, 127):
+        stem = (
+            Sampler(tiny_kit, variation=Variation.none())
+            .render(_score(Hit(0, "kick", velocity)))
+            .stems["kick"]
+        )
+        peaks.append(np.abs(stem).max())
+    assert peaks == sorted(peaks) and len(set(peaks)) == len(peaks)
+    assert peaks[-1] / peaks[0] > 10  # ghost notes are really quiet
+    assert velocity_gain(127) == 1.0 and velocity_gain(64) == pytest.approx(0.29, abs=0.02)
+
+
+def test_closed_hat_chokes_the_open_hat(tiny_kit):
+    sr = 48000
+    choke_tick = 24
+    score = _score(Hit(0, "hat_open", 127), Hit(choke_tick, "hat_closed", 127))
+    alone = _score(Hit(0, "hat_open", 127))
+    sampler = Sampler(tiny_kit, variation=Variation.none())
+    stem = sampler.render(score).stems["hats"]
+    ringing = sampler.render(alone).stems["hats"]
+    closed_ends = round(score.time_s(score.hits[1]) * sr) + 2400
+    # after the closed hat has died away, the open hat is silent instead of ringing on
+    assert np.abs(stem[closed_ends + 10 : sr]).max() == 0.0
+    assert np.abs(ringing[closed_ends + 10 : sr]).max() > 0.1
+
+
+def test_repeated_hits_vary_but_a_seed_repeats_exactly(tiny_kit):
+    score = _score(*(Hit(t, "snare", 100) for t in range(0, 96, 24)))
+    a = Sampler(tiny_kit).render(score, seed=1).stems["snare"]
+    b = Sampler(tiny_kit).render(score, seed=1).stems["snare"]
+    c = Sampler(tiny_kit).render(score, seed=2).stems["snare"]
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    hop = 24000  # a quarter at 120 bpm
+    first, second = a[:4800], a[hop : hop + 4800]
+    assert not np.allclose(first, second, atol=1e-4)
+    assert np.abs(first).max() == pytest.approx(np.abs(second).max(), rel=0.35)
+    flat = Sampler(tiny_kit, variation=Variation.none()).render(
+        _score(Hit(0, "kick", 90), Hit(24, "kick", 90))
+    )
+    stem = flat.stems["kick"]
+    assert np.array_equal(stem[:4800], stem[hop : hop + 4800])
+
+
+def test_missing_classes_fall_back_or_are_reported(tiny_kit):
+    score = _score(Hit(0, "rim", 100), Hit(24, "hat_pedal", 100), Hit(48, "cowbell", 100))
+    result = Sampler(tiny_kit).render(score)
+    assert result.substitutions == {"rim": "snare", "hat_pedal": "hat_closed"}
+    assert result.dropped == {"cowbell": 1}
+    assert set(result.stems) == {"snare", "hats"}
+
+
+def test_unknown_kit_lists_the_known_ones(tiny_kit):
+    from audiogen.kits import load_kit
+
+    with pytest.raises(KitError, match="available kits: tiny"):
+        load_kit("nope")
