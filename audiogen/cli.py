@@ -103,9 +103,12 @@ def _kits(args: argparse.Namespace) -> int:
     from audiogen.kits import list_kits
 
     kits = list_kits()
-    width = max((len(k.name) for k in kits), default=4)
+    name_w = max((len(k.name) for k in kits), default=4)
+    license_w = max((len(k.license) for k in kits), default=7)
     for kit in kits:
-        print(f"{kit.name:<{width}}  {kit.style:<10}  {kit.license:<8}  {kit.description}")
+        print(
+            f"{kit.name:<{name_w}}  {kit.style:<10}  {kit.license:<{license_w}}  {kit.description}"
+        )
     return 0
 
 

@@ -1,6 +1,7 @@
-"""Export stage: a `Beat` becomes ``<out>/mix.<fmt>``, ``stems/<group>.<fmt>``, ``beat.mid`` and
-``manifest.json``. Everything is written into a hidden sibling folder first and renamed into place,
-so an interrupted or failed run leaves nothing half-written."""
+"""Export stage: a `Beat` becomes ``<out>/mix.<fmt>``, ``stems/<group>.<fmt>``, ``beat.mid``,
+``grid.png`` (a drum-grid picture of the score) and ``manifest.json``. Everything is written
+into a hidden sibling folder first and renamed into place, so an interrupted or failed run
+leaves nothing half-written."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import soundfile as sf
 from audiogen.errors import OutputError
 from audiogen.kits import load_kit, samples_dir
 from audiogen.midi import write_midi
+from audiogen.picture import save_grid
 
 if TYPE_CHECKING:
     from audiogen.api import Beat
@@ -100,8 +102,17 @@ def _write_all(beat: Beat, folder: Path) -> None:
             )
     write_midi(beat.score, folder / "beat.mid")
     files.append(folder / "beat.mid")
+    files.append(save_grid(beat.score, folder / "grid.png", title=_title(beat)))
     manifest = build_manifest(beat, {str(f.relative_to(folder)): f for f in files})
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _title(beat: Beat) -> str:
+    score = beat.score
+    name = score.provenance.source.split(":", 1)[-1]
+    return (
+        f"{name} · {score.bpm:g} bpm · {score.meter} · {score.bars} bars · kit {beat.request.kit}"
+    )
 
 
 def write_audio(path: Path, audio: np.ndarray, sample_rate: int, fmt: str) -> Path:

@@ -46,6 +46,7 @@ def test_render_writes_a_finished_beat(tiny_kit, beat_mid, tmp_path, basic_score
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert names == [
         "beat.mid",
+        "grid.png",
         "manifest.json",
         "mix.wav",
         "stems/hats.wav",

@@ -1,0 +1,92 @@
+"""A drum-grid picture of a `DrumScore` (grid.png beside the audio): one lane per instrument, a
+block per hit, its shade the velocity, sections and bar numbers above — what a step sequencer
+shows, so a score can be read at a glance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from audiogen.instruments import GROUP_OF, INSTRUMENTS
+from audiogen.score import TICKS_PER_QUARTER, DrumScore
+
+BARS_PER_LINE = 4
+PX_PER_TICK = 4  # a 16th = 24 px
+LANE_PX = 18
+LABEL_PX = 96
+_GROUP_RGB = {
+    "kick": (224, 82, 67),
+    "snare": (240, 160, 48),
+    "hats": (80, 170, 230),
+    "cymbals": (120, 200, 160),
+    "toms": (170, 120, 220),
+    "perc": (230, 120, 180),
+}
+_BG, _INK, _FAINT, _BAR = (24, 26, 31), (225, 228, 235), (44, 47, 55), (110, 115, 128)
+
+
+def draw_grid(score: DrumScore, title: str = "") -> Image.Image:
+    """Render the score as a picture; long scores wrap every few bars like a page of music."""
+    lanes = [i for i in INSTRUMENTS if any(h.instrument == i for h in score.hits)] or ["kick"]
+    bar_px = score.meter.ticks_per_bar * PX_PER_TICK
+    lines = -(-score.bars // BARS_PER_LINE)
+    line_px = 22 + LANE_PX * len(lanes) + 14
+    width = LABEL_PX + min(score.bars, BARS_PER_LINE) * bar_px + 12
+    height = 34 + lines * line_px
+    image = Image.new("RGB", (width, height), _BG)
+    pen = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=12)
+    heading = title or f"{score.bpm:g} bpm · {score.meter} · {score.bars} bars"
+    pen.text((10, 9), heading, fill=_INK, font=font)
+    ms_per_tick = score.seconds_per_tick * 1000
+    starts = {s.first_bar: s for s in score.sections}
+
+    for line in range(lines):
+        top = 34 + line * line_px
+        grid_top = top + 22
+        first_bar = line * BARS_PER_LINE
+        bars_here = min(BARS_PER_LINE, score.bars - first_bar)
+        right = LABEL_PX + bars_here * bar_px
+        for row, lane in enumerate(lanes):
+            y = grid_top + row * LANE_PX
+            if row % 2:
+                pen.rectangle((LABEL_PX, y, right, y + LANE_PX - 1), fill=(30, 32, 38))
+            pen.text(
+                (10, y + 2), lane.replace("_", " "), fill=_GROUP_RGB[GROUP_OF[lane]], font=font
+            )
+        beat_ticks = TICKS_PER_QUARTER * 4 // score.meter.denominator
+        for tick in range(0, bars_here * score.meter.ticks_per_bar + 1, beat_ticks):
+            x = LABEL_PX + tick * PX_PER_TICK
+            colour = _BAR if tick % score.meter.ticks_per_bar == 0 else _FAINT
+            pen.line((x, grid_top, x, grid_top + LANE_PX * len(lanes)), fill=colour)
+        for b in range(bars_here):
+            bar = first_bar + b
+            x = LABEL_PX + b * bar_px
+            label = str(bar + 1)
+            if bar in starts:
+                label += f"  {starts[bar].name}"
+            pen.text((x + 3, top + 4), label, fill=_INK if bar in starts else _BAR, font=font)
+
+        lo, hi = (
+            first_bar * score.meter.ticks_per_bar,
+            (first_bar + bars_here) * score.meter.ticks_per_bar,
+        )
+        for hit in score.hits:
+            if not lo <= hit.tick < hi:
+                continue
+            row = lanes.index(hit.instrument)
+            x = LABEL_PX + (hit.tick - lo + hit.offset_ms / ms_per_tick) * PX_PER_TICK
+            y = grid_top + row * LANE_PX
+            shade = 0.25 + 0.75 * hit.velocity / 127
+            rgb = tuple(
+                round(_BG[i] + (c - _BG[i]) * shade)
+                for i, c in enumerate(_GROUP_RGB[GROUP_OF[hit.instrument]])
+            )
+            pen.rectangle((x + 1, y + 2, x + 6 * PX_PER_TICK - 3, y + LANE_PX - 3), fill=rgb)
+    return image
+
+
+def save_grid(score: DrumScore, path: Path, title: str = "") -> Path:
+    draw_grid(score, title).save(path, format="PNG", optimize=True)
+    return path

@@ -1,0 +1,46 @@
+"""The kits that ship: complete, licensed, small enough, and ready for sample-accurate rendering."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiogen.kits import kit_names, load_kit, samples_dir
+
+CORE = ("kick", "snare", "hat_closed", "hat_open")
+
+
+def test_at_least_six_kits_cover_acoustic_electronic_and_lofi_or_world():
+    names = kit_names()
+    assert len(names) >= 6
+    styles = {load_kit(n).style for n in names}
+    assert styles == {"acoustic", "electronic", "hiphop"}
+    assert {"acoustic", "room", "jazz-brush", "808", "house"} <= set(names)
+    assert {"lofi", "world"} & set(names)
+
+
+@pytest.mark.parametrize("name", kit_names())
+def test_kit_plays_a_beat_and_every_file_is_licensed(name):
+    kit = load_kit(name)
+    licenses = (samples_dir() / "LICENSES.md").read_text(encoding="utf-8")
+    assert all(kit.resolve(c) is not None for c in CORE)
+    assert f"## Kit `{name}`" in licenses
+    for path in kit.files:
+        assert f"`{path.name}`" in licenses
+    assert kit.license in licenses
+
+
+@pytest.mark.parametrize("name", kit_names())
+def test_samples_start_at_their_onset_and_end_in_silence(name):
+    for path in load_kit(name).files:
+        audio, rate = sf.read(path, dtype="float32")
+        assert rate == 48000 and audio.ndim == 1, path
+        peak = np.abs(audio).max()
+        assert 0.05 < peak <= 1.0, path
+        first = int(np.argmax(np.abs(audio) > peak * 10 ** (-50 / 20)))
+        assert first <= 5, f"{path} starts {first} samples late"  # 0.1 ms
+        assert np.abs(audio[-48:]).max() < peak * 10 ** (-40 / 20), f"{path} ends with a click"
+
+
+def test_samples_folder_stays_small():
+    total = sum(p.stat().st_size for p in samples_dir().rglob("*") if p.is_file())
+    assert total < 40 * 1024 * 1024
