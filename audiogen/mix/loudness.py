@@ -1,0 +1,406 @@
+"""Loudness for the mix stage: BS.1770 integrated loudness, true peak, and a true-peak limiter.
+
+All of it is offline: a limiter that sees the whole beat at once can guarantee its ceiling
+instead of merely aiming for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from audiogen.errors import MixError
+
+log = logging.getLogger(__name__)
+
+# Integrated-loudness targets; all share DEFAULT_CEILING_DBTP, which EBU R128 also allows.
+LOUDNESS_PRESETS: MappingProxyType[str, float] = MappingProxyType(
+    {"streaming": -14.0, "youtube": -14.0, "podcast": -16.0, "broadcast": -23.0}
+)
+DEFAULT_CEILING_DBTP = -1.0
+CUSTOM_LUFS_RANGE: tuple[float, float] = (-40.0, -6.0)
+
+# normalize() aims within TOLERANCE_LU of the target and refuses to deliver beyond MAX_MISS_LU.
+TOLERANCE_LU = 0.1
+MAX_MISS_LU = 0.5
+# Limiting the loud hits deeper than this flattens them: a target that needs more is out of
+# reach. A lone outlier peak may still be taken down further.
+MAX_LIMITING_DB = 12.0
+
+_ABSOLUTE_GATE_LUFS = -70.0  # BS.1770: blocks below this are silence
+_GATING_BLOCK_S = 0.4
+# The limiter aims this far under the ceiling: true-peak meters with other interpolation filters
+# read hot, noisy material a few hundredths of a dB higher than ours.
+_LIMITER_MARGIN_DB = 0.1
+_LOOKAHEAD_MS = 1.5
+_RELEASE_MS = 60.0  # per 6 dB of gain reduction: fast enough not to pump between hits
+_MAX_ITERATIONS = 8
+_MAX_STEP_DB = 12.0
+_FIR_TAPS_PER_PHASE = 24  # flat within 0.05 dB up to 20 kHz at 48 kHz
+
+
+@dataclass(frozen=True)
+class LoudnessReport:
+    """What loudness normalisation did, measured on the delivered audio.
+
+    Attributes:
+        target_lufs: the integrated loudness asked for.
+        integrated_lufs: BS.1770 integrated loudness of the delivered audio.
+        true_peak_dbtp: true peak of the delivered audio (4x oversampled at 44.1/48 kHz).
+        ceiling_dbtp: the true-peak ceiling the audio is guaranteed to stay under.
+        gain_db: static gain applied before the limiter (any final trim included).
+        limiter_reduction_db: the deepest gain reduction of the limiter, as a positive number.
+    """
+
+    target_lufs: float
+    integrated_lufs: float
+    true_peak_dbtp: float
+    ceiling_dbtp: float
+    gain_db: float
+    limiter_reduction_db: float
+
+
+def resolve_loudness(value: str | float) -> tuple[str, float]:
+    """Turn a loudness preset name or a custom LUFS value into ``(name, target_lufs)``.
+
+    Args:
+        value: a preset name ("streaming", "youtube", "podcast", "broadcast") or a number of
+            LUFS between -40 and -6, given as a number or as text ("-18", "-18 LUFS").
+
+    Returns:
+        The preset name (``"custom"`` for a number) and its integrated-loudness target in LUFS.
+
+    Raises:
+        MixError: for an unknown name, unreadable text or a value out of range.
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in LOUDNESS_PRESETS:
+            return text, LOUDNESS_PRESETS[text]
+        match = re.fullmatch(r"([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:lufs|lkfs)?", text)
+        if match is None:
+            raise MixError(f"unknown loudness {value!r}: {_accepted_loudness()}")
+        target = float(match.group(1))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        target = float(value)
+    else:
+        raise MixError(f"unknown loudness {value!r}: {_accepted_loudness()}")
+    low, high = CUSTOM_LUFS_RANGE
+    if not low <= target <= high:  # also refuses NaN
+        raise MixError(f"a loudness of {target:g} LUFS is out of range: {_accepted_loudness()}")
+    return "custom", target
+
+
+def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
+    """Gated integrated loudness per ITU-R BS.1770-4, in LUFS.
+
+    Audio shorter than one 400 ms gating block is measured as if looped to that length, which
+    is how a short beat loop is heard.
+
+    Args:
+        audio: ``(channels, samples)`` or ``(samples,)`` float audio.
+        sample_rate: in Hz.
+
+    Returns:
+        The loudness in LUFS, or ``-inf`` when the audio is silent (every block under the
+        -70 LUFS absolute gate).
+    """
+    import pyloudnorm  # heavy (scipy.signal); imported here so `audiogen --help` stays instant
+
+    frames = _as_channels(audio)
+    min_samples = math.ceil(_GATING_BLOCK_S * sample_rate) + 1
+    if frames.shape[1] < min_samples:
+        frames = np.tile(frames, (1, -(-min_samples // frames.shape[1])))
+    meter = pyloudnorm.Meter(sample_rate)
+    loudness = float(meter.integrated_loudness(np.ascontiguousarray(frames.T)))
+    if not loudness >= _ABSOLUTE_GATE_LUFS:
+        return -math.inf
+    return loudness
+
+
+def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
+    """True peak per ITU-R BS.1770-4 Annex 2, in dBTP.
+
+    The audio is oversampled with a linear-phase FIR (4x below 96 kHz, as at 44.1 and 48 kHz;
+    2x below 192 kHz), so peaks between samples count; it never reads below the sample peak.
+
+    Args:
+        audio: ``(channels, samples)`` or ``(samples,)`` float audio.
+        sample_rate: in Hz.
+
+    Returns:
+        The highest absolute level over all channels in dBTP, ``-inf`` for digital silence.
+    """
+    peak = float(np.max(_true_peak_envelope(_as_channels(audio), sample_rate)))
+    return 20.0 * math.log10(peak) if peak > 0.0 else -math.inf
+
+
+def limit_true_peak(
+    audio: np.ndarray,
+    sample_rate: int,
+    ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
+    lookahead_ms: float = _LOOKAHEAD_MS,
+    release_ms: float = _RELEASE_MS,
+) -> tuple[np.ndarray, float]:
+    """Stereo-linked look-ahead limiter on the oversampled peak, holding ``ceiling_dbtp``.
+
+    The gain never rises above what the oversampled peak allows at any sample. It aims 0.1 dB
+    under the ceiling, so that meters with other interpolation filters agree.
+
+    Args:
+        audio: ``(channels, samples)`` or ``(samples,)`` float audio.
+        sample_rate: in Hz.
+        ceiling_dbtp: the true-peak level not to exceed.
+        lookahead_ms: how early the gain starts to fall before a peak (the attack is twice this).
+        release_ms: time the gain takes to recover 6 dB of reduction (linear in dB).
+
+    Returns:
+        The limited audio (same shape, float32) and the deepest gain reduction in dB (>= 0).
+
+    Raises:
+        MixError: for a look-ahead or release that is not a positive number of milliseconds.
+    """
+    if not (lookahead_ms > 0.0 and release_ms > 0.0):
+        raise MixError(
+            f"the limiter needs a positive look-ahead and release, got {lookahead_ms} ms and "
+            f"{release_ms} ms"
+        )
+    frames = _as_channels(audio)
+    envelope = _true_peak_envelope(frames, sample_rate)
+    ceiling = 10.0 ** ((ceiling_dbtp - _LIMITER_MARGIN_DB) / 20.0)
+    gain = _limiter_gain(envelope, ceiling, sample_rate, lookahead_ms, release_ms)
+    limited = (frames * gain).astype(np.float32)
+    return limited.reshape(np.shape(audio)), _reduction_db(gain)
+
+
+def normalize(
+    audio: np.ndarray,
+    sample_rate: int,
+    target_lufs: float,
+    ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
+) -> tuple[np.ndarray, LoudnessReport]:
+    """Bring audio to an integrated loudness under a true-peak ceiling.
+
+    Gain to the target, then the true-peak limiter; since limiting lowers loudness, the gain
+    is corrected and the limiter rerun (up to 8 rounds) until the loudness is within 0.1 LU.
+    The limiter may take at most 12 dB off the loud hits. The delivered true peak is then
+    measured and, if needed, trimmed under the ceiling: that guarantee always holds. A result
+    within 0.5 LU of the target is delivered (the report says where it landed); one further
+    off raises instead.
+
+    Args:
+        audio: ``(channels, samples)`` or ``(samples,)`` float audio.
+        sample_rate: in Hz.
+        target_lufs: integrated loudness to reach.
+        ceiling_dbtp: true-peak ceiling of the result.
+
+    Returns:
+        The normalised audio (same shape, float32) and a report of what was done.
+
+    Raises:
+        MixError: if the audio is silent, or if the target is out of reach: the result would
+            miss it by more than 0.5 LU, a target too loud for the ceiling and the limiting
+            allowed.
+    """
+    if not (math.isfinite(target_lufs) and math.isfinite(ceiling_dbtp)):
+        raise MixError("the loudness target and the true-peak ceiling must be finite numbers")
+    frames = _as_channels(audio)
+    if not np.all(np.isfinite(frames)):
+        raise MixError("the mix contains NaN or infinite samples, so it cannot be normalised")
+    loudness = integrated_lufs(frames, sample_rate)
+    if loudness == -math.inf:
+        raise MixError(
+            f"the beat is silent (below {_ABSOLUTE_GATE_LUFS:g} LUFS), so it cannot be "
+            f"normalised to {target_lufs:g} LUFS; check that the score has notes and the kit "
+            "has sounds"
+        )
+    envelope = _true_peak_envelope(frames, sample_rate)
+    ceiling_db = ceiling_dbtp - _LIMITER_MARGIN_DB
+    ceiling = 10.0 ** (ceiling_db / 20.0)
+    # Past this gain the limiter would take more than MAX_LIMITING_DB off the loud hits.
+    loud_hit_db = 20.0 * math.log10(_loud_hit_peak(envelope, sample_rate))
+    max_gain_db = ceiling_db + MAX_LIMITING_DB - loud_hit_db
+    gain_db = min(target_lufs - loudness, max_gain_db)
+    search = _GainSearch(target_lufs, max_gain_db)
+    for _ in range(_MAX_ITERATIONS):
+        static = 10.0 ** (gain_db / 20.0)
+        curve = _limiter_gain(envelope * static, ceiling, sample_rate)
+        out = frames * (curve * static)
+        loudness = integrated_lufs(out, sample_rate)
+        if abs(loudness - target_lufs) <= TOLERANCE_LU:
+            break
+        next_gain_db = search.next_gain_db(gain_db, loudness)
+        if next_gain_db == gain_db:  # already at the most limiting allowed
+            break
+        gain_db = next_gain_db
+    log.debug("normalize: gain %+.2f dB, loudness %.2f LUFS", gain_db, loudness)
+
+    result = out.astype(np.float32)
+    peak_dbtp = true_peak_dbtp(result, sample_rate)
+    while peak_dbtp > ceiling_dbtp:
+        # True peak scales exactly with a static gain; the extra 0.005 dB absorbs float32 rounding.
+        trim_db = ceiling_dbtp - peak_dbtp - 0.005
+        result = (result * 10.0 ** (trim_db / 20.0)).astype(np.float32)
+        gain_db += trim_db
+        loudness = integrated_lufs(result, sample_rate)
+        peak_dbtp = true_peak_dbtp(result, sample_rate)
+
+    if abs(loudness - target_lufs) > MAX_MISS_LU:
+        raise MixError(
+            f"a loudness of {target_lufs:g} LUFS is out of reach for this beat under a "
+            f"{ceiling_dbtp:g} dBTP ceiling: it reaches {loudness:.1f} LUFS with the limiter "
+            f"taking {MAX_LIMITING_DB:g} dB off its loud hits, the most that lets drums still "
+            "hit; choose a quieter target such as 'streaming' (-14 LUFS)"
+        )
+    report = LoudnessReport(
+        target_lufs=float(target_lufs),
+        integrated_lufs=loudness,
+        true_peak_dbtp=peak_dbtp,
+        ceiling_dbtp=float(ceiling_dbtp),
+        gain_db=gain_db,
+        limiter_reduction_db=_reduction_db(curve),
+    )
+    return result.reshape(np.shape(audio)), report
+
+
+class _GainSearch:
+    """Finds the static gain that lands on the target once the limiter has had its say.
+
+    Loudness rises with gain at a slope of 1 without limiting and less with it; it also jumps
+    by a few hundredths where a 400 ms block crosses a gate, so slopes come only from steps of
+    a quarter dB or more, and once the target is bracketed the search stays inside.
+    """
+
+    def __init__(self, target_lufs: float, max_gain_db: float) -> None:
+        self.target_lufs = target_lufs
+        self.max_gain_db = max_gain_db
+        self.slope = 1.0
+        self.last: tuple[float, float] | None = None
+        self.below = -math.inf  # highest gain found too quiet
+        self.above = math.inf  # lowest gain found too loud
+
+    def next_gain_db(self, gain_db: float, loudness: float) -> float:
+        if loudness < self.target_lufs:
+            self.below = max(self.below, gain_db)
+        else:
+            self.above = min(self.above, gain_db)
+        if self.last is not None and abs(gain_db - self.last[0]) >= 0.25:
+            secant = (loudness - self.last[1]) / (gain_db - self.last[0])
+            self.slope = min(max(secant, 0.05), 1.0)
+        self.last = (gain_db, loudness)
+        step = (self.target_lufs - loudness) / self.slope
+        proposal = gain_db + min(max(step, -_MAX_STEP_DB), _MAX_STEP_DB)
+        if not self.below < proposal < self.above:
+            proposal = (self.below + self.above) / 2.0
+        return min(proposal, self.max_gain_db)
+
+
+def _limiter_gain(
+    envelope: np.ndarray,
+    ceiling: float,
+    sample_rate: int,
+    lookahead_ms: float = _LOOKAHEAD_MS,
+    release_ms: float = _RELEASE_MS,
+) -> np.ndarray:
+    """Per-sample gain (<= 1) that keeps ``envelope * gain`` under ``ceiling`` at every sample.
+
+    Only the stretches around peaks over the ceiling are computed (each as far as its release
+    reaches); everywhere else the gain is exactly 1.
+    """
+    half = max(1, round(lookahead_ms * sample_rate / 1000.0))
+    rate_db = 6.0 / (release_ms * sample_rate / 1000.0)  # release, in dB per sample
+    gain = np.ones(envelope.size)
+    over = np.flatnonzero(envelope > ceiling)
+    if over.size == 0:
+        return gain
+    depth_db = 20.0 * np.log10(envelope[over] / ceiling)
+    starts = over - 4 * half - 2
+    reach = np.maximum.accumulate(over + 4 * half + 2 + np.ceil(depth_db / rate_db).astype(int))
+    new = np.flatnonzero(starts[1:] > reach[:-1]) + 1
+    for first, last in zip(np.r_[0, new], np.r_[new - 1, over.size - 1], strict=True):
+        lo, hi = max(0, int(starts[first])), min(envelope.size, int(reach[last]) + 1)
+        gain[lo:hi] = _limiter_stretch(envelope[lo:hi], ceiling, half, rate_db)
+    return gain
+
+
+def _limiter_stretch(envelope: np.ndarray, ceiling: float, half: int, rate_db: float) -> np.ndarray:
+    """The limiter's gain over a stretch that starts and ends with gain 1.
+
+    Required gain -> minimum over +-2L samples (look-ahead and hold) -> release ramp that can
+    only lower the gain -> two centred moving averages of 2L+1 samples. Each averaged value
+    comes from samples within 2L of n, all of which were already at or below the gain
+    required at n, so smoothing never lets a peak through.
+    """
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    required = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-30))
+    held_db = 20.0 * np.log10(minimum_filter1d(required, size=4 * half + 1, mode="nearest"))
+    # The gain may climb at most rate_db per sample: the min-plus convolution of the held gain
+    # with that ramp is a running minimum once the ramp is taken off.
+    ramp = rate_db * np.arange(held_db.size)
+    gain = 10.0 ** ((ramp + np.minimum.accumulate(held_db - ramp)) / 20.0)
+    for _ in range(2):
+        gain = uniform_filter1d(gain, size=2 * half + 1, mode="nearest")
+    return np.minimum(gain, 1.0)
+
+
+def _true_peak_envelope(frames: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Per input sample, the largest oversampled magnitude from it up to the next, over channels."""
+    from scipy.signal import firwin, oaconvolve
+
+    factor = 4 if sample_rate < 96_000 else 2 if sample_rate < 192_000 else 1
+    envelope = np.max(np.abs(frames), axis=0)
+    if factor == 1:
+        return envelope
+    # A windowed sinc cut at the input Nyquist is a Nyquist filter: the oversampled points that
+    # fall on input samples are those samples, so only the in-between phases need computing.
+    taps = firwin(_FIR_TAPS_PER_PHASE * factor + 1, 1.0 / factor, window=("kaiser", 7.0))
+    taps = (taps * factor).astype(np.float32)
+    delay = _FIR_TAPS_PER_PHASE // 2  # in input samples; the FIR is linear-phase
+    signal = frames.astype(np.float32)
+    n = frames.shape[1]
+    for phase in range(1, factor):
+        kernel = taps[phase::factor][np.newaxis, :]
+        between = oaconvolve(signal, kernel, mode="full", axes=-1)[:, delay : delay + n]
+        np.maximum(envelope, np.max(np.abs(between), axis=0), out=envelope)
+    return envelope
+
+
+def _loud_hit_peak(envelope: np.ndarray, sample_rate: int) -> float:
+    """Peak level of the loud hits: the 90th percentile of the 50 ms-block peaks that lie
+    within 30 dB of the loudest, so one freak peak does not decide how loud the beat may go."""
+    block = max(1, round(0.05 * sample_rate))
+    count = max(1, envelope.size // block)
+    peaks = np.resize(envelope, count * block).reshape(count, block).max(axis=1)
+    loud = peaks[peaks >= peaks.max() * 10.0 ** (-30.0 / 20.0)]
+    return float(np.percentile(loud, 90))
+
+
+def _reduction_db(gain: np.ndarray) -> float:
+    smallest = float(np.min(gain)) if gain.size else 1.0
+    return max(0.0, -20.0 * math.log10(smallest))
+
+
+def _as_channels(audio: np.ndarray) -> np.ndarray:
+    """View audio as float64 ``(channels, samples)``; mono ``(samples,)`` becomes one channel."""
+    frames = np.asarray(audio, dtype=np.float64)
+    if frames.ndim == 1:
+        frames = frames[np.newaxis, :]
+    if frames.ndim != 2 or not 1 <= frames.shape[0] <= 5:
+        raise MixError(
+            f"expected audio shaped (channels, samples) or (samples,), got {np.shape(audio)}"
+        )
+    if frames.shape[1] == 0:
+        raise MixError("the audio is empty (0 samples)")
+    return frames
+
+
+def _accepted_loudness() -> str:
+    presets = ", ".join(f"{name} ({lufs:g} LUFS)" for name, lufs in LOUDNESS_PRESETS.items())
+    low, high = CUSTOM_LUFS_RANGE
+    return f"use a preset: {presets}; or a number of LUFS from {low:g} to {high:g}, e.g. '-18 LUFS'"

@@ -1,0 +1,262 @@
+"""The mix stage proper: stems through their chains, panned, roomed, glued and normalised.
+
+Everything after the stem chains is linear or a gain shared by all stems, so the delivered stems
+sum to the master as it was before the limiter.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from audiogen.errors import MixError
+from audiogen.instruments import GROUPS
+from audiogen.mix.chains import (
+    GlueSpec,
+    MixPreset,
+    RoomSpec,
+    StemSpec,
+    build_chain,
+    build_room,
+    get_preset,
+    stem_spec,
+)
+from audiogen.mix.loudness import (
+    DEFAULT_CEILING_DBTP,
+    LoudnessReport,
+    integrated_lufs,
+    normalize,
+)
+
+# Each stem enters its chain with its peak here, so compressors and saturation act alike on
+# loud and soft renders; the stem's own level is given back after the chain.
+STEM_DRIVE_DBFS = -6.0
+# The summed bus is brought here before the glue compressor, whose threshold refers to it.
+BUS_LUFS = -20.0
+# Below this peak a stem is treated as silence (a beat without toms still renders a toms stem).
+SILENCE_DBFS = -120.0
+SAMPLE_RATE_RANGE = (8_000, 192_000)
+_GLUE_DETECTOR_MS = 10.0
+
+
+@dataclass(frozen=True, eq=False)
+class MixResult:
+    """A mixed beat.
+
+    Attributes:
+        stems: per group, the processed stereo stem ``(2, n)`` float32 with the master's gain
+            applied; their sum is the master before the limiter.
+        mix: the master ``(2, n)`` float32, at the loudness target under the ceiling.
+        sample_rate: in Hz.
+        loudness: what normalisation measured and did.
+        preset: name of the mix preset used.
+    """
+
+    stems: Mapping[str, np.ndarray]
+    mix: np.ndarray
+    sample_rate: int
+    loudness: LoudnessReport
+    preset: str
+
+
+def mix_stems(
+    stems: Mapping[str, np.ndarray],
+    sample_rate: int,
+    preset: str = "acoustic",
+    target_lufs: float = -14.0,
+    ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
+) -> MixResult:
+    """Mix mono drum stems into a stereo master at a loudness target.
+
+    Args:
+        stems: mono float arrays ``(n,)`` of one length, keyed by stem group (see
+            ``audiogen.instruments.GROUPS``); groups may be missing and stems may be silent.
+        sample_rate: in Hz.
+        preset: a name from ``MIX_PRESETS``.
+        target_lufs: integrated loudness of the master (see ``resolve_loudness``).
+        ceiling_dbtp: true-peak ceiling of the master.
+
+    Returns:
+        The stereo stems, the master and a loudness report.
+
+    Raises:
+        MixError: for an unknown preset or group, malformed stems, a silent beat, or a loudness
+            target out of reach.
+    """
+    chosen = get_preset(preset)
+    monos = _checked_stems(stems, sample_rate)
+    if all(_is_silent(mono) for mono in monos.values()):
+        raise MixError(
+            "the beat is silent: every stem is silence, so there is nothing to mix or "
+            "normalise; check that the score has notes and the kit has sounds"
+        )
+
+    workers = max(1, min(len(monos), os.cpu_count() or 1))
+    # Pedalboard and numpy release the GIL, and every stem gets its own fresh plugins.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            group: pool.submit(_process_stem, mono, chosen, group, sample_rate)
+            for group, mono in monos.items()
+        }
+        processed = {group: future.result() for group, future in futures.items()}
+
+    bus = np.zeros((2, next(iter(monos.values())).size))
+    for stereo in processed.values():
+        bus += stereo
+    bus_lufs = integrated_lufs(bus, sample_rate)
+    if bus_lufs == -math.inf:
+        raise MixError(
+            "the beat is silent (below -70 LUFS after mixing), so it cannot be normalised; "
+            "check the stem levels"
+        )
+    bus_gain = 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0)
+    shared_gain = bus_gain * glue_gain(bus * bus_gain, sample_rate, chosen.glue)
+
+    mix, report = normalize(bus * shared_gain, sample_rate, target_lufs, ceiling_dbtp)
+    shared_gain *= 10.0 ** (report.gain_db / 20.0)
+    delivered = {
+        group: (stereo * shared_gain).astype(np.float32) for group, stereo in processed.items()
+    }
+    return MixResult(
+        stems=delivered,
+        mix=mix,
+        sample_rate=sample_rate,
+        loudness=report,
+        preset=chosen.name,
+    )
+
+
+def pan_stereo(mono: np.ndarray, pan: float) -> np.ndarray:
+    """Place a mono signal in stereo with the constant-power law (-1 left, 0 centre, +1 right).
+
+    Returns:
+        ``(2, n)``; the power ``L**2 + R**2`` equals the mono power wherever it is placed.
+    """
+    if not -1.0 <= pan <= 1.0:
+        raise MixError(f"a pan of {pan} is out of range: use -1 (left) to +1 (right)")
+    angle = (pan + 1.0) * math.pi / 4.0
+    return np.stack([mono * math.cos(angle), mono * math.sin(angle)])
+
+
+def glue_gain(bus: np.ndarray, sample_rate: int, glue: GlueSpec) -> np.ndarray:
+    """Per-sample gain of a stereo-linked RMS bus compressor, to apply to the bus and stems.
+
+    Pedalboard's compressor cannot hand its gain to the stems, so the glue is computed here:
+    a 10 ms RMS detector, a soft-knee gain computer, then fast-attack / slow-release smoothing
+    taken as the deeper of two one-pole smoothings of the gain reduction.
+
+    Args:
+        bus: ``(channels, n)`` audio at the level the threshold refers to.
+        sample_rate: in Hz.
+        glue: threshold, ratio, knee and times.
+
+    Returns:
+        ``(n,)`` float32 gains in (0, 1].
+    """
+    power = np.mean(np.square(bus, dtype=np.float32), axis=0)
+    level_db = 10.0 * np.log10(_one_pole(power, _GLUE_DETECTOR_MS, sample_rate) + 1e-12)
+    over_db = level_db - np.float32(glue.threshold_db)
+    # Soft knee: quadratic across the knee, straight line of slope (1 - 1/ratio) above it.
+    knee_db = max(glue.knee_db, 1e-3)
+    in_knee = np.clip(over_db + knee_db / 2.0, 0.0, knee_db)
+    above = np.maximum(over_db - knee_db / 2.0, 0.0)
+    reduction_db = (1.0 - 1.0 / glue.ratio) * (in_knee * in_knee / (2.0 * knee_db) + above)
+    attack = _one_pole(reduction_db, glue.attack_ms, sample_rate)
+    release = _one_pole(reduction_db, glue.release_ms, sample_rate)
+    return (10.0 ** (np.maximum(attack, release) / -20.0)).astype(np.float32)
+
+
+def _one_pole(signal: np.ndarray, time_ms: float, sample_rate: int) -> np.ndarray:
+    from scipy.signal import lfilter  # imported here so that `audiogen --help` stays instant
+
+    pole = math.exp(-1000.0 / (time_ms * sample_rate))
+    coefficients = np.array([1.0 - pole], dtype=signal.dtype), np.array([1.0, -pole], signal.dtype)
+    return lfilter(*coefficients, signal)
+
+
+def _process_stem(mono: np.ndarray, preset: MixPreset, group: str, sample_rate: int) -> np.ndarray:
+    """One stem through its chain, the master EQ, pan and room send: ``(2, n)`` float32."""
+    if _is_silent(mono):
+        return np.zeros((2, mono.size), dtype=np.float32)
+    spec: StemSpec = stem_spec(preset, group)
+    drive = 10.0 ** (STEM_DRIVE_DBFS / 20.0) / float(np.max(np.abs(mono)))
+    driven = (mono * drive).astype(np.float32)[np.newaxis, :]
+    treated = build_chain(spec.chain)(driven, sample_rate)[0].astype(np.float64)
+    # Hand the stem back with the energy it came in with, moved only by the preset's level.
+    energy_in, energy_out = float(np.dot(driven[0], driven[0])), float(np.dot(treated, treated))
+    if energy_out > 0.0:
+        treated *= math.sqrt(energy_in / energy_out)
+    treated *= 10.0 ** (spec.level_db / 20.0) / drive
+    # The master EQ is linear and alike on both sides, so it commutes with pan and room:
+    # running it once on the mono stem equals running it on the stereo stem and its return.
+    master_eq = build_chain(preset.master_eq, linear_only=True)
+    voiced = master_eq(treated.astype(np.float32)[np.newaxis, :], sample_rate)[0]
+    stereo = pan_stereo(voiced, spec.pan).astype(np.float32)
+    if spec.send_db > -math.inf:
+        stereo += _room_return(voiced * 10.0 ** (spec.send_db / 20.0), preset.room, sample_rate)
+    if not np.all(np.isfinite(stereo)):
+        raise MixError(
+            f"mix preset {preset.name!r} turned the {group} stem into NaN or infinite samples"
+        )
+    return stereo
+
+
+def _room_return(send: np.ndarray, room: RoomSpec, sample_rate: int) -> np.ndarray:
+    """This stem's share of the shared room, ``(2, n)``.
+
+    The reverb is linear, so the shares of all stems sum to what one shared bus would return;
+    each stem carries its own. The send enters the room centred (constant power).
+    """
+    n = send.size
+    returned = np.zeros((2, n), dtype=np.float32)
+    audible = np.flatnonzero(send)
+    if audible.size == 0:
+        return returned
+    # Nothing comes back before the first sent sample, so the reverb starts there.
+    first = int(audible[0])
+    start = first + round(room.predelay_ms * sample_rate / 1000.0)
+    if start >= n:
+        return returned
+    part = (send[first : first + n - start] / math.sqrt(2.0)).astype(np.float32)
+    returned[:, start:] = build_room(room)(np.stack([part, part]), sample_rate)
+    return returned
+
+
+def _is_silent(mono: np.ndarray) -> bool:
+    return float(np.max(np.abs(mono))) < 10.0 ** (SILENCE_DBFS / 20.0)
+
+
+def _checked_stems(stems: Mapping[str, np.ndarray], sample_rate: int) -> dict[str, np.ndarray]:
+    """Stems as float32 mono arrays in group order, or a MixError saying what is wrong."""
+    low, high = SAMPLE_RATE_RANGE
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
+        raise MixError(f"the sample rate must be a whole number of Hz, got {sample_rate!r}")
+    if not low <= sample_rate <= high:
+        raise MixError(f"a sample rate of {sample_rate} Hz is out of range ({low}-{high} Hz)")
+    if not stems:
+        raise MixError("there are no stems to mix")
+    unknown = sorted(set(stems) - set(GROUPS))
+    if unknown:
+        raise MixError(
+            f"unknown stem group(s) {', '.join(map(repr, unknown))}: "
+            f"expected some of {', '.join(GROUPS)}"
+        )
+    checked: dict[str, np.ndarray] = {}
+    for group in (g for g in GROUPS if g in stems):
+        mono = np.asarray(stems[group], dtype=np.float32)
+        if mono.ndim != 1 or mono.size == 0:
+            raise MixError(
+                f"the {group} stem must be a non-empty mono array (samples,), got {mono.shape}"
+            )
+        if not np.all(np.isfinite(mono)):
+            raise MixError(f"the {group} stem contains NaN or infinite samples")
+        checked[group] = mono
+    lengths = {group: mono.size for group, mono in checked.items()}
+    if len(set(lengths.values())) > 1:
+        raise MixError(f"stems must all have the same length, got {lengths}")
+    return checked

@@ -1,0 +1,141 @@
+"""mix_stems: presets, stereo placement, stems that add up to the master, and refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyloudnorm
+import pytest
+
+from audiogen.errors import MixError
+from audiogen.instruments import GROUPS
+from audiogen.mix import LOUDNESS_PRESETS, MIX_PRESETS, MixResult, mix_stems
+from audiogen.mix.chains import build_chain
+
+SR = 48_000
+
+
+def lufs(audio: np.ndarray, sample_rate: int = SR) -> float:
+    return pyloudnorm.Meter(sample_rate).integrated_loudness(audio.T.astype(np.float64))
+
+
+def side_balance_db(stereo: np.ndarray) -> float:
+    """How much louder the right channel is than the left, in dB."""
+    left, right = (float(np.sum(np.square(ch, dtype=np.float64))) for ch in stereo)
+    return 10.0 * np.log10(right / left)
+
+
+@pytest.fixture(scope="module")
+def streaming_mixes(beat: dict[str, np.ndarray]) -> dict[str, MixResult]:
+    return {name: mix_stems(beat, SR, preset=name, target_lufs=-14.0) for name in MIX_PRESETS}
+
+
+@pytest.mark.parametrize("preset", sorted(MIX_PRESETS))
+def test_every_preset_lands_on_target_under_the_ceiling(
+    preset: str, streaming_mixes, beat, independent_true_peak_dbtp
+) -> None:
+    result = streaming_mixes[preset]
+    n = beat["kick"].size
+    assert result.preset == preset and result.sample_rate == SR
+    assert result.mix.shape == (2, n) and result.mix.dtype == np.float32
+    assert set(result.stems) == set(beat)
+    for stem in result.stems.values():
+        assert stem.shape == (2, n) and stem.dtype == np.float32
+        assert np.all(np.isfinite(stem))
+    assert lufs(result.mix) == pytest.approx(-14.0, abs=0.1)
+    assert independent_true_peak_dbtp(result.mix) <= -1.0
+    assert result.loudness.target_lufs == -14.0 and result.loudness.ceiling_dbtp == -1.0
+
+
+@pytest.mark.parametrize("preset", ["podcast", "broadcast"])
+def test_other_loudness_presets_land_too(preset: str, beat, independent_true_peak_dbtp) -> None:
+    result = mix_stems(beat, SR, preset="hiphop", target_lufs=LOUDNESS_PRESETS[preset])
+    assert lufs(result.mix) == pytest.approx(LOUDNESS_PRESETS[preset], abs=0.1)
+    assert independent_true_peak_dbtp(result.mix) <= -1.0
+
+
+def test_stems_sum_to_the_master_before_the_limiter(streaming_mixes, beat) -> None:
+    # Without limiting (broadcast loudness) the stems add up to the master to float32 rounding.
+    quiet = mix_stems(beat, SR, preset="acoustic", target_lufs=-23.0)
+    assert quiet.loudness.limiter_reduction_db == 0.0
+    np.testing.assert_allclose(sum(quiet.stems.values()), quiet.mix, atol=1e-5)
+    # With limiting, the master differs from the sum by no more than the limiter took off.
+    for result in streaming_mixes.values():
+        total = sum(result.stems.values())
+        taken = 1.0 - 10.0 ** (-result.loudness.limiter_reduction_db / 20.0)
+        assert np.max(np.abs(total - result.mix)) <= np.max(np.abs(total)) * taken + 1e-5
+
+
+def test_pan_places_hats_right_perc_left_kick_centre(streaming_mixes) -> None:
+    for result in streaming_mixes.values():
+        assert side_balance_db(result.stems["hats"]) > 1.0
+        assert side_balance_db(result.stems["perc"]) < -1.0
+        assert abs(side_balance_db(result.stems["kick"])) < 0.01
+
+
+def test_hiphop_is_darker_than_electronic(streaming_mixes) -> None:
+    def treble_share(stereo: np.ndarray) -> float:
+        spectrum = np.abs(np.fft.rfft(stereo.astype(np.float64), axis=-1)) ** 2
+        frequencies = np.fft.rfftfreq(stereo.shape[1], 1.0 / SR)
+        return float(spectrum[:, frequencies > 6000].sum() / spectrum.sum())
+
+    hiphop = treble_share(streaming_mixes["hiphop"].mix)
+    assert hiphop < 0.7 * treble_share(streaming_mixes["electronic"].mix)
+
+
+def test_same_input_gives_identical_output(streaming_mixes, beat) -> None:
+    again = mix_stems(beat, SR, preset="electronic", target_lufs=-14.0)
+    first = streaming_mixes["electronic"]
+    np.testing.assert_array_equal(again.mix, first.mix)
+    for group in beat:
+        np.testing.assert_array_equal(again.stems[group], first.stems[group])
+    assert again.loudness == first.loudness
+
+
+def test_missing_groups_and_silent_stems_are_fine(beat) -> None:
+    sparse = {"kick": beat["kick"], "snare": beat["snare"], "toms": np.zeros_like(beat["toms"])}
+    result = mix_stems(sparse, SR, preset="acoustic")
+    assert set(result.stems) == {"kick", "snare", "toms"}
+    assert not np.any(result.stems["toms"])
+    assert lufs(result.mix) == pytest.approx(-14.0, abs=0.1)
+
+
+def test_44100_hz_works(beat_44k, independent_true_peak_dbtp) -> None:
+    result = mix_stems(beat_44k, 44_100, preset="hiphop")
+    assert result.sample_rate == 44_100
+    assert lufs(result.mix, 44_100) == pytest.approx(-14.0, abs=0.1)
+    assert independent_true_peak_dbtp(result.mix) <= -1.0
+
+
+def test_a_silent_beat_is_refused(beat) -> None:
+    with pytest.raises(MixError, match="silent"):
+        mix_stems({group: np.zeros_like(stem) for group, stem in beat.items()}, SR)
+
+
+def test_unknown_preset_is_refused_with_the_presets_listed(beat) -> None:
+    with pytest.raises(MixError, match="acoustic, electronic, hiphop"):
+        mix_stems(beat, SR, preset="polka")
+
+
+@pytest.mark.parametrize(
+    ("stems", "message"),
+    [
+        ({}, "no stems"),
+        ({"cowbell": np.ones(SR, np.float32)}, "unknown stem group"),
+        ({"kick": np.ones(SR, np.float32), "snare": np.ones(SR - 1, np.float32)}, "same length"),
+        ({"kick": np.ones((2, SR), np.float32)}, "mono"),
+        ({"kick": np.full(SR, np.nan, np.float32)}, "NaN"),
+    ],
+)
+def test_malformed_stems_are_refused(stems, message: str) -> None:
+    with pytest.raises(MixError, match=message):
+        mix_stems(stems, SR)
+
+
+@pytest.mark.parametrize("preset", sorted(MIX_PRESETS))
+def test_presets_treat_every_group_with_valid_plugins(preset: str) -> None:
+    chosen = MIX_PRESETS[preset]
+    assert set(chosen.stems) == set(GROUPS)
+    for spec in chosen.stems.values():
+        assert len(build_chain(spec.chain)) == len(spec.chain)
+        assert -1.0 <= spec.pan <= 1.0
+    assert len(build_chain(chosen.master_eq, linear_only=True)) == len(chosen.master_eq)
