@@ -13,7 +13,6 @@ from audiogen.errors import KitError
 from audiogen.instruments import GROUP_OF
 
 SAMPLES_ENV = "AUDIOGEN_SAMPLES"
-MIX_STYLES = ("acoustic", "electronic", "hiphop")
 
 # When a kit lacks a class, the nearest thing a drummer would reach for on that kit.
 FALLBACKS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
@@ -152,8 +151,10 @@ def load_kit(name: str) -> Kit:
         )
     except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise KitError(f"kit {name}: broken manifest {folder / 'kit.toml'} ({exc})") from None
-    if kit.style not in MIX_STYLES:
-        raise KitError(f"kit {name}: style {kit.style!r} is not one of {', '.join(MIX_STYLES)}")
+    from audiogen.mix import MIX_PRESETS
+
+    if kit.style not in MIX_PRESETS:
+        raise KitError(f"kit {name}: style {kit.style!r} is not one of {', '.join(MIX_PRESETS)}")
     missing = [f for f in kit.files if not f.is_file()]
     if missing:
         raise KitError(f"kit {name}: missing sample file {missing[0]}")

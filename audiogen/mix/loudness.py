@@ -28,9 +28,12 @@ CUSTOM_LUFS_RANGE: tuple[float, float] = (-40.0, -6.0)
 # normalize() aims within TOLERANCE_LU of the target and refuses to deliver beyond MAX_MISS_LU.
 TOLERANCE_LU = 0.1
 MAX_MISS_LU = 0.5
-# Limiting the loud hits deeper than this flattens them: a target that needs more is out of
-# reach. A lone outlier peak may still be taken down further.
-MAX_LIMITING_DB = 12.0
+# Limiting the loud hits deeper than HEAVY_LIMITING_DB starts to flatten them: allowed (a
+# platform's target matters more), with a warning. Past MAX_LIMITING_DB the target is out of
+# reach. A lone outlier peak may still be taken down further. Very dynamic recorded kits need
+# 11-14 dB to reach -14 LUFS under -1 dBTP.
+HEAVY_LIMITING_DB = 12.0
+MAX_LIMITING_DB = 24.0
 
 _ABSOLUTE_GATE_LUFS = -70.0  # BS.1770: blocks below this are silence
 _GATING_BLOCK_S = 0.4
@@ -254,9 +257,15 @@ def normalize(
         raise MixError(
             f"a loudness of {target_lufs:g} LUFS is out of reach for this beat under a "
             f"{ceiling_dbtp:g} dBTP ceiling: it reaches {loudness:.1f} LUFS with the limiter "
-            f"taking {MAX_LIMITING_DB:g} dB off its loud hits, the most that lets drums still "
-            "hit; choose a quieter target such as 'streaming' (-14 LUFS)"
+            f"taking {MAX_LIMITING_DB:g} dB off its loud hits; choose a quieter target such as "
+            "'podcast' (-16 LUFS) or 'broadcast' (-23 LUFS)"
         )
+    if loud_hit_db + gain_db - ceiling_db > HEAVY_LIMITING_DB:
+        log.warning(
+            "reaching %g LUFS took %.0f dB of limiting on the loudest hits, which flattens "
+            "them; a quieter target (such as --loudness podcast) keeps more punch",
+            target_lufs, loud_hit_db + gain_db - ceiling_db,
+        )  # fmt: skip
     report = LoudnessReport(
         target_lufs=float(target_lufs),
         integrated_lufs=loudness,

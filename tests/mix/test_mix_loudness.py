@@ -86,7 +86,7 @@ def test_normalize_keeps_mono_mono(mixdown: np.ndarray) -> None:
 
 
 def test_a_target_out_of_reach_is_refused_not_squashed(mixdown: np.ndarray) -> None:
-    with pytest.raises(MixError, match="out of reach.*'streaming'"):
+    with pytest.raises(MixError, match="out of reach.*'podcast'"):
         normalize(mixdown, SR, -3.0)
 
 
