@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -199,26 +198,16 @@ def bench_onsets() -> dict:
 
 
 def bench_memory(tmp: Path) -> dict:
+    """Peak resident memory of a whole `audiogen render` of the 60 s beat, in a fresh process."""
     midi = tmp / "sixty.mid"
     write_midi(sixty_second_beat(), midi)
-    cmd = [
-        sys.executable,
-        "-m",
-        "audiogen",
-        "-q",
-        "render",
-        str(midi),
-        "-o",
-        str(tmp / "mem"),
-        "--force",
-    ]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, check=True)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {
-        "peak_rss_mb": peak_kb / 1024,
-        "note": "max RSS of any child so far" if before else "fresh process",
-    }
+    code = (
+        "import resource, sys; from audiogen.cli import main; "
+        f"main(['-q', 'render', {str(midi)!r}, '-o', {str(tmp / 'mem')!r}, '--force']); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return {"peak_rss_mb": int(out.stdout.split()[-1]) / 1024}
 
 
 def main() -> None:

@@ -122,13 +122,14 @@ def _piano(path):
     mid.save(path)
 
 
-def _tempo(path, bpm):
+def _tempo(path, bpm, last_beat=0):
     mid = mido.MidiFile()
     mid.tracks.append(
         mido.MidiTrack(
             [
                 mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)),
                 mido.Message("note_on", channel=9, note=36, velocity=90),
+                mido.Message("note_on", channel=9, note=38, velocity=90, time=480 * last_beat),
             ]
         )
     )
@@ -142,6 +143,7 @@ def _tempo(path, bpm):
         (lambda p: p.write_bytes(b"garbage"), [], "not a readable MIDI file"),
         (_piano, [], "no drum notes"),
         (lambda p: _tempo(p, 1000), [], "tempo"),
+        (lambda p: _tempo(p, 30, last_beat=4 * 500), [], "renders up to 30 minutes"),
         ("ok", ["--kit", "nope"], "unknown kit 'nope'; available kits: tiny"),
         ("ok", ["--loudness", "loud"], "unknown loudness"),
         ("ok", ["--loudness", "+3"], "out of range"),

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATES = (44100, 48000)
 MAX_TAIL_S = 3.0
+MAX_DURATION_S = 30 * 60.0  # longer is almost surely a broken file, and would not fit in memory
 # Velocity 64 sounds about 11 dB below 127: close to how drum modules scale a single layer.
 VELOCITY_RANGE_DB = 36.0
 CHOKE_FADE_MS = 8.0  # a hand on the cymbal damps it in a few ms, not instantly
@@ -100,6 +101,11 @@ class Sampler:
 
     def render(self, score: DrumScore, seed: int = 0) -> SamplerResult:
         """Render every hit of ``score``; deterministic for a given seed."""
+        if score.duration_s > MAX_DURATION_S:
+            raise RequestError(
+                f"the score lasts {score.duration_s / 60:.0f} minutes: audiogen renders up to "
+                f"{MAX_DURATION_S / 60:.0f} minutes at a time"
+            )
         rng = np.random.default_rng(seed)
         sr = self.sample_rate
         played: list[tuple[Hit, str, int]] = []  # hit, class the kit plays, start sample
