@@ -75,7 +75,10 @@ def _score_from_midi(mid: mido.MidiFile, note_map: str, source: str, label: str)
     other_channels: set[int] = set()
     end_tick = 0
     now = 0
-    for msg in mido.merge_tracks(mid.tracks):
+    # merge_tracks copies every message; a type-0 file (the Groove dataset's 500k hi-hat CCs)
+    # is already one track.
+    events = mid.tracks[0] if len(mid.tracks) == 1 else mido.merge_tracks(mid.tracks)
+    for msg in events:
         now += msg.time
         end_tick = now
         if msg.type == "note_on" and msg.velocity > 0:

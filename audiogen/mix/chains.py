@@ -383,20 +383,25 @@ def build_chain(specs: tuple[Plugin, ...], linear_only: bool = False) -> pedalbo
     return pedalboard.Pedalboard(plugins)
 
 
-def build_room(room: RoomSpec) -> pedalboard.Pedalboard:
-    """A fresh wet-only reverb for the shared room (filters first; pre-delay is done in numpy)."""
+def build_room(room: RoomSpec) -> tuple[pedalboard.Pedalboard, pedalboard.Reverb]:
+    """A fresh shared room: the filters of its send, then a wet-only reverb.
+
+    The filters are linear and the send enters the room centred, so they run on the mono send
+    before it is spread to the reverb's two inputs; pre-delay is done in numpy.
+    """
     import pedalboard
 
-    return pedalboard.Pedalboard(
+    filters = pedalboard.Pedalboard(
         [
             *(pedalboard.HighpassFilter(cutoff_frequency_hz=room.highpass_hz) for _ in range(2)),
             pedalboard.LowpassFilter(cutoff_frequency_hz=room.lowpass_hz),
-            pedalboard.Reverb(
-                room_size=room.room_size,
-                damping=room.damping,
-                wet_level=1.0,
-                dry_level=0.0,
-                width=room.width,
-            ),
         ]
     )
+    reverb = pedalboard.Reverb(
+        room_size=room.room_size,
+        damping=room.damping,
+        wet_level=1.0,
+        dry_level=0.0,
+        width=room.width,
+    )
+    return filters, reverb

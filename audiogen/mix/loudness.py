@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TypeVar
 
 import numpy as np
 
 from audiogen.errors import MixError
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 # Integrated-loudness targets; all share DEFAULT_CEILING_DBTP, which EBU R128 also allows.
 LOUDNESS_PRESETS: MappingProxyType[str, float] = MappingProxyType(
@@ -37,6 +43,7 @@ MAX_LIMITING_DB = 24.0
 
 _ABSOLUTE_GATE_LUFS = -70.0  # BS.1770: blocks below this are silence
 _GATING_BLOCK_S = 0.4
+_GATING_OVERLAP = 0.75
 # The limiter aims this far under the ceiling: true-peak meters with other interpolation filters
 # read hot, noisy material a few hundredths of a dB higher than ours.
 _LIMITER_MARGIN_DB = 0.1
@@ -45,6 +52,14 @@ _RELEASE_MS = 60.0  # per 6 dB of gain reduction: fast enough not to pump betwee
 _MAX_ITERATIONS = 8
 _MAX_STEP_DB = 12.0
 _FIR_TAPS_PER_PHASE = 24  # flat within 0.05 dB up to 20 kHz at 48 kHz
+# Long signals are metered a block of this many samples at a time (about 1.4 s at 48 kHz), so
+# a minute of stereo costs a few MB of working memory instead of hundreds.
+_BLOCK_SAMPLES = 1 << 16
+# pyloudnorm's K-weighting (its "K-weighting" filter class): RBJ-cookbook high shelf, then
+# high-pass, as (gain_db, q, frequency_hz, kind). Designing them alike keeps the two meters in
+# agreement to a millionth of a LU.
+_K_WEIGHTING = ((4.0, 1.0 / math.sqrt(2.0), 1500.0, "high_shelf"), (0.0, 0.5, 38.0, "high_pass"))
+_CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # BS.1770: L, R, C, Ls, Rs
 
 
 @dataclass(frozen=True)
@@ -102,8 +117,10 @@ def resolve_loudness(value: str | float) -> tuple[str, float]:
 def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
     """Gated integrated loudness per ITU-R BS.1770-4, in LUFS.
 
-    Audio shorter than one 400 ms gating block is measured as if looped to that length, which
-    is how a short beat loop is heard.
+    Reads as pyloudnorm's meter does (to a millionth of a LU), but a block at a time, so a long
+    beat costs a few MB instead of float64 copies of the whole signal. Audio shorter than one
+    400 ms gating block is measured as if looped to that length, which is how a short beat loop
+    is heard.
 
     Args:
         audio: ``(channels, samples)`` or ``(samples,)`` float audio.
@@ -113,17 +130,7 @@ def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
         The loudness in LUFS, or ``-inf`` when the audio is silent (every block under the
         -70 LUFS absolute gate).
     """
-    import pyloudnorm  # heavy (scipy.signal); imported here so `audiogen --help` stays instant
-
-    frames = _as_channels(audio)
-    min_samples = math.ceil(_GATING_BLOCK_S * sample_rate) + 1
-    if frames.shape[1] < min_samples:
-        frames = np.tile(frames, (1, -(-min_samples // frames.shape[1])))
-    meter = pyloudnorm.Meter(sample_rate)
-    loudness = float(meter.integrated_loudness(np.ascontiguousarray(frames.T)))
-    if not loudness >= _ABSOLUTE_GATE_LUFS:
-        return -math.inf
-    return loudness
+    return _loudness(_as_channels(audio), sample_rate)
 
 
 def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
@@ -139,7 +146,10 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
     Returns:
         The highest absolute level over all channels in dBTP, ``-inf`` for digital silence.
     """
-    peak = float(np.max(_true_peak_envelope(_as_channels(audio), sample_rate)))
+    oversampler = _Oversampler(_as_channels(audio), sample_rate)
+    peak = max(
+        _map_threads(lambda start: float(np.max(oversampler.envelope(start))), oversampler.starts)
+    )
     return 20.0 * math.log10(peak) if peak > 0.0 else -math.inf
 
 
@@ -177,8 +187,7 @@ def limit_true_peak(
     envelope = _true_peak_envelope(frames, sample_rate)
     ceiling = 10.0 ** ((ceiling_dbtp - _LIMITER_MARGIN_DB) / 20.0)
     gain = _limiter_gain(envelope, ceiling, sample_rate, lookahead_ms, release_ms)
-    limited = (frames * gain).astype(np.float32)
-    return limited.reshape(np.shape(audio)), _reduction_db(gain)
+    return _apply_gain(frames, gain).reshape(np.shape(audio)), _reduction_db(gain)
 
 
 def normalize(
@@ -215,7 +224,7 @@ def normalize(
     frames = _as_channels(audio)
     if not np.all(np.isfinite(frames)):
         raise MixError("the mix contains NaN or infinite samples, so it cannot be normalised")
-    loudness = integrated_lufs(frames, sample_rate)
+    loudness = _loudness(frames, sample_rate)
     if loudness == -math.inf:
         raise MixError(
             f"the beat is silent (below {_ABSOLUTE_GATE_LUFS:g} LUFS), so it cannot be "
@@ -232,9 +241,13 @@ def normalize(
     search = _GainSearch(target_lufs, max_gain_db)
     for _ in range(_MAX_ITERATIONS):
         static = 10.0 ** (gain_db / 20.0)
-        curve = _limiter_gain(envelope * static, ceiling, sample_rate)
-        out = frames * (curve * static)
-        loudness = integrated_lufs(out, sample_rate)
+        gain = None  # let the last round's gain go before the next is made
+        gain = _limiter_gain(envelope, ceiling / static, sample_rate)  # holds envelope * static
+        reduction_db = _reduction_db(gain)
+        gain *= static
+        # Measured on the limited audio itself, a block at a time: the limiter's gain varies
+        # in time, so the loudness of the unlimited audio cannot simply be shifted.
+        loudness = _loudness(frames, sample_rate, gain)
         if abs(loudness - target_lufs) <= TOLERANCE_LU:
             break
         next_gain_db = search.next_gain_db(gain_db, loudness)
@@ -243,12 +256,14 @@ def normalize(
         gain_db = next_gain_db
     log.debug("normalize: gain %+.2f dB, loudness %.2f LUFS", gain_db, loudness)
 
-    result = out.astype(np.float32)
+    del envelope
+    result = _apply_gain(frames, gain)
+    del gain
     peak_dbtp = true_peak_dbtp(result, sample_rate)
     while peak_dbtp > ceiling_dbtp:
         # True peak scales exactly with a static gain; the extra 0.005 dB absorbs float32 rounding.
         trim_db = ceiling_dbtp - peak_dbtp - 0.005
-        result = (result * 10.0 ** (trim_db / 20.0)).astype(np.float32)
+        result *= 10.0 ** (trim_db / 20.0)
         gain_db += trim_db
         loudness = integrated_lufs(result, sample_rate)
         peak_dbtp = true_peak_dbtp(result, sample_rate)
@@ -272,7 +287,7 @@ def normalize(
         true_peak_dbtp=peak_dbtp,
         ceiling_dbtp=float(ceiling_dbtp),
         gain_db=gain_db,
-        limiter_reduction_db=_reduction_db(curve),
+        limiter_reduction_db=reduction_db,
     )
     return result.reshape(np.shape(audio)), report
 
@@ -324,10 +339,10 @@ def _limiter_gain(
     half = max(1, round(lookahead_ms * sample_rate / 1000.0))
     rate_db = 6.0 / (release_ms * sample_rate / 1000.0)  # release, in dB per sample
     gain = np.ones(envelope.size)
-    over = np.flatnonzero(envelope > ceiling)
+    over = np.flatnonzero(envelope > np.float64(ceiling))  # compared in float64, not float32
     if over.size == 0:
         return gain
-    depth_db = 20.0 * np.log10(envelope[over] / ceiling)
+    depth_db = 20.0 * np.log10(envelope[over].astype(np.float64) / ceiling)
     starts = over - 4 * half - 2
     reach = np.maximum.accumulate(over + 4 * half + 2 + np.ceil(depth_db / rate_db).astype(int))
     new = np.flatnonzero(starts[1:] > reach[:-1]) + 1
@@ -347,6 +362,7 @@ def _limiter_stretch(envelope: np.ndarray, ceiling: float, half: int, rate_db: f
     """
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
+    envelope = envelope.astype(np.float64)  # a short stretch: the gain is worked out in float64
     required = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-30))
     held_db = 20.0 * np.log10(minimum_filter1d(required, size=4 * half + 1, mode="nearest"))
     # The gain may climb at most rate_db per sample: the min-plus convolution of the held gain
@@ -359,25 +375,181 @@ def _limiter_stretch(envelope: np.ndarray, ceiling: float, half: int, rate_db: f
 
 
 def _true_peak_envelope(frames: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Per input sample, the largest oversampled magnitude from it up to the next, over channels."""
-    from scipy.signal import firwin, oaconvolve
+    """Per input sample, the largest oversampled magnitude from it up to the next, over channels.
 
-    factor = 4 if sample_rate < 96_000 else 2 if sample_rate < 192_000 else 1
-    envelope = np.max(np.abs(frames), axis=0)
-    if factor == 1:
-        return envelope
-    # A windowed sinc cut at the input Nyquist is a Nyquist filter: the oversampled points that
-    # fall on input samples are those samples, so only the in-between phases need computing.
-    taps = firwin(_FIR_TAPS_PER_PHASE * factor + 1, 1.0 / factor, window=("kaiser", 7.0))
-    taps = (taps * factor).astype(np.float32)
-    delay = _FIR_TAPS_PER_PHASE // 2  # in input samples; the FIR is linear-phase
-    signal = frames.astype(np.float32)
-    n = frames.shape[1]
-    for phase in range(1, factor):
-        kernel = taps[phase::factor][np.newaxis, :]
-        between = oaconvolve(signal, kernel, mode="full", axes=-1)[:, delay : delay + n]
-        np.maximum(envelope, np.max(np.abs(between), axis=0), out=envelope)
+    Returns:
+        ``(samples,)`` float32.
+    """
+    oversampler = _Oversampler(frames, sample_rate)
+    envelope = np.empty(frames.shape[1], dtype=np.float32)
+
+    def fill(start: int) -> None:
+        block = oversampler.envelope(start)
+        envelope[start : start + block.size] = block
+
+    _map_threads(fill, oversampler.starts)
     return envelope
+
+
+class _Oversampler:
+    """The true-peak envelope of a signal, a block at a time (see ``_true_peak_envelope``).
+
+    Each block is oversampled with the FIR's reach of real neighbours on either side, so the
+    blocks join into exactly the envelope of the whole signal, at a few MB of memory each.
+    """
+
+    def __init__(self, frames: np.ndarray, sample_rate: int) -> None:
+        import scipy.fft  # imported here so that `audiogen --help` stays instant
+        from scipy.signal import firwin
+
+        self.frames = frames
+        self.factor = 4 if sample_rate < 96_000 else 2 if sample_rate < 192_000 else 1
+        # Overlap-save: a frame holds the block plus `reach` samples of history, whose
+        # outputs are the circular wrap-around and are dropped.
+        self.reach = _FIR_TAPS_PER_PHASE - 1 if self.factor > 1 else 0
+        self.starts = range(0, frames.shape[1], _BLOCK_SAMPLES - self.reach)
+        if self.factor == 1:
+            return
+        # A windowed sinc cut at the input Nyquist is a Nyquist filter: the oversampled points
+        # that fall on input samples are those samples, so only the in-between phases need
+        # computing.
+        taps = firwin(
+            _FIR_TAPS_PER_PHASE * self.factor + 1, 1.0 / self.factor, window=("kaiser", 7.0)
+        )
+        taps = (taps * self.factor).astype(np.float32)
+        kernels = np.zeros((self.factor - 1, _BLOCK_SAMPLES), dtype=np.float32)
+        for phase in range(1, self.factor):
+            kernels[phase - 1, :_FIR_TAPS_PER_PHASE] = taps[phase :: self.factor]
+        self.kernel_spectra = scipy.fft.rfft(kernels, axis=-1)
+
+    def envelope(self, start: int) -> np.ndarray:
+        """The float32 envelope of the block that begins at sample ``start``."""
+        import scipy.fft
+
+        channels, n = self.frames.shape
+        stop = min(n, start + _BLOCK_SAMPLES - self.reach)
+        block = np.max(np.abs(self.frames[:, start:stop]), axis=0).astype(np.float32, copy=False)
+        if self.factor == 1:
+            return block
+        delay = _FIR_TAPS_PER_PHASE // 2  # in input samples; the FIR is linear-phase
+        offset = start + delay - self.reach  # the input sample at frame[:, 0]
+        first, last = max(0, offset), min(n, stop + delay)
+        frame = np.zeros((channels, _BLOCK_SAMPLES), dtype=np.float32)  # zero beyond the signal
+        frame[:, first - offset : last - offset] = self.frames[:, first:last]
+        spectrum = scipy.fft.rfft(frame, axis=-1)[:, np.newaxis, :]
+        between = scipy.fft.irfft(spectrum * self.kernel_spectra, n=_BLOCK_SAMPLES, axis=-1)
+        between = between[..., self.reach : self.reach + stop - start]
+        np.maximum(block, np.max(np.abs(between), axis=(0, 1)), out=block)
+        return block
+
+
+def _loudness(frames: np.ndarray, sample_rate: int, gain: np.ndarray | None = None) -> float:
+    """BS.1770-4 integrated loudness of ``frames * gain`` (``gain`` per sample, if given).
+
+    Audio shorter than one gating block is measured as if looped to that length.
+    """
+    min_samples = math.ceil(_GATING_BLOCK_S * sample_rate) + 1
+    if frames.shape[1] < min_samples:
+        if gain is not None:
+            frames, gain = frames * gain, None
+        frames = np.tile(frames, (1, -(-min_samples // frames.shape[1])))
+    loudness = _gated_loudness(_block_powers(frames, sample_rate, gain))
+    if not loudness >= _ABSOLUTE_GATE_LUFS:
+        return -math.inf
+    return loudness
+
+
+def _block_powers(
+    frames: np.ndarray, sample_rate: int, gain: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean square of the K-weighted audio in each 400 ms gating block, ``(channels, blocks)``.
+
+    The audio is weighted a block of samples at a time in float64, the filter state carried
+    across, so nothing of the signal's size is copied. Gating blocks start every 100 ms and
+    are placed exactly as pyloudnorm places them, rounding included.
+    """
+    import pyloudnorm  # heavy (scipy.signal); imported here so `audiogen --help` stays instant
+    from scipy.signal import sosfilt
+
+    channels, n = frames.shape
+    step = 1.0 - _GATING_OVERLAP
+    count = int(np.round((n / sample_rate - _GATING_BLOCK_S) / (_GATING_BLOCK_S * step))) + 1
+    index = np.arange(count)
+    lower = (_GATING_BLOCK_S * (index * step) * sample_rate).astype(np.int64)
+    upper = (_GATING_BLOCK_S * (index * step + 1) * sample_rate).astype(np.int64)
+    lower, upper = np.minimum(lower, n), np.minimum(upper, n)
+    # Squares are summed between consecutive block edges, then those sums into blocks.
+    edges = np.unique(np.concatenate([lower, upper]))
+    sos = np.array(
+        [
+            np.concatenate([design.b, design.a])
+            for design in (
+                pyloudnorm.IIRfilter(*spec[:3], sample_rate, spec[3]) for spec in _K_WEIGHTING
+            )
+        ]
+    )
+
+    def weighted_sums(channel: np.ndarray) -> np.ndarray:
+        """Per stretch between edges, the K-weighted squares of one channel, summed."""
+        sums = np.zeros(edges.size)  # the last entry gathers samples past every block
+        state = np.zeros((sos.shape[0], 2))
+        for start in range(0, n, _BLOCK_SAMPLES):
+            stop = min(n, start + _BLOCK_SAMPLES)
+            chunk = channel[start:stop].astype(np.float64)
+            if gain is not None:
+                chunk *= gain[start:stop]
+            weighted, state = sosfilt(sos, chunk, zi=state)
+            np.square(weighted, out=weighted)
+            cuts = np.concatenate([[start], edges[(edges > start) & (edges < stop)]])
+            sums[np.searchsorted(edges, cuts, side="right") - 1] += np.add.reduceat(
+                weighted, cuts - start
+            )
+        return sums
+
+    sums = np.array(_map_threads(weighted_sums, list(frames)))  # one channel per thread
+    first, last = np.searchsorted(edges, lower), np.searchsorted(edges, upper)
+    powers = np.zeros((channels, count))
+    for k in range(int(np.max(last - first))):
+        inside = first + k < last
+        powers[:, inside] += sums[:, first[inside] + k]
+    return (1.0 / (_GATING_BLOCK_S * sample_rate)) * powers
+
+
+def _gated_loudness(powers: np.ndarray) -> float:
+    """BS.1770-4 gating of per-block mean squares ``(channels, blocks)``, in LUFS (or -inf)."""
+    weights = np.array(_CHANNEL_WEIGHTS[: powers.shape[0]])
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10.0 * np.log10(np.sum(weights[:, np.newaxis] * powers, axis=0))
+        audible = block_lufs >= _ABSOLUTE_GATE_LUFS
+        if not np.any(audible):
+            return -math.inf
+        mean = np.mean(powers[:, audible], axis=1)
+        relative_gate = -0.691 + 10.0 * np.log10(np.sum(weights * mean)) - 10.0
+        gated = (block_lufs > relative_gate) & (block_lufs > _ABSOLUTE_GATE_LUFS)
+        if not np.any(gated):
+            return -math.inf
+        mean = np.mean(powers[:, gated], axis=1)
+        return float(-0.691 + 10.0 * np.log10(np.sum(weights * mean)))
+
+
+def _map_threads(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``function`` over ``items`` on a thread per CPU (at most four), results in order.
+
+    For block and channel work in numpy, scipy.fft and scipy.signal, which release the GIL;
+    each thread holds a few MB, and past four threads memory bandwidth is the limit.
+    """
+    workers = min(len(items), os.cpu_count() or 1, 4)
+    if workers <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(function, items))
+
+
+def _apply_gain(frames: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """``frames * gain`` worked out in float64 and stored as float32, with no float64 copy."""
+    out = np.empty(frames.shape, dtype=np.float32)
+    np.multiply(frames, gain, out=out, dtype=np.float64, casting="unsafe")
+    return out
 
 
 def _loud_hit_peak(envelope: np.ndarray, sample_rate: int) -> float:
@@ -396,8 +568,13 @@ def _reduction_db(gain: np.ndarray) -> float:
 
 
 def _as_channels(audio: np.ndarray) -> np.ndarray:
-    """View audio as float64 ``(channels, samples)``; mono ``(samples,)`` becomes one channel."""
-    frames = np.asarray(audio, dtype=np.float64)
+    """View audio as float ``(channels, samples)``; mono ``(samples,)`` becomes one channel.
+
+    float32 stays float32 (no copy); anything else becomes float64.
+    """
+    frames = np.asarray(audio)
+    if frames.dtype != np.float32:
+        frames = frames.astype(np.float64, copy=False)
     if frames.ndim == 1:
         frames = frames[np.newaxis, :]
     if frames.ndim != 2 or not 1 <= frames.shape[0] <= 5:

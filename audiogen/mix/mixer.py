@@ -41,7 +41,10 @@ BUS_LUFS = -20.0
 # Below this peak a stem is treated as silence (a beat without toms still renders a toms stem).
 SILENCE_DBFS = -120.0
 SAMPLE_RATE_RANGE = (8_000, 192_000)
+_SILENCE = 10.0 ** (SILENCE_DBFS / 20.0)
 _GLUE_DETECTOR_MS = 10.0
+# Long stems are worked on this many samples at a time (a multiple of pedalboard's buffer).
+_BLOCK_SAMPLES = 1 << 17
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,15 +100,17 @@ def mix_stems(
         )
 
     workers = max(1, min(len(monos), os.cpu_count() or 1))
-    # Pedalboard and numpy release the GIL, and every stem gets its own fresh plugins.
+    # Pedalboard and numpy release the GIL, and every stem gets its own fresh plugins. Stems
+    # with a room send take longest, so they start first and the workers finish together.
+    slowest_first = sorted(monos, key=lambda group: stem_spec(chosen, group).send_db == -math.inf)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
-            group: pool.submit(_process_stem, mono, chosen, group, sample_rate)
-            for group, mono in monos.items()
+            group: pool.submit(_process_stem, monos[group], chosen, group, sample_rate)
+            for group in slowest_first
         }
-        processed = {group: future.result() for group, future in futures.items()}
+        processed = {group: futures[group].result() for group in monos}
 
-    bus = np.zeros((2, next(iter(monos.values())).size))
+    bus = np.zeros((2, next(iter(monos.values())).size), dtype=np.float32)
     for stereo in processed.values():
         bus += stereo
     bus_lufs = integrated_lufs(bus, sample_rate)
@@ -115,15 +120,17 @@ def mix_stems(
             "check the stem levels"
         )
     bus_gain = 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0)
-    shared_gain = bus_gain * glue_gain(bus * bus_gain, sample_rate, chosen.glue)
-
-    mix, report = normalize(bus * shared_gain, sample_rate, target_lufs, ceiling_dbtp)
-    shared_gain *= 10.0 ** (report.gain_db / 20.0)
-    delivered = {
-        group: (stereo * shared_gain).astype(np.float32) for group, stereo in processed.items()
-    }
+    # The bus is scaled in place, and so are the stems below: a minute of stereo is 23 MB.
+    bus *= bus_gain
+    glue = glue_gain(bus, sample_rate, chosen.glue)
+    bus *= glue
+    mix, report = normalize(bus, sample_rate, target_lufs, ceiling_dbtp)
+    shared_gain = glue
+    shared_gain *= bus_gain * 10.0 ** (report.gain_db / 20.0)
+    for stereo in processed.values():
+        stereo *= shared_gain
     return MixResult(
-        stems=delivered,
+        stems=processed,
         mix=mix,
         sample_rate=sample_rate,
         loudness=report,
@@ -140,7 +147,10 @@ def pan_stereo(mono: np.ndarray, pan: float) -> np.ndarray:
     if not -1.0 <= pan <= 1.0:
         raise MixError(f"a pan of {pan} is out of range: use -1 (left) to +1 (right)")
     angle = (pan + 1.0) * math.pi / 4.0
-    return np.stack([mono * math.cos(angle), mono * math.sin(angle)])
+    stereo = np.empty((2, np.size(mono)), dtype=np.result_type(mono, 1.0))
+    np.multiply(mono, math.cos(angle), out=stereo[0])
+    np.multiply(mono, math.sin(angle), out=stereo[1])
+    return stereo
 
 
 def glue_gain(bus: np.ndarray, sample_rate: int, glue: GlueSpec) -> np.ndarray:
@@ -158,17 +168,37 @@ def glue_gain(bus: np.ndarray, sample_rate: int, glue: GlueSpec) -> np.ndarray:
     Returns:
         ``(n,)`` float32 gains in (0, 1].
     """
-    power = np.mean(np.square(bus, dtype=np.float32), axis=0)
-    level_db = 10.0 * np.log10(_one_pole(power, _GLUE_DETECTOR_MS, sample_rate) + 1e-12)
-    over_db = level_db - np.float32(glue.threshold_db)
+    # Temporaries are worked on in place: each is as long as the beat.
+    power = np.square(bus[0], dtype=np.float32)
+    for channel in bus[1:]:
+        power += np.square(channel, dtype=np.float32)
+    power /= np.float32(bus.shape[0])
+    level_db = _one_pole(power, _GLUE_DETECTOR_MS, sample_rate)
+    del power
+    level_db += np.float32(1e-12)
+    np.log10(level_db, out=level_db)
+    level_db *= np.float32(10.0)
+    over_db = level_db
+    over_db -= np.float32(glue.threshold_db)
     # Soft knee: quadratic across the knee, straight line of slope (1 - 1/ratio) above it.
     knee_db = max(glue.knee_db, 1e-3)
     in_knee = np.clip(over_db + knee_db / 2.0, 0.0, knee_db)
-    above = np.maximum(over_db - knee_db / 2.0, 0.0)
-    reduction_db = (1.0 - 1.0 / glue.ratio) * (in_knee * in_knee / (2.0 * knee_db) + above)
+    above = over_db
+    above -= knee_db / 2.0
+    np.maximum(above, 0.0, out=above)
+    np.square(in_knee, out=in_knee)
+    in_knee /= 2.0 * knee_db
+    reduction_db = in_knee
+    reduction_db += above
+    del above, over_db, level_db
+    reduction_db *= 1.0 - 1.0 / glue.ratio
     attack = _one_pole(reduction_db, glue.attack_ms, sample_rate)
     release = _one_pole(reduction_db, glue.release_ms, sample_rate)
-    return (10.0 ** (np.maximum(attack, release) / -20.0)).astype(np.float32)
+    del reduction_db
+    gain = np.maximum(attack, release, out=attack)
+    del release
+    gain /= np.float32(-20.0)
+    return np.power(np.float32(10.0), gain, out=gain)
 
 
 def _one_pole(signal: np.ndarray, time_ms: float, sample_rate: int) -> np.ndarray:
@@ -181,24 +211,28 @@ def _one_pole(signal: np.ndarray, time_ms: float, sample_rate: int) -> np.ndarra
 
 def _process_stem(mono: np.ndarray, preset: MixPreset, group: str, sample_rate: int) -> np.ndarray:
     """One stem through its chain, the master EQ, pan and room send: ``(2, n)`` float32."""
-    if _is_silent(mono):
+    peak = float(np.max(np.abs(mono)))
+    if peak < _SILENCE:
         return np.zeros((2, mono.size), dtype=np.float32)
     spec: StemSpec = stem_spec(preset, group)
-    drive = 10.0 ** (STEM_DRIVE_DBFS / 20.0) / float(np.max(np.abs(mono)))
-    driven = (mono * drive).astype(np.float32)[np.newaxis, :]
-    treated = build_chain(spec.chain)(driven, sample_rate)[0].astype(np.float64)
+    drive = 10.0 ** (STEM_DRIVE_DBFS / 20.0) / peak
+    driven = mono * drive  # float32, as pedalboard takes it
+    energy_in = _energy(driven)
+    treated = build_chain(spec.chain)(driven[np.newaxis, :], sample_rate)[0]
+    del driven
     # Hand the stem back with the energy it came in with, moved only by the preset's level.
-    energy_in, energy_out = float(np.dot(driven[0], driven[0])), float(np.dot(treated, treated))
-    if energy_out > 0.0:
-        treated *= math.sqrt(energy_in / energy_out)
-    treated *= 10.0 ** (spec.level_db / 20.0) / drive
+    energy_out = _energy(treated)
+    scale = math.sqrt(energy_in / energy_out) if energy_out > 0.0 else 1.0
+    scale *= 10.0 ** (spec.level_db / 20.0) / drive
+    np.multiply(treated, scale, out=treated, dtype=np.float64, casting="unsafe")
     # The master EQ is linear and alike on both sides, so it commutes with pan and room:
     # running it once on the mono stem equals running it on the stereo stem and its return.
     master_eq = build_chain(preset.master_eq, linear_only=True)
-    voiced = master_eq(treated.astype(np.float32)[np.newaxis, :], sample_rate)[0]
-    stereo = pan_stereo(voiced, spec.pan).astype(np.float32)
+    voiced = master_eq(treated[np.newaxis, :], sample_rate)[0]
+    del treated
+    stereo = pan_stereo(voiced, spec.pan)
     if spec.send_db > -math.inf:
-        stereo += _room_return(voiced * 10.0 ** (spec.send_db / 20.0), preset.room, sample_rate)
+        _add_room_return(stereo, voiced, 10.0 ** (spec.send_db / 20.0), preset.room, sample_rate)
     if not np.all(np.isfinite(stereo)):
         raise MixError(
             f"mix preset {preset.name!r} turned the {group} stem into NaN or infinite samples"
@@ -206,29 +240,47 @@ def _process_stem(mono: np.ndarray, preset: MixPreset, group: str, sample_rate: 
     return stereo
 
 
-def _room_return(send: np.ndarray, room: RoomSpec, sample_rate: int) -> np.ndarray:
-    """This stem's share of the shared room, ``(2, n)``.
+def _add_room_return(
+    stereo: np.ndarray, voiced: np.ndarray, send_gain: float, room: RoomSpec, sample_rate: int
+) -> None:
+    """Add this stem's share of the shared room to its ``(2, n)`` stereo, in place.
 
     The reverb is linear, so the shares of all stems sum to what one shared bus would return;
-    each stem carries its own. The send enters the room centred (constant power).
+    each stem carries its own. The send enters the room centred (constant power). The room runs
+    a block at a time with its state carried over, which pedalboard makes sample-exact, so no
+    copy of the whole stem is made.
     """
-    n = send.size
-    returned = np.zeros((2, n), dtype=np.float32)
-    audible = np.flatnonzero(send)
-    if audible.size == 0:
-        return returned
-    # Nothing comes back before the first sent sample, so the reverb starts there.
-    first = int(audible[0])
+    n = voiced.size
+    first = None  # nothing comes back before the first sent sample, so the reverb starts there
+    for begin in range(0, n, _BLOCK_SAMPLES):
+        sent = np.flatnonzero(voiced[begin : begin + _BLOCK_SAMPLES] * send_gain)
+        if sent.size:
+            first = begin + int(sent[0])
+            break
+    if first is None:
+        return
     start = first + round(room.predelay_ms * sample_rate / 1000.0)
-    if start >= n:
-        return returned
-    part = (send[first : first + n - start] / math.sqrt(2.0)).astype(np.float32)
-    returned[:, start:] = build_room(room)(np.stack([part, part]), sample_rate)
-    return returned
+    filters, reverb = build_room(room)
+    for begin in range(0, n - start, _BLOCK_SAMPLES):
+        stop = min(n - start, begin + _BLOCK_SAMPLES)
+        part = voiced[first + begin : first + stop] * send_gain
+        part /= math.sqrt(2.0)
+        part = filters(part[np.newaxis, :], sample_rate, reset=begin == 0)[0]
+        returned = reverb(np.stack([part, part]), sample_rate, reset=begin == 0)
+        stereo[:, start + begin : start + stop] += returned
+
+
+def _energy(signal: np.ndarray) -> float:
+    """Sum of squares in float64, a block at a time (no float64 copy of the whole signal)."""
+    total = 0.0
+    for begin in range(0, signal.size, _BLOCK_SAMPLES):
+        block = signal[begin : begin + _BLOCK_SAMPLES].astype(np.float64)
+        total += float(np.dot(block, block))
+    return total
 
 
 def _is_silent(mono: np.ndarray) -> bool:
-    return float(np.max(np.abs(mono))) < 10.0 ** (SILENCE_DBFS / 20.0)
+    return float(np.max(np.abs(mono))) < _SILENCE
 
 
 def _checked_stems(stems: Mapping[str, np.ndarray], sample_rate: int) -> dict[str, np.ndarray]:

@@ -61,6 +61,12 @@ def beat() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
+def long_beat() -> dict[str, np.ndarray]:
+    """Long enough that block sizes (about 1.4 s) no longer dominate working memory."""
+    return synth_beat(seconds=10.0)
+
+
+@pytest.fixture(scope="session")
 def beat_44k() -> dict[str, np.ndarray]:
     return synth_beat(seconds=3.0, sample_rate=44_100)
 

@@ -9,6 +9,7 @@ import pyloudnorm
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.signal import firwin, upfirdn
 
 from audiogen.errors import MixError
 from audiogen.mix import (
@@ -19,6 +20,7 @@ from audiogen.mix import (
     resolve_loudness,
     true_peak_dbtp,
 )
+from audiogen.mix.loudness import _BLOCK_SAMPLES, _FIR_TAPS_PER_PHASE
 
 SR = 48_000
 
@@ -43,6 +45,81 @@ def test_true_peak_is_never_below_the_sample_peak() -> None:
     noise = np.random.default_rng(3).standard_normal((2, SR)) * 0.2
     assert true_peak_dbtp(noise, SR) >= 20 * math.log10(np.max(np.abs(noise)))
     assert true_peak_dbtp(np.zeros(100), SR) == -math.inf
+
+
+# True peak is oversampled a block at a time; blocks start this many samples apart.
+TRUE_PEAK_HOP = _BLOCK_SAMPLES - (_FIR_TAPS_PER_PHASE - 1)
+
+
+def whole_signal_true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
+    """The project's 4x FIR run over the whole signal at once, in float64."""
+    taps = firwin(4 * _FIR_TAPS_PER_PHASE + 1, 0.25, window=("kaiser", 7.0)) * 4
+    upsampled = upfirdn(taps, np.asarray(audio, dtype=np.float64), up=4, axis=-1)
+    return float(20 * np.log10(np.max(np.abs(upsampled))))
+
+
+def burst_between_samples(n: int, centre: int, amplitude: float = 0.5) -> np.ndarray:
+    """A short fs/4 burst whose crests fall between samples, centred on sample ``centre``."""
+    signal = np.zeros(n)
+    index = np.arange(-48, 48)
+    window = np.hanning(index.size)
+    signal[centre + index] = amplitude * window * np.sin(np.pi / 2 * index + np.pi / 4)
+    return signal
+
+
+@pytest.mark.parametrize("offset", [-2, -1, 0, 1])
+def test_block_wise_true_peak_sees_a_peak_on_a_block_boundary(offset: int) -> None:
+    # The loudest inter-sample crest sits on the seam between two oversampled blocks.
+    rng = np.random.default_rng(11)
+    n = 3 * TRUE_PEAK_HOP
+    burst = burst_between_samples(n, TRUE_PEAK_HOP + offset)
+    audio = np.stack([burst + 0.01 * rng.standard_normal(n), 0.5 * burst])
+    assert true_peak_dbtp(audio, SR) > 20 * math.log10(np.max(np.abs(audio))) + 2.0
+    assert true_peak_dbtp(audio, SR) == pytest.approx(
+        whole_signal_true_peak_dbtp(audio, SR), abs=0.01
+    )
+
+
+@pytest.mark.parametrize("sample_rate", [44_100, 48_000])
+def test_block_wise_true_peak_equals_whole_signal_oversampling(sample_rate: int) -> None:
+    rng = np.random.default_rng(12)
+    n = 4 * TRUE_PEAK_HOP + 777
+    bursts = (
+        rng.standard_normal((2, n)) * np.repeat(rng.random((2, n // 1000 + 1)) ** 4, 1000, 1)[:, :n]
+    )
+    audio = (0.3 * bursts).astype(np.float32)
+    assert true_peak_dbtp(audio, sample_rate) == pytest.approx(
+        whole_signal_true_peak_dbtp(audio, sample_rate), abs=0.01
+    )
+
+
+def loudness_cases() -> dict[str, tuple[np.ndarray, int]]:
+    rng = np.random.default_rng(13)
+    n = 5 * SR + 123  # several K-weighting blocks
+    bursts = (
+        rng.standard_normal((2, n)) * np.repeat(rng.random((2, n // 2400 + 1)) ** 3, 2400, 1)[:, :n]
+    )
+    on_seam = np.zeros(n)  # one loud hit straddling the seam of two K-weighting blocks
+    on_seam[_BLOCK_SAMPLES - 2000 : _BLOCK_SAMPLES + 2000] = rng.standard_normal(4000)
+    # Quiet passages near the absolute gate (-70 LUFS) and loud ones, for both gates.
+    gated = rng.standard_normal(n) * np.repeat([3e-4, 0.3, 1e-3, 0.05] * 20, SR // 4)[:n]
+    n44 = 3 * 44_100 + 5
+    return {
+        "stereo bursts": (0.3 * bursts, SR),
+        "float32 stereo": ((0.3 * bursts).astype(np.float32), SR),
+        "hit on a seam": (on_seam + 1e-3 * rng.standard_normal(n), SR),
+        "both gates": (gated, SR),
+        "44.1 kHz mono": (0.1 * rng.standard_normal(n44), 44_100),
+        "5 channels": (0.1 * rng.standard_normal((5, 2 * SR)), SR),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(loudness_cases()))
+def test_block_wise_loudness_equals_pyloudnorm(case: str) -> None:
+    audio, sample_rate = loudness_cases()[case]
+    reference = pyloudnorm.Meter(sample_rate).integrated_loudness(audio.T.astype(np.float64))
+    # The same meter, a block at a time: equal up to float rounding, not just within 0.01 LU.
+    assert integrated_lufs(audio, sample_rate) == pytest.approx(reference, abs=1e-6)
 
 
 def test_integrated_lufs_reads_the_reference_tone() -> None:
