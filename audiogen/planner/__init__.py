@@ -1,0 +1,1 @@
+"""Plan stage: genres, the style library and training data, and the drum transformer."""
