@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs audiogen into ./.venv (Python 3.11).
-#   ./install.sh           everything: the product, its neural stack (torch 2.11, audiocraft 1.3.0)
-#   ./install.sh --core    the product without the neural stack (sampler renderer only)
+#   ./install.sh           everything: the product (with torch 2.11 for the planner) and the
+#                          neural renderer's stack (torchaudio 2.11, audiocraft 1.3.0)
+#   ./install.sh --core    the product without the neural renderer's stack
 #   ./install.sh --dev     --core plus the test tools (what CI runs)
 #   ./install.sh --bench   also Debian's fluidsynth and GM soundfonts (benchmarks, kit building)
 set -euo pipefail

@@ -94,3 +94,50 @@ def render(
         substitutions=dry.substitutions,
         dropped=dry.dropped,
     )
+
+
+def generate(
+    planner: Any = None,
+    progress: bool | None = False,
+    **options: Any,
+) -> Beat:
+    """Write a new beat with the planner and render it.
+
+    Args:
+        planner: a loaded `audiogen.planner.generate.Planner` to reuse across calls (default:
+            the shipped checkpoint, loaded now).
+        progress: show a progress bar on stderr (None: only on a terminal).
+        **options: planner controls (genre, bpm, bars, energy, feel, swing, syncopation,
+            polyrhythm, on, meter, temperature) and render options (kit, mix, loudness,
+            sample_rate, formats, seed); unset ones take the genre's defaults.
+
+    Returns:
+        The rendered `Beat`, its score written by the planner.
+    """
+    from audiogen.request import PlanOptions, plan_fields
+
+    plan_names = {f.name for f in plan_fields()}
+    plan_values = {k: v for k, v in options.items() if k in plan_names}
+    render_values = {k: v for k, v in options.items() if k not in plan_names}
+    plan_opts, genre = PlanOptions.create(**plan_values)
+    render_values.setdefault("kit", genre.kit)
+    render_values.setdefault("mix", genre.mix)
+    request = RenderRequest.create(**render_values)
+    score = plan_score(plan_opts, request.seed, planner)
+    return render(score, request=request, progress=progress)
+
+
+def plan_score(options: Any, seed: int, planner: Any = None) -> DrumScore:
+    """The planner stage alone: resolved `PlanOptions` → quantised `DrumScore`."""
+    from audiogen.planner.generate import Planner, PlanRequest
+    from audiogen.score import Meter
+
+    if planner is None:
+        planner = Planner.load()
+    req = PlanRequest(
+        genre=options.genre, bpm=options.bpm, bars=options.bars, meter=Meter.parse(options.meter),
+        feel=options.feel, swing=options.swing, energy=options.energy,
+        syncopation=options.syncopation, polyrhythm=options.polyrhythm, poly_lane=options.on,
+        seed=seed, temperature=options.temperature,
+    )  # fmt: skip
+    return planner.plan(req)

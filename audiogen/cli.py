@@ -9,17 +9,21 @@ import sys
 from pathlib import Path
 
 from audiogen.errors import AudiogenError
-from audiogen.request import cli_fields
+from audiogen.request import cli_fields, plan_fields
 
 log = logging.getLogger("audiogen")
 
 
-def _add_request_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("sound")
-    for f in cli_fields():
+def _add_request_options(
+    parser: argparse.ArgumentParser, fields=None, title: str = "sound", hide_defaults=()
+) -> None:
+    group = parser.add_argument_group(title)
+    for f in fields if fields is not None else cli_fields():
         flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
         default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
-        shown = f" (default: {default})" if default is not None else ""
+        shown = (
+            f" (default: {default})" if default is not None and f.name not in hide_defaults else ""
+        )
         group.add_argument(
             flag, dest=f.name, metavar=f.metadata["metavar"], help=f.metadata["help"] + shown
         )
@@ -47,7 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--force", action="store_true", help="replace OUT if it exists")
     _add_request_options(render)
 
+    gen = sub.add_parser(
+        "generate",
+        help="write a new beat with the planner and render it",
+        description="Write a new drum beat for a genre with the planner (a transformer trained "
+        "on real drummers) and render it into stems, a mix, MIDI and a manifest. Unset options "
+        "take the genre's defaults (tempo, feel, meter, kit, mix).",
+    )
+    gen.add_argument(
+        "-o", "--out", metavar="OUT", help="output folder (default: out/<genre>-<seed>)"
+    )
+    gen.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    gen.add_argument(
+        "--renderer", choices=("sample",), default="sample", help="renderer (default: sample)"
+    )
+    _add_request_options(gen, plan_fields(), "beat")
+    sound = [f for f in cli_fields() if f.name != "note_map"]  # no MIDI is read
+    _add_request_options(gen, sound, hide_defaults=("kit", "mix"))
+
     sub.add_parser("kits", help="list the drum kits that ship with audiogen")
+    sub.add_parser("genres", help="list the genres the planner knows, with their defaults")
     return parser
 
 
@@ -62,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return {"render": _render, "kits": _kits}[args.command](args)
+        commands = {"render": _render, "generate": _generate, "kits": _kits, "genres": _genres}
+        return commands[args.command](args)
     except AudiogenError as exc:
         if args.debug:
             raise
@@ -95,6 +119,43 @@ def _render(args: argparse.Namespace) -> int:
         print(
             f"{out}/  {beat.duration_s:.1f} s, {len(beat.stems)} stems, kit {request.kit}, "
             f"{report.integrated_lufs:.1f} LUFS, {report.true_peak_dbtp:.1f} dBTP"
+        )
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from audiogen.api import plan_score, render
+    from audiogen.export import check_writable
+    from audiogen.request import PlanOptions, RenderRequest
+
+    plan_opts, genre = PlanOptions.create(**{f.name: getattr(args, f.name) for f in plan_fields()})
+    options = {f.name: getattr(args, f.name) for f in cli_fields() if f.name != "note_map"}
+    options["kit"] = options["kit"] or genre.kit
+    options["mix"] = options["mix"] or genre.mix
+    request = RenderRequest.create(**options)
+    out = Path(args.out) if args.out else Path("out") / f"{genre.name}-{request.seed}"
+    check_writable(out, args.force)
+    score = plan_score(plan_opts, request.seed)
+    beat = render(score, request=request, progress=None if not args.quiet else False)
+    beat.save(out, force=args.force)
+    if not args.quiet:
+        report = beat.loudness
+        print(
+            f"{out}/  {genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars, "
+            f"kit {request.kit}, {report.integrated_lufs:.1f} LUFS, "
+            f"{report.true_peak_dbtp:.1f} dBTP"
+        )
+    return 0
+
+
+def _genres(args: argparse.Namespace) -> int:
+    from audiogen.planner.genres import GENRES
+
+    for g in GENRES.values():
+        low, high = g.bpm_range
+        print(
+            f"{g.name:<14} {g.title:<24} {low:g}-{high:g} bpm (default {g.default_bpm:g})  "
+            f"{g.feels[0]:<8} {g.meters[0]:<5} kit {g.kit}"
         )
     return 0
 

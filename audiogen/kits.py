@@ -3,7 +3,6 @@ instrument classes to velocity layers of one-shot files (see samples/LICENSES.md
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +10,7 @@ from types import MappingProxyType
 
 from audiogen.errors import KitError
 from audiogen.instruments import GROUP_OF
-
-SAMPLES_ENV = "AUDIOGEN_SAMPLES"
+from audiogen.paths import samples_dir
 
 # When a kit lacks a class, the nearest thing a drummer would reach for on that kit.
 FALLBACKS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
@@ -91,12 +89,6 @@ class Kit:
         return tuple(
             f for i in self.instruments.values() for layer in i.layers for f in layer.files
         )
-
-
-def samples_dir() -> Path:
-    """The folder of shipped sounds: ``samples/`` beside the package, or $AUDIOGEN_SAMPLES."""
-    env = os.environ.get(SAMPLES_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "samples"
 
 
 def kit_names() -> tuple[str, ...]:

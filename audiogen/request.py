@@ -4,6 +4,7 @@ share. Each field carries its CLI flag and help; `RenderRequest.create` validate
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,91 @@ def check_source(path: str | Path) -> Path:
     if path.is_dir():
         raise AudiogenError(f"{path} is a folder: give a .mid file")
     return path
+
+
+FEEL_ALIASES = {
+    "straight": "straight",
+    "swing8": "swing8", "swung-8ths": "swing8", "swing": "swing8", "shuffle": "swing8",
+    "swing16": "swing16", "swung-16ths": "swing16",
+    "triplet": "triplet", "triplets": "triplet",
+}  # fmt: skip
+PLAN_METERS = ("4/4", "3/4", "6/8", "12/8")
+POLY_LANES = ("kick", "snare", "hats", "cymbals", "toms", "perc")
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What to write: the planner's controls. Unset fields take the genre's defaults."""
+
+    genre: str = _opt("hip-hop", "genre (see `audiogen genres`)", "NAME")
+    bpm: float | None = _opt(None, "tempo, 40-300 (default: the genre's)", "BPM")
+    bars: int = _opt(8, "length in bars, 1-256", "N")
+    energy: float = _opt(0.5, "0 (sparse, soft) to 1 (dense, hard)", "0-1")
+    feel: str | None = _opt(None, "straight, swing8, swing16 or triplet (default: genre's)", "FEEL")
+    swing: float | None = _opt(None, "swing amount, 0.5 (straight) to 0.75", "0.5-0.75")
+    syncopation: float | None = _opt(None, "0 (on the beat) to 1 (off-beat); default: free", "0-1")
+    polyrhythm: str | None = _opt(None, "a cross-rhythm: 3:4, 2:3, 3:2 or 4:3", "A:B")
+    on: str = _opt("perc", "lane for the cross-rhythm: kick snare hats cymbals toms perc", "LANE")
+    meter: str | None = _opt(None, "4/4, 3/4, 6/8 or 12/8 (default: the genre's)", "METER")
+    temperature: float = _opt(0.9, "sampling temperature, 0.1-2 (lower: safer)", "T")
+
+    @classmethod
+    def create(cls, **values: Any) -> tuple[PlanOptions, Any]:
+        """Validate and fill genre defaults. Returns the options and the resolved `Genre`."""
+        from audiogen.planner.genres import resolve_genre
+
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise RequestError(
+                f"unknown option {unknown[0]!r}; options: {', '.join(sorted(known))}"
+            )
+        values = {k: v for k, v in values.items() if v is not None}
+        opts = cls(**values)
+        genre = resolve_genre(str(opts.genre))
+        bpm = _number("bpm", opts.bpm if opts.bpm is not None else genre.default_bpm, 40, 300)
+        bars = int(_number("bars", opts.bars, 1, 256, whole=True))
+        energy = _number("energy", opts.energy, 0, 1)
+        feel = FEEL_ALIASES.get(str(opts.feel or genre.feels[0]).strip().lower())
+        if feel is None:
+            raise RequestError(f"feel {opts.feel!r}: use straight, swing8, swing16 or triplet")
+        default_swing = genre.default_swing if feel in ("swing8", "swing16") else 0.5
+        swing = _number("swing", opts.swing if opts.swing is not None else default_swing, 0.5, 0.75)
+        sync = None if opts.syncopation is None else _number("syncopation", opts.syncopation, 0, 1)
+        meter = str(opts.meter or genre.meters[0]).strip()
+        if meter not in PLAN_METERS:
+            raise RequestError(f"meter {meter!r}: use {', '.join(PLAN_METERS)}")
+        poly = opts.polyrhythm
+        if poly is not None:
+            from audiogen.planner.generate import POLYRHYTHMS
+
+            poly = str(poly).strip()
+            if poly not in POLYRHYTHMS:
+                raise RequestError(f"polyrhythm {poly!r}: use {', '.join(POLYRHYTHMS)}")
+        lane = str(opts.on).strip().lower()
+        if lane not in POLY_LANES:
+            raise RequestError(f"lane {opts.on!r} for --on: use {', '.join(POLY_LANES)}")
+        temperature = _number("temperature", opts.temperature, 0.1, 2.0)
+        resolved = dataclasses.replace(
+            opts, genre=genre.name, bpm=bpm, bars=bars, energy=energy, feel=feel, swing=swing,
+            syncopation=sync, polyrhythm=poly, on=lane, meter=meter, temperature=temperature,
+        )  # fmt: skip
+        return resolved, genre
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _number(name: str, value: Any, low: float, high: float, whole: bool = False) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not low <= number <= high or (whole and number != int(number)):
+        kind = "a whole number" if whole else "a number"
+        raise RequestError(f"{name} {value!r}: use {kind} from {low:g} to {high:g}")
+    return int(number) if whole else number
+
+
+def plan_fields() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(PlanOptions))
