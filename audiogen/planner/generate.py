@@ -18,6 +18,7 @@ from audiogen.planner.tokens import (
     BAR,
     BOS,
     MAX_BAR_TICKS,
+    PAD,
     SYNC_BINS,
     VELOCITY_OF_BIN,
     BarCondition,
@@ -122,48 +123,47 @@ class Planner:
         gen = torch.Generator().manual_seed(req.seed)
         poly = cross_rhythm(req.polyrhythm, req.meter, req.bars) if req.polyrhythm else None
         core_n = min(CORE_BARS, req.bars)
-        words: list[int] = [self.vocab.id(BOS)]
-        bars: list[list[tuple[int, str, int]]] = []
+        pending: list[int] = [self.vocab.id(BOS)]  # words not yet fed to the model
         cache = None
+        core: list[list[tuple[int, str, int]]] = []
         for b in range(core_n):
-            hits, words, cache = self._bar(
-                req, "groove", words, cache, gen, poly[b] if poly else None
+            rows, cache = self._write(
+                req, "groove", pending, cache, gen, [poly[b] if poly else None]
             )
-            bars.append(hits)
-        song = [bars[b % core_n] for b in range(req.bars)]
-        fills = [b for b in range(FILL_EVERY - 1, req.bars, FILL_EVERY)]
-        if req.bars > core_n and (req.bars - 1) not in fills:
+            hits, words = rows[0]
+            core.append(hits)
+            pending = words
+        song = [core[b % core_n] for b in range(req.bars)]
+        fills = list(range(FILL_EVERY - 1, req.bars, FILL_EVERY))
+        if req.bars > core_n and req.bars - 1 not in fills:
             fills.append(req.bars - 1)
-        for b in fills:
-            # A fill answers the core phrase: it is written after it, in the same context.
-            hits, _, _ = self._bar(req, "fill", list(words), cache, gen, poly[b] if poly else None)
-            song[b] = hits
+        if fills:
+            # Fills answer the core phrase: written after it, in its context, all in one batch.
+            shapes = [poly[b] if poly else None for b in fills]
+            rows, _ = self._write(req, "fill", pending, cache, gen, shapes)
+            for b, (hits, _) in zip(fills, rows):
+                song[b] = hits
         if poly:  # the cross-rhythm keeps its own cycle in every bar, repeated or not
             voice = POLY_VOICE[req.poly_lane]
             for b in range(req.bars):
                 others = [h for h in song[b] if GROUP_OF[h[1]] != req.poly_lane]
-                song[b] = others + [
-                    (p, voice, 110 if i == 0 else 88) for i, p in enumerate(poly[b])
-                ]
+                song[b] = others + [(p, voice, _poly_velocity(i)) for i, p in enumerate(poly[b])]
         return self._score(req, song, fills)
 
     # -- internals -----------------------------------------------------------------------------
     def _condition(self, req: PlanRequest, section: str) -> BarCondition:
+        sync = (
+            0 if req.syncopation is None else min(SYNC_BINS - 1, int(req.syncopation * SYNC_BINS))
+        )
         return BarCondition(
             genre=req.genre if req.genre in self.vocab.genres else "none",
             tempo=tempo_bucket(req.bpm),
             energy=min(4, int(req.energy * 5)),
-            sync=0
-            if req.syncopation is None
-            else min(SYNC_BINS - 1, int(req.syncopation * SYNC_BINS)),
+            sync=sync,
             section=section,
             feel=req.feel,
             meter=str(req.meter),
         )
-
-    def _step(self, ids: list[int], cache):
-        logits, cache = self.model(torch.tensor([ids]), cache)
-        return logits[0, -1], cache
 
     def _sample(self, logits: torch.Tensor, allowed: torch.Tensor, req: PlanRequest, gen) -> int:
         masked = torch.full_like(logits, -math.inf)
@@ -175,84 +175,49 @@ class Planner:
             probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
         return int(torch.multinomial(probs, 1, generator=gen))
 
-    def _bar(self, req: PlanRequest, section: str, words: list[int], cache, gen, poly_positions):
-        """Write one bar after ``words`` (already in ``cache`` except the newest tokens)."""
-        cond = self._condition(req, section)
-        cond_ids = self.vocab.ids(cond.words())
-        if req.syncopation is None:
-            # Let the model choose how syncopated this bar is: feed up to "energy", sample "sync".
-            pending = words[len(words) - self._uncached(words, cache) :] + cond_ids[:4]
-            logits, cache = self._step(pending, cache)
-            sync = self._sample(logits, torch.tensor(self._sync_ids), req, gen)
-            words = words + cond_ids[:4] + [sync]
-            pending = cond_ids[5:] + [self._lane["kick"]]
-        else:
-            pending = (
-                words[len(words) - self._uncached(words, cache) :] + cond_ids + [self._lane["kick"]]
-            )
-            words = list(words) + cond_ids
-        words = words + [self._lane["kick"]]
-        logits, cache = self._step(pending, cache)
-        bar_ticks = req.meter.ticks_per_bar
-        grid = torch.zeros(MAX_BAR_TICKS, dtype=torch.bool)
-        grid[[p for p in range(bar_ticks) if p % 3 == 0 or p % 4 == 0]] = True
-        bias = torch.tensor([offbeatness(p, req.meter) for p in range(MAX_BAR_TICKS)])
-        sync_push = 0.0 if req.syncopation is None else (2 * req.syncopation - 1) * SYNC_BIAS
-        hits: list[tuple[int, str, int]] = []
-        for g_index, group in enumerate(GROUPS):
-            nxt = (
-                self._lane[GROUPS[g_index + 1]] if g_index + 1 < len(GROUPS) else self.vocab.id(BAR)
-            )
-            if group == req.poly_lane and poly_positions is not None:
-                forced = []
-                for i, p in enumerate(sorted(set(poly_positions))):
-                    velocity = 110 if i == 0 else 88  # the cycle's start is accented
-                    word = f"hit:{POLY_VOICE[group]}:{velocity_bin(velocity)}"
-                    forced += [int(self._pos[p]), self.vocab.id(word)]
-                    hits.append((p, POLY_VOICE[group], velocity))
-                logits, cache = self._step(forced + [nxt], cache)
-                words += forced + [nxt]
-                continue
-            last_pos, used = -1, set()
-            for _ in range(64):  # a lane never holds more than this many events
-                # next: a position at or after the last one, or the next lane
-                ok = grid.clone()
-                ok[: max(last_pos, 0)] = False
-                if last_pos >= 0 and len(used) >= self._lane_size[group]:
-                    ok[last_pos] = False  # every instrument of the lane already plays here
-                allowed = torch.cat([self._pos[ok], torch.tensor([nxt])])
-                shaped = logits.clone()
-                shaped[self._pos] += sync_push * bias
-                choice = self._sample(shaped, allowed, req, gen)
-                if choice == nxt:
-                    break
-                position = int(choice - self._pos[0])
-                if position != last_pos:
-                    used = set()
-                logits, cache = self._step([choice], cache)
-                hit_ids = [
-                    i
-                    for i in self._hits[group].tolist()
-                    if self._hit_word[i].split(":")[1] not in used
-                ]
-                hit = self._sample(logits, torch.tensor(hit_ids), req, gen)
-                _, instrument, vbin = self._hit_word[hit].split(":")
-                used.add(instrument)
-                hits.append((position, instrument, VELOCITY_OF_BIN[int(vbin)]))
-                last_pos = position
-                logits, cache = self._step([hit], cache)
-                words += [choice, hit]
-            else:
-                choice = nxt
-            if choice == nxt:
-                logits, cache = self._step([nxt], cache)
-                words += [nxt]
-        return hits, words, cache
+    def _write(self, req: PlanRequest, section: str, pending: list[int], cache, gen, shapes):
+        """Write one bar per entry of ``shapes`` (each a cross-rhythm's positions or None),
+        all after the same context: ``cache`` plus the words in ``pending``.
 
-    @staticmethod
-    def _uncached(words: list[int], cache) -> int:
-        cached = 0 if cache is None else cache[0][0].shape[2]
-        return len(words) - cached
+        Returns:
+            Per bar, its hits and its words (to be fed next), and the cache after the
+            conditioning and the bar (meaningful for a single bar).
+        """
+        n = len(shapes)
+        cond_ids = self.vocab.ids(self._condition(req, section).words())
+        kick = self._lane["kick"]
+        if req.syncopation is None:
+            # The model chooses how syncopated each bar is: feed up to "energy", sample "sync".
+            logits, cache = self.model(torch.tensor([pending + cond_ids[:4]]), cache)
+            syncs = [self._sample(logits[0, -1], self._sync_ids, req, gen) for _ in range(n)]
+            cache = _expand(cache, n)
+            heads = [[s, *cond_ids[5:], kick] for s in syncs]
+            words = [cond_ids[:4] + h for h in heads]
+        else:
+            logits, cache = self.model(torch.tensor([pending + cond_ids + [kick]]), cache)
+            cache = _expand(cache, n)
+            heads = None
+            words = [cond_ids + [kick] for _ in range(n)]
+        if heads is not None:
+            logits, cache = self.model(torch.tensor(heads), cache)
+        else:
+            logits = logits.expand(n, -1, -1)
+        rows = [_Row(self, req, shape) for shape in shapes]
+        last = logits[:, -1]
+        while True:
+            step = []
+            for r, row in enumerate(rows):
+                token = row.next(last[r], gen) if not row.done else self.vocab.id(PAD)
+                if row.done and token != self.vocab.id(PAD):
+                    token = self.vocab.id(PAD)  # the bar just ended: nothing more to feed
+                step.append(token)
+                if not row.done:
+                    words[r].append(token)
+            if all(row.done for row in rows):
+                break
+            logits, cache = self.model(torch.tensor(step)[:, None], cache)
+            last = logits[:, -1]
+        return [(row.hits, w) for row, w in zip(rows, words)], cache
 
     def _score(self, req: PlanRequest, song, fills) -> DrumScore:
         bar_ticks = req.meter.ticks_per_bar
@@ -285,3 +250,95 @@ class Planner:
                 models=(("planner", self.version),),
             ),  # fmt: skip
         )
+
+
+def _poly_velocity(index: int) -> int:
+    return 110 if index == 0 else 88  # the cycle's first hit is accented
+
+
+def _expand(cache, n: int):
+    return [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in cache]
+
+
+class _Row:
+    """One bar being written: the constraints (meter, grid, lane order, one hit per class per
+    tick) and the controls (syncopation push, a forced cross-rhythm lane) as a state machine."""
+
+    def __init__(self, planner: Planner, req: PlanRequest, poly_positions: list[int] | None):
+        self.p, self.req = planner, req
+        self.done = False
+        self.hits: list[tuple[int, str, int]] = []
+        self.lane = 0
+        self.expect_hit = False
+        self.last_pos, self.used = -1, set()
+        bar_ticks = req.meter.ticks_per_bar
+        grid = torch.zeros(MAX_BAR_TICKS, dtype=torch.bool)
+        grid[[t for t in range(bar_ticks) if t % 3 == 0 or t % 4 == 0]] = True
+        self.grid = grid
+        push = 0.0 if req.syncopation is None else (2 * req.syncopation - 1) * SYNC_BIAS
+        self.bias = push * torch.tensor([offbeatness(t, req.meter) for t in range(MAX_BAR_TICKS)])
+        self.forced: list[int] = []
+        self.poly = sorted(set(poly_positions)) if poly_positions is not None else None
+        self._enter_lane()
+
+    def _end_token(self) -> int:
+        nxt = self.lane + 1
+        return self.p._lane[GROUPS[nxt]] if nxt < len(GROUPS) else self.p.vocab.id(BAR)
+
+    def _enter_lane(self) -> None:
+        group = GROUPS[self.lane]
+        self.last_pos, self.used = -1, set()
+        if self.poly is not None and group == self.req.poly_lane:
+            voice = POLY_VOICE[group]
+            for i, t in enumerate(self.poly):
+                velocity = _poly_velocity(i)
+                self.forced += [
+                    int(self.p._pos[t]),
+                    self.p.vocab.id(f"hit:{voice}:{velocity_bin(velocity)}"),
+                ]
+                self.hits.append((t, voice, velocity))
+            self.forced.append(self._end_token())
+
+    def _advance_lane(self) -> None:
+        self.lane += 1
+        if self.lane >= len(GROUPS):
+            self.done = True
+        else:
+            self._enter_lane()
+
+    def next(self, logits: torch.Tensor, gen) -> int:
+        p, req = self.p, self.req
+        if self.forced:
+            token = self.forced.pop(0)
+            if not self.forced:
+                self._advance_lane()
+            return token
+        group = GROUPS[self.lane]
+        end = self._end_token()
+        if self.expect_hit:
+            ids = [
+                i for i in p._hits[group].tolist() if p._hit_word[i].split(":")[1] not in self.used
+            ]
+            token = p._sample(logits, torch.tensor(ids), req, gen)
+            _, instrument, vbin = p._hit_word[token].split(":")
+            self.used.add(instrument)
+            self.hits.append((self.last_pos, instrument, VELOCITY_OF_BIN[int(vbin)]))
+            self.expect_hit = False
+            return token
+        ok = self.grid.clone()
+        ok[: max(self.last_pos, 0)] = False
+        if self.last_pos >= 0 and len(self.used) >= p._lane_size[group]:
+            ok[self.last_pos] = False  # every instrument of the lane already plays here
+        allowed = torch.cat([p._pos[ok], torch.tensor([end])])
+        shaped = logits.clone()
+        shaped[p._pos] += self.bias
+        token = p._sample(shaped, allowed, req, gen)
+        if token == end:
+            self._advance_lane()
+            return token
+        position = token - int(p._pos[0])
+        if position != self.last_pos:
+            self.used = set()
+        self.last_pos = position
+        self.expect_hit = True
+        return token
