@@ -11,7 +11,7 @@ import soundfile as sf
 
 from audiogen.cli import main
 from audiogen.export import sha256
-from audiogen.midi import write_midi
+from audiogen.midi import read_midi, write_midi
 from audiogen.mix import integrated_lufs, true_peak_dbtp
 
 
@@ -235,3 +235,59 @@ def test_python_api_matches_the_cli_schema(tiny_kit, beat_mid, tmp_path):
     assert (saved / "mix.wav").is_file()
     with pytest.raises(audiogen.AudiogenError, match="unknown option"):
         audiogen.render(beat_mid, kits="tiny")
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--genre", "polka"], "unknown genre"),
+        (["--genre", "huose"], "did you mean house"),
+        (["--energy", "2"], "energy"),
+        (["--bpm", "900"], "bpm"),
+        (["--bars", "0"], "bars"),
+        (["--syncopation", "x"], "syncopation"),
+        (["--polyrhythm", "5:7"], "polyrhythm"),
+        (["--on", "bass"], "lane"),
+        (["--feel", "wobbly"], "feel"),
+        (["--meter", "7/8"], "meter"),
+    ],
+)
+def test_generate_refuses_bad_values_in_one_line(tmp_path, extra, message):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "audiogen", "generate", "-o", str(out), *extra],
+        capture_output=True,
+        text=True,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("audiogen: error:")
+    assert message in lines[0].lower()
+    assert not out.exists()
+
+
+def test_generate_writes_a_new_beat(tiny_kit, tmp_path, monkeypatch):
+    from audiogen.paths import checkpoints_dir
+
+    shipped = checkpoints_dir()
+    if not (shipped / "planner" / "planner.safetensors").is_file():
+        pytest.skip("no planner checkpoint")
+    monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(shipped))
+    out = tmp_path / "gen"
+    args = [
+        "generate",
+        "--genre",
+        "House",
+        "--bars",
+        "4",
+        "--kit",
+        "tiny",
+        "-o",
+        str(out),
+        "--seed",
+        "5",
+    ]
+    assert main(args) == 0
+    score = read_midi(out / "beat.mid")
+    assert score.bars == 4 and score.bpm == 124.0 and score.provenance.genre == "house"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["score"]["provenance"]["models"]["planner"].startswith("planner@")
