@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "render": "audiogen.api",
+    "generate": "audiogen.api",
     "Beat": "audiogen.api",
     "RenderRequest": "audiogen.request",
     "DrumScore": "audiogen.score",
