@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import platform
 import time
 from pathlib import Path
 
 import torch
 
-from audiogen.planner.train import TrainConfig, train
+from audiogen.planner.train import WINDOW_BARS, TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,7 +44,39 @@ def main() -> None:
         )
     )  # fmt: skip
     result["wall_minutes"] = (time.time() - started) / 60
+    write_model_card(args.out)
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=1))
+
+
+def write_model_card(folder: Path, metrics: str = "") -> None:
+    """MODEL_CARD.md beside the weights: data, steps, hardware, validation loss (and benchmark
+    numbers when given)."""
+    meta = json.loads((folder / "planner.json").read_text())
+    best = min(meta["history"], key=lambda h: h["val_loss"])
+    cfg = meta["config"]
+    train = meta["train"]
+    text = f"""# Planner checkpoint
+
+A decoder-only transformer over drum tokens (`audiogen/planner/`): {cfg["n_layers"]} layers,
+d_model {cfg["d_model"]}, {cfg["n_heads"]} heads, context {cfg["max_len"]} tokens, vocabulary
+{cfg["vocab_size"]}; weights in fp16 safetensors ({
+        (folder / "planner.safetensors").stat().st_size // 1024
+    } KB).
+
+- **Data**: Groove MIDI Dataset v1.0.0 train split (CC BY 4.0, Google LLC / Magenta: Gillick et
+  al., ICML 2019), quantised to the 24-per-quarter grid with feel and swing estimated per
+  performance; plus audiogen's own style library (`audiogen/planner/styles/`, 114 patterns for 20
+  genres) with {train["library_variants"]} seeded variations per pattern. Windows of {
+        WINDOW_BARS
+    } bars.
+  Validation: the Groove validation split.
+- **Training**: `python pipelines/train_planner.py --minutes 50` (seed {train["seed"]}, AdamW,
+  lr {train["lr"]}, batch {train["batch_size"]}); kept at step {best["step"]} of
+  {meta["history"][-1]["step"]} ({best["minutes"]:.1f} min), the best validation loss.
+- **Hardware**: {platform.machine()} CPU, {os.cpu_count()} cores, no GPU.
+- **Validation loss**: {best["val_loss"]:.4f} nats/token (train {best["train_loss"]:.4f}).
+{metrics}"""
+    (folder / "MODEL_CARD.md").write_text(text)
 
 
 if __name__ == "__main__":

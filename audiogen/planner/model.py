@@ -92,8 +92,10 @@ class PlannerModel(nn.Module):
         self,
         ids: torch.Tensor,
         cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+        last_only: bool = False,
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Logits for every position of ``ids`` (batch, time), and the updated cache."""
+        """Logits for every position of ``ids`` (batch, time) — or only the last one, which is
+        all that sampling needs — and the updated cache."""
         start = 0 if cache is None else cache[0][0].shape[2]
         positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         x = self.tok(ids) + self.pos(positions)[None]
@@ -101,6 +103,8 @@ class PlannerModel(nn.Module):
         for i, block in enumerate(self.blocks):
             x, kv = block(x, None if cache is None else cache[i])
             new_cache.append(kv)
+        if last_only:
+            x = x[:, -1:]
         return self.head(self.norm(x)), new_cache
 
     def loss(self, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
