@@ -137,7 +137,8 @@ def build_manifest(beat: Beat, files: dict[str, Path]) -> dict[str, Any]:
     root = samples_dir()
     score = beat.score
     attributions = [f"Drum kit '{kit.name}': {kit.source} ({kit.license}); see samples/LICENSES.md"]
-    if score.provenance.source.startswith("groove"):
+    # The planner learned from the Groove MIDI Dataset, so what it writes carries its credit.
+    if score.provenance.source.startswith("groove") or "planner" in dict(score.provenance.models):
         attributions.append(GROOVE_ATTRIBUTION)
     report = beat.loudness
     return {

@@ -291,3 +291,4 @@ def test_generate_writes_a_new_beat(tiny_kit, tmp_path, monkeypatch):
     assert score.bars == 4 and score.bpm == 124.0 and score.provenance.genre == "house"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["score"]["provenance"]["models"]["planner"].startswith("planner@")
+    assert any("Groove MIDI Dataset" in a for a in manifest["attributions"])
