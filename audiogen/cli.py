@@ -113,13 +113,7 @@ def _render(args: argparse.Namespace) -> int:
     request = RenderRequest.create(**options)
     check_writable(out, args.force)
     beat = render(source, request=request, progress=None if not args.quiet else False)
-    beat.save(out, force=args.force)
-    if not args.quiet:
-        report = beat.loudness
-        print(
-            f"{out}/  {beat.duration_s:.1f} s, {len(beat.stems)} stems, kit {request.kit}, "
-            f"{report.integrated_lufs:.1f} LUFS, {report.true_peak_dbtp:.1f} dBTP"
-        )
+    _save_and_report(beat, out, args, f"{beat.duration_s:.1f} s, {len(beat.stems)} stems")
     return 0
 
 
@@ -137,15 +131,19 @@ def _generate(args: argparse.Namespace) -> int:
     check_writable(out, args.force)
     score = plan_score(plan_opts, request.seed)
     beat = render(score, request=request, progress=None if not args.quiet else False)
+    summary = f"{genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars"
+    _save_and_report(beat, out, args, summary)
+    return 0
+
+
+def _save_and_report(beat, out: Path, args: argparse.Namespace, summary: str) -> None:
     beat.save(out, force=args.force)
     if not args.quiet:
         report = beat.loudness
         print(
-            f"{out}/  {genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars, "
-            f"kit {request.kit}, {report.integrated_lufs:.1f} LUFS, "
+            f"{out}/  {summary}, kit {beat.request.kit}, {report.integrated_lufs:.1f} LUFS, "
             f"{report.true_peak_dbtp:.1f} dBTP"
         )
-    return 0
 
 
 def _genres(args: argparse.Namespace) -> int:

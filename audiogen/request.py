@@ -44,13 +44,7 @@ class RenderRequest:
         Raises:
             RequestError, KitError, MixError: one line saying what is accepted.
         """
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise RequestError(
-                f"unknown option {unknown[0]!r}; options: {', '.join(sorted(known))}"
-            )
-        values = {k: v for k, v in values.items() if v is not None}
+        values = _known_values(cls, values)
         req = cls(**values)
         return req._resolved()
 
@@ -147,13 +141,7 @@ class PlanOptions:
         """Validate and fill genre defaults. Returns the options and the resolved `Genre`."""
         from audiogen.planner.genres import resolve_genre
 
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise RequestError(
-                f"unknown option {unknown[0]!r}; options: {', '.join(sorted(known))}"
-            )
-        values = {k: v for k, v in values.items() if v is not None}
+        values = _known_values(cls, values)
         opts = cls(**values)
         genre = resolve_genre(str(opts.genre))
         bpm = _number("bpm", opts.bpm if opts.bpm is not None else genre.default_bpm, 40, 300)
@@ -187,6 +175,15 @@ class PlanOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _known_values(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The options a user set (None means unset), refusing names the schema does not have."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise RequestError(f"unknown option {unknown[0]!r}; options: {', '.join(sorted(known))}")
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _number(name: str, value: Any, low: float, high: float, whole: bool = False) -> float:

@@ -433,7 +433,7 @@ def load_groove(
     of the dataset's MANIFEST.sha256 and info.csv; feel estimation and quantisation run each time.
 
     Args:
-        root: the dataset folder (``../shared/datasets/groove`` beside the repo).
+        root: the dataset folder (the Groove MIDI Dataset; training and benchmarks pass it in).
         splits: which of "train", "validation", "test" to return.
         cache: read and write the parse cache.
 

@@ -140,9 +140,9 @@ class Planner:
             rows, cache = self._write(
                 req, "groove", pending, cache, gen, [poly[b] if poly else None]
             )
-            hits, words = rows[0]
-            core.append(hits)
-            pending = words
+            core.append(rows[0][0])
+            # The cache now holds the whole bar but its closing <bar>, which opens the next one.
+            pending = []
         song = [core[b % core_n] for b in range(req.bars)]
         fills = list(range(FILL_EVERY - 1, req.bars, FILL_EVERY))
         if req.bars > core_n and req.bars - 1 not in fills:

@@ -2,7 +2,7 @@
 windows of a few bars; a seeded, resumable loop fits the transformer and keeps the checkpoint
 with the best validation loss.
 
-    python pipelines/train_planner.py --groove ../shared/datasets/groove --minutes 45
+    python pipelines/train_planner.py --groove PATH/TO/groove --minutes 50
 """
 
 from __future__ import annotations
