@@ -54,11 +54,16 @@ class PlanRequest:
     top_p: float = 0.95
 
 
+def _beat_ticks(meter: Meter) -> int:
+    """The felt beat: the denominator's note, or the dotted quarter in compound time (6/8)."""
+    if meter.denominator == 8 and meter.numerator % 3 == 0:
+        return 3 * TICKS_PER_QUARTER // 2
+    return TICKS_PER_QUARTER * 4 // meter.denominator
+
+
 def offbeatness(position: int, meter: Meter) -> float:
     """0 on a beat, 0.5 on an 8th between beats, 1 on anything finer (16ths, triplets)."""
-    beat = TICKS_PER_QUARTER * 4 // meter.denominator
-    if meter.denominator == 8 and meter.numerator % 3 == 0:
-        beat = 3 * TICKS_PER_QUARTER // 2  # compound time: the dotted quarter is the beat
+    beat = _beat_ticks(meter)
     if position % beat == 0:
         return 0.0
     if position % (beat // 2 if beat % 2 == 0 else beat) == 0 or position % (beat // 3) == 0:
@@ -75,9 +80,7 @@ def cross_rhythm(spec: str, meter: Meter, bars: int) -> list[list[int]]:
         raise RequestError(f"polyrhythm {spec!r}: write it like 3:4 or 2:3") from None
     if spec not in POLYRHYTHMS:
         raise RequestError(f"polyrhythm {spec}: use one of {', '.join(POLYRHYTHMS)}")
-    beat = TICKS_PER_QUARTER * 4 // meter.denominator
-    if meter.denominator == 8 and meter.numerator % 3 == 0:
-        beat = 3 * TICKS_PER_QUARTER // 2
+    beat = _beat_ticks(meter)
     spacing = Fraction(b * beat, a)
     out: list[list[int]] = [[] for _ in range(bars)]
     k, bar_ticks = 0, meter.ticks_per_bar
@@ -140,7 +143,7 @@ class Planner:
             rows, cache = self._write(
                 req, "groove", pending, cache, gen, [poly[b] if poly else None]
             )
-            core.append(rows[0][0])
+            core.append(rows[0])
             # The cache now holds the whole bar but its closing <bar>, which opens the next one.
             pending = []
         song = [core[b % core_n] for b in range(req.bars)]
@@ -151,7 +154,7 @@ class Planner:
             # Fills answer the core phrase: written after it, in its context, all in one batch.
             shapes = [poly[b] if poly else None for b in fills]
             rows, _ = self._write(req, "fill", pending, cache, gen, shapes)
-            for b, (hits, _) in zip(fills, rows):
+            for b, hits in zip(fills, rows):
                 song[b] = hits
         if poly:  # the cross-rhythm keeps its own cycle in every bar, repeated or not
             voice = POLY_VOICE[req.poly_lane]
@@ -190,8 +193,8 @@ class Planner:
         all after the same context: ``cache`` plus the words in ``pending``.
 
         Returns:
-            Per bar, its hits and its words (to be fed next), and the cache after the
-            conditioning and the bar (meaningful for a single bar).
+            Per bar, its hits; and the cache after the conditioning and the bar (meaningful
+            for a single bar), holding everything but the bar's closing word.
         """
         n = len(shapes)
         cond_ids = self.vocab.ids(self._condition(req, section).words())
@@ -202,36 +205,25 @@ class Planner:
                 torch.tensor([pending + cond_ids[:4]]), cache, last_only=True
             )
             syncs = [self._sample(logits[0, -1], self._sync_ids, req, gen) for _ in range(n)]
-            cache = _expand(cache, n)
             heads = [[s, *cond_ids[5:], kick] for s in syncs]
-            words = [cond_ids[:4] + h for h in heads]
+            logits, cache = self.model(torch.tensor(heads), _expand(cache, n), last_only=True)
         else:
             logits, cache = self.model(
                 torch.tensor([pending + cond_ids + [kick]]), cache, last_only=True
             )
-            cache = _expand(cache, n)
-            heads = None
-            words = [cond_ids + [kick] for _ in range(n)]
-        if heads is not None:
-            logits, cache = self.model(torch.tensor(heads), cache, last_only=True)
-        else:
-            logits = logits.expand(n, -1, -1)
+            logits, cache = logits.expand(n, -1, -1), _expand(cache, n)
         rows = [_Row(self, req, shape) for shape in shapes]
+        pad = self.vocab.id(PAD)
         last = logits[:, -1]
         while True:
-            step = []
-            for r, row in enumerate(rows):
-                token = row.next(last[r], gen) if not row.done else self.vocab.id(PAD)
-                if row.done and token != self.vocab.id(PAD):
-                    token = self.vocab.id(PAD)  # the bar just ended: nothing more to feed
-                step.append(token)
-                if not row.done:
-                    words[r].append(token)
+            # A row whose bar just ended feeds padding: its closing word opens the next bar.
+            step = [pad if row.done else row.next(last[r], gen) for r, row in enumerate(rows)]
+            step = [pad if row.done else t for row, t in zip(rows, step)]
             if all(row.done for row in rows):
                 break
             logits, cache = self.model(torch.tensor(step)[:, None], cache, last_only=True)
             last = logits[:, -1]
-        return [(row.hits, w) for row, w in zip(rows, words)], cache
+        return [row.hits for row in rows], cache
 
     def _score(self, req: PlanRequest, song, fills) -> DrumScore:
         bar_ticks = req.meter.ticks_per_bar

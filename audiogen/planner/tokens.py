@@ -97,9 +97,6 @@ class Vocabulary:
     def ids(self, words: Iterable[str]) -> list[int]:
         return [self.index[w] for w in words]
 
-    def pos_ids(self) -> list[int]:
-        return [self.index[f"pos:{p}"] for p in range(MAX_BAR_TICKS)]
-
     def hit_ids(self, group: str) -> list[int]:
         return [
             self.index[f"hit:{i}:{v}"]
