@@ -6,15 +6,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from audiogen.loop import LoopLength
 from audiogen.mix import LoudnessReport
 from audiogen.request import RenderRequest, check_source
 from audiogen.score import DrumScore
+
+if TYPE_CHECKING:
+    from audiogen.prompt import Resolution
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,10 @@ class Beat:
     kit_files: tuple[Path, ...]
     substitutions: dict[str, str]
     dropped: dict[str, int]
+    loop: LoopLength | None = None  # set when the beat is a seamless loop
+    seam_error: float | None = None  # see `audiogen.loop.LoopResult`
+    plan: dict[str, Any] | None = None  # the planner's resolved options, for generated beats
+    prompt: Resolution | None = None  # the sentence it was asked for in, if any
 
     @property
     def duration_s(self) -> float:
@@ -60,8 +69,9 @@ def render(
         The `Beat`; nothing is written until `Beat.save`.
     """
     from audiogen.kits import load_kit
+    from audiogen.loop import mix_loop
     from audiogen.midi import read_midi
-    from audiogen.mix import mix_stems, resolve_loudness
+    from audiogen.mix import loudness_ceiling, mix_stems, resolve_loudness
     from audiogen.progress import steps
     from audiogen.render import Sampler
 
@@ -78,10 +88,19 @@ def render(
         kit = load_kit(request.kit)
         dry = Sampler(kit, request.sample_rate).render(score, seed=request.seed)
         bar.advance("mixing and loudness")
-        _, target_lufs = resolve_loudness(request.loudness)
-        mixed = mix_stems(
-            dry.stems, request.sample_rate, preset=request.mix, target_lufs=target_lufs
-        )
+        name, target_lufs = resolve_loudness(request.loudness)
+        ceiling = loudness_ceiling(name)
+        loop = None
+        if request.loop:
+            loop = mix_loop(
+                dry.stems, score, request.sample_rate, request.mix, target_lufs, ceiling
+            )
+            mixed = loop.mixed
+        else:
+            mixed = mix_stems(
+                dry.stems, request.sample_rate, request.mix, target_lufs, ceiling,
+                fade_in_s=request.fade_in_s, fade_out_s=request.fade_out_s,
+            )  # fmt: skip
         bar.advance("done")
     return Beat(
         request=request,
@@ -93,17 +112,23 @@ def render(
         kit_files=dry.files_used,
         substitutions=dry.substitutions,
         dropped=dry.dropped,
+        loop=loop.length if loop is not None else None,
+        seam_error=loop.seam_error if loop is not None else None,
     )
 
 
 def generate(
+    prompt: str | None = None,
     planner: Any = None,
     progress: bool | None = False,
     **options: Any,
 ) -> Beat:
     """Write a new beat with the planner and render it.
 
+    >>> beat = audiogen.generate("dark, bouncy trap beat around 140 bpm", bars=4)
+
     Args:
+        prompt: what to play, in words (see `audiogen.prompt`); options given here win over it.
         planner: a loaded `audiogen.planner.generate.Planner` to reuse across calls (default:
             the shipped checkpoint, loaded now).
         progress: show a progress bar on stderr (None: only on a terminal).
@@ -114,17 +139,40 @@ def generate(
     Returns:
         The rendered `Beat`, its score written by the planner.
     """
+
+    plan_opts, request, resolution = resolve_generation(prompt, options)
+    score = plan_score(plan_opts, request.seed, planner)
+    beat = render(score, request=request, progress=progress)
+    return dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
+
+
+def resolve_generation(
+    prompt: str | None, options: dict[str, Any]
+) -> tuple[Any, RenderRequest, Resolution | None]:
+    """The one place a generate request is resolved, for the CLI, the API and batch recipes.
+
+    Precedence, lowest first: the genre's defaults (kit, mix), what the sentence's moods ask for,
+    the use preset (from the sentence or given), then options set explicitly (None is unset).
+
+    Returns:
+        The resolved `PlanOptions`, the `RenderRequest` and the sentence's `Resolution` (None
+        without a prompt).
+    """
+    from audiogen.prompt import parse_prompt
     from audiogen.request import PlanOptions, plan_fields
 
+    options = {k: v for k, v in options.items() if v is not None}
+    resolution = parse_prompt(prompt) if prompt is not None else None
     plan_names = {f.name for f in plan_fields()}
-    plan_values = {k: v for k, v in options.items() if k in plan_names}
-    render_values = {k: v for k, v in options.items() if k not in plan_names}
+    worded = dict(resolution.options) if resolution is not None else {}
+    moods = {k: worded.pop(k) for k in ("kit", "mix") if k in worded}
+    merged = {**worded, **options}
+    plan_values = {k: v for k, v in merged.items() if k in plan_names}
+    render_values = {k: v for k, v in merged.items() if k not in plan_names}
     plan_opts, genre = PlanOptions.create(**plan_values)
-    render_values.setdefault("kit", genre.kit)
-    render_values.setdefault("mix", genre.mix)
-    request = RenderRequest.create(**render_values)
-    score = plan_score(plan_opts, request.seed, planner)
-    return render(score, request=request, progress=progress)
+    fallback = {"kit": genre.kit, "mix": genre.mix, **moods}
+    request = RenderRequest.create(fallback=fallback, **render_values)
+    return plan_opts, request, resolution
 
 
 def plan_score(options: Any, seed: int, planner: Any = None) -> DrumScore:

@@ -21,6 +21,12 @@ def _add_request_options(
     for f in fields if fields is not None else cli_fields():
         flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
         default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+        if f.metadata.get("kind") == "switch":  # --loop / --no-loop; unset leaves it to presets
+            group.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                help=f.metadata["help"],
+            )  # fmt: skip
+            continue
         shown = (
             f" (default: {default})" if default is not None and f.name not in hide_defaults else ""
         )
@@ -59,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         "take the genre's defaults (tempo, feel, meter, kit, mix).",
     )
     gen.add_argument(
+        "prompt", nargs="?", metavar="SENTENCE",
+        help='what to play, in words: "dark, bouncy trap beat around 140 bpm, sparse intro" '
+        "(options given as flags win over it)",
+    )  # fmt: skip
+    gen.add_argument(
         "-o", "--out", metavar="OUT", help="output folder (default: out/<genre>-<seed>)"
     )
     gen.add_argument("--force", action="store_true", help="replace OUT if it exists")
@@ -69,6 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     sound = [f for f in cli_fields() if f.name != "note_map"]  # no MIDI is read
     _add_request_options(gen, sound, hide_defaults=("kit", "mix"))
 
+    batch = sub.add_parser(
+        "batch",
+        help="render every request of a YAML recipe, in parallel, resumably",
+        description="Render a recipe (defaults plus a list or a matrix of requests) into "
+        "OUT/<item>/ with a summary table (summary.csv, summary.json). Run it again after an "
+        "interruption: finished items are kept, half-written ones redone.",
+    )
+    batch.add_argument("recipe", metavar="RECIPE.yaml", help="the recipe (see pipelines/)")
+    batch.add_argument("-o", "--out", metavar="OUT", help="output folder (default: the recipe's)")
+    batch.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes (default: 1)"
+    )
+    batch.add_argument(
+        "--backend", choices=("local", "ray"), default="local",
+        help="local processes, or a Ray cluster (needs ray installed)",
+    )  # fmt: skip
+    batch.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: local)")
     sub.add_parser("kits", help="list the drum kits that ship with audiogen")
     sub.add_parser("genres", help="list the genres the planner knows, with their defaults")
     return parser
@@ -85,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        commands = {"render": _render, "generate": _generate, "kits": _kits, "genres": _genres}
+        commands = {
+            "render": _render, "generate": _generate, "batch": _batch, "kits": _kits,
+            "genres": _genres,
+        }  # fmt: skip
         return commands[args.command](args)
     except AudiogenError as exc:
         if args.debug:
@@ -118,22 +149,38 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from audiogen.api import plan_score, render
-    from audiogen.export import check_writable
-    from audiogen.request import PlanOptions, RenderRequest
+    import dataclasses
 
-    plan_opts, genre = PlanOptions.create(**{f.name: getattr(args, f.name) for f in plan_fields()})
-    options = {f.name: getattr(args, f.name) for f in cli_fields() if f.name != "note_map"}
-    options["kit"] = options["kit"] or genre.kit
-    options["mix"] = options["mix"] or genre.mix
-    request = RenderRequest.create(**options)
+    from audiogen.api import plan_score, render, resolve_generation
+    from audiogen.export import check_writable
+    from audiogen.planner.genres import GENRES
+
+    fields = [*plan_fields(), *(f for f in cli_fields() if f.name != "note_map")]
+    options = {f.name: getattr(args, f.name) for f in fields}
+    plan_opts, request, resolution = resolve_generation(args.prompt, options)
+    genre = GENRES[plan_opts.genre]
+    if resolution is not None and not args.quiet:
+        from audiogen.prompt import describe
+
+        print(describe(resolution, _resolved_summary(plan_opts, request)), flush=True)
     out = Path(args.out) if args.out else Path("out") / f"{genre.name}-{request.seed}"
     check_writable(out, args.force)
     score = plan_score(plan_opts, request.seed)
     beat = render(score, request=request, progress=None if not args.quiet else False)
+    beat = dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
     summary = f"{genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars"
     _save_and_report(beat, out, args, summary)
     return 0
+
+
+def _resolved_summary(plan_opts, request) -> dict:
+    """The options a sentence can move, as they will run."""
+    return {
+        "genre": plan_opts.genre, "bpm": plan_opts.bpm, "bars": plan_opts.bars,
+        "meter": plan_opts.meter, "energy": plan_opts.energy, "feel": plan_opts.feel,
+        "syncopation": plan_opts.syncopation, "kit": request.kit, "mix": request.mix,
+        "loudness": request.loudness, "preset": request.preset, "loop": request.loop,
+    }  # fmt: skip
 
 
 def _save_and_report(beat, out: Path, args: argparse.Namespace, summary: str) -> None:
@@ -144,6 +191,29 @@ def _save_and_report(beat, out: Path, args: argparse.Namespace, summary: str) ->
             f"{out}/  {summary}, kit {beat.request.kit}, {report.integrated_lufs:.1f} LUFS, "
             f"{report.true_peak_dbtp:.1f} dBTP"
         )
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from audiogen.batch import load_recipe, run_batch
+
+    if args.workers < 1:
+        raise AudiogenError(f"--workers {args.workers}: use 1 or more")
+    recipe = load_recipe(args.recipe, out=args.out)
+    outcomes = run_batch(
+        recipe, workers=args.workers, backend=args.backend, address=args.address,
+        progress=None if not args.quiet else False,
+    )  # fmt: skip
+    failed = [o for o in outcomes if o.status == "failed"]
+    if not args.quiet:
+        done = sum(o.status == "done" for o in outcomes)
+        skipped = sum(o.status == "skipped" for o in outcomes)
+        print(
+            f"{recipe.out}/  {len(outcomes)} items: {done} rendered, {skipped} already done, "
+            f"{len(failed)} failed; summary in {recipe.out / 'summary.csv'}"
+        )
+    for o in failed:
+        print(f"audiogen: failed: {o.name}: {o.error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _genres(args: argparse.Namespace) -> int:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
+import struct
 import tempfile
+from fractions import Fraction
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +25,12 @@ from audiogen.errors import OutputError
 from audiogen.kits import load_kit, samples_dir
 from audiogen.midi import write_midi
 from audiogen.picture import save_grid
+from audiogen.score import TICKS_PER_QUARTER, DrumScore
 
 if TYPE_CHECKING:
     from audiogen.api import Beat
 
+log = logging.getLogger(__name__)
 # soundfile (libsndfile) format and subtype per output kind; 24-bit where the format has bits.
 _FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24"), "mp3": ("MP3", "MPEG_LAYER_III")}
 _VERSIONED = ("numpy", "scipy", "mido", "soundfile", "pedalboard", "pyloudnorm")
@@ -91,15 +96,33 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def stems_over_full_scale(beat: Beat) -> bool:
+    """Whether a stem peaks over 0 dBFS: stems sum to the master before its limiter, so a beat
+    limited hard has stems louder than the master."""
+    return any(float(np.max(np.abs(audio))) >= 1.0 for audio in beat.stems.values())
+
+
 def _write_all(beat: Beat, folder: Path) -> None:
     (folder / "stems").mkdir()
     files: list[Path] = []
+    # 24-bit WAV would clip a stem over full scale and break the sum; 32-bit float keeps it.
+    stem_subtype = "FLOAT" if stems_over_full_scale(beat) else None
+    if stem_subtype and set(beat.request.formats) & {"flac", "mp3"}:
+        log.warning(
+            "stems peak over 0 dBFS (the master's limiter took %.1f dB off): FLAC and MP3 stems "
+            "clip there; WAV stems are written as 32-bit float",
+            beat.loudness.limiter_reduction_db,
+        )
     for fmt in beat.request.formats:
-        files.append(write_audio(folder / f"mix.{fmt}", beat.mix, beat.sample_rate, fmt))
-        for group, audio in beat.stems.items():
-            files.append(
-                write_audio(folder / "stems" / f"{group}.{fmt}", audio, beat.sample_rate, fmt)
-            )
+        tracks = [(folder / f"mix.{fmt}", beat.mix, None)]
+        tracks += [
+            (folder / "stems" / f"{g}.{fmt}", audio, stem_subtype)
+            for g, audio in beat.stems.items()
+        ]
+        for path, audio, subtype in tracks:
+            files.append(write_audio(path, audio, beat.sample_rate, fmt, subtype))
+            if beat.loop is not None and fmt == "wav":
+                add_loop_chunks(path, beat.loop.samples, beat.score, beat.sample_rate)
     write_midi(beat.score, folder / "beat.mid")
     files.append(folder / "beat.mid")
     files.append(save_grid(beat.score, folder / "grid.png", title=_title(beat)))
@@ -115,11 +138,86 @@ def _title(beat: Beat) -> str:
     )
 
 
-def write_audio(path: Path, audio: np.ndarray, sample_rate: int, fmt: str) -> Path:
-    """Write (channels, n) float audio; WAV and FLAC at 24 bits."""
+def write_audio(
+    path: Path, audio: np.ndarray, sample_rate: int, fmt: str, wav_subtype: str | None = None
+) -> Path:
+    """Write (channels, n) float audio; WAV and FLAC at 24 bits, WAV as ``wav_subtype`` if set."""
     container, subtype = _FORMATS[fmt]
+    if fmt == "wav" and wav_subtype:
+        subtype = wav_subtype
     sf.write(path, np.ascontiguousarray(audio.T), sample_rate, format=container, subtype=subtype)
+    if subtype == "FLOAT":
+        _clear_peak_timestamp(path)
     return path
+
+
+def _clear_peak_timestamp(path: Path) -> None:
+    """libsndfile stamps float WAVs' ``PEAK`` chunk with the time of writing; zero it, so the
+    same beat gives the same bytes (batch resume compares files by checksum)."""
+    with path.open("r+b") as fh:
+        data = fh.read(1 << 16)
+        at = data.find(b"PEAK", 12)
+        if at >= 0 and at + 16 <= len(data):
+            fh.seek(at + 12)  # id, size, version, then the timestamp
+            fh.write(b"\0\0\0\0")
+
+
+def add_loop_chunks(path: Path, loop_samples: int, score: DrumScore, sample_rate: int) -> None:
+    """Append ``smpl`` (loop points) and ``acid`` (tempo, beats, meter) chunks to a WAV file.
+
+    ``smpl`` makes samplers and editors loop the whole file (forward, endlessly; its end point
+    is the last sample, inclusive, as the chunk counts it). ``acid`` lets DAWs sync the loop to
+    their tempo. The RIFF size is patched; the audio data is untouched.
+    """
+    beats = Fraction(score.total_ticks, TICKS_PER_QUARTER)
+    sample_period_ns = round(1e9 / sample_rate)
+    # manufacturer, product, sample period, MIDI unity note (C4), pitch fraction, SMPTE format
+    # and offset, one loop, no sampler data; then the loop: id, forward, start, end, fraction,
+    # play count (0: forever).
+    smpl = struct.pack(
+        "<9I6I", 0, 0, sample_period_ns, 60, 0, 0, 0, 1, 0, 0, 0, 0, loop_samples - 1, 0, 0
+    )
+    # flags (0x04: stretch; not one-shot, no root note), root note, two fields ACID leaves as
+    # 0x8000 and 0.0, number of beats, meter denominator and numerator, tempo.
+    acid = struct.pack(
+        "<IHHfIHHf", 0x04, 60, 0x8000, 0.0, round(beats), score.meter.denominator,
+        score.meter.numerator, float(score.bpm),
+    )  # fmt: skip
+    with path.open("r+b") as fh:
+        header = fh.read(12)
+        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            raise OutputError(f"{path.name} is not a RIFF WAVE file")
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() % 2:  # chunks start on even offsets
+            fh.write(b"\0")
+        for chunk_id, body in ((b"smpl", smpl), (b"acid", acid)):
+            fh.write(chunk_id + struct.pack("<I", len(body)) + body)
+        size = fh.tell() - 8
+        fh.seek(4)
+        fh.write(struct.pack("<I", size))
+
+
+def read_loop_chunks(path: Path) -> dict[str, Any]:
+    """The loop points and tempo of a WAV file's ``smpl`` and ``acid`` chunks ({} if none)."""
+    data = Path(path).read_bytes()
+    found: dict[str, Any] = {}
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk_id, size = data[offset : offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
+        body = data[offset + 8 : offset + 8 + size]
+        if chunk_id == b"smpl" and len(body) >= 60:
+            fields = struct.unpack_from("<9I6I", body)
+            found["loop_start"], found["loop_end"] = fields[11], fields[12]
+            found["loop_type"], found["play_count"] = fields[10], fields[14]
+        elif chunk_id == b"acid" and len(body) >= 24:
+            flags, _, _, _, beats, denominator, numerator, tempo = struct.unpack_from(
+                "<IHHfIHHf", body
+            )
+            found.update(
+                acid_flags=flags, beats=beats, meter=f"{numerator}/{denominator}", bpm=tempo
+            )
+        offset += 8 + size + size % 2
+    return found
 
 
 def sha256(path: Path) -> str:
@@ -144,6 +242,8 @@ def build_manifest(beat: Beat, files: dict[str, Path]) -> dict[str, Any]:
     return {
         "audiogen": _version("audiogen"),
         "request": beat.request.to_dict(),
+        "plan": beat.plan,
+        "prompt": beat.prompt.to_dict() if beat.prompt is not None else None,
         "seed": beat.request.seed,
         "score": {
             "bpm": score.bpm,
@@ -171,8 +271,14 @@ def build_manifest(beat: Beat, files: dict[str, Path]) -> dict[str, Any]:
         "audio": {
             "sample_rate": beat.sample_rate,
             "duration_s": round(beat.duration_s, 6),
+            "samples": int(beat.mix.shape[1]),
             "stems": sorted(beat.stems),
+            "stems_sum_to": "the master before its true-peak limiter (see README: stems)",
+            "stem_wav_subtype": "FLOAT" if stems_over_full_scale(beat) else "PCM_24",
+            "fade_in_s": beat.request.fade_in_s,
+            "fade_out_s": beat.request.fade_out_s,
         },
+        "loop": _loop_manifest(beat),
         "sources": {
             "kit": {"name": kit.name, "source": kit.source, "license": kit.license},
             "samples": [str(p.relative_to(root)) for p in beat.kit_files],
@@ -187,6 +293,22 @@ def build_manifest(beat: Beat, files: dict[str, Path]) -> dict[str, Any]:
             name: {"sha256": sha256(path), "bytes": path.stat().st_size}
             for name, path in sorted(files.items())
         },
+    }
+
+
+def _loop_manifest(beat: Beat) -> dict[str, Any] | None:
+    if beat.loop is None:
+        return None
+    loop = beat.loop
+    return {
+        "samples": loop.samples,
+        "exact_samples": str(loop.exact),
+        "rounding": "to the nearest sample; hits keep their own nearest-sample positions",
+        "error_samples_per_pass": round(loop.error_samples, 6),
+        "beats": str(loop.beats),
+        "bpm": beat.score.bpm,
+        "seam_error": beat.seam_error,
+        "wav_chunks": ["smpl", "acid"] if "wav" in beat.request.formats else [],
     }
 
 

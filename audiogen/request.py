@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from audiogen.errors import AudiogenError, RequestError
@@ -14,7 +16,25 @@ from audiogen.errors import AudiogenError, RequestError
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 SAMPLE_RATES = (48000, 44100)
 DEFAULT_KIT = "acoustic"
-LOUDNESS_HELP = "streaming|youtube (-14 LUFS), podcast (-16), broadcast (-23), or a LUFS value"
+LOUDNESS_HELP = (
+    "streaming|youtube (-14 LUFS), podcast (-16), broadcast (-23), bed (-26), a platform "
+    "(spotify, apple-podcasts, ebu-r128, atsc-a85, ...), or a LUFS value"
+)
+MAX_FADE_S = 60.0
+# What a use sets when it is chosen; options given explicitly win over these.
+USE_PRESETS: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
+    {
+        "video": MappingProxyType({"loop": True, "loudness": "youtube", "sample_rate": 48000}),
+        "podcast": MappingProxyType({"loudness": "podcast", "formats": ("wav", "mp3")}),
+        "bed": MappingProxyType({"mix": "bed", "loudness": "bed", "formats": ("wav", "mp3")}),
+        "streaming": MappingProxyType({"loudness": "streaming"}),
+        "broadcast": MappingProxyType({"loudness": "broadcast", "sample_rate": 48000}),
+    }
+)
+PRESET_HELP = (
+    "what the beat is for: video (a seamless loop, -14 LUFS, 48 kHz), podcast (-16 LUFS, "
+    "wav+mp3), bed (under speech: soft, dull, -26 LUFS), streaming, broadcast"
+)
 
 
 def _opt(default: Any, help: str, metavar: str | None = None, **extra: Any) -> Any:
@@ -25,11 +45,20 @@ def _opt(default: Any, help: str, metavar: str | None = None, **extra: Any) -> A
 class RenderRequest:
     """Everything that decides how a score becomes audio. Build with `create` to validate."""
 
+    preset: str | None = _opt(None, PRESET_HELP, "USE")
     kit: str = _opt(DEFAULT_KIT, "drum kit to play (see `audiogen kits`)", "NAME")
     mix: str | None = _opt(
-        None, "mix preset: acoustic, electronic or hiphop (default: the kit's style)", "PRESET"
+        None, "mix preset: acoustic, electronic, hiphop or bed (default: the kit's style)", "MIX"
     )
     loudness: str = _opt("streaming", LOUDNESS_HELP, "TARGET")
+    loop: bool = _opt(
+        False,
+        "a seamless loop of exactly the bars, tails wrapped to the start, loop points and tempo "
+        "in the WAV (default with --preset video)",
+        kind="switch",
+    )
+    fade_in_s: float = _opt(0.0, "fade in over the first S seconds", "S", flag="--fade-in")
+    fade_out_s: float = _opt(0.0, "fade out over the last S seconds", "S", flag="--fade-out")
     sample_rate: int = _opt(48000, "48000 or 44100", "HZ")
     formats: tuple[str, ...] = _opt(
         ("wav",), "audio formats, comma-separated: wav (24-bit), flac, mp3", "LIST", flag="--format"
@@ -38,13 +67,26 @@ class RenderRequest:
     note_map: str = _opt("auto", "MIDI note map: auto, gm or td11 (Roland TD-11)", "MAP")
 
     @classmethod
-    def create(cls, **values: Any) -> RenderRequest:
+    def create(cls, fallback: Mapping[str, Any] | None = None, **values: Any) -> RenderRequest:
         """Validate user values (strings from a CLI are fine) and fill in the defaults.
+
+        Args:
+            fallback: defaults that come before the preset's (a genre's kit and mix).
+            **values: the options set; None means unset.
 
         Raises:
             RequestError, KitError, MixError: one line saying what is accepted.
         """
         values = _known_values(cls, values)
+        preset = values.get("preset")
+        if preset is not None:
+            preset = str(preset).strip().lower()
+            if preset not in USE_PRESETS:
+                raise RequestError(
+                    f"unknown preset {values['preset']!r}; use {', '.join(USE_PRESETS)}"
+                )
+            values = {**USE_PRESETS[preset], **values, "preset": preset}
+        values = {**_known_values(cls, dict(fallback or {})), **values}
         req = cls(**values)
         return req._resolved()
 
@@ -79,6 +121,14 @@ class RenderRequest:
             raise RequestError(f"seed {self.seed!r}: use a whole number from 0 to 4294967295")
         if self.note_map not in NOTE_MAP_CHOICES:
             raise RequestError(f"note map {self.note_map!r}: use {', '.join(NOTE_MAP_CHOICES)}")
+        loop = _switch("loop", self.loop)
+        fade_in = _number("fade in", self.fade_in_s, 0, MAX_FADE_S)
+        fade_out = _number("fade out", self.fade_out_s, 0, MAX_FADE_S)
+        if loop and (fade_in or fade_out):
+            raise RequestError(
+                "fades and --loop do not go together: a loop has no start or end to fade "
+                "(drop the fades, or pass --no-loop)"
+            )
         return dataclasses.replace(
             self,
             kit=kit.name,
@@ -87,6 +137,9 @@ class RenderRequest:
             sample_rate=rate,
             formats=tuple(dict.fromkeys(formats)),
             seed=seed,
+            loop=loop,
+            fade_in_s=fade_in,
+            fade_out_s=fade_out,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,6 +248,18 @@ def _number(name: str, value: Any, low: float, high: float, whole: bool = False)
         kind = "a whole number" if whole else "a number"
         raise RequestError(f"{name} {value!r}: use {kind} from {low:g} to {high:g}")
     return int(number) if whole else number
+
+
+def _switch(name: str, value: Any) -> bool:
+    """A yes/no option from Python, a CLI or a recipe (true/false, yes/no, on/off, 1/0)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise RequestError(f"{name} {value!r}: use true or false")
 
 
 def plan_fields() -> list[dataclasses.Field]:

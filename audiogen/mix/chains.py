@@ -333,8 +333,72 @@ HIPHOP = MixPreset(
     glue=GlueSpec(threshold_db=-21.0, ratio=2.5, attack_ms=15.0, release_ms=180.0),
 )
 
+# A bed sits under a voice: speech lives at 1-4 kHz, so the drums step out of that band and lose
+# their top; transients are rounded (slower compression, softer hats and cymbals) so that no
+# hit pokes through a sentence; the room is small and dark; the glue evens the level out.
+BED = MixPreset(
+    name="bed",
+    description="under speech: soft transients, dipped 1-4 kHz presence band, dull top",
+    stems=MappingProxyType(
+        {
+            "kick": StemSpec(
+                chain=(
+                    _eq("PeakFilter", 60.0, 1.5, q=1.0),
+                    _eq("PeakFilter", 3000.0, -6.0, q=0.8),
+                    _comp(-18.0, 3.0, 2.0, 150.0),
+                    *_lpf(5000.0),
+                ),
+            ),
+            "snare": StemSpec(
+                chain=(
+                    *_hpf(100.0),
+                    _eq("PeakFilter", 2500.0, -5.0, q=0.7),
+                    _comp(-18.0, 3.0, 2.0, 180.0),
+                    *_lpf(6000.0, 2),
+                ),
+                level_db=-3.0,
+                send_db=-20.0,
+            ),
+            "hats": StemSpec(
+                chain=(*_hpf(400.0, 2), *_lpf(7000.0, 2)),
+                level_db=-6.0,
+                pan=0.25,
+                send_db=-30.0,
+            ),
+            "cymbals": StemSpec(
+                chain=(*_hpf(300.0, 2), *_lpf(6000.0, 2)),
+                level_db=-8.0,
+                pan=-0.2,
+                send_db=-26.0,
+            ),
+            "toms": StemSpec(
+                chain=(*_hpf(60.0), _eq("PeakFilter", 3000.0, -5.0, q=0.8), *_lpf(5000.0)),
+                level_db=-3.0,
+                pan=0.1,
+                send_db=-22.0,
+            ),
+            "perc": StemSpec(
+                chain=(*_hpf(150.0, 2), _eq("PeakFilter", 2500.0, -5.0, q=0.7), *_lpf(6000.0)),
+                level_db=-4.0,
+                pan=-0.3,
+                send_db=-22.0,
+            ),
+        }
+    ),
+    room=RoomSpec(
+        room_size=0.25,
+        damping=0.8,
+        width=0.8,
+        predelay_ms=10.0,
+        highpass_hz=300.0,
+        lowpass_hz=4000.0,
+    ),
+    master_eq=(_eq("PeakFilter", 2500.0, -12.0, q=0.5), _eq("HighShelfFilter", 8000.0, -2.0)),
+    glue=GlueSpec(threshold_db=-24.0, ratio=2.0, attack_ms=20.0, release_ms=300.0),
+)
+
 MIX_PRESETS: MappingProxyType[str, MixPreset] = MappingProxyType(
-    {preset.name: preset for preset in (ACOUSTIC, ELECTRONIC, HIPHOP)}
+    {preset.name: preset for preset in (ACOUSTIC, ELECTRONIC, HIPHOP, BED)}
 )
 
 

@@ -73,6 +73,8 @@ def mix_stems(
     preset: str = "acoustic",
     target_lufs: float = -14.0,
     ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
+    fade_in_s: float = 0.0,
+    fade_out_s: float = 0.0,
 ) -> MixResult:
     """Mix mono drum stems into a stereo master at a loudness target.
 
@@ -83,6 +85,9 @@ def mix_stems(
         preset: a name from ``MIX_PRESETS``.
         target_lufs: integrated loudness of the master (see ``resolve_loudness``).
         ceiling_dbtp: true-peak ceiling of the master.
+        fade_in_s, fade_out_s: fades at the start and the end of the audio (the end includes the
+            ring-out of the last hits). They are a gain shared by the master and every stem,
+            applied before loudness normalisation, so the faded master meets the target.
 
     Returns:
         The stereo stems, the master and a loudness report.
@@ -123,6 +128,8 @@ def mix_stems(
     # The bus is scaled in place, and so are the stems below: a minute of stereo is 23 MB.
     bus *= bus_gain
     glue = glue_gain(bus, sample_rate, chosen.glue)
+    if fade_in_s > 0.0 or fade_out_s > 0.0:
+        glue *= fade_curve(bus.shape[1], sample_rate, fade_in_s, fade_out_s)
     bus *= glue
     mix, report = normalize(bus, sample_rate, target_lufs, ceiling_dbtp)
     shared_gain = glue
@@ -136,6 +143,29 @@ def mix_stems(
         loudness=report,
         preset=chosen.name,
     )
+
+
+def fade_curve(n: int, sample_rate: int, fade_in_s: float, fade_out_s: float) -> np.ndarray:
+    """Per-sample gain ``(n,)`` float32: half-cosine fades in from 0 and out to 0.
+
+    Raises:
+        MixError: for negative fades, or fades that together last longer than the audio.
+    """
+    if not (fade_in_s >= 0.0 and fade_out_s >= 0.0):
+        raise MixError(f"fades must be 0 s or longer, got {fade_in_s} s and {fade_out_s} s")
+    fade_in = round(fade_in_s * sample_rate)
+    fade_out = round(fade_out_s * sample_rate)
+    if fade_in + fade_out > n:
+        raise MixError(
+            f"fades of {fade_in_s:g} s in and {fade_out_s:g} s out do not fit in "
+            f"{n / sample_rate:.1f} s of audio: shorten them or render more bars"
+        )
+    curve = np.ones(n, dtype=np.float32)
+    if fade_in:
+        curve[:fade_in] = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade_in) / fade_in)
+    if fade_out:
+        curve[n - fade_out :] = 0.5 + 0.5 * np.cos(np.pi * np.arange(1, fade_out + 1) / fade_out)
+    return curve
 
 
 def pan_stereo(mono: np.ndarray, pan: float) -> np.ndarray:

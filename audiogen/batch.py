@@ -1,0 +1,505 @@
+"""Batch rendering: a YAML recipe of requests (defaults plus a list and/or a matrix) rendered by
+parallel worker processes into ``<out>/<item>/``, resumable after any interruption, with a
+summary table.
+
+A recipe::
+
+    name: video-loops            # the output folder is out/<name> unless `out:` says otherwise
+    defaults: {preset: video, bars: 4}
+    matrix:                      # every combination; keys are request options (or `prompt`)
+      genre: [house, techno]
+      bpm: [120, 128]
+      seed: [0, 1]
+    items:                       # and/or a list, each merged over the defaults
+      - {prompt: "chill lofi", seed: 3}
+      - {midi: beats/take1.mid, kit: room}   # render a MIDI file (relative to the recipe)
+    name_format: "{genre}-{bpm}-{seed}"      # optional; default: from the options that vary
+
+Resume: every item is written atomically (see `audiogen.export`), so a folder with a manifest
+is a finished item; what a killed run left half-written (hidden staging folders) is removed and
+redone. Items are never written twice: a lock file keeps a second batch off the same folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import io
+import itertools
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audiogen.errors import AudiogenError, RequestError
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FIELDS = (
+    "name", "status", "seconds", "integrated_lufs", "true_peak_dbtp", "duration_s", "samples",
+    "genre", "bpm", "bars", "seed", "error",
+)  # fmt: skip
+RECIPE_KEYS = ("name", "out", "defaults", "items", "matrix", "name_format", "description")
+LOCK = ".batch.lock"
+LOG = ".batch-log.jsonl"
+MAX_ITEMS = 100_000
+
+
+@dataclass(frozen=True)
+class Item:
+    """One request of a recipe: its folder name and its options (``prompt`` and ``midi`` too)."""
+
+    name: str
+    options: dict[str, Any]
+    error: str = ""  # why the item cannot run (found when the recipe was read)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    out: Path
+    items: tuple[Item, ...]
+    source: Path
+
+
+def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
+    """Read and check a YAML recipe: every item's options are validated before any work starts.
+
+    Raises:
+        RequestError: a missing or malformed file, unknown keys, bad option values, or two items
+            with the same name; one line saying which item and what is wrong.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise RequestError(f"{path}: no such recipe file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RequestError(f"{path}: not a readable YAML recipe ({first})") from None
+    if not isinstance(data, dict):
+        raise RequestError(f"{path}: a recipe is a mapping with defaults and items or a matrix")
+    unknown = sorted(set(data) - set(RECIPE_KEYS))
+    if unknown:
+        raise RequestError(f"{path}: unknown key {unknown[0]!r}; use {', '.join(RECIPE_KEYS)}")
+    name = str(data.get("name") or path.stem)
+    defaults = _mapping(data.get("defaults") or {}, path, "defaults")
+    listed = data.get("items") or []
+    if not isinstance(listed, list):
+        raise RequestError(f"{path}: items must be a list of mappings")
+    entries = [{**defaults, **_mapping(e, path, f"item {i + 1}")} for i, e in enumerate(listed)]
+    matrix = _mapping(data.get("matrix") or {}, path, "matrix")
+    if matrix:
+        axes = {k: v if isinstance(v, list) else [v] for k, v in matrix.items()}
+        total = 1
+        for values in axes.values():
+            total *= len(values)
+        if total > MAX_ITEMS:
+            raise RequestError(f"{path}: the matrix makes {total} items; the most is {MAX_ITEMS}")
+        for combo in itertools.product(*axes.values()):
+            entries.append({**defaults, **dict(zip(axes, combo))})
+    if not entries:
+        raise RequestError(f"{path}: no items: give `items:` (a list) or `matrix:`")
+    varying = [k for k in dict.fromkeys(k for e in entries for k in e) if _varies(entries, k)]
+    fmt = data.get("name_format")
+    items = []
+    seen: dict[str, int] = {}
+    requests: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        same = requests.setdefault(json.dumps(entry, sort_keys=True, default=str), index)
+        if same != index:
+            raise RequestError(
+                f"{path}: items {same + 1} and {index + 1} are the same request, which would "
+                "be rendered twice; give them different seeds"
+            )
+        item_name = _item_name(entry, index, varying, fmt, path)
+        if item_name in seen:
+            raise RequestError(
+                f"{path}: items {seen[item_name] + 1} and {index + 1} would both be written to "
+                f"{item_name!r}; make them differ or set name_format"
+            )
+        seen[item_name] = index
+        if "midi" in entry:
+            midi = Path(str(entry["midi"]))
+            entry = {**entry, "midi": str(midi if midi.is_absolute() else path.parent / midi)}
+        items.append(Item(item_name, entry, _check(entry)))
+    out_dir = Path(out) if out is not None else Path(str(data.get("out") or Path("out") / name))
+    return Recipe(name=name, out=out_dir, items=tuple(items), source=path)
+
+
+def _mapping(value: Any, path: Path, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RequestError(f"{path}: {what} must be a mapping of option: value")
+    return {str(k).replace("-", "_"): v for k, v in value.items()}
+
+
+def _varies(entries: list[dict[str, Any]], key: str) -> bool:
+    return len({json.dumps(e.get(key), sort_keys=True, default=str) for e in entries}) > 1
+
+
+def _item_name(entry: dict, index: int, varying: list[str], fmt: Any, path: Path) -> str:
+    if fmt:
+        try:
+            text = str(fmt).format(index=index, **entry)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise RequestError(f"{path}: name_format {fmt!r} cannot be filled ({exc})") from None
+    else:
+        parts = [f"{index:04d}"]
+        for key in varying:
+            value = entry.get(key)
+            if value is None:
+                continue
+            if key == "midi":
+                value = Path(str(value)).stem
+            elif key == "prompt":
+                value = "-".join(str(value).split()[:4])
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            parts.append(f"{key}{value}" if numeric else str(value))
+        text = "-".join(parts)
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or f"{index:04d}"
+    return text[:120]
+
+
+def _check(entry: dict[str, Any]) -> str:
+    """Validate an item's options the way the CLI would, without rendering anything.
+
+    Returns:
+        "" for a good item, else what is wrong with it (the item fails; the others run).
+    """
+    from audiogen.api import resolve_generation
+    from audiogen.request import RenderRequest, check_source
+
+    options = dict(entry)
+    try:
+        if "midi" in options:
+            check_source(options.pop("midi"))
+            options.pop("prompt", None)
+            RenderRequest.create(**options)
+        else:
+            resolve_generation(options.pop("prompt", None), options)
+    except AudiogenError as exc:
+        return str(exc)
+    return ""
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one item."""
+
+    name: str
+    status: str  # "done", "skipped" (done before), "failed"
+    seconds: float = 0.0
+    error: str = ""
+    row: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def run_batch(
+    recipe: Recipe, workers: int = 1, backend: str = "local", address: str | None = None,
+    progress: bool | None = None,
+) -> list[Outcome]:  # fmt: skip
+    """Render every item not done yet, ``workers`` at a time; write the summary.
+
+    Returns:
+        One outcome per item, in recipe order.
+
+    Raises:
+        OutputError: another batch holds the output folder.
+    """
+    from audiogen.progress import counter
+
+    out = recipe.out
+    out.mkdir(parents=True, exist_ok=True)
+    with _lock(out):
+        _clear_half_done(out)
+        times = _read_log(out)
+        outcomes: dict[str, Outcome] = {}
+        todo = []
+        for item in recipe.items:
+            if item.error:
+                outcomes[item.name] = Outcome(item.name, "failed", error=item.error)
+            elif is_done(out / item.name):
+                row = summary_row(out / item.name)
+                outcomes[item.name] = Outcome(
+                    item.name, "skipped", times.get(item.name, 0.0), row=row
+                )
+            else:
+                todo.append(item)
+        with counter(len(recipe.items), "rendering", enabled=progress) as bar:
+            bar.advance(len(recipe.items) - len(todo))
+            for outcome in outcomes.values():
+                if outcome.status == "failed":
+                    log.warning("item %s cannot run: %s", outcome.name, outcome.error)
+            for outcome in _execute(todo, out, workers, backend, address):
+                outcomes[outcome.name] = outcome
+                _append_log(out, outcome)
+                bar.advance(1)
+        ordered = [outcomes[item.name] for item in recipe.items]
+        write_summary(out, ordered)
+    return ordered
+
+
+def _execute(
+    items: list[Item], out: Path, workers: int, backend: str, address: str | None
+) -> Iterator[Outcome]:
+    if not items:
+        return
+    if backend == "ray":
+        yield from _execute_ray(items, out, workers, address)
+        return
+    if backend != "local":
+        raise RequestError(f"backend {backend!r}: use local or ray")
+    if workers <= 1:
+        for item in items:
+            yield render_item(item, str(out))
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    # Spawned, not forked: torch and the mix's thread pools do not survive a fork.
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init
+    ) as pool:
+        futures = [pool.submit(render_item, item, str(out)) for item in items]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _execute_ray(
+    items: list[Item], out: Path, workers: int, address: str | None
+) -> Iterator[Outcome]:
+    try:
+        import ray
+    except ImportError:
+        raise RequestError(
+            "the ray backend needs ray: pip install 'ray==2.60.0' (or use --backend local)"
+        ) from None
+    started = not ray.is_initialized()
+    if started:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(1, workers), log_to_driver=False, include_dashboard=False)
+    try:
+        remote = ray.remote(num_cpus=1)(_ray_task)
+        pending = [remote.remote(item, str(out)) for item in items]
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(ready[0])
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_task(item: Item, out: str) -> Outcome:
+    _worker_init()
+    return render_item(item, out)
+
+
+def _worker_init() -> None:
+    # One thread per worker: the workers are the parallelism, and results must not depend on
+    # how many there are.
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+
+
+@functools.lru_cache(maxsize=1)
+def _planner() -> Any:
+    """The planner, loaded once per worker process."""
+    from audiogen.planner.generate import Planner
+
+    return Planner.load()
+
+
+def render_item(item: Item, out: str) -> Outcome:
+    """Render one item into ``out/<name>``; failures are returned, not raised."""
+    import dataclasses as dc
+
+    from audiogen.api import plan_score, render, resolve_generation
+    from audiogen.request import RenderRequest
+
+    started = time.perf_counter()
+    folder = Path(out) / item.name
+    try:
+        options = dict(item.options)
+        if "midi" in options:
+            midi = options.pop("midi")
+            options.pop("prompt", None)
+            beat = render(midi, request=RenderRequest.create(**options))
+        else:
+            plan_opts, request, resolution = resolve_generation(
+                options.pop("prompt", None), options
+            )
+            score = plan_score(plan_opts, request.seed, _planner())
+            score = _humanized(score, plan_opts, request.seed)
+            beat = render(score, request=request)
+            beat = dc.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
+        beat.save(folder, force=True)
+    except AudiogenError as exc:
+        return Outcome(item.name, "failed", time.perf_counter() - started, str(exc))
+    except Exception as exc:  # a bug in one item must not stop the others
+        log.debug("item %s failed", item.name, exc_info=True)
+        return Outcome(item.name, "failed", time.perf_counter() - started, f"internal: {exc!r}")
+    return Outcome(item.name, "done", time.perf_counter() - started, row=summary_row(folder))
+
+
+def _humanized(score: Any, plan_opts: Any, seed: int) -> Any:
+    amount = getattr(plan_opts, "humanize", None)
+    if amount is None:
+        return score
+    from audiogen.humanize import humanize
+
+    return humanize(score, amount, seed)
+
+
+# -- state on disk ---------------------------------------------------------------------------
+
+
+def is_done(folder: Path) -> bool:
+    """A finished item: its folder holds a manifest whose every file is there, whole."""
+    from audiogen.export import sha256
+
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        files = manifest["files"]
+        return all(
+            (folder / name).stat().st_size == entry["bytes"]
+            and sha256(folder / name) == entry["sha256"]
+            for name, entry in files.items()
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _clear_half_done(out: Path) -> None:
+    """Remove what a killed run left: staging folders, swapped-out old folders, broken items."""
+    for child in out.iterdir():
+        if child.name.startswith(".") and (".partial-" in child.name or ".old-" in child.name):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+class _lock:
+    """An exclusive lock file on the output folder, cleared when its process is gone."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / LOCK
+
+    def __enter__(self) -> None:
+        from audiogen.errors import OutputError
+
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid):
+                    raise OutputError(
+                        f"another batch (process {pid}) is writing {self.path.parent}; wait for "
+                        "it or stop it first"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # left by a killed batch
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return
+        raise OutputError(f"cannot lock {self.path.parent}")
+
+    def __exit__(self, *exc: Any) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_log(out: Path) -> dict[str, float]:
+    times: dict[str, float] = {}
+    try:
+        lines = (out / LOG).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return times
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            if entry.get("status") == "done":
+                times[entry["name"]] = float(entry["seconds"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a line cut short by a kill
+    return times
+
+
+def _append_log(out: Path, outcome: Outcome) -> None:
+    entry = {"name": outcome.name, "status": outcome.status, "seconds": round(outcome.seconds, 3)}
+    with (out / LOG).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")
+
+
+def summary_row(folder: Path) -> dict[str, Any]:
+    """The summary's measures of a finished item, read from its manifest."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    plan = manifest.get("plan") or {}
+    return {
+        "integrated_lufs": manifest["loudness"]["integrated_lufs"],
+        "true_peak_dbtp": manifest["loudness"]["true_peak_dbtp"],
+        "duration_s": manifest["audio"]["duration_s"],
+        "samples": manifest["audio"].get("samples"),
+        "genre": plan.get("genre") or manifest["score"]["provenance"].get("genre"),
+        "bpm": manifest["score"]["bpm"],
+        "bars": manifest["score"]["bars"],
+        "seed": manifest["seed"],
+    }
+
+
+def write_summary(out: Path, outcomes: list[Outcome]) -> None:
+    """``summary.csv`` and ``summary.json`` in ``out``, each written atomically."""
+    rows = []
+    for o in outcomes:
+        row = {k: "" for k in SUMMARY_FIELDS}
+        row.update(o.row)
+        row.update(name=o.name, status=o.status, seconds=round(o.seconds, 3), error=o.error)
+        rows.append(row)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    failed = [r for r in rows if r["status"] == "failed"]
+    report = {
+        "items": len(rows),
+        "done": sum(r["status"] == "done" for r in rows),
+        "skipped": sum(r["status"] == "skipped" for r in rows),
+        "failed": len(failed),
+        "failures": [{"name": r["name"], "error": r["error"]} for r in failed],
+        "rows": rows,
+    }
+    _atomic_write(out / "summary.csv", text.getvalue())
+    _atomic_write(out / "summary.json", json.dumps(report, indent=1) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)

@@ -1,0 +1,161 @@
+"""Batch recipes: a matrix and a list of requests rendered into one folder each, failures listed
+without stopping the rest, and resume after a kill with identical files and nothing twice."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from audiogen.batch import is_done, load_recipe, run_batch
+from audiogen.cli import main
+from audiogen.errors import OutputError, RequestError
+from audiogen.export import sha256
+from audiogen.midi import write_midi
+
+
+@pytest.fixture
+def recipe(tmp_path, tiny_kit, basic_score) -> Path:
+    write_midi(basic_score, tmp_path / "beat.mid")
+    path = tmp_path / "recipe.yaml"
+    path.write_text(
+        """
+name: tiny-batch
+defaults: {kit: tiny, midi: beat.mid, loudness: podcast}
+matrix:
+  seed: [0, 1, 2]
+  preset: [podcast, video]
+items:
+  - {seed: 9, loudness: -99}   # fails: out of range; the rest still run
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): sha256(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith((".", "summary"))
+    }
+
+
+def test_matrix_and_list_render_with_a_summary_and_failures_listed(recipe, tmp_path):
+    loaded = load_recipe(recipe, out=tmp_path / "out")
+    names = [item.name for item in loaded.items]
+    assert len(names) == 7 and len(set(names)) == 7
+    assert names[0] == "0000-loudness-99-seed9"
+    outcomes = run_batch(loaded, progress=False)
+    assert [o.status for o in outcomes].count("done") == 6
+    assert outcomes[0].status == "failed" and "-99" in outcomes[0].error
+    with (tmp_path / "out" / "summary.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["name"] for r in rows] == names
+    done = [r for r in rows if r["status"] == "done"]
+    assert all(abs(float(r["integrated_lufs"]) - (-16 if "podcast" in r["name"] else -14)) < 0.5
+               for r in done)  # fmt: skip
+    assert all(float(r["seconds"]) > 0 and int(r["samples"]) > 0 for r in done)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["failed"] == 1 and summary["failures"][0]["name"] == names[0]
+    video = json.loads((tmp_path / "out" / names[2] / "manifest.json").read_text())
+    assert video["request"]["loop"] is True
+    # Run again: everything is done, nothing is rendered twice.
+    again = run_batch(loaded, progress=False)
+    assert [o.status for o in again].count("skipped") == 6
+
+
+def test_half_done_items_are_redone_and_stale_staging_removed(recipe, tmp_path):
+    loaded = load_recipe(recipe, out=tmp_path / "out")
+    run_batch(loaded, progress=False)
+    out = tmp_path / "out"
+    first, second = loaded.items[1].name, loaded.items[2].name
+    (out / first / "mix.wav").write_bytes(b"RIFF broken")  # corrupt
+    (out / f".{second}.partial-abc").mkdir()  # what a kill leaves mid-write
+    before = _files(out / second)
+    outcomes = run_batch(loaded, progress=False)
+    status = {o.name: o.status for o in outcomes}
+    assert status[first] == "done" and status[second] == "skipped"
+    assert is_done(out / first) and _files(out / second) == before
+    assert not any(p.name.startswith(f".{second}.partial") for p in out.iterdir())
+
+
+def test_a_second_batch_on_the_same_folder_is_refused(recipe, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".batch.lock").write_text(str(os.getppid()))  # a live process holds it
+    with pytest.raises(OutputError, match="another batch"):
+        run_batch(load_recipe(recipe, out=out), progress=False)
+    (out / ".batch.lock").write_text("999999999")  # a dead one: taken over
+    assert len(run_batch(load_recipe(recipe, out=out), progress=False)) == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("items: 3", "items must be a list"),
+        ("matrix: {seed: [1, 1]}", "the same request"),
+        ("matrix: {seed: [1, 2]}\nname_format: x", "would both be written"),
+        ("colour: red", "unknown key 'colour'"),
+        ("{{{", "not a readable YAML recipe"),
+        ("defaults: {seed: 1}", "no items"),
+    ],
+)
+def test_bad_recipes_get_one_line(tmp_path, text, message, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RequestError, match=message):
+        load_recipe(path)
+    assert main(["batch", str(path), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("audiogen: error:") and "\n" not in err
+
+
+def test_killed_batch_resumes_to_the_same_files(recipe, tmp_path):
+    reference = tmp_path / "reference"
+    run_batch(load_recipe(recipe, out=reference), progress=False)
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "audiogen", "-q", "batch", str(recipe), "-o", str(out)]
+    env = {**os.environ}
+    process = subprocess.Popen(command, env=env)
+    deadline = time.monotonic() + 120
+    # Kill it the moment the second item is in place, while the third is being written.
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.is_dir() and sum(is_done(p) for p in out.iterdir() if p.is_dir()) >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert main(["-q", "batch", str(recipe), "-o", str(out)]) == 1  # the bad item still fails
+    assert _files(out) == _files(reference)
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert names == sorted(p.name for p in reference.iterdir() if not p.name.startswith("."))
+
+
+def test_shipped_recipes_load_with_every_item_valid():
+    recipes = sorted((Path(__file__).resolve().parents[1] / "pipelines").glob("*.yaml"))
+    names = {p.stem for p in recipes}
+    assert {"video-loops", "podcast-stems"} <= names
+    assert {
+        f"family-{f}" for f in ("hip-hop", "electronic", "pop", "rock", "jazz", "world")
+    } <= names
+    for path in recipes:
+        recipe = load_recipe(path)
+        assert recipe.items and not [i.error for i in recipe.items if i.error], path.name
+
+
+def test_ray_backend_writes_the_same_files_as_local(recipe, tmp_path):
+    pytest.importorskip("ray", reason="ray is optional: pip install 'audiogen[ray]'")
+    local = tmp_path / "local"
+    run_batch(load_recipe(recipe, out=local), progress=False)
+    remote = tmp_path / "ray"
+    outcomes = run_batch(load_recipe(recipe, out=remote), workers=2, backend="ray", progress=False)
+    assert [o.status for o in outcomes].count("done") == 6
+    assert _files(remote) == _files(local)

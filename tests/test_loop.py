@@ -1,0 +1,133 @@
+"""Seamless loops: exact length, tails wrapped to the start, no click at the seam, and loop
+points and tempo in the WAV that DAWs read."""
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import audiogen
+from audiogen.cli import main
+from audiogen.export import read_loop_chunks
+from audiogen.loop import fold_tails, loop_length, seam_report
+from audiogen.midi import write_midi
+from audiogen.score import DrumScore, Hit, Meter
+
+
+def _score(bpm: float, bars: int, meter: Meter | None = None) -> DrumScore:
+    meter = meter or Meter(4, 4)
+    per_bar = meter.ticks_per_bar
+    hits = []
+    for bar in range(bars):
+        hits += [Hit(bar * per_bar, "kick", 120), Hit(bar * per_bar + per_bar // 2, "snare", 110)]
+        hits += [Hit(bar * per_bar + t, "hat_closed", 80) for t in range(0, per_bar, 12)]
+    # The open hat on the last off-beat rings a second: past the loop's end, into its start.
+    hits.append(Hit(bars * per_bar - 6, "hat_open", 100))
+    return DrumScore(bpm=bpm, meter=meter, bars=bars, hits=tuple(hits))
+
+
+@pytest.mark.parametrize(
+    ("bpm", "bars", "rate", "samples"),
+    [
+        (120, 1, 48000, 96000),
+        (140, 1, 44100, 75600),
+        (137, 1, 44100, 77255),
+        (60, 8, 48000, 1536000),
+    ],
+)
+def test_loop_length_is_the_bars_at_the_tempo_rounded_to_the_nearest_sample(
+    bpm, bars, rate, samples
+):
+    length = loop_length(_score(bpm, bars), rate)
+    assert length.samples == samples
+    assert length.exact == Fraction(bars * 4 * 60 * rate) / Fraction(bpm)
+    assert abs(length.error_samples) <= 0.5
+    assert length.beats == bars * 4
+
+
+def test_loop_length_counts_quarter_note_beats_in_compound_meters():
+    # Two bars of 6/8 are six quarter notes; at 90 bpm that is exactly 4 s.
+    length = loop_length(_score(90, 2, Meter(6, 8)), 48000)
+    assert (length.beats, length.samples) == (6, 192000)
+
+
+def test_fold_tails_wraps_everything_that_rings_past_the_end():
+    stem = np.arange(1, 11, dtype=np.float32)  # 10 samples onto a loop of 4
+    folded = fold_tails(stem, 4)
+    np.testing.assert_array_equal(folded, [1 + 5 + 9, 2 + 6 + 10, 3 + 7, 4 + 8])
+    assert float(folded.sum()) == float(stem.sum())  # nothing is lost
+
+
+def test_rendered_loop_is_exact_wraps_its_tail_and_has_a_clean_seam(tiny_kit):
+    # Two bars, so that what sounds on the seam's downbeat (a kick) also sounds inside the loop;
+    # the tiny kit's sounds start at full level, so every onset is a step.
+    score = _score(137, 2)
+    beat = audiogen.render(score, kit="tiny", loop=True, sample_rate=44100)
+    assert beat.mix.shape == (2, 154511)
+    for stem in beat.stems.values():
+        assert stem.shape == beat.mix.shape
+    # The open hat struck just before the end is heard at the start, before the next hat hit.
+    assert np.abs(beat.stems["hats"][:, :50]).max() > 1e-3
+    report = seam_report(beat.mix)
+    assert report["seam_jump"] <= report["interior_jump"]
+    assert report["seam_flux"] <= report["interior_flux"]
+    # The loop's start is what follows its end when the mix plays on.
+    assert beat.seam_error < 1e-4
+    assert abs(beat.loudness.integrated_lufs - (-14.0)) <= 0.5
+    assert beat.loudness.true_peak_dbtp <= -1.0
+
+
+def test_a_hard_cut_is_what_the_seam_report_catches():
+    t = np.arange(48000) / 48000
+    cut = np.stack([np.sin(2 * np.pi * 441.3 * t)] * 2) * 0.5  # not a whole number of cycles
+    report = seam_report(cut)
+    assert report["seam_jump"] > 10 * report["interior_jump"]
+
+
+def test_loop_wav_carries_smpl_and_acid_chunks(tiny_kit, tmp_path):
+    score = _score(124, 2)
+    beat = audiogen.render(score, kit="tiny", loop=True, formats="wav,flac")
+    out = beat.save(tmp_path / "loop")
+    n = beat.loop.samples
+    for path in (out / "mix.wav", out / "stems" / "kick.wav"):
+        chunks = read_loop_chunks(path)
+        assert chunks == {
+            "loop_start": 0,
+            "loop_end": n - 1,
+            "loop_type": 0,
+            "play_count": 0,
+            "acid_flags": 4,
+            "beats": 8,
+            "meter": "4/4",
+            "bpm": 124.0,
+        }
+        audio, rate = sf.read(path, always_2d=True)  # libsndfile still reads it
+        assert (audio.shape[0], rate) == (n, 48000)
+    assert sf.info(out / "mix.flac").frames == n
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["loop"]["samples"] == n
+    assert manifest["loop"]["exact_samples"] == str(beat.loop.exact)
+    assert manifest["request"]["loop"] is True
+
+
+def test_video_preset_loops_at_48k_and_refuses_fades(tiny_kit, tmp_path, basic_score, capsys):
+    mid = tmp_path / "beat.mid"
+    write_midi(basic_score, mid)
+    out = tmp_path / "video"
+    assert main(["render", str(mid), "-o", str(out), "--kit", "tiny", "--preset", "video"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["request"]["loop"] is True and manifest["audio"]["sample_rate"] == 48000
+    assert manifest["audio"]["samples"] == 192000  # 2 bars at 120 bpm
+    assert read_loop_chunks(out / "mix.wav")["loop_end"] == 192000 - 1
+    capsys.readouterr()
+    bad = tmp_path / "bad"
+    args = ["render", str(mid), "-o", str(bad), "--kit", "tiny", "--preset", "video"]
+    assert main([*args, "--fade-in", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("audiogen: error: fades and --loop") and "\n" not in err
+    assert not bad.exists()
+    # --no-loop wins over the preset.
+    assert main([*args, "--no-loop", "--fade-in", "1"]) == 0
+    assert json.loads((bad / "manifest.json").read_text())["loop"] is None
