@@ -1,0 +1,220 @@
+"""Training the humanizer: Groove MIDI performances become windows of a few bars of hits, each with
+its quantised place (input) and its performed offset and velocity (target); a seeded, resumable,
+time-boxed loop fits `HumanizerNet` and keeps the checkpoint with the best validation loss.
+
+    python pipelines/train_humanizer.py --groove PATH/TO/groove --minutes 20
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from audiogen.humanize.model import (
+    NO_GENRE,
+    HumanizerConfig,
+    HumanizerNet,
+    Track,
+    collate,
+    make_track,
+    time_order,
+)
+from audiogen.planner.data import Phrase, load_groove
+
+log = logging.getLogger(__name__)
+
+WINDOW_BARS = 8
+MIN_GENRE_PHRASES = 5  # a genre with fewer training performances is learned as "no genre"
+WEIGHTS, META = "humanizer.safetensors", "humanizer.json"
+
+
+def phrase_hits(phrase: Phrase, first: int = 0, count: int | None = None) -> list[tuple]:
+    """Hits of bars ``first .. first+count`` of a phrase in time order, as `make_track` reads
+    them: (tick from the first bar, position in bar, instrument, velocity, offset_ms)."""
+    per_bar = phrase.meter.ticks_per_bar
+    bars = phrase.bars[first : None if count is None else first + count]
+    hits = [
+        (b * per_bar + h.position, h.position, h.instrument, h.velocity, h.offset_ms)
+        for b, bar in enumerate(bars)
+        for h in bar
+    ]
+    return sorted(hits, key=lambda h: (h[0], time_order(h[2])))
+
+
+def phrase_track(phrase: Phrase, first: int = 0, count: int | None = None) -> Track:
+    """A performed phrase (or some of its bars) as a training `Track`."""
+    return make_track(
+        phrase_hits(phrase, first, count), genre=phrase.genre, bpm=phrase.bpm,
+        feel=phrase.feel, swing=phrase.swing, meter=str(phrase.meter), performed=True,
+    )  # fmt: skip
+
+
+def windows(phrases: Sequence[Phrase], hop: int = WINDOW_BARS // 2) -> list[Track]:
+    """Overlapping windows of `WINDOW_BARS` bars (one window for a shorter phrase)."""
+    out = []
+    for p in phrases:
+        starts = range(0, max(1, len(p.bars) - WINDOW_BARS + hop), hop)
+        for first in starts:
+            track = phrase_track(p, first, WINDOW_BARS)
+            if len(track) >= 2:
+                out.append(track)
+    return out
+
+
+def known_genres(phrases: Sequence[Phrase]) -> tuple[str, ...]:
+    counts = Counter(p.genre for p in phrases if p.genre)
+    return tuple(sorted(g for g, n in counts.items() if n >= MIN_GENRE_PHRASES))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    groove: Path
+    out: Path
+    work: Path
+    minutes: float = 20.0
+    max_steps: int = 100_000
+    batch_size: int = 32
+    lr: float = 2e-3
+    seed: int = 0
+    genre_dropout: float = 0.15
+    eval_every: int = 100
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train (or resume) and write the best checkpoint to ``cfg.out``; returns its metrics."""
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    started = time.monotonic()
+    phrases = load_groove(cfg.groove, splits=("train", "validation"))
+    train_phrases = [p for p in phrases if p.split == "train"]
+    genres = known_genres(train_phrases)
+    train_tracks = windows(train_phrases)
+    val_tracks = windows([p for p in phrases if p.split == "validation"], hop=WINDOW_BARS)
+    log.info(
+        "windows: %d train, %d validation; %d hits; genres %s",
+        len(train_tracks), len(val_tracks), sum(len(t) for t in train_tracks), ", ".join(genres),
+    )  # fmt: skip
+    model = HumanizerNet(HumanizerConfig(genres=genres))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    state_path = cfg.work / "state.pt"
+    step, best, history = 0, math.inf, []
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, best, history = state["step"], state["best"], state["history"]
+        log.info("resumed at step %d (best validation loss %.4f)", step, best)
+    elapsed_before = history[-1]["minutes"] if history else 0.0
+    budget_s = cfg.minutes * 60 - elapsed_before * 60
+    rng = random.Random(cfg.seed + step)
+    batches = _length_batches(train_tracks, cfg.batch_size, rng)
+    val_batches = [collate(val_tracks[i : i + 64], genres) for i in range(0, len(val_tracks), 64)]
+    while step < cfg.max_steps and time.monotonic() - started < budget_s:
+        picked = [train_tracks[i] for i in next(batches)]
+        picked = [
+            dataclasses.replace(t, genre=NO_GENRE) if rng.random() < cfg.genre_dropout else t
+            for t in picked
+        ]
+        elapsed_s = elapsed_before * 60 + time.monotonic() - started
+        for group in opt.param_groups:
+            group["lr"] = _learning_rate(cfg, step, elapsed_s)
+        model.train()
+        loss = model.loss(collate(picked, genres))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % cfg.eval_every:
+            continue
+        val = evaluate(model, val_batches)
+        minutes = elapsed_before + (time.monotonic() - started) / 60
+        history.append(
+            {"step": step, "train_loss": loss.item(), "val_loss": val, "minutes": minutes}
+        )
+        log.info(
+            "step %d  train %.4f  validation %.4f  (%.1f min)", step, loss.item(), val, minutes
+        )
+        if val < best:
+            best = val
+            save_checkpoint(model, cfg, history, cfg.out)
+        cfg.work.mkdir(parents=True, exist_ok=True)
+        state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                 "best": best, "history": history}  # fmt: skip
+        torch.save(state, state_path.with_suffix(".tmp"))
+        state_path.with_suffix(".tmp").replace(state_path)
+    if (cfg.out / META).is_file():  # the last history, even when the best was saved earlier
+        meta = json.loads((cfg.out / META).read_text())
+        meta["history"] = history
+        (cfg.out / META).write_text(json.dumps(meta, indent=1) + "\n")
+    return {"steps": step, "best_val_loss": best, "history": history}
+
+
+def _length_batches(tracks: Sequence[Track], batch_size: int, rng: random.Random):
+    """Endless shuffled batches of indices, each from tracks of similar length."""
+    while True:
+        order = list(range(len(tracks)))
+        rng.shuffle(order)
+        pool = batch_size * 20
+        for i in range(0, len(order), pool):
+            chunk = sorted(order[i : i + pool], key=lambda j: len(tracks[j]))
+            batches = [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
+            rng.shuffle(batches)
+            yield from batches
+
+
+def _learning_rate(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
+    """Linear warm-up, then a cosine decay over the time budget (training is time-boxed)."""
+    progress = min(1.0, elapsed_s / (cfg.minutes * 60))
+    return cfg.lr * min(1.0, (step + 1) / 100) * (0.05 + 0.475 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def evaluate(model: HumanizerNet, batches) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for batch in batches:
+        n = int(batch.mask.sum())
+        total += float(model.loss(batch)) * n
+        count += n
+    return total / max(count, 1)
+
+
+def save_checkpoint(model: HumanizerNet, cfg: TrainConfig, history: list, out: Path) -> None:
+    """Weights as fp32 safetensors (a few hundred KB) plus a JSON of what is needed to use them."""
+    out.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    tmp = out / (WEIGHTS + ".tmp")
+    save_file(weights, str(tmp))
+    tmp.replace(out / WEIGHTS)
+    meta = {
+        "config": model.cfg.to_dict(),
+        "train": {"seed": cfg.seed, "minutes": cfg.minutes, "batch_size": cfg.batch_size,
+                  "lr": cfg.lr, "window_bars": WINDOW_BARS, "genre_dropout": cfg.genre_dropout},
+        "step": history[-1]["step"] if history else 0,
+        "history": history,
+    }  # fmt: skip
+    (out / META).write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def load_checkpoint(folder: Path) -> tuple[HumanizerNet, dict]:
+    meta = json.loads((folder / META).read_text())
+    cfg = dict(meta["config"])
+    cfg["genres"] = tuple(cfg["genres"])
+    model = HumanizerNet(HumanizerConfig(**cfg))
+    model.load_state_dict(load_file(str(folder / WEIGHTS)))
+    model.eval()
+    return model, meta
