@@ -133,15 +133,18 @@ def generate(
             the shipped checkpoint, loaded now).
         progress: show a progress bar on stderr (None: only on a terminal).
         **options: planner controls (genre, bpm, bars, energy, feel, swing, syncopation,
-            polyrhythm, on, meter, temperature) and render options (kit, mix, loudness,
-            sample_rate, formats, seed); unset ones take the genre's defaults.
+            polyrhythm, on, meter, temperature), the humanize amount (0 quantised to 1, the
+            default) and render options (kit, mix, loudness, sample_rate, formats, seed); unset
+            ones take the genre's defaults.
 
     Returns:
         The rendered `Beat`, its score written by the planner.
     """
+    from audiogen.humanize import humanize
 
     plan_opts, request, resolution = resolve_generation(prompt, options)
     score = plan_score(plan_opts, request.seed, planner)
+    score = humanize(score, plan_opts.humanize, seed=request.seed)
     beat = render(score, request=request, progress=progress)
     return dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
 

@@ -153,6 +153,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from audiogen.api import plan_score, render, resolve_generation
     from audiogen.export import check_writable
+    from audiogen.humanize import humanize
     from audiogen.planner.genres import GENRES
 
     fields = [*plan_fields(), *(f for f in cli_fields() if f.name != "note_map")]
@@ -165,7 +166,7 @@ def _generate(args: argparse.Namespace) -> int:
         print(describe(resolution, _resolved_summary(plan_opts, request)), flush=True)
     out = Path(args.out) if args.out else Path("out") / f"{genre.name}-{request.seed}"
     check_writable(out, args.force)
-    score = plan_score(plan_opts, request.seed)
+    score = humanize(plan_score(plan_opts, request.seed), plan_opts.humanize, request.seed)
     beat = render(score, request=request, progress=None if not args.quiet else False)
     beat = dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
     summary = f"{genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars"

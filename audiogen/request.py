@@ -188,6 +188,9 @@ class PlanOptions:
     on: str = _opt("perc", "lane for the cross-rhythm: kick snare hats cymbals toms perc", "LANE")
     meter: str | None = _opt(None, "4/4, 3/4, 6/8 or 12/8 (default: the genre's)", "METER")
     temperature: float = _opt(0.9, "sampling temperature, 0.1-2 (lower: safer)", "T")
+    humanize: float = _opt(
+        1.0, "humanizer amount: 0 (quantised) to 1 (played as learned from drummers)", "0-1"
+    )
 
     @classmethod
     def create(cls, **values: Any) -> tuple[PlanOptions, Any]:
@@ -220,9 +223,11 @@ class PlanOptions:
         if lane not in POLY_LANES:
             raise RequestError(f"lane {opts.on!r} for --on: use {', '.join(POLY_LANES)}")
         temperature = _number("temperature", opts.temperature, 0.1, 2.0)
+        humanize = _number("humanize", opts.humanize, 0, 1)
         resolved = dataclasses.replace(
             opts, genre=genre.name, bpm=bpm, bars=bars, energy=energy, feel=feel, swing=swing,
             syncopation=sync, polyrhythm=poly, on=lane, meter=meter, temperature=temperature,
+            humanize=humanize,
         )  # fmt: skip
         return resolved, genre
 
