@@ -3,8 +3,8 @@
 #   ./install.sh           everything: the product (with torch 2.11 for the planner) and the
 #                          neural renderer's stack (torchaudio 2.11, audiocraft 1.3.0)
 #   ./install.sh --core    the product without the neural renderer's stack
-#   ./install.sh --dev     --core plus the test tools (what CI runs)
-#   ./install.sh --bench   also Debian's fluidsynth and GM soundfonts (benchmarks, kit building)
+#   ./install.sh --dev     everything plus the test tools (what CI runs)
+#   ./install.sh --bench   also Debian's fluidsynth, GM soundfonts and ffmpeg (benchmarks, kits)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,7 +12,7 @@ neural=1 extras="" bench=0
 for arg in "$@"; do
   case "$arg" in
     --core) neural=0 ;;
-    --dev) neural=0 extras="[test]" ;;
+    --dev) extras="[test]" ;;
     --bench) bench=1 ;;
     *) echo "install.sh: unknown option $arg (use --core, --dev or --bench)" >&2; exit 2 ;;
   esac
@@ -25,7 +25,7 @@ command -v "$python" >/dev/null || python=python3
 if [ "$bench" = 1 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -q
-  $sudo apt-get install -y -q fluidsynth fluid-soundfont-gm musescore-general-soundfont
+  $sudo apt-get install -y -q fluidsynth fluid-soundfont-gm musescore-general-soundfont ffmpeg
 fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv

@@ -21,7 +21,8 @@ from audiogen.score import DrumScore, Hit
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATES = (44100, 48000)
+SAMPLE_RATES = (44100, 48000)  # what users get; the codec renders its material at 32000
+RENDER_RATES = (*SAMPLE_RATES, 32000)
 MAX_TAIL_S = 3.0
 MAX_DURATION_S = 30 * 60.0  # longer is almost surely a broken file, and would not fit in memory
 # Velocity 64 sounds about 11 dB below 127: close to how drum modules scale a single layer.
@@ -76,7 +77,7 @@ class Sampler:
     """
 
     def __init__(self, kit: Kit, sample_rate: int = 48000, variation: Variation | None = None):
-        if sample_rate not in SAMPLE_RATES:
+        if sample_rate not in RENDER_RATES:
             raise RequestError(f"sample rate {sample_rate}: use 48000 or 44100")
         self.kit = kit
         self.sample_rate = sample_rate

@@ -1,0 +1,132 @@
+"""The drum codec: audio ↔ tokens with audiocraft's `EncodecModel`, and its checkpoint."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from audiogen.codec import _audiocraft
+from audiogen.codec.config import CodecConfig
+from audiogen.errors import AudiogenError
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = "codec.safetensors"
+CARD = "codec.json"
+
+
+def build_model(config: CodecConfig) -> Any:
+    """A fresh, untrained `EncodecModel` of ``config``'s shape."""
+    seanet = _audiocraft.load("modules.seanet")
+    quantization = _audiocraft.load("quantization")
+    encodec = _audiocraft.load("models.encodec")
+    common = dict(
+        channels=1, dimension=config.dimension, n_filters=config.n_filters,
+        n_residual_layers=config.n_residual_layers, ratios=list(config.ratios),
+        lstm=config.lstm, norm="weight_norm", causal=False, pad_mode="constant",
+    )  # fmt: skip
+    encoder = seanet.SEANetEncoder(**common)
+    decoder = seanet.SEANetDecoder(**common)
+    quantizer = quantization.ResidualVectorQuantizer(
+        dimension=config.dimension, n_q=config.n_q, bins=config.bins, q_dropout=True
+    )
+    return encodec.EncodecModel(
+        encoder, decoder, quantizer, frame_rate=config.frame_rate,
+        sample_rate=config.sample_rate, channels=1, causal=False, renormalize=False,
+    )  # fmt: skip
+
+
+@dataclass
+class Codec:
+    """A trained codec, ready to encode and decode mono drum audio.
+
+    Args:
+        model: the `EncodecModel`, in eval mode.
+        config: its shape.
+        meta: what the checkpoint says about itself (version, steps, metrics).
+    """
+
+    model: Any
+    config: CodecConfig
+    meta: dict[str, Any]
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "untrained"))
+
+    @classmethod
+    def load(cls, folder: Path | str, device: str = "cpu") -> Codec:
+        """Load ``codec.safetensors`` and ``codec.json`` from ``folder``."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / CARD).read_text())
+            config = CodecConfig.from_dict(meta["config"])
+            state = load_file(str(folder / WEIGHTS), device=device)
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
+            raise AudiogenError(f"codec checkpoint in {folder} cannot be read ({exc})") from None
+        model = build_model(config)
+        try:
+            model.load_state_dict({k: v.float() for k, v in state.items()})
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise AudiogenError(f"codec checkpoint in {folder} does not fit ({first})") from None
+        model.to(device).eval()
+        return cls(model, config, meta)
+
+    def encode(self, audio: np.ndarray | torch.Tensor, n_q: int | None = None) -> torch.Tensor:
+        """Mono audio at the codec's rate, shape [T] or [B, T] → int codes [B, K, frames]."""
+        import torch
+
+        x = torch.as_tensor(audio, dtype=torch.float32)
+        x = x.reshape(-1, 1, x.shape[-1]).to(self._device)
+        self.model.set_num_codebooks(n_q or self.config.n_q)
+        with torch.inference_mode():
+            codes, _ = self.model.encode(x)
+        return codes
+
+    def decode(self, codes: torch.Tensor, length: int | None = None) -> np.ndarray:
+        """Codes [B, K, frames] → float32 audio [B, samples] (cut to ``length`` if given)."""
+        import torch
+
+        with torch.inference_mode():
+            audio = self.model.decode(codes.to(self._device))[:, 0]
+        if length is not None:
+            audio = audio[:, :length]
+        return audio.float().cpu().numpy()
+
+    @property
+    def _device(self) -> Any:
+        return next(self.model.parameters()).device
+
+
+def save_checkpoint(model: Any, config: CodecConfig, folder: Path, meta: dict[str, Any]) -> None:
+    """Write the model (fp16 safetensors; loaded back as fp32) and its JSON card atomically."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {
+        k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu().contiguous()
+        for k, v in model.state_dict().items()
+    }
+    tmp = folder / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp))
+    tmp.replace(folder / WEIGHTS)
+    card = dict(meta, config=config.to_dict(), bitrate_bps=config.bitrate())
+    tmp = folder / (CARD + ".tmp")
+    tmp.write_text(json.dumps(card, indent=1) + "\n")
+    tmp.replace(folder / CARD)

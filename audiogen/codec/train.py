@@ -1,0 +1,186 @@
+"""Training the codec: audiocraft's EnCodec recipe (multi-scale mel + L1 reconstruction,
+multi-scale STFT discriminator with feature matching, the loss balancer), time-boxed, resumable.
+
+State (model, discriminator, optimizers, step, data seed) is written to ``state_dir/last.pt``
+every few minutes and at the end, so a killed run — or one moved to another machine with that
+file — goes on where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from audiogen.codec import _audiocraft
+from audiogen.codec.config import CodecConfig, TrainConfig
+from audiogen.codec.data import ClipMaker
+from audiogen.codec.model import build_model, save_checkpoint
+from audiogen.planner.data import Phrase
+
+log = logging.getLogger(__name__)
+
+STATE = "last.pt"  # model and step; discriminator and optimizers in files beside it
+SAVE_EVERY_S = 180.0
+
+
+def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
+            train: TrainConfig, workers: int, seed: int) -> Any:  # fmt: skip
+    import torch
+    from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+    class Clips(IterableDataset):
+        def __iter__(self):
+            info = get_worker_info()
+            worker = info.id if info is not None else 0
+            maker = ClipMaker(phrases, kits, config.sample_rate, train.segment_s)
+            for clip in maker.clips(seed * 1000 + worker):
+                yield torch.from_numpy(clip)[None]
+
+    return DataLoader(
+        Clips(), batch_size=train.batch_size, num_workers=workers,
+        persistent_workers=workers > 0, prefetch_factor=8 if workers > 0 else None,
+    )  # fmt: skip
+
+
+def train(
+    phrases: Sequence[Phrase],
+    kits: Sequence[str],
+    out_dir: Path,
+    state_dir: Path,
+    minutes: float,
+    config: CodecConfig | None = None,
+    train_config: TrainConfig | None = None,
+    device: str | None = None,
+    workers: int = 0,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
+    """Train (or resume training) for ``minutes`` of wall time or ``max_steps`` steps.
+
+    Returns:
+        A summary: steps done in total, this run's steps per second, last losses.
+    """
+    import torch
+
+    config = config or CodecConfig()
+    train_config = train_config or TrainConfig()
+    adversarial = _audiocraft.load("adversarial")
+    losses_mod = _audiocraft.load("losses")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.manual_seed(train_config.seed)
+
+    model = build_model(config).to(device)
+    disc = adversarial.MultiScaleSTFTDiscriminator(
+        filters=train_config.disc_filters, n_ffts=[1024, 2048, 512, 256, 128],
+        hop_lengths=[256, 512, 128, 64, 32], win_lengths=[1024, 2048, 512, 256, 128],
+    ).to(device)  # fmt: skip
+    opt_g = torch.optim.Adam(model.parameters(), lr=train_config.lr, betas=train_config.betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=train_config.lr, betas=train_config.betas)
+    adv_loss = adversarial.AdversarialLoss(
+        disc, opt_d, loss=adversarial.get_adv_criterion("hinge"),
+        loss_real=adversarial.get_real_criterion("hinge"),
+        loss_fake=adversarial.get_fake_criterion("hinge"),
+        loss_feat=adversarial.FeatureMatchingLoss(torch.nn.L1Loss()),
+    )  # fmt: skip
+    msspec = losses_mod.MultiScaleMelSpectrogramLoss(config.sample_rate).to(device)
+    balancer = losses_mod.Balancer(dict(train_config.weights))
+
+    step, runs, seconds = 0, 0, 0.0
+    state_path = state_dir / STATE
+    if state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        if state["config"] != config.to_dict():
+            raise ValueError(f"{state_path} was trained with another codec shape")
+        model.load_state_dict(state["model"])
+        for name, part in (("disc", disc), ("opt_g", opt_g), ("opt_d", opt_d)):
+            path = state_dir / f"last-{name}.pt"
+            part.load_state_dict(torch.load(path, map_location=device, weights_only=False))
+        step, runs, seconds = state["step"], state["runs"], state["seconds"]
+        log.info("resumed from %s at step %d", state_path, step)
+    runs += 1
+    # A new data seed per run: a resumed run does not replay the clips it already saw.
+    batches = iter(_loader(phrases, kits, config, train_config, workers, train_config.seed + runs))
+
+    def save_state() -> None:
+        # Files renamed into place one by one, last.pt last: a kill between the renames
+        # leaves the rest one save newer than the weights, which training shrugs off.
+        state_dir.mkdir(parents=True, exist_ok=True)
+        parts = {
+            "last-disc.pt": disc.state_dict(),
+            "last-opt_g.pt": opt_g.state_dict(),
+            "last-opt_d.pt": opt_d.state_dict(),
+            STATE: {
+                "config": config.to_dict(), "train": asdict(train_config),
+                "model": model.state_dict(),
+                "step": step, "runs": runs, "seconds": seconds + (time.time() - start),
+            },
+        }  # fmt: skip
+        for name, part in parts.items():
+            tmp = state_dir / (name + ".tmp")
+            torch.save(part, tmp)
+            tmp.replace(state_dir / name)
+
+    start = last_save = last_log = time.time()
+    first_step = step
+    averages: dict[str, float] = {}
+    model.train()
+    while True:
+        elapsed = time.time() - start
+        if elapsed > minutes * 60 or (max_steps is not None and step - first_step >= max_steps):
+            break
+        x = next(batches).to(device, non_blocking=True)
+        qres = model(x)
+        y = qres.x
+        losses = {"l1": torch.nn.functional.l1_loss(y, x), "msspec": msspec(y, x)}
+        if step >= train_config.adversarial_after:
+            adv_loss.train_adv(y, x)
+            losses["adv"], losses["feat"] = adv_loss(y, x)
+        opt_g.zero_grad()
+        if qres.penalty is not None and qres.penalty.requires_grad:
+            qres.penalty.backward(retain_graph=True)
+        balancer.backward(losses, y)
+        opt_g.step()
+        step += 1
+        for name, value in losses.items():
+            value = float(value.detach())
+            averages[name] = 0.98 * averages.get(name, value) + 0.02 * value
+        now = time.time()
+        if now - last_log > 30 or step == first_step + 1:
+            rate = (step - first_step) / max(now - start, 1e-9)
+            log.info("step %d  %.2f steps/s  %s", step, rate,
+                     "  ".join(f"{k} {v:.4f}" for k, v in sorted(averages.items())))  # fmt: skip
+            last_log = now
+        if now - last_save > SAVE_EVERY_S:
+            save_state()
+            last_save = now
+    save_state()
+    total_s = seconds + (time.time() - start)
+    meta = {
+        "version": f"codec@{step}",
+        "steps": step,
+        "train_seconds": round(total_s),
+        "hardware": _hardware(device),
+        "batch": f"{train_config.batch_size} x {train_config.segment_s:g} s",
+        "train_losses": {k: round(v, 5) for k, v in averages.items()},
+        "kits": list(kits),
+    }
+    save_checkpoint(model, config, out_dir, meta)
+    (out_dir / "train_config.json").write_text(json.dumps(asdict(train_config), indent=1) + "\n")
+    rate = (step - first_step) / max(time.time() - start, 1e-9)
+    return {"steps": step, "steps_per_s": rate, "losses": averages, "runs": runs}
+
+
+def _hardware(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(0)
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"

@@ -1,0 +1,101 @@
+"""The drum codec: shapes, checkpoints, training material and resumable training (tiny models)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from audiogen.codec.config import CodecConfig, TrainConfig
+from audiogen.codec.data import HELD_OUT_KIT, ClipMaker, training_kits
+from audiogen.codec.model import Codec, build_model, save_checkpoint
+from audiogen.errors import AudiogenError
+from audiogen.planner.data import load_library
+
+TINY = CodecConfig(n_filters=4, ratios=(4, 4, 4, 10), dimension=16, n_q=2, bins=16)
+
+
+@pytest.fixture(scope="module")
+def phrases():
+    return [p for p in load_library() if p.genre in ("rock", "house")][:6]
+
+
+def test_config_states_its_frame_rate_and_bitrate():
+    config = CodecConfig()
+    assert config.frame_rate == 50.0
+    assert config.bitrate() == 50 * 8 * 10  # 8 codebooks of 1024 entries: 4 kb/s
+    assert config.bitrate(4) == 2000
+    assert CodecConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_a_saved_codec_loads_and_round_trips_audio(tmp_path):
+    import torch
+
+    model = build_model(TINY)
+    model.train()
+    model(torch.randn(2, 1, 6400) * 0.1)  # the quantizer initialises its codebooks
+    save_checkpoint(model.eval(), TINY, tmp_path, {"version": "codec@test"})
+    codec = Codec.load(tmp_path)
+    assert codec.version == "codec@test" and codec.config == TINY
+    audio = np.sin(np.linspace(0, 400, 6400)).astype(np.float32) * 0.3
+    codes = codec.encode(audio)
+    frames = 6400 / TINY.hop_length
+    assert codes.shape == (1, TINY.n_q, frames)
+    assert int(codes.min()) >= 0 and int(codes.max()) < TINY.bins
+    decoded = codec.decode(codes, len(audio))
+    assert decoded.shape == (1, 6400) and np.isfinite(decoded).all()
+
+
+def test_a_damaged_checkpoint_is_one_clear_error(tmp_path):
+    model = build_model(TINY)
+    save_checkpoint(model, TINY, tmp_path, {"version": "codec@test"})
+    weights = tmp_path / "codec.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(AudiogenError, match="codec checkpoint .* cannot be read"):
+        Codec.load(tmp_path)
+    with pytest.raises(AudiogenError, match="cannot be read"):
+        Codec.load(tmp_path / "missing")
+
+
+def test_importing_the_codec_leaves_the_heavy_parts_of_audiocraft_out():
+    # A user waits for every import: T5, spaCy and Hugging Face's EnCodec are never used.
+    code = (
+        "import sys; from audiogen.codec.model import build_model; "
+        "from audiogen.codec.config import CodecConfig; build_model(CodecConfig()); "
+        "print(sorted(m for m in ('spacy', 'transformers', 'xformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_training_material_is_deterministic_and_never_uses_the_held_out_kit(phrases):
+    assert HELD_OUT_KIT not in training_kits() and len(training_kits()) >= 5
+    maker = ClipMaker(phrases, training_kits(), segment_s=0.25)
+    first = [c for _, c in zip(range(12), maker.clips(seed=3))]
+    again = [c for _, c in zip(range(12), ClipMaker(phrases, training_kits(), segment_s=0.25)
+                                .clips(seed=3))]  # fmt: skip
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert all(c.shape == (8000,) and c.dtype == np.float32 for c in first)
+    assert all(np.abs(c).max() <= 0.99 for c in first)  # augmentation never clips
+    loud = [c for c in first if np.sqrt(np.mean(c**2)) > 1e-3]
+    assert len(loud) >= 9  # mostly drum audio, not silence
+
+
+def test_training_resumes_where_it_stopped(tmp_path, phrases):
+    from audiogen.codec.train import train
+
+    run = dict(phrases=phrases, kits=training_kits(), out_dir=tmp_path / "out",
+               state_dir=tmp_path / "state", minutes=5, config=TINY,
+               train_config=TrainConfig(segment_s=0.2, batch_size=2, adversarial_after=1),
+               device="cpu", max_steps=1)  # fmt: skip
+    first = train(**run)
+    assert first["steps"] == 1 and (tmp_path / "state" / "last.pt").exists()
+    second = train(**run)  # a new process would do the same: everything is read from disk
+    assert second["steps"] == 2 and second["runs"] == 2
+    assert "adv" in second["losses"]  # the discriminator joined at step 1 as configured
+    card = json.loads((tmp_path / "out" / "codec.json").read_text())
+    assert card["version"] == "codec@2" and card["config"]["n_filters"] == 4
+    assert Codec.load(tmp_path / "out").config == TINY
