@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from audiogen.planner.train import WINDOW_BARS, TrainConfig, train
+from audiogen.planner.data import load_groove, load_library
+from audiogen.planner.train import WINDOW_BARS, TrainConfig, train, write_bar_index
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,8 +33,18 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    parser.add_argument("--bar-index-only", action="store_true",
+                        help="only (re)write the training-bar fingerprints of the checkpoint in "
+                        "--out (its seed and library variations), then stop")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.bar_index_only:
+        train_meta = json.loads((args.out / "planner.json").read_text())["train"]
+        phrases = load_groove(args.groove, splits=("train",)) + load_library(
+            seed=train_meta["seed"], variants=train_meta["library_variants"]
+        )
+        print(f"{write_bar_index(phrases, args.out)} training bars indexed in {args.out}")
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.time()

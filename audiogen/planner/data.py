@@ -106,6 +106,15 @@ def density(bar: Iterable[BarHit], meter: Meter = FOUR_FOUR) -> float:
     return sum(1 for _ in bar) / (meter.ticks_per_bar / _BEAT)
 
 
+def bar_fingerprint(bar: Iterable[BarHit], meter: Meter = FOUR_FOUR) -> int:
+    """A stable 63-bit name for a bar's onsets (which instruments play where, velocities aside):
+    two bars share it when they are the same pattern. The planner checks its bars against the
+    fingerprints of its training bars so that it does not hand back a copy."""
+    onsets = sorted({(h.position, h.instrument) for h in bar})
+    text = f"{meter.ticks_per_bar};" + ",".join(f"{p}:{i}" for p, i in onsets)
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
+
+
 # Syncopation weights per stem group: the backbone and backbeat count fully; hats, cymbals,
 # toms and percussion, whose off-beat figures are texture more than displacement, count half.
 SYNC_GROUP_WEIGHTS = MappingProxyType(

@@ -5,20 +5,21 @@ syncopation target, and a cross-rhythm forced on a chosen lane for the later lan
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from audiogen.errors import RequestError
 from audiogen.instruments import GROUP_OF, GROUPS, instruments_in
+from audiogen.planner.data import BarHit, bar_fingerprint, syncopation_index
+from audiogen.planner.model import KVCache
 from audiogen.planner.tokens import (
     BAR,
     BOS,
     MAX_BAR_TICKS,
-    PAD,
     SYNC_BINS,
     VELOCITY_OF_BIN,
     BarCondition,
@@ -33,6 +34,10 @@ SYNC_BIAS = 3.0  # logit bias per unit of off-beatness at syncopation 1 (or -1 a
 POLY_VOICE = {"kick": "kick", "snare": "rim", "hats": "hat_closed", "cymbals": "ride_bell",
               "toms": "tom_high", "perc": "cowbell"}  # fmt: skip
 POLYRHYTHMS = ("3:4", "2:3", "3:2", "4:3")
+CANDIDATES = 4  # versions of each core bar written side by side, to choose from
+TRIES = 4  # rounds of candidates before a bar that copies a training bar is let through
+RETRY_HEAT = 0.15  # temperature added per retry
+MAX_ROWS = 8  # fills written side by side at most
 
 
 @dataclass(frozen=True)
@@ -95,16 +100,20 @@ class Planner:
     """A loaded planner checkpoint. `plan` turns a `PlanRequest` into a quantised `DrumScore`."""
 
     def __init__(self, folder: Path) -> None:
-        from audiogen.planner.train import load_checkpoint
+        from audiogen.planner.train import bar_energy, load_bar_index, load_checkpoint
+
+        self._bar_energy = bar_energy
 
         self.model, self.vocab, self.labeller, self.meta = load_checkpoint(folder)
         self.version = f"planner@{self.meta['history'][-1]['step'] if self.meta['history'] else 0}"
+        self.seen = load_bar_index(folder)  # fingerprints of the training bars
         v = self.vocab
-        self._pos = torch.tensor([v.id(f"pos:{p}") for p in range(MAX_BAR_TICKS)])
+        self._pos0 = v.id("pos:0")  # positions are consecutive ids
         self._lane = {g: v.id(f"lane:{g}") for g in GROUPS}
-        self._hits = {g: torch.tensor(v.hit_ids(g)) for g in GROUPS}
-        self._hit_word = {i: w for w, i in v.index.items() if w.startswith("hit:")}
-        self._sync_ids = [v.id(f"sync:{i}") for i in range(SYNC_BINS)]
+        self._hits = {g: np.array(v.hit_ids(g)) for g in GROUPS}
+        self._hit_of = {i: (w.split(":")[1], int(w.split(":")[2]))
+                        for w, i in v.index.items() if w.startswith("hit:")}  # fmt: skip
+        self._sync_ids = np.array([v.id(f"sync:{i}") for i in range(SYNC_BINS)])
         self._lane_size = {g: len(instruments_in(g)) for g in GROUPS}
 
     @classmethod
@@ -135,27 +144,31 @@ class Planner:
     def _plan(self, req: PlanRequest) -> DrumScore:
         gen = torch.Generator().manual_seed(req.seed)
         poly = cross_rhythm(req.polyrhythm, req.meter, req.bars) if req.polyrhythm else None
+        shape = (lambda b: poly[b]) if poly else (lambda b: None)
         core_n = min(CORE_BARS, req.bars)
-        pending: list[int] = [self.vocab.id(BOS)]  # words not yet fed to the model
-        cache = None
-        core: list[list[tuple[int, str, int]]] = []
-        for b in range(core_n):
-            rows, cache = self._write(
-                req, "groove", pending, cache, gen, [poly[b] if poly else None]
-            )
-            core.append(rows[0])
-            # The cache now holds the whole bar but its closing <bar>, which opens the next one.
-            pending = []
-        song = [core[b % core_n] for b in range(req.bars)]
         fills = list(range(FILL_EVERY - 1, req.bars, FILL_EVERY))
         if req.bars > core_n and req.bars - 1 not in fills:
             fills.append(req.bars - 1)
-        if fills:
-            # Fills answer the core phrase: written after it, in its context, all in one batch.
-            shapes = [poly[b] if poly else None for b in fills]
-            rows, _ = self._write(req, "fill", pending, cache, gen, shapes)
-            for b, hits in zip(fills, rows):
-                song[b] = hits
+        cache = KVCache(self.model.cfg)
+        pending: list[int] = [self.vocab.id(BOS)]  # words not yet fed to the model
+        core: list[list[tuple[int, str, int]]] = []
+        for b in range(core_n - 1):
+            row, _ = self._bars(req, pending, cache, gen, shape(b), [])
+            core.append(row.hits)
+            # The cache takes in the bar kept, all but its closing <bar>, which opens the next.
+            self.model(torch.tensor([row.tokens[:-1]]), cache)
+            pending = []
+        # The phrase's last bar and the fills are written side by side after the same bars: a
+        # fill takes the place of the phrase's last bar (bars 8, 16, ... of a two-bar phrase).
+        by_bar: dict[int, list[tuple[int, str, int]]] = {}
+        for i in range(0, max(len(fills), 1), MAX_ROWS):
+            chunk = fills[i : i + MAX_ROWS]
+            row, rows = self._bars(req, pending, cache, gen, shape(core_n - 1),
+                                   [shape(b) for b in chunk], with_core=i == 0)  # fmt: skip
+            if row is not None:
+                core.append(row.hits)
+            by_bar.update((b, r.hits) for b, r in zip(chunk, rows))
+        song = [by_bar.get(b, core[b % core_n]) for b in range(req.bars)]
         if poly:  # the cross-rhythm keeps its own cycle in every bar, repeated or not
             voice = POLY_VOICE[req.poly_lane]
             for b in range(req.bars):
@@ -178,52 +191,106 @@ class Planner:
             meter=str(req.meter),
         )
 
-    def _sample(self, logits: torch.Tensor, allowed: torch.Tensor, req: PlanRequest, gen) -> int:
-        masked = torch.full_like(logits, -math.inf)
-        masked[allowed] = logits[allowed] / max(req.temperature, 1e-3)
-        probs = torch.softmax(masked, dim=0)
-        if req.top_p < 1.0:
-            sorted_p, order = probs.sort(descending=True)
-            keep = sorted_p.cumsum(0) - sorted_p < req.top_p
-            probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
-        return int(torch.multinomial(probs, 1, generator=gen))
-
-    def _write(self, req: PlanRequest, section: str, pending: list[int], cache, gen, shapes):
-        """Write one bar per entry of ``shapes`` (each a cross-rhythm's positions or None),
-        all after the same context: ``cache`` plus the words in ``pending``.
+    def _bars(
+        self, req: PlanRequest, pending: list[int], cache: KVCache, gen, core_shape,
+        fill_shapes: list, with_core: bool = True,
+    ) -> tuple[_Row | None, list[_Row]]:  # fmt: skip
+        """Write, side by side after the same context (``cache`` plus ``pending``), versions of
+        the next bar of the core phrase and one fill per entry of ``fill_shapes`` (each shape a
+        cross-rhythm's positions or None). A bar that copies a training bar is written again,
+        up to TRIES rounds. Of the core versions that are new, the one nearest the requested
+        syncopation is kept.
 
         Returns:
-            Per bar, its hits; and the cache after the conditioning and the bar (meaningful
-            for a single bar), holding everything but the bar's closing word.
+            The core bar kept (None without ``with_core``) and the fills.
         """
-        n = len(shapes)
-        cond_ids = self.vocab.ids(self._condition(req, section).words())
-        kick = self._lane["kick"]
-        if req.syncopation is None:
-            # The model chooses how syncopated each bar is: feed up to "energy", sample "sync".
-            logits, cache = self.model(
-                torch.tensor([pending + cond_ids[:4]]), cache, last_only=True
-            )
-            syncs = [self._sample(logits[0, -1], self._sync_ids, req, gen) for _ in range(n)]
-            heads = [[s, *cond_ids[5:], kick] for s in syncs]
-            logits, cache = self.model(torch.tensor(heads), _expand(cache, n), last_only=True)
-        else:
-            logits, cache = self.model(
-                torch.tensor([pending + cond_ids + [kick]]), cache, last_only=True
-            )
-            logits, cache = logits.expand(n, -1, -1), _expand(cache, n)
-        rows = [_Row(self, req, shape) for shape in shapes]
-        pad = self.vocab.id(PAD)
-        last = logits[:, -1]
-        while True:
-            # A row whose bar just ended feeds padding: its closing word opens the next bar.
-            step = [pad if row.done else row.next(last[r], gen) for r, row in enumerate(rows)]
-            step = [pad if row.done else t for row, t in zip(rows, step)]
-            if all(row.done for row in rows):
+        chosen, versions = None, []
+        fills: list = [None] * len(fill_shapes)
+        todo = list(range(len(fill_shapes)))
+        for attempt in range(TRIES):
+            wanted = with_core and chosen is None
+            n_core = CANDIDATES if wanted else 0
+            if not n_core and not todo:
                 break
-            logits, cache = self.model(torch.tensor(step)[:, None], cache, last_only=True)
-            last = logits[:, -1]
-        return [row.hits for row in rows], cache
+            jobs = [("groove", core_shape)] * n_core + [("fill", fill_shapes[i]) for i in todo]
+            rows = self._write(req, pending, cache, gen, jobs, attempt)
+            if n_core:
+                versions = rows[:n_core]
+                fresh = [r for r in versions if not self._copied(r)]
+                chosen = self._nearest(req, fresh) if fresh else None
+            for i, row in zip(todo, rows[n_core:]):
+                fills[i] = row
+            todo = [i for i in todo if self._copied(fills[i])]
+        if with_core and chosen is None:
+            chosen = self._nearest(req, versions)  # the model knows nothing else: a copy it is
+        return chosen, fills
+
+    def _nearest(self, req: PlanRequest, rows: list[_Row]) -> _Row:
+        """The version nearest the request: its energy among the training bars' (0 to 1)
+        against the energy asked, plus its syncopation index against the one asked."""
+
+        def gap(row: _Row) -> float:
+            bar = row.bar()
+            gap = abs(self.labeller.energy_rank(self._bar_energy(bar, req.meter)) - req.energy)
+            if req.syncopation is not None:
+                gap += abs(syncopation_index(bar, req.meter) - req.syncopation)
+            return gap
+
+        return min(rows, key=gap)
+
+    def _copied(self, row: _Row) -> bool:
+        return bar_fingerprint(row.bar(), row.req.meter) in self.seen
+
+    def _sample(self, ids: np.ndarray, logits: np.ndarray, temperature: float, top_p: float,
+                gen) -> int:  # fmt: skip
+        """One of ``ids`` drawn from their ``logits`` (temperature, then nucleus of top_p)."""
+        z = logits / max(temperature, 1e-3)
+        p = np.exp(z - z.max())
+        order = np.argsort(-p, kind="stable")
+        p = p[order] / p.sum()
+        if top_p < 1.0:
+            keep = int(np.searchsorted(np.cumsum(p), top_p)) + 1
+            order, p = order[:keep], p[:keep]
+        u = float(torch.rand((), generator=gen)) * float(p.sum())
+        i = min(int(np.searchsorted(np.cumsum(p), u, side="right")), len(p) - 1)
+        return int(ids[order[i]])
+
+    def _write(
+        self, req: PlanRequest, pending: list[int], cache: KVCache, gen,
+        jobs: list[tuple[str, list[int] | None]], attempt: int = 0,
+    ) -> list[_Row]:  # fmt: skip
+        """Write one bar per job (its section, and a cross-rhythm's positions or None), all
+        after the same context: ``cache`` (left as it is) plus the words in ``pending``. A
+        retry (``attempt`` > 0) samples a little hotter, to leave a bar the model knows by
+        heart."""
+        n = len(jobs)
+        temperature = req.temperature + RETRY_HEAT * attempt
+        words = {s: self.vocab.ids(self._condition(req, s).words()) for s, _ in jobs}
+        first = words[jobs[0][0]]
+        shared = pending + first[:4]  # up to "energy"; then sync, section, feel, meter
+        work = cache.rows([0])
+        logits = self.model(torch.tensor([shared]), work, last_only=True)[0, -1].numpy()
+        if req.syncopation is None:  # the model chooses how syncopated each bar is
+            syncs = [self._sample(self._sync_ids, logits[self._sync_ids], temperature,
+                                  req.top_p, gen) for _ in range(n)]  # fmt: skip
+        else:
+            syncs = [first[4]] * n
+        kick = self._lane["kick"]
+        heads = [shared + [sync, *words[s][5:], kick] for sync, (s, _) in zip(syncs, jobs)]
+        work = work.rows([0] * n)
+        logits = self.model(torch.tensor([h[len(shared) :] for h in heads]), work, True)
+        rows = [_Row(self, req, shape, head, temperature) for (_, shape), head in zip(jobs, heads)]
+        active = list(range(n))  # rows still writing, in the order of the cache's rows
+        while True:
+            last = logits[:, -1].numpy()
+            step = [rows[r].next(last[j], gen) for j, r in enumerate(active)]
+            going = [j for j, r in enumerate(active) if not rows[r].done]
+            if not going:
+                return rows
+            if len(going) < len(active):  # a finished bar leaves the batch
+                work = work.rows(going)
+                active, step = [active[j] for j in going], [step[j] for j in going]
+            logits = self.model(torch.tensor(step)[:, None], work, last_only=True)
 
     def _score(self, req: PlanRequest, song, fills) -> DrumScore:
         bar_ticks = req.meter.ticks_per_bar
@@ -262,30 +329,30 @@ def _poly_velocity(index: int) -> int:
     return 110 if index == 0 else 88  # the cycle's first hit is accented
 
 
-def _expand(cache, n: int):
-    return [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in cache]
-
-
 class _Row:
     """One bar being written: the constraints (meter, grid, lane order, one hit per class per
-    tick) and the controls (syncopation push, a forced cross-rhythm lane) as a state machine."""
+    tick) and the controls (syncopation push, a forced cross-rhythm lane) as a state machine.
+    ``tokens`` are the bar's words as fed, from its conditioning to its closing <bar>."""
 
-    def __init__(self, planner: Planner, req: PlanRequest, poly_positions: list[int] | None):
-        self.p, self.req = planner, req
+    def __init__(self, planner: Planner, req: PlanRequest, poly_positions: list[int] | None,
+                 head: list[int], temperature: float):  # fmt: skip
+        self.p, self.req, self.temperature = planner, req, temperature
+        self.tokens = list(head)
         self.done = False
         self.hits: list[tuple[int, str, int]] = []
         self.lane = 0
         self.expect_hit = False
         self.last_pos, self.used = -1, set()
         bar_ticks = req.meter.ticks_per_bar
-        grid = torch.zeros(MAX_BAR_TICKS, dtype=torch.bool)
-        grid[[t for t in range(bar_ticks) if t % 3 == 0 or t % 4 == 0]] = True
-        self.grid = grid
+        self.grid = np.array([t for t in range(bar_ticks) if t % 3 == 0 or t % 4 == 0])
         push = 0.0 if req.syncopation is None else (2 * req.syncopation - 1) * SYNC_BIAS
-        self.bias = push * torch.tensor([offbeatness(t, req.meter) for t in range(MAX_BAR_TICKS)])
+        self.bias = push * np.array([offbeatness(t, req.meter) for t in range(MAX_BAR_TICKS)])
         self.forced: list[int] = []
         self.poly = sorted(set(poly_positions)) if poly_positions is not None else None
         self._enter_lane()
+
+    def bar(self) -> list[BarHit]:
+        return [BarHit(p, i, v) for p, i, v in self.hits]
 
     def _end_token(self) -> int:
         nxt = self.lane + 1
@@ -299,7 +366,7 @@ class _Row:
             for i, t in enumerate(self.poly):
                 velocity = _poly_velocity(i)
                 self.forced += [
-                    int(self.p._pos[t]),
+                    self.p._pos0 + t,
                     self.p.vocab.id(f"hit:{voice}:{velocity_bin(velocity)}"),
                 ]
                 self.hits.append((t, voice, velocity))
@@ -312,7 +379,12 @@ class _Row:
         else:
             self._enter_lane()
 
-    def next(self, logits: torch.Tensor, gen) -> int:
+    def next(self, logits: np.ndarray, gen) -> int:
+        token = self._next(logits, gen)
+        self.tokens.append(token)
+        return token
+
+    def _next(self, logits: np.ndarray, gen) -> int:
         p, req = self.p, self.req
         if self.forced:
             token = self.forced.pop(0)
@@ -320,29 +392,27 @@ class _Row:
                 self._advance_lane()
             return token
         group = GROUPS[self.lane]
-        end = self._end_token()
         if self.expect_hit:
-            ids = [
-                i for i in p._hits[group].tolist() if p._hit_word[i].split(":")[1] not in self.used
-            ]
-            token = p._sample(logits, torch.tensor(ids), req, gen)
-            _, instrument, vbin = p._hit_word[token].split(":")
+            ids = p._hits[group]
+            if self.used:
+                ids = np.array([i for i in ids.tolist() if p._hit_of[i][0] not in self.used])
+            token = p._sample(ids, logits[ids], self.temperature, req.top_p, gen)
+            instrument, vbin = p._hit_of[token]
             self.used.add(instrument)
-            self.hits.append((self.last_pos, instrument, VELOCITY_OF_BIN[int(vbin)]))
+            self.hits.append((self.last_pos, instrument, VELOCITY_OF_BIN[vbin]))
             self.expect_hit = False
             return token
-        ok = self.grid.clone()
-        ok[: max(self.last_pos, 0)] = False
+        end = self._end_token()
+        positions = self.grid[int(np.searchsorted(self.grid, max(self.last_pos, 0))) :]
         if self.last_pos >= 0 and len(self.used) >= p._lane_size[group]:
-            ok[self.last_pos] = False  # every instrument of the lane already plays here
-        allowed = torch.cat([p._pos[ok], torch.tensor([end])])
-        shaped = logits.clone()
-        shaped[p._pos] += self.bias
-        token = p._sample(shaped, allowed, req, gen)
+            positions = positions[positions != self.last_pos]  # the whole lane plays here
+        ids = np.append(p._pos0 + positions, end)
+        shaped = np.append(logits[p._pos0 + positions] + self.bias[positions], logits[end])
+        token = p._sample(ids, shaped, self.temperature, req.top_p, gen)
         if token == end:
             self._advance_lane()
             return token
-        position = token - int(p._pos[0])
+        position = token - p._pos0
         if position != self.last_pos:
             self.used = set()
         self.last_pos = position

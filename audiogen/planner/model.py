@@ -37,34 +37,69 @@ class _Block(nn.Module):
             nn.GELU(),
             nn.Linear(4 * cfg.d_model, cfg.d_model),
         )
+        self._mlp = (self.mlp[0], self.mlp[2])  # a plain tuple: no second registration
         self.dropout = cfg.dropout
 
     def forward(
-        self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
+        # Functional calls on the modules' weights: decoding runs this once per token, and
+        # module dispatch would cost as much as the arithmetic at this size.
         b, t, d = x.shape
         h = self.n_heads
-        q, k, v = self.qkv(self.norm1(x)).split(d, dim=2)
-        q, k, v = (z.view(b, t, h, d // h).transpose(1, 2) for z in (q, k, v))
-        if cache is not None:
-            k = torch.cat([cache[0], k], dim=2)
-            v = torch.cat([cache[1], v], dim=2)
-        # With a cache, the new queries sit at the end and may see every cached key.
-        causal = cache is None or t > 1
-        if cache is not None and t > 1:
-            past = k.shape[2] - t
-            mask = torch.ones(t, k.shape[2], dtype=torch.bool).tril(diagonal=past)
-            att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        else:
+        y = F.layer_norm(x, (d,), self.norm1.weight, self.norm1.bias)
+        qkv = F.linear(y, self.qkv.weight, self.qkv.bias).view(b, t, 3, h, d // h)
+        qkv = qkv.permute(2, 0, 3, 1, 4)  # (q/k/v, batch, head, time, channel)
+        q = qkv[0]
+        if cache is None:
             att = F.scaled_dot_product_attention(
-                q, k, v, is_causal=causal and cache is None,
-                dropout_p=self.dropout if self.training else 0.0,
-            )  # fmt: skip
-        x = x + F.dropout(
-            self.proj(att.transpose(1, 2).reshape(b, t, d)), self.dropout, self.training
-        )
-        x = x + F.dropout(self.mlp(self.norm2(x)), self.dropout, self.training)
-        return x, (k, v)
+                q, qkv[1], qkv[2], is_causal=True, dropout_p=self.dropout if self.training else 0
+            )
+        else:
+            k, v = cache.store(layer, qkv[1:])
+            mask = None
+            if t > 1:  # the new queries sit at the end and may see every cached key
+                mask = torch.ones(t, k.shape[2], dtype=torch.bool).tril(k.shape[2] - t)
+            att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        y = F.linear(att.transpose(1, 2).reshape(b, t, d), self.proj.weight, self.proj.bias)
+        x = x + (F.dropout(y, self.dropout) if self.training else y)
+        up, down = self._mlp
+        y = F.layer_norm(x, (d,), self.norm2.weight, self.norm2.bias)
+        y = F.linear(F.gelu(F.linear(y, up.weight, up.bias)), down.weight, down.bias)
+        return x + (F.dropout(y, self.dropout) if self.training else y)
+
+
+class KVCache:
+    """Keys and values of every layer for a batch of sequences that share a length, allocated
+    once for the whole context so that a decoding step writes in place instead of growing
+    tensors."""
+
+    def __init__(self, cfg: PlannerConfig, batch: int = 1) -> None:
+        head = cfg.d_model // cfg.n_heads
+        # Past ``length`` the memory is unset: `store` writes a position before it is read.
+        self.kv = torch.empty(cfg.n_layers, 2, batch, cfg.n_heads, cfg.max_len, head)
+        self.length = 0
+
+    @property
+    def batch(self) -> int:
+        return self.kv.shape[2]
+
+    def store(self, layer: int, kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write a layer's new keys and values (stacked) after the cached ones; returns all the
+        keys and all the values."""
+        end = self.length + kv.shape[3]
+        if end > self.kv.shape[4]:
+            raise ValueError(f"the planner's context holds {self.kv.shape[4]} tokens")
+        self.kv[layer, :, :, :, self.length : end] = kv
+        return self.kv[layer, 0, :, :, :end], self.kv[layer, 1, :, :, :end]
+
+    def rows(self, index: list[int]) -> KVCache:
+        """A new cache holding the given rows, in that order (a row may be named again)."""
+        out = KVCache.__new__(KVCache)
+        out.kv = self.kv.new_empty(*self.kv.shape[:2], len(index), *self.kv.shape[3:])
+        out.kv[:, :, :, :, : self.length] = self.kv[:, :, index, :, : self.length]
+        out.length = self.length
+        return out
 
 
 class PlannerModel(nn.Module):
@@ -89,26 +124,24 @@ class PlannerModel(nn.Module):
             nn.init.zeros_(module.bias)
 
     def forward(
-        self,
-        ids: torch.Tensor,
-        cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-        last_only: bool = False,
-    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        self, ids: torch.Tensor, cache: KVCache | None = None, last_only: bool = False
+    ) -> torch.Tensor:
         """Logits for every position of ``ids`` (batch, time) — or only the last one, which is
-        all that sampling needs — and the updated cache."""
-        start = 0 if cache is None else cache[0][0].shape[2]
+        all that sampling needs. With a cache, ``ids`` follow the cached tokens, and the cache
+        takes them in."""
+        start = 0 if cache is None else cache.length
         positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         x = self.tok(ids) + self.pos(positions)[None]
-        new_cache = []
         for i, block in enumerate(self.blocks):
-            x, kv = block(x, None if cache is None else cache[i])
-            new_cache.append(kv)
+            x = block(x, cache, i)
+        if cache is not None:
+            cache.length += ids.shape[1]
         if last_only:
             x = x[:, -1:]
-        return self.head(self.norm(x)), new_cache
+        return self.head(self.norm(x))
 
     def loss(self, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits, _ = self(ids)
+        logits = self(ids)
         return F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100
         )

@@ -20,7 +20,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from audiogen.planner.data import Phrase, density, load_groove, load_library, syncopation_index
+from audiogen.planner.data import (
+    Phrase,
+    bar_fingerprint,
+    density,
+    load_groove,
+    load_library,
+    syncopation_index,
+)
 from audiogen.planner.genres import GENRES
 from audiogen.planner.model import PlannerConfig, PlannerModel
 from audiogen.planner.tokens import (
@@ -33,10 +40,12 @@ from audiogen.planner.tokens import (
     encode_bar,
     tempo_bucket,
 )
+from audiogen.score import Meter
 
 log = logging.getLogger(__name__)
 
 WINDOW_BARS = 3
+BAR_INDEX = "train_bars.npy"  # beside the weights: fingerprints of every training bar
 
 
 @dataclass(frozen=True)
@@ -51,13 +60,20 @@ class Labeller:
         energies, syncs = [], []
         for p in phrases:
             for bar in p.bars:
-                energies.append(bar_energy(bar, p))
+                energies.append(bar_energy(bar, p.meter))
                 syncs.append(syncopation_index(bar, p.meter))
         q = lambda xs, n: tuple(float(np.quantile(xs, i / n)) for i in range(1, n))  # noqa: E731
         return cls(q(energies, ENERGY_BINS), q(syncs, SYNC_BINS))
 
     def energy_bin(self, value: float) -> int:
         return int(np.searchsorted(self.energy_edges, value, side="right"))
+
+    def energy_rank(self, value: float) -> float:
+        """Where a bar's energy lies among the training bars', 0 to 1, read off the quintile
+        edges (linear between them; the top bin spans as far again as the one below it)."""
+        e = self.energy_edges
+        xs = [0.0, *e, e[-1] + (e[-1] - e[-2])]
+        return float(np.interp(value, xs, np.linspace(0.0, 1.0, len(xs))))
 
     def sync_bin(self, value: float) -> int:
         return int(np.searchsorted(self.sync_edges, value, side="right"))
@@ -66,12 +82,12 @@ class Labeller:
         return {"energy_edges": list(self.energy_edges), "sync_edges": list(self.sync_edges)}
 
 
-def bar_energy(bar, phrase: Phrase) -> float:
+def bar_energy(bar, meter: Meter) -> float:
     """How hard a bar drives: onset density weighted by how loud it is played."""
     if not bar:
         return 0.0
     loudness = sum(h.velocity for h in bar) / len(bar) / 127
-    return density(bar, phrase.meter) * (0.5 + loudness)
+    return density(bar, meter) * (0.5 + loudness)
 
 
 def phrase_words(phrase: Phrase, labeller: Labeller, first: int, count: int) -> list[str]:
@@ -80,7 +96,7 @@ def phrase_words(phrase: Phrase, labeller: Labeller, first: int, count: int) -> 
         condition = BarCondition(
             genre=phrase.genre or "none",
             tempo=tempo_bucket(phrase.bpm),
-            energy=labeller.energy_bin(bar_energy(bar, phrase)),
+            energy=labeller.energy_bin(bar_energy(bar, phrase.meter)),
             sync=labeller.sync_bin(syncopation_index(bar, phrase.meter)),
             section="fill" if phrase.kind == "fill" else "groove",
             feel=phrase.feel,
@@ -140,6 +156,7 @@ def train(cfg: TrainConfig) -> dict:
     train_phrases = [p for p in groove if p.split == "train"] + library
     val_phrases = [p for p in groove if p.split == "validation"]
     labeller = Labeller.fit(train_phrases)
+    write_bar_index(train_phrases, cfg.out)
     vocab = Vocabulary(tuple(GENRES))
     train_ids = windows(train_phrases, labeller, vocab, cfg.max_len)
     val_ids = windows(val_phrases, labeller, vocab, cfg.max_len)
@@ -265,3 +282,21 @@ def load_checkpoint(folder: Path) -> tuple[PlannerModel, Vocabulary, Labeller, d
         Labeller(tuple(labels["energy_edges"]), tuple(labels["sync_edges"])),
         meta,
     )
+
+
+def write_bar_index(phrases: Sequence[Phrase], out: Path) -> int:
+    """Save the fingerprints of every bar of ``phrases`` (the training data) beside the
+    weights, for the generator's novelty check; returns how many distinct bars there are."""
+    prints = sorted({bar_fingerprint(bar, p.meter) for p in phrases for bar in p.bars})
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f"{BAR_INDEX}.tmp"
+    with tmp.open("wb") as f:
+        np.save(f, np.array(prints, dtype=np.int64))
+    tmp.replace(out / BAR_INDEX)
+    return len(prints)
+
+
+def load_bar_index(folder: Path) -> frozenset[int]:
+    """The fingerprints `write_bar_index` saved (none for a checkpoint without them)."""
+    path = folder / BAR_INDEX
+    return frozenset(np.load(path).tolist()) if path.is_file() else frozenset()

@@ -77,3 +77,44 @@ def test_polyrhythm_is_a_real_cross_rhythm_on_its_lane(planner, spec, meter, lan
 def test_bad_polyrhythm_is_refused():
     with pytest.raises(RequestError, match="3:4"):
         cross_rhythm("5:7", Meter(4, 4), 4)
+
+
+def test_no_bar_is_a_copy_of_a_training_bar(planner):
+    from audiogen.planner.data import BarHit, bar_fingerprint
+
+    assert planner.seen  # the checkpoint ships the fingerprints of its training bars
+    # Reggae's one-drop and punk's straight 8ths are what the model knows best by heart.
+    for genre, bpm in (("reggae", 75.0), ("punk", 180.0)):
+        for seed in range(3):
+            score = planner.plan(_req(genre=genre, bpm=bpm, bars=8, seed=seed))
+            per_bar = score.meter.ticks_per_bar
+            bars = [[] for _ in range(score.bars)]
+            for h in score.hits:
+                bars[h.tick // per_bar].append(BarHit(h.tick % per_bar, h.instrument, 100))
+            assert not any(bar_fingerprint(b, score.meter) in planner.seen for b in bars)
+
+
+def _mean_per_bar(score, measure):
+    from audiogen.planner.data import BarHit
+
+    per_bar = score.meter.ticks_per_bar
+    bars = [[] for _ in range(score.bars)]
+    for h in score.hits:
+        bars[h.tick // per_bar].append(BarHit(h.tick % per_bar, h.instrument, h.velocity))
+    return sum(measure(b, score.meter) for b in bars) / len(bars)
+
+
+def test_more_syncopation_and_energy_asked_give_more(planner):
+    from audiogen.planner.data import density, syncopation_index
+
+    for genre in ("funk", "house"):
+        low = [planner.plan(_req(genre=genre, syncopation=0.1, seed=s)) for s in range(3)]
+        high = [planner.plan(_req(genre=genre, syncopation=0.9, seed=s)) for s in range(3)]
+        assert sum(_mean_per_bar(s, syncopation_index) for s in low) < sum(
+            _mean_per_bar(s, syncopation_index) for s in high
+        )
+        calm = [planner.plan(_req(genre=genre, energy=0.1, seed=s)) for s in range(3)]
+        loud = [planner.plan(_req(genre=genre, energy=0.9, seed=s)) for s in range(3)]
+        assert sum(_mean_per_bar(s, density) for s in calm) < sum(
+            _mean_per_bar(s, density) for s in loud
+        )

@@ -2,7 +2,7 @@
 
 import torch
 
-from audiogen.planner.model import PlannerConfig, PlannerModel
+from audiogen.planner.model import KVCache, PlannerConfig, PlannerModel
 from audiogen.planner.tokens import (
     BAR,
     VELOCITY_OF_BIN,
@@ -53,17 +53,19 @@ def test_round_trip_keeps_positions_and_velocity_bins():
 
 def test_cached_decoding_matches_a_full_pass():
     torch.manual_seed(0)
-    model = PlannerModel(
-        PlannerConfig(vocab_size=50, max_len=64, d_model=32, n_layers=2, n_heads=2)
-    ).eval()
+    cfg = PlannerConfig(vocab_size=50, max_len=64, d_model=32, n_layers=2, n_heads=2)
+    model = PlannerModel(cfg).eval()
     ids = torch.randint(0, 50, (1, 40))
     with torch.no_grad():
-        full, _ = model(ids)
-        logits, cache = model(ids[:, :25])
-        steps = [logits]
+        full = model(ids)
+        cache = KVCache(cfg)
+        steps = [model(ids[:, :25], cache)]
         for i in range(25, 40):
-            logits, cache = model(ids[:, i : i + 1], cache)
-            steps.append(logits)
-        chunked, _ = model(ids[:, 30:40], model(ids[:, :30])[1])
+            steps.append(model(ids[:, i : i + 1], cache))
+        cache = KVCache(cfg)
+        model(ids[:, :30], cache)
+        twins = cache.rows([0, 0])  # two copies go on independently
+        chunked = model(ids[:, 30:40].repeat(2, 1), twins)
     assert torch.allclose(full, torch.cat(steps, dim=1), atol=1e-5)
-    assert torch.allclose(full[:, 30:], chunked, atol=1e-5)
+    assert torch.allclose(full[:, 30:].expand(2, -1, -1), chunked, atol=1e-5)
+    assert cache.length == 30 and twins.length == 40
