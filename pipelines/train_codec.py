@@ -43,11 +43,13 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore a saved state")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch", type=int, default=TrainConfig.batch_size)
-    parser.add_argument("--segment", type=float, default=TrainConfig.segment_s, help="seconds")
+    parser.add_argument("--segment", type=float, default=TrainConfig.segment_s, help="clip, s")
     parser.add_argument("--adversarial-after", type=int, default=TrainConfig.adversarial_after)
     parser.add_argument("--device", default=None)
     parser.add_argument("--log", type=Path, default=None, help="also log to this file")
     parser.add_argument("--tiny", action="store_true", help="a tiny model (tests, smoke runs)")
+    parser.add_argument("--export-only", action="store_true",
+                        help="only write the ONNX decoder of the checkpoint in --out")  # fmt: skip
     args = parser.parse_args()
 
     handlers = [logging.StreamHandler()]
@@ -56,6 +58,9 @@ def main() -> None:
         handlers.append(logging.FileHandler(args.log))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers)
 
+    if args.export_only:
+        export(args.out)
+        return
     if args.phrases:
         phrases = pickle.loads(args.phrases.read_bytes())
     else:
@@ -78,6 +83,14 @@ def main() -> None:
     summary = train(phrases, training_kits(), args.out, args.state, args.minutes, config,
                     train_config, args.device, args.workers, args.max_steps)  # fmt: skip
     logging.info("done: %s", summary)
+    export(args.out)
+
+
+def export(folder: Path) -> None:
+    from audiogen.codec.model import Codec, export_decoder
+
+    codec = Codec.load(folder)
+    logging.info("decoder for onnxruntime → %s", export_decoder(codec.model, codec.config, folder))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 WEIGHTS = "codec.safetensors"
 CARD = "codec.json"
+DECODER_ONNX = "decoder.onnx"  # the same decoder for onnxruntime: ~3x faster on a CPU than torch
 
 
 def build_model(config: CodecConfig) -> Any:
@@ -57,6 +60,7 @@ class Codec:
     model: Any
     config: CodecConfig
     meta: dict[str, Any]
+    onnx_decoder: Any = None  # an onnxruntime session, when the checkpoint ships one
 
     @property
     def sample_rate(self) -> int:
@@ -86,7 +90,7 @@ class Codec:
             first = str(exc).splitlines()[0]
             raise AudiogenError(f"codec checkpoint in {folder} does not fit ({first})") from None
         model.to(device).eval()
-        return cls(model, config, meta)
+        return cls(model, config, meta, _onnx_session(folder / DECODER_ONNX, device))
 
     def encode(self, audio: np.ndarray | torch.Tensor, n_q: int | None = None) -> torch.Tensor:
         """Mono audio at the codec's rate, shape [T] or [B, T] → int codes [B, K, frames]."""
@@ -104,10 +108,14 @@ class Codec:
         import torch
 
         with torch.inference_mode():
-            audio = self.model.decode(codes.to(self._device))[:, 0]
+            if self.onnx_decoder is not None:
+                latent = self.model.decode_latent(codes.to(self._device)).float().cpu().numpy()
+                audio = self.onnx_decoder.run(None, {"latent": latent})[0][:, 0]
+            else:
+                audio = self.model.decode(codes.to(self._device))[:, 0].float().cpu().numpy()
         if length is not None:
             audio = audio[:, :length]
-        return audio.float().cpu().numpy()
+        return np.ascontiguousarray(audio, dtype=np.float32)
 
     @property
     def _device(self) -> Any:
@@ -130,3 +138,45 @@ def save_checkpoint(model: Any, config: CodecConfig, folder: Path, meta: dict[st
     tmp = folder / (CARD + ".tmp")
     tmp.write_text(json.dumps(card, indent=1) + "\n")
     tmp.replace(folder / CARD)
+
+
+def _onnx_session(path: Path, device: str) -> Any:
+    if not path.exists() or device != "cpu":
+        return None
+    try:
+        import onnxruntime
+    except ImportError:
+        log.info("onnxruntime is not installed: the codec decodes with torch (slower)")
+        return None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = min(os.cpu_count() or 1, 8)
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def export_decoder(model: Any, config: CodecConfig, folder: Path) -> Path:
+    """Write the decoder as ONNX (needs the ``onnx`` package; the product only reads it).
+
+    SEANet's decoder pads by amounts that do not depend on the input length, so one graph with a
+    dynamic frame axis decodes any length exactly as torch does.
+    """
+    import torch
+
+    decoder = build_model(config).decoder
+    decoder.load_state_dict(model.decoder.state_dict())
+    decoder.eval()
+    for module in decoder.modules():  # bake weight norm into plain weights
+        if hasattr(module, "weight_g"):
+            torch.nn.utils.remove_weight_norm(module)
+    latent = torch.zeros(2, model.quantizer.dimension, 50)
+    tmp = folder / (DECODER_ONNX + ".tmp")
+    frames, batch = torch.export.Dim("frames", min=2, max=100_000), torch.export.Dim("batch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            decoder, (latent,), input_names=["latent"], output_names=["audio"],
+            dynamic_shapes=({0: batch, 2: frames},), dynamo=True, verbose=False,
+        )  # fmt: skip
+        program.save(str(tmp))
+    tmp.replace(folder / DECODER_ONNX)
+    return folder / DECODER_ONNX
