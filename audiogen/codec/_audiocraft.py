@@ -18,7 +18,7 @@ from typing import Any
 
 from audiogen.errors import AudiogenError
 
-_PACKAGES = ("audiocraft", "audiocraft.modules", "audiocraft.models")
+_PACKAGES = ("audiocraft", "audiocraft.modules", "audiocraft.models", "audiocraft.data")
 # Names the sub-packages' own __init__ would export and that sibling modules import from them.
 _EXPORTS = {"audiocraft.modules": ("conv", "lstm", "seanet")}
 
@@ -50,17 +50,42 @@ def _register() -> None:
                     setattr(sys.modules[package], key, getattr(loaded, key))
 
 
+# Libraries that audiocraft's modules import at the top but that only serve parts audiogen never
+# builds: Hugging Face's pretrained EnCodec and T5/CLAP text conditioners (transformers, spacy),
+# xformers' attention kernels (audiogen uses torch's), audio file reading (av) and chroma
+# (librosa). Stand-ins let those modules import in a fraction of a second; anything that really
+# touched one would fail loudly (`_Absent`).
+_NOT_USED = ("transformers", "spacy", "xformers", "av", "librosa")
+
+
+class _Absent(types.ModuleType):
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Absent(f"{self.__name__}.{name}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise AudiogenError(f"audiogen does not use {self.__name__} (an audiocraft extra)")
+
+
 def load(module: str) -> Any:
     """``load("modules.seanet")`` → the module ``audiocraft.modules.seanet``."""
     _register()
-    if module == "models.encodec" and "transformers" not in sys.modules:
-        # encodec.py imports Hugging Face's EncodecModel only to wrap pretrained HF weights,
-        # which audiogen never uses; a placeholder saves ~4 s of importing transformers.
-        placeholder = types.ModuleType("transformers")
-        placeholder.EncodecModel = None  # type: ignore[attr-defined]
-        sys.modules["transformers"] = placeholder
-        try:
-            return importlib.import_module("audiocraft.models.encodec")
-        finally:
-            del sys.modules["transformers"]
-    return importlib.import_module(f"audiocraft.{module}")
+    name = f"audiocraft.{module}"
+    if name in sys.modules:
+        return sys.modules[name]
+    stand_ins = [n for n in _NOT_USED if n not in sys.modules]
+    for stand_in in stand_ins:
+        sys.modules[stand_in] = _Absent(stand_in)
+    if "xformers" in stand_ins:
+        import torch
+
+        # The one xformers call on the path audiogen takes (custom attention, not the
+        # memory-efficient kernel) splits packed q/k/v: torch.unbind does the same.
+        sys.modules["xformers"].ops = types.SimpleNamespace(unbind=torch.unbind)  # type: ignore[attr-defined]
+    try:
+        return importlib.import_module(name)
+    finally:
+        for stand_in in stand_ins:
+            if isinstance(sys.modules.get(stand_in), _Absent):
+                del sys.modules[stand_in]

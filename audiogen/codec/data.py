@@ -9,13 +9,15 @@ isolated hits at all velocities. Clips are mono, ``segment_s`` long, at the code
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from audiogen.kits import kit_names, load_kit
-from audiogen.planner.data import Phrase, phrase_to_score
+from audiogen.planner.data import Phrase, load_groove, load_library, phrase_to_score
 from audiogen.render.sampler import Sampler, Variation
 from audiogen.score import MAX_BPM, MIN_BPM, DrumScore, Hit, Meter
 
@@ -143,3 +145,11 @@ def augment(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np
         out *= 0.99 / peak
     return out.astype(np.float32)
 
+
+
+def material(groove_root: Path, phrases_file: Path | None = None) -> list[Phrase]:
+    """Groove train split + style library (2 variations each), or the pickle that
+    ``pipelines/train_codec.py --save-phrases`` wrote (for a machine without the dataset)."""
+    if phrases_file is not None:
+        return pickle.loads(phrases_file.read_bytes())
+    return load_groove(groove_root, ("train",)) + load_library(seed=0, variants=2)

@@ -1,0 +1,278 @@
+"""The neural renderer: audiocraft's `LMModel` writes a stem's codec tokens from the score.
+
+Conditioning is frame-aligned: a `ScoreConditioner` turns the stem's score features (see
+`features.py`), the stem and the kit into one vector per sequence step, which audiocraft's
+`ConditionFuser` adds to the token embeddings ('sum'). Codebooks follow the delayed pattern.
+All stems of a beat are one batch; long beats go in windows, each primed with the end of the
+last, and the codec decodes the whole token sequence at once, so windows leave no seam.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audiogen.codec import _audiocraft
+from audiogen.codec.model import Codec
+from audiogen.errors import AudiogenError
+from audiogen.instruments import GROUPS
+from audiogen.render.features import FEATURES, stem_frames
+from audiogen.score import DrumScore
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = "renderer.safetensors"
+CARD = "renderer.json"
+CONDITION = "score"
+UNKNOWN = -1
+
+
+@dataclass(frozen=True)
+class RendererConfig:
+    """The token model's shape and what it was trained with."""
+
+    dim: int = 256
+    num_heads: int = 4
+    num_layers: int = 6
+    hidden_scale: int = 4
+    window: int = 9  # score frames each step sees: 7 behind (the delayed codebooks), 1 ahead
+    max_frames: int = 1500  # frames per window (30 s at 50 frames/s)
+    prompt_frames: int = 250  # frames of the last window that prime the next
+    kits: tuple[str, ...] = ()
+    n_q: int = 8
+    card: int = 1024
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["kits"] = list(self.kits)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RendererConfig:
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        values["kits"] = tuple(values.get("kits", ()))
+        return cls(**values)
+
+
+def _modules() -> tuple[Any, Any, Any]:
+    import torch
+
+    return torch, _audiocraft.load("models.lm"), _audiocraft.load("modules.conditioners")
+
+
+def build(config: RendererConfig) -> tuple[Any, Any]:
+    """A fresh (LMModel, ScoreConditioner) pair of ``config``'s shape."""
+    torch, lm_module, conditioners = _modules()
+    patterns = _audiocraft.load("modules.codebooks_patterns")
+
+    class ScoreConditioner(torch.nn.Module):
+        """Score features, stem and kit → one vector per step, for the fuser to add."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv1d(FEATURES, config.dim, kernel_size=config.window)
+            self.stem = torch.nn.Embedding(len(GROUPS), config.dim)
+            self.kit = torch.nn.Embedding(max(1, len(config.kits)), config.dim)
+
+        def forward(self, features: Any, stem: Any, kit: Any, steps: int) -> Any:
+            x = features.transpose(1, 2)  # [B, F, T]
+            x = torch.nn.functional.pad(x, (config.window - 2, 1 + steps - x.shape[-1]))
+            out = self.conv(x).transpose(1, 2)  # [B, steps, dim]
+            return out + self.stem(stem)[:, None] + self.kit(kit)[:, None]
+
+    lm = lm_module.LMModel(
+        pattern_provider=patterns.DelayedPatternProvider(n_q=config.n_q),
+        condition_provider=conditioners.ConditioningProvider({}),
+        fuser=conditioners.ConditionFuser(
+            {"sum": [CONDITION], "prepend": [], "cross": [], "input_interpolate": []}
+        ),
+        n_q=config.n_q, card=config.card, dim=config.dim, num_heads=config.num_heads,
+        num_layers=config.num_layers, hidden_scale=config.hidden_scale, norm="layer_norm",
+        norm_first=True, causal=True, positional_embedding="sin", custom=True,
+        memory_efficient=False,
+        cfg_dropout=0.0, cfg_coef=1.0,
+    )  # fmt: skip
+    return lm, ScoreConditioner()
+
+
+def predict(lm: Any, conditioner: Any, codes: Any, features: Any, stem: Any, kit: Any) -> Any:
+    """Teacher-forced logits [B, K, T, card] and their validity mask [B, K, T] (training)."""
+    torch = _modules()[0]
+    B, K, T = codes.shape
+    pattern = lm.pattern_provider.get_pattern(T)
+    sequence, _, _ = pattern.build_pattern_sequence(codes.contiguous(), lm.special_token_id, True)
+    condition = conditioner(features, stem, kit, sequence.shape[-1])
+    ones = torch.ones(condition.shape[:2], device=condition.device)
+    logits = lm(sequence, [], {CONDITION: (condition, ones)})
+    logits, _, mask = pattern.revert_pattern_logits(logits.permute(0, 3, 1, 2), float("nan"), True)
+    return logits.permute(0, 2, 3, 1), mask[None].expand(B, -1, -1)
+
+
+@dataclass
+class NeuralRenderer:
+    """A trained token model with the codec it writes for.
+
+    Args:
+        lm: audiocraft `LMModel`.
+        conditioner: the `ScoreConditioner` trained with it.
+        codec: the codec whose tokens it writes.
+        config: shape and training kits.
+        meta: the checkpoint's card (version, steps, metrics).
+    """
+
+    lm: Any
+    conditioner: Any
+    codec: Codec
+    config: RendererConfig
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "untrained"))
+
+    @classmethod
+    def load(cls, folder: Path | str, codec: Codec) -> NeuralRenderer:
+        """Load ``renderer.safetensors`` and ``renderer.json`` from ``folder``."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        hint = "; use --renderer sample"
+        try:
+            meta = json.loads((folder / CARD).read_text())
+            config = RendererConfig.from_dict(meta["config"])
+            state = load_file(str(folder / WEIGHTS))
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
+            message = f"renderer checkpoint in {folder} cannot be read ({exc}){hint}"
+            raise AudiogenError(message) from None
+        if meta.get("codec") != codec.version:
+            raise AudiogenError(
+                f"renderer checkpoint in {folder} was trained for {meta.get('codec')}, "
+                f"not {codec.version}{hint}"
+            )
+        lm, conditioner = build(config)
+        try:
+            lm.load_state_dict({k[3:]: v.float() for k, v in state.items() if k.startswith("lm.")})
+            conditioner.load_state_dict(
+                {k[5:]: v.float() for k, v in state.items() if k.startswith("cond.")}
+            )
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            message = f"renderer checkpoint in {folder} does not fit ({first}){hint}"
+            raise AudiogenError(message) from None
+        return cls(lm.eval(), conditioner.eval(), codec, config, meta)
+
+    def render(
+        self, score: DrumScore, kit: str, sample_rate: int = 48000, seed: int = 0,
+        temperature: float = 1.0, top_k: int = 50,
+    ) -> dict[str, np.ndarray]:  # fmt: skip
+        """One mono float32 stem per group the score plays, at ``sample_rate``.
+
+        Same score, kit and seed → the same audio.
+        """
+        torch = _modules()[0]
+        from scipy.signal import resample_poly
+
+        if kit not in self.config.kits:
+            raise AudiogenError(
+                f"the neural renderer knows the kits {', '.join(self.config.kits)}, not {kit}; "
+                "use one of them or --renderer sample"
+            )
+        groups = score.groups
+        if not groups:
+            return {}
+        rate = self.codec.config.frame_rate
+        frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
+        features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
+        stem = torch.tensor([GROUPS.index(g) for g in groups])
+        kits = torch.full((len(groups),), self.config.kits.index(kit))
+        codes = self.generate(torch.from_numpy(features), stem, kits, seed, temperature, top_k)
+        length = round((score.duration_s + TAIL_S) * self.codec.sample_rate)
+        audio = self.codec.decode(codes, length)
+        ratio = Fraction(sample_rate, self.codec.sample_rate)
+        return {
+            g: resample_poly(audio[i], ratio.numerator, ratio.denominator).astype(np.float32)
+            for i, g in enumerate(groups)
+        }
+
+    def generate(self, features: Any, stem: Any, kit: Any, seed: int = 0,
+                 temperature: float = 1.0, top_k: int = 50) -> Any:  # fmt: skip
+        """Codes [B, K, T] for score features [B, T, F], in windows primed by the last one."""
+        torch = _modules()[0]
+        B, T, _ = features.shape
+        codes = torch.full((B, self.config.n_q, T), UNKNOWN, dtype=torch.long)
+        generator = torch.Generator().manual_seed(seed)
+        done = 0
+        while done < T:
+            lo = max(0, done - self.config.prompt_frames)
+            hi = min(T, lo + self.config.max_frames)
+            window = self._fill(codes[:, :, lo:hi].clone(), features[:, lo:hi], stem, kit,
+                                done - lo, generator, temperature, top_k)  # fmt: skip
+            codes[:, :, lo:hi] = window
+            done = hi
+        return codes
+
+    def _fill(self, codes: Any, features: Any, stem: Any, kit: Any, prompt: int,
+              generator: Any, temperature: float, top_k: int) -> Any:  # fmt: skip
+        torch = _modules()[0]
+        lm = self.lm
+        B, K, T = codes.shape
+        pattern = lm.pattern_provider.get_pattern(T)
+        sequence, _, mask = pattern.build_pattern_sequence(codes, lm.special_token_id)
+        steps = sequence.shape[-1]
+        with torch.inference_mode():
+            condition = self.conditioner(features, stem, kit, steps)
+            start = pattern.get_first_step_with_timesteps(prompt) if prompt else 1
+            previous = 0
+            with lm.streaming():
+                for offset in range(start, steps):
+                    part = condition[:, previous:offset]
+                    ones = torch.ones(part.shape[:2])
+                    logits = lm(sequence[..., previous:offset], [], {CONDITION: (part, ones)})
+                    token = _sample(logits[:, :, -1], temperature, top_k, generator)
+                    token[~mask[:, offset].expand(B, -1)] = lm.special_token_id
+                    current = sequence[..., offset]
+                    sequence[..., offset] = torch.where(current == UNKNOWN, token, current)
+                    previous = offset
+        out, _, _ = pattern.revert_pattern_sequence(sequence, special_token=UNKNOWN)
+        return out[..., :T]
+
+
+TAIL_S = 1.0  # rendered past the last bar, for ringing cymbals (the sampler rings up to 3 s)
+
+
+def _sample(logits: Any, temperature: float, top_k: int, generator: Any) -> Any:
+    """Tokens [B, K] from logits [B, K, card] with temperature and top-k, under ``generator``."""
+    torch = _modules()[0]
+    B, K, card = logits.shape
+    probs = torch.softmax(logits.float() / max(temperature, 1e-3), dim=-1)
+    if 0 < top_k < card:
+        probs, index = probs.topk(top_k, dim=-1)
+    else:
+        index = None
+    pick = torch.multinomial(probs.reshape(B * K, -1), 1, generator=generator).reshape(B, K)
+    return pick if index is None else index.gather(-1, pick[..., None])[..., 0]
+
+
+def save_checkpoint(lm: Any, conditioner: Any, config: RendererConfig, folder: Path,
+                    meta: dict[str, Any]) -> None:  # fmt: skip
+    """Write both modules as one fp16 safetensors file and the JSON card, atomically."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {f"lm.{k}": v for k, v in lm.state_dict().items()}
+    state |= {f"cond.{k}": v for k, v in conditioner.state_dict().items()}
+    state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu().contiguous()
+             for k, v in state.items()}  # fmt: skip
+    tmp = folder / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp))
+    tmp.replace(folder / WEIGHTS)
+    tmp = folder / (CARD + ".tmp")
+    tmp.write_text(json.dumps(dict(meta, config=config.to_dict()), indent=1) + "\n")
+    tmp.replace(folder / CARD)

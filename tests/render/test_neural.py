@@ -1,0 +1,120 @@
+"""The neural renderer's machinery on tiny untrained models: features, batching, windows, seeds,
+checkpoints and resumable training. (How it sounds is a benchmark, once a model is trained.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audiogen.codec.config import CodecConfig
+from audiogen.errors import AudiogenError
+from audiogen.render.features import CLASS_INDEX, FEATURES, stem_frames
+from audiogen.score import DrumScore, Hit, Meter
+
+TINY_CODEC = CodecConfig(n_filters=4, ratios=(4, 4, 4, 10), dimension=16, n_q=2, bins=16)
+KITS = ("acoustic", "808")
+
+
+def test_features_place_each_hit_in_its_frame_finer_than_a_frame():
+    # 120 bpm: a quarter is 0.5 s = 25 frames at 50 frames/s; the snare is played 7 ms late.
+    hits = (Hit(0, "kick", 127), Hit(24, "snare", 64, offset_ms=7.0), Hit(48, "kick", 100))
+    score = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=hits)
+    kick = stem_frames(score, "kick", 50.0, 100)
+    assert kick.shape == (100, FEATURES)
+    c = 3 * CLASS_INDEX["kick"]
+    assert np.flatnonzero(kick[:, c]).tolist() == [0, 50]
+    assert kick[0, c + 1] == pytest.approx(1.0) and kick[50, c + 1] == pytest.approx(100 / 127)
+    snare = stem_frames(score, "snare", 50.0, 100)
+    s = 3 * CLASS_INDEX["snare"]
+    assert np.flatnonzero(snare[:, s]).tolist() == [25]
+    assert snare[25, s + 2] == pytest.approx(0.35, abs=1e-6)  # 7 ms into a 20 ms frame
+    assert not snare[:, c].any()  # the kick is not in the snare's stem
+    later = stem_frames(score, "kick", 50.0, 40, start_s=0.5)  # a window from 0.5 s
+    assert np.flatnonzero(later[:, c]).tolist() == [25]
+
+
+@pytest.fixture(scope="module")
+def renderer(tmp_path_factory):
+    import torch
+
+    from audiogen.codec.model import Codec, build_model
+    from audiogen.codec.model import save_checkpoint as save_codec
+    from audiogen.render.neural import NeuralRenderer, RendererConfig, build, save_checkpoint
+
+    folder = tmp_path_factory.mktemp("neural")
+    codec_model = build_model(TINY_CODEC)
+    codec_model.train()
+    codec_model(torch.randn(2, 1, 6400) * 0.1)
+    save_codec(codec_model.eval(), TINY_CODEC, folder / "codec", {"version": "codec@tiny"})
+    codec = Codec.load(folder / "codec")
+    config = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
+                            max_frames=60, prompt_frames=20)  # fmt: skip
+    lm, conditioner = build(config)
+    save_checkpoint(lm, conditioner, config, folder / "renderer",
+                    {"version": "renderer@tiny", "codec": codec.version})  # fmt: skip
+    return NeuralRenderer.load(folder / "renderer", codec), folder
+
+
+def two_bars() -> DrumScore:
+    hits = [Hit(t, "kick", 110) for t in range(0, 192, 48)]
+    hits += [Hit(t, "snare", 100) for t in range(24, 192, 48)]
+    hits += [Hit(t, "hat_closed", 70) for t in range(0, 192, 12)]
+    return DrumScore(bpm=140, meter=Meter(4, 4), bars=2, hits=tuple(hits))
+
+
+def test_every_stem_is_rendered_in_one_batch_at_the_requested_rate(renderer):
+    model, _ = renderer
+    stems = model.render(two_bars(), "808", sample_rate=48000, seed=1)
+    assert sorted(stems) == ["hats", "kick", "snare"]
+    expected = round((two_bars().duration_s + 1.0) * 48000)
+    assert all(abs(len(a) - expected) <= 2 for a in stems.values())
+    assert all(a.dtype == np.float32 and np.isfinite(a).all() for a in stems.values())
+
+
+def test_same_seed_same_audio_and_another_seed_differs(renderer):
+    model, _ = renderer
+    a = model.render(two_bars(), "808", seed=5)
+    b = model.render(two_bars(), "808", seed=5)
+    c = model.render(two_bars(), "808", seed=6)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert any(not np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_long_beats_are_generated_in_primed_windows_covering_every_frame(renderer):
+    import torch
+
+    model, _ = renderer
+    features = torch.rand(2, 150, FEATURES)  # 150 frames: windows of 60 primed by 20
+    codes = model.generate(features, torch.tensor([0, 1]), torch.tensor([0, 1]), seed=0)
+    assert codes.shape == (2, 2, 150)
+    assert int(codes.min()) >= 0 and int(codes.max()) < 16  # no frame left unwritten
+
+
+def test_unknown_kit_and_mismatched_or_broken_checkpoints_name_the_sampler(renderer):
+    from audiogen.render.neural import NeuralRenderer
+
+    model, folder = renderer
+    with pytest.raises(AudiogenError, match="--renderer sample"):
+        model.render(two_bars(), "lofi")
+    other = type(model.codec)(model.codec.model, model.codec.config, {"version": "codec@9"})
+    with pytest.raises(AudiogenError, match="trained for codec@tiny.*--renderer sample"):
+        NeuralRenderer.load(folder / "renderer", other)
+    with pytest.raises(AudiogenError, match="cannot be read.*--renderer sample"):
+        NeuralRenderer.load(folder / "missing", model.codec)
+
+
+def test_training_resumes_and_writes_a_loadable_checkpoint(renderer, tmp_path):
+    from audiogen.planner.data import load_library
+    from audiogen.render.neural import NeuralRenderer
+    from audiogen.render.neural_train import train
+
+    model, _ = renderer
+    phrases = [p for p in load_library() if p.genre == "rock"][:3]
+    run = dict(phrases=phrases, kits=KITS, codec=model.codec, out_dir=tmp_path / "out",
+               state_dir=tmp_path / "state", minutes=5, config=model.config, batch_size=2,
+               frames=20, device="cpu", max_steps=1)  # fmt: skip
+    assert train(**run)["steps"] == 1
+    second = train(**run)
+    assert second["steps"] == 2 and second["runs"] == 2 and np.isfinite(second["loss"])
+    loaded = NeuralRenderer.load(tmp_path / "out", model.codec)
+    assert loaded.version == "renderer@2"
