@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audiogen.errors import AudiogenError, RequestError
+from audiogen.errors import AudiogenError, OutputError, RequestError
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,10 @@ def run_batch(
     from audiogen.progress import counter
 
     out = recipe.out
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot make the output folder {out}: {exc.strerror}") from None
     with _lock(out):
         _clear_half_done(out)
         times = _read_log(out)
@@ -400,8 +403,6 @@ class _lock:
         self.path = out / LOCK
 
     def __enter__(self) -> None:
-        from audiogen.errors import OutputError
-
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)

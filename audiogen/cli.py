@@ -200,10 +200,18 @@ def _batch(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise AudiogenError(f"--workers {args.workers}: use 1 or more")
     recipe = load_recipe(args.recipe, out=args.out)
-    outcomes = run_batch(
-        recipe, workers=args.workers, backend=args.backend, address=args.address,
-        progress=None if not args.quiet else False,
-    )  # fmt: skip
+    try:
+        outcomes = run_batch(
+            recipe, workers=args.workers, backend=args.backend, address=args.address,
+            progress=None if not args.quiet else False,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print(
+            f"audiogen: interrupted; finished items in {recipe.out} are kept: run the same "
+            "command again to resume",
+            file=sys.stderr,
+        )
+        return 130
     failed = [o for o in outcomes if o.status == "failed"]
     if not args.quiet:
         done = sum(o.status == "done" for o in outcomes)

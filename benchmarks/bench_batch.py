@@ -5,9 +5,10 @@ with an uninterrupted run; throughput with one and two workers, local and Ray.
     python benchmarks/bench_batch.py --items 40 --kills 2 --throughput-items 20
 
 1. reference: the recipe run once, uninterrupted (``audiogen batch``, ``--workers N``);
-2. kill test: the same recipe into a fresh folder, its whole process group SIGKILLed at a random
-   moment ``--kills`` times, then run to the end; then every item must be there once, whole
-   (manifest checksums), and byte-identical to the reference, with nothing else left behind;
+2. kill test: the same recipe into a fresh folder, its whole process group SIGKILLed
+   ``--kills`` times at random points spread over the batch (after a random number of finished
+   items plus a random fraction of an item), then run to the end; then every item must be there
+   once, whole (manifest checksums), byte-identical to the reference, nothing else left behind;
 3. throughput: items per second on a smaller recipe with 1 and 2 workers, local and (when ray is
    installed) Ray, whose files must equal the local ones.
 Prints Markdown; writes benchmarks/results/batch.json.
@@ -85,15 +86,22 @@ def main() -> None:
 
         killed = tmp_path / "killed"
         moments = []
-        for k in range(args.kills):
-            moment = rng.uniform(2.0, max(3.0, result["reference_s"] / args.kills))
+        # Kill points spread over the batch: a random number of finished items for each kill
+        # (sorted), then a random delay of up to two items' time, so the kill lands mid-item.
+        per_item_s = result["reference_s"] / args.items * args.workers
+        targets = sorted(rng.randrange(1, args.items) for _ in range(args.kills))
+        for k, target in enumerate(targets):
             command = [sys.executable, "-m", "audiogen", "-q", "batch", str(big), "-o", str(killed)]
             command += ["--workers", str(args.workers)]
+            started = time.perf_counter()
             process = subprocess.Popen(command, start_new_session=True)
-            time.sleep(moment)
+            while process.poll() is None and _done(killed) < target:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 2.0 * per_item_s))
             done_before = _done(killed)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            moment = time.perf_counter() - started
             moments.append({"after_s": round(moment, 2), "items_done_at_kill": done_before})
             print(f"kill {k + 1}: after {moment:.1f} s, {done_before} items done", flush=True)
         result["kills"] = moments
