@@ -62,7 +62,7 @@ def render(
     Args:
         source: path to a drum MIDI file, or a score.
         request: a validated request; or pass its fields as keyword options
-            (kit, mix, loudness, sample_rate, formats, seed, note_map).
+            (kit, mix, loudness, sample_rate, formats, seed, renderer, note_map).
         progress: show a progress bar on stderr (None: only on a terminal).
 
     Returns:
@@ -86,7 +86,12 @@ def render(
             score = read_midi(check_source(source), note_map=request.note_map)
         bar.advance("rendering stems")
         kit = load_kit(request.kit)
-        dry = Sampler(kit, request.sample_rate).render(score, seed=request.seed)
+        if request.renderer == "neural":
+            from audiogen.render.neural import render_neural
+
+            dry = render_neural(score, kit, request.sample_rate, seed=request.seed)
+        else:
+            dry = Sampler(kit, request.sample_rate).render(score, seed=request.seed)
         bar.advance("mixing and loudness")
         name, target_lufs = resolve_loudness(request.loudness)
         ceiling = loudness_ceiling(name)

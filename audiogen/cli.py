@@ -73,9 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--out", metavar="OUT", help="output folder (default: out/<genre>-<seed>)"
     )
     gen.add_argument("--force", action="store_true", help="replace OUT if it exists")
-    gen.add_argument(
-        "--renderer", choices=("sample",), default="sample", help="renderer (default: sample)"
-    )
     _add_request_options(gen, plan_fields(), "beat")
     sound = [f for f in cli_fields() if f.name != "note_map"]  # no MIDI is read
     _add_request_options(gen, sound, hide_defaults=("kit", "mix"))

@@ -258,7 +258,8 @@ def build_manifest(beat: Beat, files: dict[str, Path]) -> dict[str, Any]:
             "provenance": score.provenance.to_dict(),
         },
         "renderer": {
-            "name": "sample",
+            "name": beat.request.renderer,
+            **_neural_models(beat),
             "substitutions": beat.substitutions,
             "dropped": beat.dropped,
         },
@@ -317,3 +318,13 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def _neural_models(beat: Any) -> dict[str, Any]:
+    """The checkpoints behind a neural render (their cards name their training data)."""
+    if beat.request.renderer != "neural":
+        return {}
+    from audiogen.render.neural import load_shipped
+
+    model = load_shipped()
+    return {"models": {"codec": model.codec.version, "renderer": model.version}}

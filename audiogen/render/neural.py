@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +277,26 @@ def save_checkpoint(lm: Any, conditioner: Any, config: RendererConfig, folder: P
     tmp = folder / (CARD + ".tmp")
     tmp.write_text(json.dumps(dict(meta, config=config.to_dict()), indent=1) + "\n")
     tmp.replace(folder / CARD)
+
+
+@lru_cache(maxsize=1)
+def load_shipped() -> NeuralRenderer:
+    """The codec and renderer in ``checkpoints/`` (loaded once per process)."""
+    from audiogen.paths import checkpoints_dir
+
+    root = checkpoints_dir()
+    if not (root / "renderer" / CARD).exists() or not (root / "codec").exists():
+        raise AudiogenError(
+            f"no trained neural renderer in {root} (codec/ and renderer/): "
+            "use --renderer sample"
+        )
+    return NeuralRenderer.load(root / "renderer", Codec.load(root / "codec"))
+
+
+def render_neural(score: DrumScore, kit: Any, sample_rate: int, seed: int = 0) -> Any:
+    """The sampler's contract (`SamplerResult`) from the shipped neural renderer."""
+    from audiogen.render.sampler import SamplerResult
+
+    stems = load_shipped().render(score, kit.name, sample_rate, seed)
+    return SamplerResult(stems=stems, sample_rate=sample_rate, substitutions={}, dropped={},
+                         files_used=())  # fmt: skip

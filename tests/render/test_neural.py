@@ -3,6 +3,8 @@ checkpoints and resumable training. (How it sounds is a benchmark, once a model 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -118,3 +120,35 @@ def test_training_resumes_and_writes_a_loadable_checkpoint(renderer, tmp_path):
     assert second["steps"] == 2 and second["runs"] == 2 and np.isfinite(second["loss"])
     loaded = NeuralRenderer.load(tmp_path / "out", model.codec)
     assert loaded.version == "renderer@2"
+
+
+def test_render_with_the_neural_renderer_end_to_end(renderer, tmp_path, monkeypatch):
+    import json
+
+    import audiogen
+    from audiogen.render.neural import load_shipped
+
+    _, folder = renderer
+    monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(folder))
+    load_shipped.cache_clear()
+    try:
+        beat = audiogen.render(two_bars(), kit="808", renderer="neural", seed=2)
+        assert sorted(beat.stems) == ["hats", "kick", "snare"] and beat.mix.shape[0] == 2
+        manifest = json.loads((beat.save(tmp_path / "beat") / "manifest.json").read_text())
+        assert manifest["renderer"]["name"] == "neural"
+        models = manifest["renderer"]["models"]
+        assert models == {"codec": "codec@tiny", "renderer": "renderer@tiny"}
+    finally:
+        load_shipped.cache_clear()
+
+
+def test_without_a_trained_renderer_the_cli_says_to_use_the_sampler(tmp_path, monkeypatch):
+    from audiogen.cli import main
+    from audiogen.render.neural import load_shipped
+
+    monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(tmp_path))
+    load_shipped.cache_clear()
+    midi = Path(__file__).resolve().parents[2] / "samples/beats/rock-groove.mid"
+    code = main(["render", str(midi), "--renderer", "neural", "-o", str(tmp_path / "out")])
+    assert code == 2 and not (tmp_path / "out").exists()
+    load_shipped.cache_clear()
