@@ -32,6 +32,7 @@ from audiogen.humanize.model import (
     time_order,
 )
 from audiogen.planner.data import Phrase, load_groove
+from audiogen.planner.train import _learning_rate, _length_batches  # one schedule, one batching
 
 log = logging.getLogger(__name__)
 
@@ -161,25 +162,6 @@ def train(cfg: TrainConfig) -> dict:
         meta["history"] = history
         (cfg.out / META).write_text(json.dumps(meta, indent=1) + "\n")
     return {"steps": step, "best_val_loss": best, "history": history}
-
-
-def _length_batches(tracks: Sequence[Track], batch_size: int, rng: random.Random):
-    """Endless shuffled batches of indices, each from tracks of similar length."""
-    while True:
-        order = list(range(len(tracks)))
-        rng.shuffle(order)
-        pool = batch_size * 20
-        for i in range(0, len(order), pool):
-            chunk = sorted(order[i : i + pool], key=lambda j: len(tracks[j]))
-            batches = [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
-            rng.shuffle(batches)
-            yield from batches
-
-
-def _learning_rate(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
-    """Linear warm-up, then a cosine decay over the time budget (training is time-boxed)."""
-    progress = min(1.0, elapsed_s / (cfg.minutes * 60))
-    return cfg.lr * min(1.0, (step + 1) / 100) * (0.05 + 0.475 * (1 + math.cos(math.pi * progress)))
 
 
 @torch.no_grad()
