@@ -84,8 +84,15 @@ def load(module: str) -> Any:
         # memory-efficient kernel) splits packed q/k/v: torch.unbind does the same.
         sys.modules["xformers"].ops = types.SimpleNamespace(unbind=torch.unbind)  # type: ignore[attr-defined]
     try:
-        return importlib.import_module(name)
+        loaded = importlib.import_module(name)
     finally:
         for stand_in in stand_ins:
             if isinstance(sys.modules.get(stand_in), _Absent):
                 del sys.modules[stand_in]
+    transformer = sys.modules.get("audiocraft.modules.transformer")
+    if transformer is not None:
+        # Each attention call asks whether xformers' profiler runs by importing it: that loads
+        # all of xformers (a second, and a warning) or, where it is absent, fails an import
+        # every call. audiogen never runs that profiler.
+        transformer._is_profiled = lambda: False
+    return loaded

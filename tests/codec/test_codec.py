@@ -60,11 +60,16 @@ def test_a_damaged_checkpoint_is_one_clear_error(tmp_path):
         Codec.load(tmp_path / "missing")
 
 
-def test_importing_the_codec_leaves_the_heavy_parts_of_audiocraft_out():
-    # A user waits for every import: T5, spaCy and Hugging Face's EnCodec are never used.
+def test_the_neural_stack_leaves_the_heavy_parts_of_audiocraft_out():
+    # A user waits for every import: T5, spaCy, xformers and HF's EnCodec are never used.
     code = (
-        "import sys; from audiogen.codec.model import build_model; "
+        "import sys, torch; from audiogen.codec.model import build_model; "
         "from audiogen.codec.config import CodecConfig; build_model(CodecConfig()); "
+        "from audiogen.render.neural import NeuralRenderer, RendererConfig, build; "
+        "c = RendererConfig(dim=8, num_heads=2, num_layers=1, kits=('a',), n_q=2, card=4); "
+        "lm, cond = build(c); zero = torch.zeros(1, dtype=torch.long); "
+        "model = NeuralRenderer(lm.eval(), cond.eval(), None, c); "
+        "model.generate(torch.rand(1, 5, 93), zero, zero); "
         "print(sorted(m for m in ('spacy', 'transformers', 'xformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
