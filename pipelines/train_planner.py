@@ -19,7 +19,14 @@ from pathlib import Path
 import torch
 
 from audiogen.planner.data import load_groove, load_library
-from audiogen.planner.train import WINDOW_BARS, TrainConfig, train, write_bar_index
+from audiogen.planner.train import (
+    BAR_INDEX,
+    WINDOW_BARS,
+    TrainConfig,
+    load_bar_index,
+    train,
+    write_bar_index,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,6 +91,10 @@ d_model {cfg["d_model"]}, {cfg["n_heads"]} heads, context {cfg["max_len"]} token
 - **Training**: `python pipelines/train_planner.py --minutes 50` (seed {train["seed"]}, AdamW,
   lr {train["lr"]}, batch {train["batch_size"]}); kept at step {best["step"]} of
   {meta["history"][-1]["step"]} ({best["minutes"]:.1f} min), the best validation loss.
+- **Novelty index**: `{BAR_INDEX}`, the fingerprints of the {
+        len(load_bar_index(folder))
+    } distinct training bars (onsets,
+  velocities aside); the generator writes again any bar that equals one.
 - **Hardware**: {platform.machine()} CPU, {os.cpu_count()} cores, no GPU.
 - **Validation loss**: {best["val_loss"]:.4f} nats/token (train {best["train_loss"]:.4f}).
 {metrics}"""
