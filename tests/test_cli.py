@@ -284,7 +284,7 @@ def test_generate_writes_a_new_beat(tiny_kit, tmp_path, monkeypatch):
         "-o",
         str(out),
         "--seed",
-        "5",
+        "6",  # a beat of kick, snare and hats: what the tiny kit can sound
     ]
     assert main(args) == 0
     score = read_midi(out / "beat.mid")
