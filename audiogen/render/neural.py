@@ -40,11 +40,13 @@ UNKNOWN = -1
 class RendererConfig:
     """The token model's shape and what it was trained with."""
 
-    dim: int = 256
+    # Sized for the CPU: a 30 s six-stem beat is 1,508 steps of the whole batch (see BENCHMARKS).
+    dim: int = 192
     num_heads: int = 4
-    num_layers: int = 6
+    num_layers: int = 4
     hidden_scale: int = 4
     window: int = 9  # score frames each step sees: 7 behind (the delayed codebooks), 1 ahead
+    past_context: int | None = 250  # steps each step attends to (5 s): bounds the KV cache
     max_frames: int = 1500  # frames per window (30 s at 50 frames/s)
     prompt_frames: int = 250  # frames of the last window that prime the next
     kits: tuple[str, ...] = ()
@@ -97,6 +99,7 @@ def build(config: RendererConfig) -> tuple[Any, Any]:
         ),
         n_q=config.n_q, card=config.card, dim=config.dim, num_heads=config.num_heads,
         num_layers=config.num_layers, hidden_scale=config.hidden_scale, norm="layer_norm",
+        past_context=config.past_context,
         norm_first=True, causal=True, positional_embedding="sin", custom=True,
         memory_efficient=False,
         cfg_dropout=0.0, cfg_coef=1.0,
