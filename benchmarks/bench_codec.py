@@ -19,7 +19,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from measures import (  # noqa: E402
+    best_time_s,
     detect_onsets,
     log_mel_distance,
     onset_f_measure,
@@ -127,16 +127,10 @@ def speed(codec: Codec, seconds: float = 30.0, repeats: int = 3) -> dict[str, fl
     audio = np.random.default_rng(0).normal(0, 0.1, round(seconds * codec.sample_rate))
     audio = audio.astype(np.float32)
     codes = codec.encode(audio)
-    encode = min(_timed(lambda: codec.encode(audio)) for _ in range(repeats))
-    decode = min(_timed(lambda: codec.decode(codes)) for _ in range(repeats))
+    encode = best_time_s(lambda: codec.encode(audio), repeats)
+    decode = best_time_s(lambda: codec.decode(codes), repeats)
     return {"encode_x_realtime": round(seconds / encode, 1),
             "decode_x_realtime": round(seconds / decode, 1)}  # fmt: skip
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:

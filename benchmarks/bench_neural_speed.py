@@ -15,27 +15,20 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from measures import best_time_s  # noqa: E402
 
 from audiogen.codec.config import CodecConfig  # noqa: E402
 from audiogen.codec.model import Codec, build_model, export_decoder, save_checkpoint  # noqa: E402
 from audiogen.render.features import FEATURES  # noqa: E402
 from audiogen.render.neural import NeuralRenderer, RendererConfig, build  # noqa: E402
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -61,11 +54,12 @@ def main() -> None:
         audio = np.random.default_rng(0).normal(0, 0.1, (args.stems, samples)).astype(np.float32)
         codes = plain.encode(audio)
         total = args.stems * args.seconds
-        codec = {
-            "encode_x_realtime": total / best_of(lambda: plain.encode(audio), args.repeats),
-            "decode_torch_x_realtime": total / best_of(lambda: plain.decode(codes), args.repeats),
-            "decode_onnx_x_realtime": total / best_of(lambda: fast.decode(codes), args.repeats),
+        runs = {
+            "encode_x_realtime": lambda: plain.encode(audio),
+            "decode_torch_x_realtime": lambda: plain.decode(codes),
+            "decode_onnx_x_realtime": lambda: fast.decode(codes),
         }
+        codec = {name: total / best_time_s(fn, args.repeats) for name, fn in runs.items()}
         renderer_config = RendererConfig(kits=("acoustic",), n_q=config.n_q, card=config.bins)
         lm, conditioner = build(renderer_config)
         renderer = NeuralRenderer(lm.eval(), conditioner.eval(), fast, renderer_config)
@@ -73,8 +67,8 @@ def main() -> None:
         features = torch.zeros(args.stems, frames, FEATURES)
         stem = torch.arange(args.stems) % 6
         kit = torch.zeros(args.stems, dtype=torch.long)
-        lm_s = best_of(lambda: renderer.generate(features, stem, kit, seed=0), 1)
-        decode_s = best_of(lambda: fast.decode(codes), 1)
+        lm_s = best_time_s(lambda: renderer.generate(features, stem, kit, seed=0), 1)
+        decode_s = best_time_s(lambda: fast.decode(codes), 1)
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f} at the end",

@@ -3,6 +3,9 @@ against its reference."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 
 ONSET_TOLERANCE_S = 0.05
@@ -114,3 +117,13 @@ def spectrogram_image(columns: list[tuple[str, np.ndarray]], sample_rate: int, p
         sheet.paste(panel, (x, 0))
         x += panel.width + 6
     sheet.save(path)
+
+
+def best_time_s(fn: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` calls, in seconds (the least disturbed by other work)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)

@@ -50,7 +50,7 @@ class ClipMaker:
     augment: bool = True
 
     def __post_init__(self) -> None:
-        self._samplers: dict[tuple[str, bool], Sampler] = {}
+        self._samplers: dict[str, Sampler] = {}
         self._segment = round(self.segment_s * self.sample_rate)
 
     def clips(self, seed: int) -> Iterator[np.ndarray]:
@@ -60,11 +60,10 @@ class ClipMaker:
             yield from self._from_one_render(rng)
 
     def _sampler(self, kit: str) -> Sampler:
-        key = (kit, self.augment)
-        if key not in self._samplers:
+        if kit not in self._samplers:
             variation = Variation(1.0, 40.0) if self.augment else Variation()
-            self._samplers[key] = Sampler(load_kit(kit), self.sample_rate, variation)
-        return self._samplers[key]
+            self._samplers[kit] = Sampler(load_kit(kit), self.sample_rate, variation)
+        return self._samplers[kit]
 
     def _from_one_render(self, rng: np.random.Generator) -> list[np.ndarray]:
         kit = self.kits[int(rng.integers(len(self.kits)))]

@@ -5,9 +5,7 @@ import types
 
 from audiogen.render.sampler import Sampler, SamplerResult, Variation, render_stems
 
-RENDERERS = ("sample",)
-
-__all__ = ["RENDERERS", "Sampler", "SamplerResult", "Variation", "render_stems"]
+__all__ = ["Sampler", "SamplerResult", "Variation", "render_stems"]
 
 
 class _CallableStage(types.ModuleType):
