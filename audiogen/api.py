@@ -39,6 +39,7 @@ class Beat:
     seam_error: float | None = None  # see `audiogen.loop.LoopResult`
     plan: dict[str, Any] | None = None  # the planner's resolved options, for generated beats
     prompt: Resolution | None = None  # the sentence it was asked for in, if any
+    parts: dict[str, DrumScore] | None = None  # a varied beat's sections, written as MIDI
 
     @property
     def duration_s(self) -> float:
@@ -154,6 +155,106 @@ def generate(
     return dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
 
 
+def vary(
+    source: str | Path | DrumScore,
+    planner: Any = None,
+    progress: bool | None = False,
+    **options: Any,
+) -> Beat:
+    """Section variations of a drum beat and the song built from them, rendered.
+
+    >>> beat = audiogen.vary("my-beat.mid", sections="verse,chorus,bridge", amount=0.4)
+    >>> beat.parts["chorus"]  # each section's bars as a score; `save` writes them as MIDI
+
+    Args:
+        source: a drum MIDI file or a score.
+        planner: a loaded planner to reuse (default: the shipped checkpoint).
+        progress: show a progress bar on stderr (None: only on a terminal).
+        **options: sections, form, amount (0 keeps the input, 1 keeps only its kick), genre,
+            temperature, humanize (for the hits written anew), and render options (kit, mix,
+            loudness, sample_rate, formats, seed, renderer, note_map).
+
+    Returns:
+        The song as a `Beat`, with `Beat.parts` holding each section's variation.
+    """
+    from audiogen.request import VaryOptions, vary_fields
+
+    names = {f.name for f in vary_fields()}
+    options = {k: v for k, v in options.items() if v is not None}
+    opts = VaryOptions.create(**{k: v for k, v in options.items() if k in names})
+    request = RenderRequest.create(**{k: v for k, v in options.items() if k not in names})
+    return render_variation(source, opts, request, planner, progress)
+
+
+def render_variation(
+    source: str | Path | DrumScore, opts: Any, request: RenderRequest, planner: Any = None,
+    progress: bool | None = False,
+) -> Beat:  # fmt: skip
+    """`vary` with validated options (the CLI's entry)."""
+    from audiogen.midi import read_midi
+
+    score = source if isinstance(source, DrumScore) else read_midi(
+        check_source(source), note_map=request.note_map
+    )  # fmt: skip
+    song, parts = vary_score(score, opts, request.seed, planner)
+    beat = render(song, request=request, progress=progress)
+    name = score.provenance.source if isinstance(source, DrumScore) else Path(source).name
+    plan = {"varied": name, **opts.to_dict()}
+    return dataclasses.replace(beat, plan=plan, parts=parts)
+
+
+def vary_score(
+    score: DrumScore, opts: Any, seed: int, planner: Any = None
+) -> tuple[DrumScore, dict[str, DrumScore]]:
+    """The planning half of `vary`: the song's score (hits written anew humanized, the
+    input's keeping their own timing and velocity) and each section's bars as a score."""
+    from audiogen.humanize import humanize
+    from audiogen.instruments import GROUP_OF
+    from audiogen.planner.generate import Planner, core_bars, vary_lanes
+    from audiogen.score import Hit, Section
+
+    if planner is None:
+        planner = Planner.load()
+    song = planner.vary(score, opts.form, opts.amount, seed=seed, genre=opts.genre,
+                        temperature=opts.temperature)  # fmt: skip
+    ticks = score.meter.ticks_per_bar
+    first, core = core_bars(score)
+    n = len(core)
+    # The input's own hits, by their place in the core groove, keep how they were played.
+    given = {(h.tick - first * ticks, h.instrument): h for h in score.hits
+             if first * ticks <= h.tick < (first + n) * ticks}  # fmt: skip
+    provenance = dataclasses.replace(
+        song.score.provenance, source=f"vary:{score.provenance.source}"
+    )
+
+    def played(s: DrumScore, kept, place) -> DrumScore:
+        s = humanize(s, opts.humanize, seed=seed) if opts.amount > 0 else s
+        hits = []
+        for h in s.hits:
+            old = given.get(place(h)) if kept(h) else None
+            hits.append(Hit(h.tick, h.instrument, old.velocity, old.offset_ms) if old else h)
+        return dataclasses.replace(s, hits=tuple(hits), provenance=provenance)
+
+    starts = {b: s.first_bar for s in song.score.sections
+              for b in range(s.first_bar, s.first_bar + s.bars)}  # fmt: skip
+
+    def song_place(h: Hit) -> tuple[int, str]:
+        bar = h.tick // ticks
+        return ((bar - starts[bar]) % n) * ticks + h.tick % ticks, h.instrument
+
+    whole = played(song.score, lambda h: (h.tick, h.instrument) in song.kept, song_place)
+    written = vary_lanes(opts.amount)
+    parts = {}
+    for name, bars in song.variations.items():
+        energy = next(s.energy for s in song.score.sections if s.name == name)
+        hits = tuple(Hit(j * ticks + p, i, v) for j, bar in enumerate(bars) for p, i, v in bar)
+        part = DrumScore(score.bpm, score.meter, n, hits, (Section(name, 0, n, energy),),
+                         song.score.provenance)  # fmt: skip
+        parts[name] = played(part, lambda h: GROUP_OF[h.instrument] not in written,
+                             lambda h: (h.tick, h.instrument))  # fmt: skip
+    return whole, parts
+
+
 def resolve_generation(
     prompt: str | None, options: dict[str, Any]
 ) -> tuple[Any, RenderRequest, Resolution | None]:
@@ -180,11 +281,14 @@ def resolve_generation(
     plan_opts, genre = PlanOptions.create(**plan_values)
     fallback = {"kit": genre.kit, "mix": genre.mix, **moods}
     request = RenderRequest.create(fallback=fallback, **render_values)
+    if request.loop and plan_values.get("form") is None and plan_opts.form is not None:
+        plan_opts = dataclasses.replace(plan_opts, form=None)  # a loop has no intro or outro
     return plan_opts, request, resolution
 
 
 def plan_score(options: Any, seed: int, planner: Any = None) -> DrumScore:
     """The planner stage alone: resolved `PlanOptions` → quantised `DrumScore`."""
+    from audiogen.planner.arrange import parse_form
     from audiogen.planner.generate import Planner, PlanRequest
     from audiogen.score import Meter
 
@@ -195,5 +299,6 @@ def plan_score(options: Any, seed: int, planner: Any = None) -> DrumScore:
         feel=options.feel, swing=options.swing, energy=options.energy,
         syncopation=options.syncopation, polyrhythm=options.polyrhythm, poly_lane=options.on,
         seed=seed, temperature=options.temperature,
+        form=parse_form(options.form) if options.form else None,
     )  # fmt: skip
     return planner.plan(req)

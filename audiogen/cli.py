@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from audiogen.errors import AudiogenError
-from audiogen.request import cli_fields, plan_fields
+from audiogen.request import cli_fields, plan_fields, vary_fields
 
 log = logging.getLogger("audiogen")
 
@@ -77,6 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     sound = [f for f in cli_fields() if f.name != "note_map"]  # no MIDI is read
     _add_request_options(gen, sound, hide_defaults=("kit", "mix"))
 
+    vary = sub.add_parser(
+        "vary",
+        help="write section variations of your own drum MIDI, and the song built from them",
+        description="Keep a drum beat's identity (its kick, and as much more as --amount "
+        "says) and write section variations of it with the planner: OUT/sections/<name>.mid "
+        "for each, and the song built from them (fills, crashes, section markers) rendered "
+        "into stems, a mix, MIDI and a manifest.",
+    )
+    vary.add_argument("midi", metavar="BEAT.mid", help="drum MIDI file")
+    vary.add_argument("-o", "--out", metavar="OUT", help="output folder (default: out/<name>-vary)")
+    vary.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    _add_request_options(vary, vary_fields(), "variations")
+    _add_request_options(vary)
+
     batch = sub.add_parser(
         "batch",
         help="render every request of a YAML recipe, in parallel, resumably",
@@ -111,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         commands = {
-            "render": _render, "generate": _generate, "batch": _batch, "kits": _kits,
-            "genres": _genres,
+            "render": _render, "generate": _generate, "vary": _vary, "batch": _batch,
+            "kits": _kits, "genres": _genres,
         }  # fmt: skip
         return commands[args.command](args)
     except AudiogenError as exc:
@@ -167,6 +181,29 @@ def _generate(args: argparse.Namespace) -> int:
     beat = render(score, request=request, progress=None if not args.quiet else False)
     beat = dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
     summary = f"{genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars"
+    if plan_opts.form:
+        summary += " (" + " ".join(f"{s.name} {s.bars}" for s in score.sections) + ")"
+    _save_and_report(beat, out, args, summary)
+    return 0
+
+
+def _vary(args: argparse.Namespace) -> int:
+    from audiogen.api import render_variation
+    from audiogen.export import check_writable
+    from audiogen.request import RenderRequest, VaryOptions, check_source
+
+    source = check_source(args.midi)
+    out = Path(args.out) if args.out else Path("out") / f"{source.stem}-vary"
+    opts = VaryOptions.create(**{f.name: getattr(args, f.name) for f in vary_fields()})
+    request = RenderRequest.create(**{f.name: getattr(args, f.name) for f in cli_fields()})
+    check_writable(out, args.force)
+    beat = render_variation(source, opts, request, progress=None if not args.quiet else False)
+    score = beat.score
+    summary = (
+        f"{score.bpm:g} bpm, {score.bars} bars ("
+        + " ".join(f"{s.name} {s.bars}" for s in score.sections)
+        + f"), amount {opts.amount:g}, sections in {out / 'sections'}"
+    )
     _save_and_report(beat, out, args, summary)
     return 0
 

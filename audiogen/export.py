@@ -1,5 +1,6 @@
 """Export stage: a `Beat` becomes ``<out>/mix.<fmt>``, ``stems/<group>.<fmt>``, ``beat.mid``,
-``grid.png`` (a drum-grid picture of the score) and ``manifest.json``. Everything is written
+``grid.png`` (a drum-grid picture of the score), ``manifest.json`` and, for a varied beat,
+``sections/<name>.mid``. Everything is written
 into a hidden sibling folder first and renamed into place, so an interrupted or failed run
 leaves nothing half-written."""
 
@@ -125,6 +126,11 @@ def _write_all(beat: Beat, folder: Path) -> None:
                 add_loop_chunks(path, beat.loop.samples, beat.score, beat.sample_rate)
     write_midi(beat.score, folder / "beat.mid")
     files.append(folder / "beat.mid")
+    if beat.parts:  # a varied beat's sections, each a MIDI clip to drop into a DAW
+        (folder / "sections").mkdir()
+        for name, part in beat.parts.items():
+            write_midi(part, folder / "sections" / f"{name}.mid")
+            files.append(folder / "sections" / f"{name}.mid")
     files.append(save_grid(beat.score, folder / "grid.png", title=_title(beat)))
     manifest = build_manifest(beat, {str(f.relative_to(folder)): f for f in files})
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

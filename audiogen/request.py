@@ -188,7 +188,17 @@ class PlanOptions:
 
     genre: str = _opt("hip-hop", "genre (see `audiogen genres`)", "NAME")
     bpm: float | None = _opt(None, "tempo, 40-300 (default: the genre's)", "BPM")
-    bars: int = _opt(8, "length in bars, 1-256", "N")
+    bars: int | None = _opt(None, "length in bars, 1-256 (default: 8, or what --duration or "
+                            "--form make)", "N")  # fmt: skip
+    duration: float | None = _opt(
+        None, "length in seconds, 1-1800, rounded to whole bars; lays out a song form (intro, "
+        "verse, chorus...) unless --form or --loop says otherwise", "S",
+    )  # fmt: skip
+    form: str | None = _opt(
+        None, 'song form: "intro:4,verse:8,chorus:8,outro:4" (name:bars, or name:bars:energy '
+        "0-1), or auto to lay one out over the bars; sections are variations of one groove, "
+        "with fills and crashes", "FORM",
+    )  # fmt: skip
     energy: float = _opt(0.5, "0 (sparse, soft) to 1 (dense, hard)", "0-1")
     feel: str | None = _opt(None, "straight, swing8, swing16 or triplet (default: genre's)", "FEEL")
     swing: float | None = _opt(None, "swing amount, 0.5 (straight) to 0.75", "0.5-0.75")
@@ -210,7 +220,6 @@ class PlanOptions:
         opts = cls(**values)
         genre = resolve_genre(str(opts.genre))
         bpm = _number("bpm", opts.bpm if opts.bpm is not None else genre.default_bpm, 40, 300)
-        bars = int(_number("bars", opts.bars, 1, 256, whole=True))
         energy = _number("energy", opts.energy, 0, 1)
         feel = FEEL_ALIASES.get(str(opts.feel or genre.feels[0]).strip().lower())
         if feel is None:
@@ -221,6 +230,7 @@ class PlanOptions:
         meter = str(opts.meter or genre.meters[0]).strip()
         if meter not in PLAN_METERS:
             raise RequestError(f"meter {meter!r}: use {', '.join(PLAN_METERS)}")
+        bars, form = _length(opts, bpm, meter, energy)
         poly = opts.polyrhythm
         if poly is not None:
             from audiogen.planner.generate import POLYRHYTHMS
@@ -236,12 +246,97 @@ class PlanOptions:
         resolved = dataclasses.replace(
             opts, genre=genre.name, bpm=bpm, bars=bars, energy=energy, feel=feel, swing=swing,
             syncopation=sync, polyrhythm=poly, on=lane, meter=meter, temperature=temperature,
-            humanize=humanize,
+            humanize=humanize, form=form,
         )  # fmt: skip
         return resolved, genre
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+MAX_DURATION_S = 1800.0
+VARY_BARS = {"intro": 4, "verse": 8, "pre-chorus": 4, "chorus": 8, "bridge": 4, "breakdown": 4,
+             "outro": 4}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VaryOptions:
+    """How to vary a given beat into sections and a song."""
+
+    sections: str = _opt(
+        "verse,chorus,bridge", "sections to write, in song order, comma-separated: intro, "
+        "verse, pre-chorus, chorus, bridge, breakdown, outro", "LIST",
+    )  # fmt: skip
+    form: str | None = _opt(
+        None, 'the song instead: "verse:8,chorus:8,bridge:4,chorus:8" (name:bars[:energy]); '
+        "default: the sections in order, 8 bars for verse and chorus, 4 for the others", "FORM",
+    )  # fmt: skip
+    amount: float = _opt(
+        0.5, "how far sections move from the input: 0 (as it is), 0.3 cymbals, 0.55 hats, "
+        "0.85 snare too; the kick always stays", "0-1",
+    )  # fmt: skip
+    genre: str | None = _opt(None, "genre to lean toward (default: none)", "NAME")
+    temperature: float = _opt(0.9, "sampling temperature, 0.1-2 (lower: safer)", "T")
+    humanize: float = _opt(
+        1.0, "humanizer amount for the hits written anew (the input's keep their feel)", "0-1"
+    )
+
+    @classmethod
+    def create(cls, **values: Any) -> VaryOptions:
+        """Validate; the form is kept as a spec (its energies follow the input's)."""
+        from audiogen.planner.arrange import parse_form, section_name
+        from audiogen.planner.genres import resolve_genre
+
+        opts = cls(**_known_values(cls, values))
+        if opts.form is not None:
+            form = str(opts.form).strip()
+            parse_form(form)  # checked now: one clear line before any work
+        else:
+            names = [section_name(n) for n in str(opts.sections).split(",") if n.strip()]
+            if not names:
+                raise RequestError("--sections: name at least one, e.g. verse,chorus,bridge")
+            form = ",".join(f"{n}:{VARY_BARS[n]}" for n in names)
+        genre = resolve_genre(str(opts.genre)).name if opts.genre is not None else None
+        return dataclasses.replace(
+            opts, form=form, genre=genre, amount=_number("amount", opts.amount, 0, 1),
+            temperature=_number("temperature", opts.temperature, 0.1, 2.0),
+            humanize=_number("humanize", opts.humanize, 0, 1),
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def vary_fields() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(VaryOptions))
+
+
+def _length(opts: PlanOptions, bpm: float, meter: str, energy: float) -> tuple[int, str | None]:
+    """Bars and song form (as a spec with every section's energy) from --bars, --duration and
+    --form: a form sets the length; a duration lays out a form unless the form says "none"."""
+    from audiogen.planner.arrange import bars_for_duration, default_form, describe_form, parse_form
+    from audiogen.score import Meter
+
+    spec = None if opts.form is None else str(opts.form).strip().lower()
+    given = [name for name, v in (("--bars", opts.bars), ("--duration", opts.duration)) if v]
+    if spec not in (None, "auto", "none") and given:
+        raise RequestError(f"--form sets the length: drop {given[0]}")
+    if len(given) == 2:
+        raise RequestError("give --bars or --duration, not both")
+    if spec not in (None, "auto", "none"):
+        sections = parse_form(spec, energy)
+        return sum(s.bars for s in sections), describe_form(sections)
+    if opts.duration is not None:
+        seconds = _number("duration", opts.duration, 1, MAX_DURATION_S)
+        bars = bars_for_duration(seconds, bpm, Meter.parse(meter))
+        if bars > 256:
+            raise RequestError(f"duration {seconds:g} s is {bars} bars at {bpm:g} bpm: at most 256")
+        spec = spec or "auto"
+    else:
+        bars = int(_number("bars", opts.bars if opts.bars is not None else 8, 1, 256, whole=True))
+    if spec == "auto":
+        return bars, describe_form(default_form(bars, energy))
+    return bars, None
 
 
 def _known_values(cls: type, values: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from audiogen.errors import RequestError
-from audiogen.instruments import GROUP_OF, GROUPS, instruments_in
+from audiogen.instruments import GROUP_OF, GROUPS, INSTRUMENTS, instruments_in
 from audiogen.planner.data import BarHit, bar_fingerprint, syncopation_index
 from audiogen.planner.model import KVCache
 from audiogen.planner.tokens import (
@@ -38,6 +38,14 @@ CANDIDATES = 4  # versions of each core bar written side by side, to choose from
 TRIES = 4  # rounds of candidates before a bar that copies a training bar is let through
 RETRY_HEAT = 0.15  # temperature added per retry
 MAX_ROWS = 8  # fills written side by side at most
+FILL_CANDIDATES = 4  # versions of a song's fill, the most fill-like kept
+FILL_DEPARTS = 0.5  # a fill's second half shares less than this with the groove's (Dice)
+REGENERATED = ("hats", "cymbals", "toms", "perc")  # what a section changes; kick, snare stay
+CRASH_VELOCITY = 112
+DENSITY_SLOPE = 1.5  # a section 0.1 lower in energy plays at most 2^-0.15 = 90 % of the hits
+# Variations of a given beat: the lanes written anew from each amount up (the kick stays).
+VARY_LANES = ((0.0, ("perc", "toms")), (0.3, ("cymbals",)), (0.55, ("hats",)),
+              (0.85, ("snare",)))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,39 @@ class PlanRequest:
     seed: int = 0
     temperature: float = 0.9
     top_p: float = 0.95
+    form: tuple[Section, ...] | None = None  # a song's sections; None: one groove
+
+
+@dataclass(frozen=True)
+class Song:
+    """A song as written: its quantised score; per distinct section, the bars of its
+    variation of the core groove; and the (tick, instrument) of hits taken over from the core
+    rather than written (a varied beat keeps their played timing and velocity)."""
+
+    score: DrumScore
+    core: list[list[tuple[int, str, int]]]
+    variations: dict[str, list[list[tuple[int, str, int]]]]
+    kept: frozenset[tuple[int, str]]
+
+
+def vary_lanes(amount: float) -> frozenset[str]:
+    """The lanes a variation of ``amount`` (0-1) writes anew; the others are the input's."""
+    return frozenset(
+        lane for start, lanes in VARY_LANES if amount > start or 0 < start <= amount
+        for lane in lanes
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Job:
+    """One bar to write: its section word ("groove" or "fill"), its energy (None: the
+    request's), a cross-rhythm's positions or None, and lanes given in advance (group → hits
+    as (position, instrument, velocity)) that the model reads instead of writing."""
+
+    section: str = "groove"
+    energy: float | None = None
+    shape: list[int] | None = None
+    keep: dict[str, list[tuple[int, str, int]]] | None = None
 
 
 def _beat_ticks(meter: Meter) -> int:
@@ -141,7 +182,73 @@ class Planner:
         finally:
             torch.set_num_threads(threads)
 
+    def song(self, req: PlanRequest) -> Song:
+        """Write a song in ``req.form``: a core groove of CORE_BARS, then each distinct
+        section as a variation of it (kick and snare kept; hats, cymbals, toms and percussion
+        written again at the section's energy), fills ending every section but the last, and a
+        crash on each section's downbeat."""
+        if not req.form:
+            raise ValueError("a song needs a form")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                gen = torch.Generator().manual_seed(req.seed)
+                core: list[_Row] = []
+                for _ in range(min(CORE_BARS, req.bars)):
+                    cache = self._context([r.words() for r in core])
+                    row, _ = self._bars(req, [], cache, gen, Job(energy=req.energy), [])
+                    core.append(row)
+                return self._song(req, gen, [r.hits for r in core],
+                                  [r.words() for r in core], frozenset(REGENERATED))  # fmt: skip
+        finally:
+            torch.set_num_threads(threads)
+
+    def vary(self, score: DrumScore, form: str, amount: float, seed: int = 0,
+             genre: str | None = None, temperature: float = 0.9) -> Song:  # fmt: skip
+        """Section variations of a given beat, and the song built from them; ``form`` is a
+        spec for `parse_form` (sections without an energy follow the curve around the input's
+        own energy).
+
+        The core groove is the input's most repeated pair of bars. ``amount`` 0 keeps it as it
+        is; above 0 the model writes percussion and toms anew, from 0.3 cymbals too, from 0.55
+        hats, from 0.85 the snare; the kick always stays. Of each bar's versions, low amounts
+        keep the one nearest the input, high ones the one furthest from it; sampling runs
+        hotter as the amount rises. Fills come from 0 up (half a bar below 0.5).
+        """
+        from audiogen.planner.data import estimate_feel
+
+        if score.meter.ticks_per_bar > MAX_BAR_TICKS:
+            raise RequestError(f"meter {score.meter}: bars longer than 12/8 cannot be varied")
+        from audiogen.planner.arrange import parse_form
+
+        core = core_bars(score)[1]
+        feel, swing = estimate_feel(score)
+        if feel not in ("straight", "swing8", "swing16", "triplet"):
+            feel = "straight"
+        energy = float(np.mean([self.energy_rank(_bar_hits(b), score.meter) for b in core]))
+        form = parse_form(form, energy)
+        req = PlanRequest(
+            genre=genre or "none", bpm=score.bpm, bars=sum(s.bars for s in form),
+            meter=score.meter, feel=feel, swing=swing if feel.startswith("swing") else 0.5,
+            energy=energy, seed=seed, temperature=temperature * (0.8 + 0.4 * amount),
+            form=form,
+        )  # fmt: skip
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                gen = torch.Generator().manual_seed(seed)
+                words = [self._bar_words(req, bar) for bar in core]
+                return self._song(req, gen, core, words, vary_lanes(amount),
+                                  fills=amount > 0, half_fills=amount < 0.5,
+                                  pull=2 * (1 - 2 * amount))  # fmt: skip
+        finally:
+            torch.set_num_threads(threads)
+
     def _plan(self, req: PlanRequest) -> DrumScore:
+        if req.form:
+            return self.song(req).score
         gen = torch.Generator().manual_seed(req.seed)
         poly = cross_rhythm(req.polyrhythm, req.meter, req.bars) if req.polyrhythm else None
         shape = (lambda b: poly[b]) if poly else (lambda b: None)
@@ -153,7 +260,7 @@ class Planner:
         pending: list[int] = [self.vocab.id(BOS)]  # words not yet fed to the model
         core: list[list[tuple[int, str, int]]] = []
         for b in range(core_n - 1):
-            row, _ = self._bars(req, pending, cache, gen, shape(b), [])
+            row, _ = self._bars(req, pending, cache, gen, Job(shape=shape(b)), [])
             core.append(row.hits)
             # The cache takes in the bar kept, all but its closing <bar>, which opens the next.
             self.model(torch.tensor([row.tokens[:-1]]), cache)
@@ -163,8 +270,9 @@ class Planner:
         by_bar: dict[int, list[tuple[int, str, int]]] = {}
         for i in range(0, max(len(fills), 1), MAX_ROWS):
             chunk = fills[i : i + MAX_ROWS]
-            row, rows = self._bars(req, pending, cache, gen, shape(core_n - 1),
-                                   [shape(b) for b in chunk], with_core=i == 0)  # fmt: skip
+            core_job = Job(shape=shape(core_n - 1)) if i == 0 else None
+            fill_jobs = [Job("fill", shape=shape(b)) for b in chunk]
+            row, rows = self._bars(req, pending, cache, gen, core_job, fill_jobs)
             if row is not None:
                 core.append(row.hits)
             by_bar.update((b, r.hits) for b, r in zip(chunk, rows))
@@ -174,17 +282,21 @@ class Planner:
             for b in range(req.bars):
                 others = [h for h in song[b] if GROUP_OF[h[1]] != req.poly_lane]
                 song[b] = others + [(p, voice, _poly_velocity(i)) for i, p in enumerate(poly[b])]
-        return self._score(req, song, fills)
+        crashes = {b + 1 for b in fills if b + 1 < req.bars}
+        sections = (Section("groove", 0, req.bars, req.energy),)
+        return self._score(req, song, crashes, sections)
 
     # -- internals -----------------------------------------------------------------------------
-    def _condition(self, req: PlanRequest, section: str) -> BarCondition:
+    def _condition(
+        self, req: PlanRequest, section: str, energy: float | None = None
+    ) -> BarCondition:
         sync = (
             0 if req.syncopation is None else min(SYNC_BINS - 1, int(req.syncopation * SYNC_BINS))
         )
         return BarCondition(
             genre=req.genre if req.genre in self.vocab.genres else "none",
             tempo=tempo_bucket(req.bpm),
-            energy=min(4, int(req.energy * 5)),
+            energy=min(4, int((req.energy if energy is None else energy) * 5)),
             sync=sync,
             section=section,
             feel=req.feel,
@@ -192,51 +304,54 @@ class Planner:
         )
 
     def _bars(
-        self, req: PlanRequest, pending: list[int], cache: KVCache, gen, core_shape,
-        fill_shapes: list, with_core: bool = True,
+        self, req: PlanRequest, pending: list[int], cache: KVCache, gen, core: Job | None,
+        fills: list[Job],
     ) -> tuple[_Row | None, list[_Row]]:  # fmt: skip
         """Write, side by side after the same context (``cache`` plus ``pending``), versions of
-        the next bar of the core phrase and one fill per entry of ``fill_shapes`` (each shape a
-        cross-rhythm's positions or None). A bar that copies a training bar is written again,
-        up to TRIES rounds. Of the core versions that are new, the one nearest the requested
-        syncopation is kept.
+        the next bar of the core phrase (unless ``core`` is None) and one bar per entry of
+        ``fills``. A bar that copies a training bar is written again, up to TRIES rounds. Of
+        the core versions that are new, the one nearest the request is kept.
 
         Returns:
-            The core bar kept (None without ``with_core``) and the fills.
+            The core bar kept (None without ``core``) and the fills.
         """
         chosen, versions = None, []
-        fills: list = [None] * len(fill_shapes)
-        todo = list(range(len(fill_shapes)))
+        written: list = [None] * len(fills)
+        todo = list(range(len(fills)))
         for attempt in range(TRIES):
-            wanted = with_core and chosen is None
-            n_core = CANDIDATES if wanted else 0
+            n_core = CANDIDATES if core is not None and chosen is None else 0
             if not n_core and not todo:
                 break
-            jobs = [("groove", core_shape)] * n_core + [("fill", fill_shapes[i]) for i in todo]
+            jobs = [core] * n_core + [fills[i] for i in todo]
             rows = self._write(req, pending, cache, gen, jobs, attempt)
             if n_core:
                 versions = rows[:n_core]
                 fresh = [r for r in versions if not self._copied(r)]
                 chosen = self._nearest(req, fresh) if fresh else None
             for i, row in zip(todo, rows[n_core:]):
-                fills[i] = row
-            todo = [i for i in todo if self._copied(fills[i])]
-        if with_core and chosen is None:
+                written[i] = row
+            todo = [i for i in todo if self._copied(written[i])]
+        if core is not None and chosen is None:
             chosen = self._nearest(req, versions)  # the model knows nothing else: a copy it is
-        return chosen, fills
+        return chosen, written
 
     def _nearest(self, req: PlanRequest, rows: list[_Row]) -> _Row:
-        """The version nearest the request: its energy among the training bars' (0 to 1)
-        against the energy asked, plus its syncopation index against the one asked."""
+        """The version nearest the request (see `_gap`)."""
+        return min(rows, key=lambda row: self._gap(req, row))
 
-        def gap(row: _Row) -> float:
-            bar = row.bar()
-            gap = abs(self.labeller.energy_rank(self._bar_energy(bar, req.meter)) - req.energy)
-            if req.syncopation is not None:
-                gap += abs(syncopation_index(bar, req.meter) - req.syncopation)
-            return gap
+    def _gap(self, req: PlanRequest, row: _Row) -> float:
+        """How far a version is from its request: its energy among the training bars' (0 to
+        1) against the energy asked, plus its syncopation index against the one asked."""
+        bar = row.bar()
+        energy = self.energy_rank(bar, req.meter)
+        gap = abs(energy - (req.energy if row.job.energy is None else row.job.energy))
+        if req.syncopation is not None:
+            gap += abs(syncopation_index(bar, req.meter) - req.syncopation)
+        return gap
 
-        return min(rows, key=gap)
+    def energy_rank(self, bar: list[BarHit], meter: Meter) -> float:
+        """Where a bar's energy lies among the training bars', 0 (sparsest) to 1."""
+        return self.labeller.energy_rank(self._bar_energy(bar, meter))
 
     def _copied(self, row: _Row) -> bool:
         return bar_fingerprint(row.bar(), row.req.meter) in self.seen
@@ -256,30 +371,39 @@ class Planner:
         return int(ids[order[i]])
 
     def _write(
-        self, req: PlanRequest, pending: list[int], cache: KVCache, gen,
-        jobs: list[tuple[str, list[int] | None]], attempt: int = 0,
+        self, req: PlanRequest, pending: list[int], cache: KVCache, gen, jobs: list[Job],
+        attempt: int = 0,
     ) -> list[_Row]:  # fmt: skip
-        """Write one bar per job (its section, and a cross-rhythm's positions or None), all
-        after the same context: ``cache`` (left as it is) plus the words in ``pending``. A
-        retry (``attempt`` > 0) samples a little hotter, to leave a bar the model knows by
-        heart."""
+        """Write one bar per job, all after the same context: ``cache`` (left as it is) plus
+        the words in ``pending``. A retry (``attempt`` > 0) samples a little hotter, to leave a
+        bar the model knows by heart."""
         n = len(jobs)
         temperature = req.temperature + RETRY_HEAT * attempt
-        words = {s: self.vocab.ids(self._condition(req, s).words()) for s, _ in jobs}
-        first = words[jobs[0][0]]
-        shared = pending + first[:4]  # up to "energy"; then sync, section, feel, meter
+        words = [self.vocab.ids(self._condition(req, j.section, j.energy).words()) for j in jobs]
+        first = words[0]
+        # Words every row shares are fed once: up to "tempo", and "energy" when all agree.
+        same_energy = all(w[3] == first[3] for w in words)
+        shared = pending + first[: 4 if same_energy else 3]
         work = cache.rows([0])
         logits = self.model(torch.tensor([shared]), work, last_only=True)[0, -1].numpy()
+        work = work.rows([0] * n)
+        if not same_energy:
+            logits = self.model(torch.tensor([[w[3]] for w in words]), work, last_only=True)
+            logits = logits[:, -1].numpy()
+        else:
+            logits = np.broadcast_to(logits, (n, len(logits)))
         if req.syncopation is None:  # the model chooses how syncopated each bar is
-            syncs = [self._sample(self._sync_ids, logits[self._sync_ids], temperature,
-                                  req.top_p, gen) for _ in range(n)]  # fmt: skip
+            syncs = [self._sample(self._sync_ids, logits[i, self._sync_ids], temperature,
+                                  req.top_p, gen) for i in range(n)]  # fmt: skip
         else:
             syncs = [first[4]] * n
         kick = self._lane["kick"]
-        heads = [shared + [sync, *words[s][5:], kick] for sync, (s, _) in zip(syncs, jobs)]
-        work = work.rows([0] * n)
-        logits = self.model(torch.tensor([h[len(shared) :] for h in heads]), work, True)
-        rows = [_Row(self, req, shape, head, temperature) for (_, shape), head in zip(jobs, heads)]
+        tails = [[*w[len(shared) - len(pending) : 4], s, *w[5:], kick]
+                 for w, s in zip(words, syncs)]  # fmt: skip
+        heads = [shared + t for t in tails]
+        fed = 0 if same_energy else 1  # the energy words already in the rows' cache
+        logits = self.model(torch.tensor([t[fed:] for t in tails]), work, True)
+        rows = [_Row(self, req, job, head, temperature) for job, head in zip(jobs, heads)]
         active = list(range(n))  # rows still writing, in the order of the cache's rows
         while True:
             last = logits[:, -1].numpy()
@@ -292,7 +416,147 @@ class Planner:
                 active, step = [active[j] for j in going], [step[j] for j in going]
             logits = self.model(torch.tensor(step)[:, None], work, last_only=True)
 
-    def _score(self, req: PlanRequest, song, fills) -> DrumScore:
+    def _song(
+        self, req: PlanRequest, gen, core: list[list[tuple[int, str, int]]],
+        core_words: list[list[int]], regenerate: frozenset[str], fills: bool = True,
+        half_fills: bool = False, pull: float | None = None,
+    ) -> Song:  # fmt: skip
+        """The song of ``req.form`` from a core groove (its bars' hits and words): variations
+        writing the ``regenerate`` lanes anew per distinct section, density kept in the order
+        of the sections' energies, then fills and crashes."""
+        form = req.form
+        n = len(core)
+        level: dict[str, float] = {}
+        for s in form:
+            level.setdefault(s.name, s.energy)
+        names = list(level)
+        poly = cross_rhythm(req.polyrhythm, req.meter, req.bars) if req.polyrhythm else None
+        variations: dict[str, list[list[tuple[int, str, int]]]] = {}
+        words: dict[str, list[list[int]]] = {}
+        if not regenerate:
+            variations = {name: [list(bar) for bar in core] for name in names}
+            words = {name: list(core_words) for name in names}
+        else:
+            # Each section's first bar, all side by side after the core phrase; then its later
+            # bars, each after the section's bars before it.
+            for j in range(n):
+                jobs = {name: Job("groove", level[name], poly[j] if poly else None,
+                                  _kept(core[j], regenerate)) for name in names}  # fmt: skip
+                if j == 0:
+                    batches = [(names, core_words)]
+                else:
+                    batches = [([name], words[name]) for name in names]
+                for group, context in batches:
+                    wanted = [jobs[name] for name in group for _ in range(CANDIDATES)]
+                    rows = self._write(req, [], self._context(context), gen, wanted)
+                    for i, name in enumerate(group):
+                        versions = rows[i * CANDIDATES : (i + 1) * CANDIDATES]
+                        row = self._pick(req, versions, core[j], pull)
+                        variations.setdefault(name, []).append(row.hits)
+                        words.setdefault(name, []).append(row.words())
+            _order_density(variations, level, regenerate, req)
+        # The song's bars, then a fill ending each section but the last.
+        bars: list[list[tuple[int, str, int]]] = []
+        kept: set[tuple[int, str]] = set()
+        ticks = req.meter.ticks_per_bar
+        for s in form:
+            for b in range(s.bars):
+                j = b % n
+                bars.append(list(variations[s.name][j]))
+                kept.update(((s.first_bar + b) * ticks + p, i)
+                            for p, i, _ in variations[s.name][j]
+                            if GROUP_OF[i] not in regenerate)  # fmt: skip
+        if fills:  # and a crash on each section's downbeat (the first's when it starts hard)
+            self._fills(req, gen, form[:-1], bars, poly, half_fills, kept)
+            for s in form:
+                if s.first_bar or s.energy >= 0.5:
+                    crash = [h for h in bars[s.first_bar] if h[:2] != (0, "crash")]
+                    bars[s.first_bar] = [*crash, (0, "crash", CRASH_VELOCITY)]
+                    kept.add((s.first_bar * ticks, "crash"))
+        if poly:  # the cross-rhythm keeps its own cycle in every bar
+            voice = POLY_VOICE[req.poly_lane]
+            for b in range(req.bars):
+                others = [h for h in bars[b] if GROUP_OF[h[1]] != req.poly_lane]
+                bars[b] = others + [(p, voice, _poly_velocity(i)) for i, p in enumerate(poly[b])]
+                kept.update((b * ticks + p, voice) for p in poly[b])
+        _order_sections(bars, form, kept, ticks)
+        score = self._score(req, bars, set(), form)
+        return Song(score, [list(bar) for bar in core], variations, frozenset(kept))
+
+    def _fills(self, req: PlanRequest, gen, sections, bars, poly, half: bool,
+               kept: set[tuple[int, str]]) -> None:  # fmt: skip
+        """Write the last bar of each of ``sections`` as a fill (its second half only for a
+        section of 4 bars or fewer, or when ``half``). Fills are written as the drummers' fill
+        takes in the data were, from the start of a phrase (after groove bars the model keeps
+        the groove going). Of FILL_CANDIDATES versions, the one nearest the section's energy
+        among those that leave the groove (FILL_DEPARTS) is kept."""
+        ticks = req.meter.ticks_per_bar
+        cut = ticks // 2
+        cache = self._context([])
+        per_chunk = max(1, MAX_ROWS // FILL_CANDIDATES)
+        for i in range(0, len(sections), per_chunk):
+            chunk = sections[i : i + per_chunk]
+            jobs = [Job("fill", s.energy, poly[s.first_bar + s.bars - 1] if poly else None)
+                    for s in chunk for _ in range(FILL_CANDIDATES)]  # fmt: skip
+            _, rows = self._bars(req, [], cache, gen, None, jobs)
+            for k, s in enumerate(chunk):
+                last = s.first_bar + s.bars - 1
+                versions = rows[k * FILL_CANDIDATES : (k + 1) * FILL_CANDIDATES]
+                groove = {(p, i) for p, i, _ in bars[last] if p >= cut}
+                apart = {id(r): _dice({(p, i) for p, i, _ in r.hits if p >= cut}, groove)
+                         for r in versions}  # fmt: skip
+                away = [r for r in versions if apart[id(r)] < FILL_DEPARTS]
+                row = (
+                    self._nearest(req, away) if away else min(versions, key=lambda r: apart[id(r)])
+                )
+                start = cut if half or s.bars <= 4 else 0
+                fill = [h for h in bars[last] if h[0] < start]
+                fill += [h for h in row.hits if h[0] >= start]
+                kept.difference_update(
+                    (last * ticks + p, i) for p, i, _ in bars[last] if p >= start
+                )
+                bars[last] = fill
+
+    def _pick(self, req: PlanRequest, rows: list[_Row], core: list, pull: float | None) -> _Row:
+        """Of a section's versions of a bar: new to the training data if one is; then, with
+        no ``pull``, not the core bar itself if one is not, and the nearest the section's
+        energy; with a ``pull`` (-2 to 2), the nearest less ``pull`` times its similarity to
+        the core bar (a variation's amount: toward the input, or away from it)."""
+        fresh = [r for r in rows if not self._copied(r)] or rows
+        if pull is None:
+            changed = [r for r in fresh if sorted(r.hits) != sorted(core)] or fresh
+            return self._nearest(req, changed)
+        keys = {(p, i) for p, i, _ in core}
+        return min(fresh, key=lambda r: self._gap(req, r)
+                   - pull * _dice({(p, i) for p, i, _ in r.hits}, keys))  # fmt: skip
+
+    def _context(self, bars: list[list[int]]) -> KVCache:
+        """A cache holding <bos> and the words of ``bars`` (at most the last two: the model
+        learned from windows of three bars), ready for the next bar's words."""
+        cache = KVCache(self.model.cfg)
+        ids = [self.vocab.id(BOS)] + [w for bar in bars[-2:] for w in bar]
+        self.model(torch.tensor([ids]), cache)
+        return cache
+
+    def _bar_words(self, req: PlanRequest, bar: list[tuple[int, str, int]]) -> list[int]:
+        """The words of a bar the model did not write (a given beat's), as training wrote
+        them: its conditioning measured from its hits, then its lanes; without the closing
+        <bar>."""
+        from audiogen.planner.tokens import encode_bar
+
+        hits = _bar_hits(bar)
+        condition = BarCondition(
+            genre=req.genre if req.genre in self.vocab.genres else "none",
+            tempo=tempo_bucket(req.bpm),
+            energy=self.labeller.energy_bin(self._bar_energy(hits, req.meter)),
+            sync=self.labeller.sync_bin(syncopation_index(hits, req.meter)),
+            section="groove",
+            feel=req.feel,
+            meter=str(req.meter),
+        )
+        return self.vocab.ids(encode_bar(condition, bar))
+
+    def _score(self, req: PlanRequest, song, crashes: set[int], sections) -> DrumScore:
         bar_ticks = req.meter.ticks_per_bar
         ms_per_tick = 60_000.0 / (req.bpm * TICKS_PER_QUARTER)
         swing_ticks = (req.swing - 0.5) * 2
@@ -306,14 +570,14 @@ class Planner:
                     offset = swing_ticks * 6 * ms_per_tick
                 tick = b * bar_ticks + position
                 hits[(tick, instrument)] = Hit(tick, instrument, int(velocity), round(offset, 3))
-            if b - 1 in fills and b > 0:
-                hits[(b * bar_ticks, "crash")] = Hit(b * bar_ticks, "crash", 112)
+            if b in crashes:
+                hits[(b * bar_ticks, "crash")] = Hit(b * bar_ticks, "crash", CRASH_VELOCITY)
         return DrumScore(
             bpm=req.bpm,
             meter=req.meter,
             bars=req.bars,
             hits=tuple(hits.values()),
-            sections=(Section("groove", 0, req.bars, req.energy),),
+            sections=tuple(sections),
             provenance=Provenance(
                 source="planner",
                 genre=req.genre,
@@ -325,6 +589,81 @@ class Planner:
         )
 
 
+def core_bars(score: DrumScore) -> tuple[int, list[list[tuple[int, str, int]]]]:
+    """A given beat's core groove: its most repeated pair of bars (the first such pair on a
+    tie; one bar for a one-bar beat). Returns the first bar's index and the bars, as
+    (position, instrument, velocity) per bar."""
+    ticks = score.meter.ticks_per_bar
+    bars: list[list[tuple[int, str, int]]] = [[] for _ in range(score.bars)]
+    for h in score.hits:
+        bars[h.tick // ticks].append((h.tick % ticks, h.instrument, h.velocity))
+    n = min(CORE_BARS, score.bars)
+    pairs = [tuple(tuple(sorted((p, i) for p, i, _ in bars[b + k])) for k in range(n))
+             for b in range(0, score.bars - n + 1, n)]  # fmt: skip
+    counts: dict[tuple, int] = {}
+    for pair in pairs:
+        counts[pair] = counts.get(pair, 0) + 1
+    start = max(range(len(pairs)), key=lambda k: (bool(any(pairs[k])), counts[pairs[k]], -k))
+    return start * n, [sorted(bars[start * n + k]) for k in range(n)]
+
+
+def _dice(a: set, b: set) -> float:
+    """How much two sets of hits share: 1 the same, 0 nothing in common."""
+    return 1.0 if not a and not b else 2 * len(a & b) / (len(a) + len(b))
+
+
+def _bar_hits(bar: list[tuple[int, str, int]]) -> list[BarHit]:
+    return [BarHit(p, i, v) for p, i, v in bar]
+
+
+def _kept(bar: list[tuple[int, str, int]], regenerate: frozenset[str]) -> dict[str, list]:
+    """The lanes of ``bar`` that a variation keeps as they are."""
+    return {g: [h for h in bar if GROUP_OF[h[1]] == g] for g in GROUPS if g not in regenerate}
+
+
+def _order_density(variations: dict[str, list[list]], level: dict[str, float],
+                   regenerate: frozenset[str], req: PlanRequest) -> None:  # fmt: skip
+    """Thin sections so that each plays fewer hits a bar than any section of higher energy,
+    by a factor that grows with the energy gap (DENSITY_SLOPE): the softest hits of the lanes
+    written anew go first, as a drummer holds back in an intro or a breakdown."""
+    density = {name: sum(map(len, bars)) / len(bars) for name, bars in variations.items()}
+    poly_lane = req.poly_lane if req.polyrhythm else None
+    for name in sorted(variations, key=lambda k: -level[k]):
+        caps = [density[o] * 2 ** (-DENSITY_SLOPE * (level[o] - level[name]))
+                for o in variations if level[o] > level[name]]  # fmt: skip
+        bars = variations[name]
+        while caps and sum(map(len, bars)) / len(bars) > min(caps):
+            loose = [(v, -p, b, k) for b, bar in enumerate(bars)
+                     for k, (p, i, v) in enumerate(bar)
+                     if GROUP_OF[i] in regenerate and GROUP_OF[i] != poly_lane]  # fmt: skip
+            if not loose:
+                break
+            _, _, b, k = min(loose)
+            del bars[b][k]
+        density[name] = sum(map(len, bars)) / len(bars)
+
+
+def _order_sections(bars: list[list], form: tuple[Section, ...], fixed: set[tuple[int, str]],
+                    ticks: int) -> None:  # fmt: skip
+    """The song-wide pass of `_order_density`, fills and crashes counted: each section thinned
+    (softest written hits first; never those in ``fixed``, as (tick, instrument)) to fewer hits
+    a bar than any section of higher energy, by the energy gap's factor."""
+    hits = [sum(len(bars[b]) for b in range(s.first_bar, s.first_bar + s.bars)) for s in form]
+    for k in sorted(range(len(form)), key=lambda k: -form[k].energy):
+        s = form[k]
+        caps = [hits[o] / form[o].bars * 2 ** (-DENSITY_SLOPE * (form[o].energy - s.energy))
+                for o in range(len(form)) if form[o].energy > s.energy]  # fmt: skip
+        while caps and hits[k] / s.bars > min(caps):
+            loose = [(v, -p, b, i) for b in range(s.first_bar, s.first_bar + s.bars)
+                     for i, (p, name, v) in enumerate(bars[b])
+                     if (b * ticks + p, name) not in fixed]  # fmt: skip
+            if not loose:
+                break
+            _, _, b, i = min(loose)
+            del bars[b][i]
+            hits[k] -= 1
+
+
 def _poly_velocity(index: int) -> int:
     return 110 if index == 0 else 88  # the cycle's first hit is accented
 
@@ -334,9 +673,9 @@ class _Row:
     tick) and the controls (syncopation push, a forced cross-rhythm lane) as a state machine.
     ``tokens`` are the bar's words as fed, from its conditioning to its closing <bar>."""
 
-    def __init__(self, planner: Planner, req: PlanRequest, poly_positions: list[int] | None,
-                 head: list[int], temperature: float):  # fmt: skip
-        self.p, self.req, self.temperature = planner, req, temperature
+    def __init__(self, planner: Planner, req: PlanRequest, job: Job, head: list[int],
+                 temperature: float):  # fmt: skip
+        self.p, self.req, self.job, self.temperature = planner, req, job, temperature
         self.tokens = list(head)
         self.done = False
         self.hits: list[tuple[int, str, int]] = []
@@ -348,11 +687,18 @@ class _Row:
         push = 0.0 if req.syncopation is None else (2 * req.syncopation - 1) * SYNC_BIAS
         self.bias = push * np.array([offbeatness(t, req.meter) for t in range(MAX_BAR_TICKS)])
         self.forced: list[int] = []
-        self.poly = sorted(set(poly_positions)) if poly_positions is not None else None
+        self.poly = sorted(set(job.shape)) if job.shape is not None else None
+        self.keep = job.keep or {}
         self._enter_lane()
 
     def bar(self) -> list[BarHit]:
         return [BarHit(p, i, v) for p, i, v in self.hits]
+
+    def words(self) -> list[int]:
+        """The bar's words from its <bar> on, without the closing <bar> (which opens the next
+        bar's words)."""
+        start = self.tokens.index(self.p.vocab.id(BAR))
+        return self.tokens[start:-1]
 
     def _end_token(self) -> int:
         nxt = self.lane + 1
@@ -370,6 +716,16 @@ class _Row:
                     self.p.vocab.id(f"hit:{voice}:{velocity_bin(velocity)}"),
                 ]
                 self.hits.append((t, voice, velocity))
+            self.forced.append(self._end_token())
+        elif group in self.keep:  # a lane given in advance: read, not written
+            order = {name: i for i, name in enumerate(INSTRUMENTS)}
+            for t, instrument, velocity in sorted(self.keep[group],
+                                                  key=lambda h: (h[0], order[h[1]])):  # fmt: skip
+                self.forced += [
+                    self.p._pos0 + t,
+                    self.p.vocab.id(f"hit:{instrument}:{velocity_bin(velocity)}"),
+                ]
+                self.hits.append((t, instrument, velocity))
             self.forced.append(self._end_token())
 
     def _advance_lane(self) -> None:
