@@ -33,9 +33,12 @@ SETTLE_S = 4.0
 LOUDNESS_SPAN_S = 30.0
 # A loop is a loop: longer ones would be mixed three times over for little use.
 MAX_LOOP_S = 300.0
-# Spectral flux frames for `seam_report`.
+# Spectral flux for `seam_report`: the rise between 1024-sample frames 256 samples apart,
+# evaluated every 32 samples (see there why) in blocks of this many frames.
 FLUX_FRAME = 1024
 FLUX_HOP = 256
+FLUX_STRIDE = 32
+FLUX_BLOCK = 2048
 
 
 @dataclass(frozen=True)
@@ -162,9 +165,16 @@ def seam_report(audio: np.ndarray) -> dict[str, float]:
 
     Two measures, each the seam's value and the interior's largest:
     ``jump``: the step between consecutive samples, on the worse channel;
-    ``flux``: spectral flux (the summed rise of magnitude spectra, 1024-sample Hann frames every
-    256 samples) of frames that straddle the seam, against frames wholly inside the loop, on the
-    sum of the channels. The loop is played twice in a row to see across its seam.
+    ``flux``: spectral flux (the summed rise of magnitude spectra from a 1024-sample Hann frame
+    to the one 256 samples later) of frame pairs that straddle the seam, against pairs wholly
+    inside the loop, on the sum of the channels. The loop is played twice in a row to see across
+    its seam.
+
+    The pairs are taken every 32 samples, not every 256: an onset's flux depends on where it
+    falls between two frame starts (a drum hit reads 20-30 % lower at the worst place than at
+    the best), and on a 256-sample grid the seam's place was set by the loop's length mod 256
+    while each interior onset fell where it happened to. Every 32 samples, each onset is
+    measured within 16 samples of its best place (within 0.2 % of its best flux).
 
     Returns:
         ``seam_jump``, ``interior_jump``, ``seam_flux``, ``interior_flux``.
@@ -174,18 +184,31 @@ def seam_report(audio: np.ndarray) -> dict[str, float]:
     steps = np.abs(np.diff(frames, axis=1)).max(axis=0)
     seam_jump = float(np.abs(frames[:, 0] - frames[:, -1]).max())
     twice = np.concatenate([frames, frames], axis=1).sum(axis=0)
-    window = np.hanning(FLUX_FRAME)
-    starts = np.arange(0, 2 * n - FLUX_FRAME + 1, FLUX_HOP)
-    index = starts[:, None] + np.arange(FLUX_FRAME)[None, :]
-    spectra = np.abs(np.fft.rfft(twice[index] * window, axis=1))
-    flux = np.maximum(spectra[1:] - spectra[:-1], 0.0).sum(axis=1)
-    ends = starts[1:] + FLUX_FRAME
+    # Pairs by the start of their first frame, up to the last that still touches the seam.
+    starts = np.arange(0, min(n, 2 * n - FLUX_FRAME - FLUX_HOP + 1), FLUX_STRIDE)
+    flux = _pair_flux(twice, starts)
+    ends = starts + FLUX_HOP + FLUX_FRAME
     interior = flux[ends <= n]
-    # A frame "touches" the seam when it, or the frame it is compared with, spans it.
-    seam = flux[(starts[1:] < n + FLUX_HOP) & (ends > n)]
+    # A pair touches the seam when either of its frames spans it.
+    seam = flux[ends > n]
     return {
         "seam_jump": seam_jump,
         "interior_jump": float(steps.max()) if steps.size else 0.0,
         "seam_flux": float(seam.max()) if seam.size else 0.0,
         "interior_flux": float(interior.max()) if interior.size else 0.0,
     }
+
+
+def _pair_flux(signal: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Spectral flux from the frame at each of ``starts`` (a FLUX_STRIDE grid) to the frame
+    FLUX_HOP later; each frame's spectrum is taken once, a block of frames at a time."""
+    lag = FLUX_HOP // FLUX_STRIDE
+    window = np.hanning(FLUX_FRAME)
+    offsets = np.arange(FLUX_FRAME)
+    flux = np.empty(len(starts))
+    for first in range(0, len(starts), FLUX_BLOCK):
+        block = starts[first : first + FLUX_BLOCK]
+        at = block[0] + FLUX_STRIDE * np.arange(len(block) + lag)
+        spectra = np.abs(np.fft.rfft(signal[at[:, None] + offsets] * window, axis=1))
+        flux[first : first + len(block)] = np.maximum(spectra[lag:] - spectra[:-lag], 0).sum(1)
+    return flux

@@ -7,7 +7,8 @@ For each loop: a beat from the planner (genres in turn), rendered with ``loop=Tr
 read back from ``mix.wav``. Measured on the file:
 - length: samples in the file against ``bars × beats × 60 / bpm × rate`` (nearest sample);
 - smpl/acid chunks: loop end = last sample, beats and tempo as asked;
-- seam against interior (see `audiogen.loop.seam_report`): sample jump and spectral flux;
+- seam against interior (see `audiogen.loop.seam_report`): sample jump and spectral flux (frame
+  pairs every 32 samples, so no onset's flux depends on where it falls on a frame grid);
 - seam_error: the loop's start against what follows its end when the mix plays on;
 - loudness on repeat against the -14 LUFS target.
 A naive loop (the ordinary render cut at N bars, tails dropped) is measured alongside, to show
@@ -127,6 +128,12 @@ def summarise(rows: list[dict], total_s: float) -> dict:
         "worst_jump_ratio": max(jump_ratio),
         "median_jump_ratio": float(np.median(jump_ratio)),
         "worst_flux_ratio": max(flux_ratio),
+        "flux_misses": [
+            f"{r['genre']} {r['bpm']} bpm {r['bars']} bar{'s' if r['bars'] > 1 else ''} "
+            f"{r['rate'] / 1000:g} kHz ({x:.3f})"
+            for r, x in zip(rows, flux_ratio)
+            if x > 1.0
+        ],
         "median_flux_ratio": float(np.median(flux_ratio)),
         "worst_seam_error": max(r["seam_error"] for r in rows),
         "naive_cuts_caught": len(naive_bad),
@@ -153,6 +160,7 @@ def markdown(s: dict) -> str:
             f"(seam/interior: {jumps}) |",
             f"| seam spectral flux ≤ interior's largest | {s['seam_flux_within_interior']}/{n} "
             f"(seam/interior: {fluxes}) |",
+            f"| seam flux misses | {', '.join(s['flux_misses']) or 'none'} |",
             f"| loop start vs continuous playback, largest difference | "
             f"{s['worst_seam_error']:.1e} FS |",
             f"| naive cut (tails dropped) caught by the same measures | "

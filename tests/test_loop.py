@@ -1,6 +1,7 @@
 """Seamless loops: exact length, tails wrapped to the start, no click at the seam, and loop
 points and tempo in the WAV that DAWs read."""
 
+import dataclasses
 import json
 from fractions import Fraction
 
@@ -13,6 +14,7 @@ from audiogen.cli import main
 from audiogen.export import read_loop_chunks
 from audiogen.loop import fold_tails, loop_length, seam_report
 from audiogen.midi import write_midi
+from audiogen.render import Sampler, Variation
 from audiogen.score import DrumScore, Hit, Meter
 
 
@@ -77,6 +79,46 @@ def test_rendered_loop_is_exact_wraps_its_tail_and_has_a_clean_seam(tiny_kit):
     assert beat.seam_error < 1e-4
     assert abs(beat.loudness.integrated_lufs - (-14.0)) <= 0.5
     assert beat.loudness.true_peak_dbtp <= -1.0
+
+
+def test_a_loop_plays_on_as_its_score_does_when_repeated(tiny_kit):
+    # Every downbeat kick is pushed 5 ms early, and the last 16th's open hat is closed by the
+    # next downbeat's closed hat: at the loop's restart as on every other bar.
+    rate, per_bar = 48000, 96
+    hits = [Hit(0, "kick", 120, -5.0), Hit(per_bar, "kick", 120, -5.0)]
+    hits += [Hit(t, "hat_closed", 80) for t in range(0, 2 * per_bar, 12)]
+    hits.append(Hit(2 * per_bar - 6, "hat_open", 100))
+    score = DrumScore(bpm=120, meter=Meter(4, 4), bars=2, hits=tuple(hits))
+    n = loop_length(score, rate).samples  # 192000: one pass is 4 s
+    sampler = Sampler(tiny_kit, rate, Variation.none())
+    loop = {g: fold_tails(s, n) for g, s in sampler.render(score, loop_samples=n).stems.items()}
+    # The same bars played three times over without a loop: the middle pass is what a loop
+    # should be, tails of the pass before and the early kick of the pass after included.
+    thrice = DrumScore(
+        bpm=120, meter=Meter(4, 4), bars=6,
+        hits=tuple(dataclasses.replace(h, tick=h.tick + k * 2 * per_bar)
+                   for k in range(3) for h in hits),
+    )  # fmt: skip
+    played = sampler.render(thrice).stems
+    for group in ("kick", "hats"):
+        np.testing.assert_allclose(loop[group], played[group][n : 2 * n], atol=1e-6)
+    # Heard: the early downbeat kick sounds at the loop's end, and the open hat stops on the
+    # one instead of ringing over the restart's first beat (the closed hat dies in 50 ms).
+    early = n - round(0.005 * rate)
+    assert loop["kick"][early - 1] == 0.0 and loop["kick"][early] > 0.0
+    assert np.abs(loop["hats"][round(0.06 * rate) : round(0.25 * rate)]).max() == 0.0
+
+
+@pytest.mark.parametrize("period", [6080, 6050])
+def test_seam_flux_is_the_same_wherever_the_seam_falls_among_frames(period):
+    # Four identical hits: the one on the seam is no louder than the others. On a 256-sample
+    # frame grid it read 3 % louder (period 6080) or 17 % softer (6050), by where it fell.
+    hit = np.random.default_rng(0).standard_normal(4000) * np.exp(-np.arange(4000) / 600)
+    audio = np.zeros(4 * period)
+    for k in range(4):
+        audio[k * period : k * period + 4000] += hit
+    report = seam_report(audio)
+    assert report["seam_flux"] == pytest.approx(report["interior_flux"], rel=0.005)
 
 
 def test_a_hard_cut_is_what_the_seam_report_catches():

@@ -100,8 +100,20 @@ class Sampler:
     def _peak(self, path: Path) -> float:
         return max(float(np.abs(self._load(path)).max()), 1e-6)
 
-    def render(self, score: DrumScore, seed: int = 0) -> SamplerResult:
-        """Render every hit of ``score``; deterministic for a given seed."""
+    def render(
+        self, score: DrumScore, seed: int = 0, loop_samples: int | None = None
+    ) -> SamplerResult:
+        """Render every hit of ``score``; deterministic for a given seed.
+
+        Args:
+            score: what to play.
+            seed: the per-hit variation's seed.
+            loop_samples: the length of a seamless loop that ``score`` is one pass of (see
+                `audiogen.loop.loop_length`), or None. A loop plays on, as on every other bar:
+                a hit played ahead of its first beat sounds at the loop's end, where the
+                previous pass plays it, and a hat still ringing at the end is choked by the
+                next pass's first stroke.
+        """
         if score.duration_s > MAX_DURATION_S:
             raise RequestError(
                 f"the score lasts {score.duration_s / 60:.0f} minutes: audiogen renders up to "
@@ -119,7 +131,8 @@ class Sampler:
                 continue
             if resolved != hit.instrument:
                 substitutions[hit.instrument] = resolved
-            start = max(0, round(score.time_s(hit) * sr))
+            start = round(score.time_s(hit) * sr)
+            start = start % loop_samples if loop_samples else max(0, start)
             played.append((hit, resolved, start))
         if dropped:
             log.warning(
@@ -127,7 +140,7 @@ class Sampler:
                 self.kit.name, ", ".join(f"{k} ({n} hits)" for k, n in sorted(dropped.items())),
             )  # fmt: skip
 
-        chokes = _choke_points(played)
+        chokes = _choke_points(played, loop_samples)
         voices = []
         used: set[Path] = set()
         for index, (hit, resolved, start) in enumerate(played):
@@ -170,18 +183,27 @@ class Sampler:
         )
 
 
-def _choke_points(played: list[tuple[Hit, str, int]]) -> dict[int, int]:
-    """For each hit that a later hit chokes (an open hat then a closed one): the choke sample."""
+def _choke_points(
+    played: list[tuple[Hit, str, int]], loop_samples: int | None = None
+) -> dict[int, int]:
+    """For each hit that a later hit chokes (an open hat then a closed one): the choke sample.
+    In a loop of ``loop_samples``, the next pass's strokes choke what rings past the end."""
+    # In order of sounding: offsets, and a loop's wrapped hits, can reorder the score's ticks.
+    order = sorted(range(len(played)), key=lambda i: played[i][2])
+    strokes: list[tuple[int | None, str, int]] = [(i, played[i][1], played[i][2]) for i in order]
+    if loop_samples:
+        strokes += [(None, resolved, start + loop_samples) for _, resolved, start in strokes]
     choked_by: dict[str, list[int]] = {}  # choked class -> indices still ringing
     points: dict[int, int] = {}
-    for index, (_, resolved, start) in enumerate(played):
+    for index, resolved, start in strokes:
         for victim in CHOKES.get(resolved, ()):
             for ringing in choked_by.pop(victim, []):
                 if played[ringing][2] < start:
                     points[ringing] = start
                 else:
                     choked_by.setdefault(victim, []).append(ringing)
-        choked_by.setdefault(resolved, []).append(index)
+        if index is not None:  # the next pass's strokes only choke
+            choked_by.setdefault(resolved, []).append(index)
     return points
 
 
