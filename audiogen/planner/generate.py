@@ -37,6 +37,7 @@ POLYRHYTHMS = ("3:4", "2:3", "3:2", "4:3")
 CANDIDATES = 4  # versions of each core bar written side by side, to choose from
 TRIES = 4  # rounds of candidates before a bar that copies a training bar is let through
 RETRY_HEAT = 0.15  # temperature added per retry
+NEAR = 0.2  # a core version this near the request (see `Planner._gap`) ends the search
 MAX_ROWS = 8  # fills written side by side at most
 FILL_CANDIDATES = 4  # versions of a song's fill, the most fill-like kept
 FILL_DEPARTS = 0.5  # a fill's second half shares less than this with the groove's (Dice)
@@ -315,7 +316,7 @@ class Planner:
         Returns:
             The core bar kept (None without ``core``) and the fills.
         """
-        chosen, versions = None, []
+        chosen, versions, pool = None, [], []
         written: list = [None] * len(fills)
         todo = list(range(len(fills)))
         for attempt in range(TRIES):
@@ -326,13 +327,17 @@ class Planner:
             rows = self._write(req, pending, cache, gen, jobs, attempt)
             if n_core:
                 versions = rows[:n_core]
-                fresh = [r for r in versions if not self._copied(r)]
-                chosen = self._nearest(req, fresh) if fresh else None
+                pool += [r for r in versions if not self._copied(r)]
+                best = self._nearest(req, pool) if pool else None
+                # A new version far from the request (a sparse bar the model only knows by
+                # heart, say) is kept only when later rounds find none nearer.
+                if best is not None and (self._gap(req, best) <= NEAR or attempt == TRIES - 1):
+                    chosen = best
             for i, row in zip(todo, rows[n_core:]):
                 written[i] = row
             todo = [i for i in todo if self._copied(written[i])]
         if core is not None and chosen is None:
-            chosen = self._nearest(req, versions)  # the model knows nothing else: a copy it is
+            chosen = self._nearest(req, pool or versions)  # the model knows nothing else
         return chosen, written
 
     def _nearest(self, req: PlanRequest, rows: list[_Row]) -> _Row:
