@@ -1,7 +1,8 @@
 """audiogen: royalty-free drum beats, offline. Stages: request → plan → render → mix → export.
 
 The public API is imported lazily so that the command line starts instantly:
-``audiogen.render``, ``audiogen.Beat``, ``audiogen.DrumScore``, ``audiogen.read_midi``.
+``audiogen.render``, ``audiogen.generate``, ``audiogen.vary``, ``audiogen.Beat``,
+``audiogen.DrumScore``, ``audiogen.read_midi``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "render": "audiogen.api",
     "generate": "audiogen.api",
+    "vary": "audiogen.api",
     "Beat": "audiogen.api",
     "RenderRequest": "audiogen.request",
     "DrumScore": "audiogen.score",
