@@ -281,7 +281,7 @@ def resolve_generation(
     plan_opts, genre = PlanOptions.create(**plan_values)
     fallback = {"kit": genre.kit, "mix": genre.mix, **moods}
     request = RenderRequest.create(fallback=fallback, **render_values)
-    if request.loop and plan_values.get("form") is None and plan_opts.form is not None:
+    if request.loop and options.get("form") is None and plan_opts.form is not None:
         plan_opts = dataclasses.replace(plan_opts, form=None)  # a loop has no intro or outro
     return plan_opts, request, resolution
 

@@ -88,6 +88,7 @@ USE_WORDS = {
     "voice-over": "bed", "narration": "bed", "speech": "bed",
     "broadcast": "broadcast", "radio": "broadcast", "tv": "broadcast",
 }  # fmt: skip
+SONG_BARS = 24  # a song asked for in words without a length: intro, verse, chorus, outro
 FORM_WORDS = frozenset(
     "intro outro verse chorus bridge breakdown drop build buildup fill fills ending".split()
 )
@@ -117,7 +118,12 @@ _BPM = re.compile(
     r"minute|b\.p\.m\.?))"
 )
 _BPM_LEAD = re.compile(r"\b(?:tempo|bpm)\s*(?:of|at|=|:)?\s*(\d{2,3}(?:\.\d+)?)\b")
-_BPM_BARE = re.compile(r"\b(?:at|around|about|~)\s*(\d{2,3})\b(?!\s*(?:bars?|measures?))")
+_BPM_BARE = re.compile(
+    r"\b(?:at|around|about|~)\s*(\d{2,3})\b(?!\s*(?:bars?|measures?|s\b|sec|second|min))"
+)
+_DURATION = re.compile(
+    r"\b(\d{1,4}(?:\.\d+)?)[\s-]*(s|secs?|seconds?|mins?|minutes?)\b|\b(\d{1,2}):([0-5]\d)\b"
+)
 _BARS = re.compile(r"\b(\d{1,3}|[a-z]+(?:-[a-z]+)?)[\s-]*(?:bars?|measures?)\b")
 _METER = re.compile(r"\b(4/4|3/4|6/8|12/8)\b")
 
@@ -131,7 +137,8 @@ class Resolution:
         options: request options it sets (plan and render options by name; ``preset`` for a use).
         meanings: each understood word or phrase → what it set, in reading order.
         unknown: words not understood (reported, not dropped silently).
-        form: section words (intro, outro, ...) noted; the planner writes one groove for now.
+        form: section words (intro, outro, ...): a sentence that names sections asks for a
+            song (``options["form"] = "auto"``, 24 bars unless it gives a length).
     """
 
     text: str
@@ -188,7 +195,7 @@ def parse_prompt(text: str) -> Resolution:
     def take(match: re.Match, group: int = 0) -> None:
         used.append(match.span(group))
 
-    # Numbers first: tempo, bars, meter.
+    # Numbers first: tempo, bars, duration, meter.
     for pattern in (_BPM, _BPM_LEAD, _BPM_BARE):
         match = pattern.search(raw)
         if match and "bpm" not in options:
@@ -203,6 +210,16 @@ def parse_prompt(text: str) -> Resolution:
         if bars and 1 <= bars <= 256 and "bars" not in options:
             options["bars"] = bars
             meanings.append((match.group(0).strip(), f"bars {bars}"))
+            take(match)
+    match = _DURATION.search(raw)
+    if match and "bars" not in options:
+        if match.group(3):  # m:ss
+            seconds = int(match.group(3)) * 60 + int(match.group(4))
+        else:
+            seconds = float(match.group(1)) * (60 if match.group(2).startswith("m") else 1)
+        if 1 <= seconds <= 1800:
+            options["duration"] = int(seconds) if seconds == int(seconds) else seconds
+            meanings.append((match.group(0).strip(), f"duration {options['duration']} s"))
             take(match)
     match = _METER.search(raw)
     if match:
@@ -271,7 +288,7 @@ def parse_prompt(text: str) -> Resolution:
             meanings.append((bare, f"preset {USE_WORDS[bare]}"))
         elif bare in FORM_WORDS:
             form.append(bare)
-            meanings.append((bare, "form (noted)"))
+            meanings.append((bare, "a song form"))
         elif bare in ("swing", "shuffle") and chosen is not None:
             feel = "swing8"
             options.setdefault("feel", feel)
@@ -331,6 +348,10 @@ def parse_prompt(text: str) -> Resolution:
             f"nothing in {text!r} says what to play{heard}; try a genre, a mood or a tempo, "
             f"e.g. {', '.join(EXAMPLES)}"
         )
+    if form and "form" not in options:
+        options["form"] = "auto"
+        if "bars" not in options and "duration" not in options:
+            options["bars"] = SONG_BARS
     return Resolution(
         text=str(text),
         options=options,
@@ -344,8 +365,6 @@ def describe(resolution: Resolution, resolved: dict[str, Any]) -> str:
     """One or two lines for the user: the request as it will run, and words not understood."""
     parts = [f"{k} {v}" for k, v in resolved.items() if v is not None]
     line = "request: " + ", ".join(parts)
-    if resolution.form:
-        line += f"; form words noted ({', '.join(resolution.form)}): one groove throughout for now"
     if resolution.unknown:
         line += f"\nnot understood: {', '.join(resolution.unknown)}"
     return line

@@ -213,13 +213,30 @@ def test_moods_move_energy_kit_feel_and_mix_not_only_genre():
     assert parse_prompt("uplifting rock").options["mix"] == "electronic"
 
 
-def test_unknown_words_are_reported_and_form_words_noted():
+def test_unknown_words_are_reported_and_form_words_ask_for_a_song():
     resolution = parse_prompt("dark trap with flurbish zorps, sparse intro and an outro")
     assert resolution.unknown == ("flurbish", "zorps")
     assert resolution.form == ("intro", "outro")
+    plan = {k: v for k, v in resolution.options.items() if k in PlanOptions.__dataclass_fields__}
+    opts, _ = PlanOptions.create(**plan)
+    assert opts.form.startswith("intro:") and opts.form.split(",")[-1].startswith("outro:")
     second = parse_prompt("house or techno")
     assert second.options["genre"] == "house"
     assert any("techno" in word for word in second.unknown)
+
+
+@pytest.mark.parametrize(
+    "sentence, seconds",
+    [("a 90 second pop song", 90), ("chill lofi, 2 minutes, around 80 bpm", 120),
+     ("rock, 1:30 long, at 120", 90), ("house, 45s", 45)],
+)  # fmt: skip
+def test_a_length_in_words_becomes_a_duration_not_a_tempo(sentence, seconds):
+    options = parse_prompt(sentence).options
+    assert options["duration"] == seconds
+    assert options.get("bpm") != seconds
+    plan = {k: v for k, v in options.items() if k in PlanOptions.__dataclass_fields__}
+    opts, _ = PlanOptions.create(**plan)
+    assert opts.form is not None  # a length in seconds asks for a song
 
 
 def test_a_sentence_with_nothing_usable_gets_examples():
