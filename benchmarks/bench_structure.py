@@ -105,7 +105,7 @@ def section_similarity(score: DrumScore, core: list[list], section: Section) -> 
 def songs(planner: Planner, count: int) -> dict:
     genres = [g for g in GENRES.values() if g.meters[0] in ("4/4", "3/4", "6/8", "12/8")]
     rng = np.random.default_rng(0)
-    energy_pass, fills, false_alarms, sims, cross, rows = 0, [], [], [], [], []
+    energy_pass, fills, false_alarms, sims, cross, rows, misses = 0, [], [], [], [], [], []
     t0 = time.perf_counter()
     for k in range(count):
         genre = genres[k % len(genres)]
@@ -130,6 +130,8 @@ def songs(planner: Planner, count: int) -> dict:
             found = fill_found(bars, s, ticks)
             if found is not None:
                 fills.append(found)
+                if not found:
+                    misses.append(f"{genre.name} seed {k}: {s.name} at bar {s.first_bar}")
             if s.bars >= 6:
                 last = s.first_bar + s.bars - 2
                 false_alarms.append(fill_found(bars, s, ticks, last=last))
@@ -159,6 +161,7 @@ def songs(planner: Planner, count: int) -> dict:
         "similarity_by_section": {n: round(float(np.mean(v)), 3) for n, v in by_name.items()},
         "similarity_to_other_song": round(float(np.mean(cross)), 3),
         "failures": [r for r in rows if not r["energy_ok"]],
+        "fill_misses": misses,
     }
 
 

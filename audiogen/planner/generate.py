@@ -306,7 +306,7 @@ class Planner:
 
     def _bars(
         self, req: PlanRequest, pending: list[int], cache: KVCache, gen, core: Job | None,
-        fills: list[Job],
+        fills: list[Job], heat: int = 0,
     ) -> tuple[_Row | None, list[_Row]]:  # fmt: skip
         """Write, side by side after the same context (``cache`` plus ``pending``), versions of
         the next bar of the core phrase (unless ``core`` is None) and one bar per entry of
@@ -324,7 +324,7 @@ class Planner:
             if not n_core and not todo:
                 break
             jobs = [core] * n_core + [fills[i] for i in todo]
-            rows = self._write(req, pending, cache, gen, jobs, attempt)
+            rows = self._write(req, pending, cache, gen, jobs, attempt + heat)
             if n_core:
                 versions = rows[:n_core]
                 pool += [r for r in versions if not self._copied(r)]
@@ -493,34 +493,44 @@ class Planner:
         """Write the last bar of each of ``sections`` as a fill (its second half only for a
         section of 4 bars or fewer, or when ``half``). Fills are written as the drummers' fill
         takes in the data were, from the start of a phrase (after groove bars the model keeps
-        the groove going). Of FILL_CANDIDATES versions, the one nearest the section's energy
-        among those that leave the groove (FILL_DEPARTS) is kept."""
+        the groove going), FILL_CANDIDATES at a time, in rounds (hotter each time) until each
+        section has one that leaves the groove (FILL_DEPARTS); of those, the one nearest the
+        section's energy is kept."""
         ticks = req.meter.ticks_per_bar
         cut = ticks // 2
         cache = self._context([])
         per_chunk = max(1, MAX_ROWS // FILL_CANDIDATES)
-        for i in range(0, len(sections), per_chunk):
-            chunk = sections[i : i + per_chunk]
-            jobs = [Job("fill", s.energy, poly[s.first_bar + s.bars - 1] if poly else None)
-                    for s in chunk for _ in range(FILL_CANDIDATES)]  # fmt: skip
-            _, rows = self._bars(req, [], cache, gen, None, jobs)
-            for k, s in enumerate(chunk):
-                last = s.first_bar + s.bars - 1
-                versions = rows[k * FILL_CANDIDATES : (k + 1) * FILL_CANDIDATES]
-                groove = {(p, i) for p, i, _ in bars[last] if p >= cut}
-                apart = {id(r): _dice({(p, i) for p, i, _ in r.hits if p >= cut}, groove)
-                         for r in versions}  # fmt: skip
-                away = [r for r in versions if apart[id(r)] < FILL_DEPARTS]
-                row = (
-                    self._nearest(req, away) if away else min(versions, key=lambda r: apart[id(r)])
-                )
-                start = cut if half or s.bars <= 4 else 0
-                fill = [h for h in bars[last] if h[0] < start]
-                fill += [h for h in row.hits if h[0] >= start]
-                kept.difference_update(
-                    (last * ticks + p, i) for p, i, _ in bars[last] if p >= start
-                )
-                bars[last] = fill
+        todo = list(sections)
+        versions: dict[Section, list[_Row]] = {s: [] for s in sections}
+        for attempt in range(TRIES):  # rounds until every section has a fill that departs
+            for i in range(0, len(todo), per_chunk):
+                chunk = todo[i : i + per_chunk]
+                jobs = [Job("fill", s.energy, poly[s.first_bar + s.bars - 1] if poly else None)
+                        for s in chunk for _ in range(FILL_CANDIDATES)]  # fmt: skip
+                _, rows = self._bars(req, [], cache, gen, None, jobs, attempt)
+                for k, s in enumerate(chunk):
+                    versions[s] += rows[k * FILL_CANDIDATES : (k + 1) * FILL_CANDIDATES]
+            todo = [s for s in todo if not any(
+                self._departs(r, bars[s.first_bar + s.bars - 1], cut) < FILL_DEPARTS
+                for r in versions[s])]  # fmt: skip
+            if not todo:
+                break
+        for s in sections:
+            last = s.first_bar + s.bars - 1
+            apart = {id(r): self._departs(r, bars[last], cut) for r in versions[s]}
+            away = [r for r in versions[s] if apart[id(r)] < FILL_DEPARTS]
+            row = self._nearest(req, away) if away else min(versions[s], key=lambda r: apart[id(r)])
+            start = cut if half or s.bars <= 4 else 0
+            fill = [h for h in bars[last] if h[0] < start]
+            fill += [h for h in row.hits if h[0] >= start]
+            kept.difference_update((last * ticks + p, i) for p, i, _ in bars[last] if p >= start)
+            bars[last] = fill
+
+    @staticmethod
+    def _departs(row: _Row, groove: list, cut: int) -> float:
+        """How much a fill's hits from ``cut`` on share with the groove bar's (Dice)."""
+        return _dice({(p, i) for p, i, _ in row.hits if p >= cut},
+                     {(p, i) for p, i, _ in groove if p >= cut})  # fmt: skip
 
     def _pick(self, req: PlanRequest, rows: list[_Row], core: list, pull: float | None) -> _Row:
         """Of a section's versions of a bar: new to the training data if one is; then, with
