@@ -39,7 +39,8 @@ TRIES = 4  # rounds of candidates before a bar that copies a training bar is let
 RETRY_HEAT = 0.15  # temperature added per retry
 NEAR = 0.2  # a core version this near the request (see `Planner._gap`) ends the search
 MAX_ROWS = 8  # fills written side by side at most
-FILL_CANDIDATES = 4  # versions of a song's fill, the most fill-like kept
+FILL_CANDIDATES = 4  # versions of a song's fill written at a time
+MAX_FILL_ROWS = 32  # a song's fills (one context: the start of a phrase) side by side at most
 FILL_DEPARTS = 0.5  # a fill's second half shares less than this with the groove's (Dice)
 REGENERATED = ("hats", "cymbals", "toms", "perc")  # what a section changes; kick, snare stay
 CRASH_VELOCITY = 112
@@ -494,32 +495,35 @@ class Planner:
         section of 4 bars or fewer, or when ``half``). Fills are written as the drummers' fill
         takes in the data were, from the start of a phrase (after groove bars the model keeps
         the groove going), FILL_CANDIDATES at a time, in rounds (hotter each time) until each
-        section has one that leaves the groove (FILL_DEPARTS); of those, the one nearest the
-        section's energy is kept."""
+        section has one that leaves the groove (FILL_DEPARTS) and is new to the training data;
+        of those, the one nearest the section's energy is kept."""
         ticks = req.meter.ticks_per_bar
         cut = ticks // 2
         cache = self._context([])
-        per_chunk = max(1, MAX_ROWS // FILL_CANDIDATES)
         todo = list(sections)
         versions: dict[Section, list[_Row]] = {s: [] for s in sections}
+
+        def good(row: _Row, s: Section) -> bool:
+            groove = bars[s.first_bar + s.bars - 1]
+            return self._departs(row, groove, cut) < FILL_DEPARTS and not self._copied(row)
+
         for attempt in range(TRIES):  # rounds until every section has a fill that departs
-            for i in range(0, len(todo), per_chunk):
-                chunk = todo[i : i + per_chunk]
-                jobs = [Job("fill", s.energy, poly[s.first_bar + s.bars - 1] if poly else None)
-                        for s in chunk for _ in range(FILL_CANDIDATES)]  # fmt: skip
-                _, rows = self._bars(req, [], cache, gen, None, jobs, attempt)
-                for k, s in enumerate(chunk):
-                    versions[s] += rows[k * FILL_CANDIDATES : (k + 1) * FILL_CANDIDATES]
-            todo = [s for s in todo if not any(
-                self._departs(r, bars[s.first_bar + s.bars - 1], cut) < FILL_DEPARTS
-                for r in versions[s])]  # fmt: skip
+            jobs = [Job("fill", s.energy, poly[s.first_bar + s.bars - 1] if poly else None)
+                    for s in todo for _ in range(FILL_CANDIDATES)]  # fmt: skip
+            rows = [row for i in range(0, len(jobs), MAX_FILL_ROWS)
+                    for row in self._write(req, [], cache, gen, jobs[i : i + MAX_FILL_ROWS],
+                                           attempt)]  # fmt: skip
+            for k, s in enumerate(todo):
+                versions[s] += rows[k * FILL_CANDIDATES : (k + 1) * FILL_CANDIDATES]
+            todo = [s for s in todo if not any(good(r, s) for r in versions[s])]
             if not todo:
                 break
         for s in sections:
             last = s.first_bar + s.bars - 1
-            apart = {id(r): self._departs(r, bars[last], cut) for r in versions[s]}
-            away = [r for r in versions[s] if apart[id(r)] < FILL_DEPARTS]
-            row = self._nearest(req, away) if away else min(versions[s], key=lambda r: apart[id(r)])
+            chosen = [r for r in versions[s] if good(r, s)]
+            row = self._nearest(req, chosen) if chosen else min(
+                versions[s], key=lambda r: self._departs(r, bars[last], cut)
+            )  # fmt: skip
             start = cut if half or s.bars <= 4 else 0
             fill = [h for h in bars[last] if h[0] < start]
             fill += [h for h in row.hits if h[0] >= start]
