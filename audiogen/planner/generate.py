@@ -44,6 +44,7 @@ MAX_FILL_ROWS = 32  # a song's fills (one context: the start of a phrase) side b
 FILL_DEPARTS = 0.5  # a fill's second half shares less than this with the groove's (Dice)
 REGENERATED = ("hats", "cymbals", "toms", "perc")  # what a section changes; kick, snare stay
 CRASH_VELOCITY = 112
+GHOST_VELOCITY = 64  # a backbone hit softer than this is a ghost note, which a quiet part drops
 DENSITY_SLOPE = 1.5  # a section 0.1 lower in energy plays at most 2^-0.15 = 90 % of the hits
 # Variations of a given beat: the lanes written anew from each amount up (the kick stays).
 VARY_LANES = ((0.0, ("perc", "toms")), (0.3, ("cymbals",)), (0.55, ("hats",)),
@@ -485,7 +486,8 @@ class Planner:
                 others = [h for h in bars[b] if GROUP_OF[h[1]] != req.poly_lane]
                 bars[b] = others + [(p, voice, _poly_velocity(i)) for i, p in enumerate(poly[b])]
                 kept.update((b * ticks + p, voice) for p in poly[b])
-        _order_sections(bars, form, kept, ticks)
+        if regenerate:  # (amount 0 of a variation keeps the input as it is)
+            _order_sections(bars, form, kept, ticks)
         score = self._score(req, bars, set(), form)
         return Song(score, [list(bar) for bar in core], variations, frozenset(kept))
 
@@ -665,20 +667,22 @@ def _order_density(variations: dict[str, list[list]], level: dict[str, float],
 def _order_sections(bars: list[list], form: tuple[Section, ...], fixed: set[tuple[int, str]],
                     ticks: int) -> None:  # fmt: skip
     """The song-wide pass of `_order_density`, fills and crashes counted: each section thinned
-    (softest written hits first; never those in ``fixed``, as (tick, instrument)) to fewer hits
-    a bar than any section of higher energy, by the energy gap's factor."""
+    to fewer hits a bar than any section of higher energy, by the energy gap's factor. The
+    softest written hits go first; of those in ``fixed`` ((tick, instrument): the groove's
+    backbone, crashes, a cross-rhythm) only ghost notes may go, and only after them."""
     hits = [sum(len(bars[b]) for b in range(s.first_bar, s.first_bar + s.bars)) for s in form]
     for k in sorted(range(len(form)), key=lambda k: -form[k].energy):
         s = form[k]
         caps = [hits[o] / form[o].bars * 2 ** (-DENSITY_SLOPE * (form[o].energy - s.energy))
                 for o in range(len(form)) if form[o].energy > s.energy]  # fmt: skip
         while caps and hits[k] / s.bars > min(caps):
-            loose = [(v, -p, b, i) for b in range(s.first_bar, s.first_bar + s.bars)
+            loose = [((b * ticks + p, name) in fixed, v, -p, b, i)
+                     for b in range(s.first_bar, s.first_bar + s.bars)
                      for i, (p, name, v) in enumerate(bars[b])
-                     if (b * ticks + p, name) not in fixed]  # fmt: skip
+                     if (b * ticks + p, name) not in fixed or v < GHOST_VELOCITY]  # fmt: skip
             if not loose:
                 break
-            _, _, b, i = min(loose)
+            *_, b, i = min(loose)
             del bars[b][i]
             hits[k] -= 1
 
