@@ -228,26 +228,113 @@ class NeuralRenderer:
               generator: Any, temperature: float, top_k: int) -> Any:  # fmt: skip
         torch = _modules()[0]
         lm = self.lm
-        B, K, T = codes.shape
-        pattern = lm.pattern_provider.get_pattern(T)
-        sequence, _, mask = pattern.build_pattern_sequence(codes, lm.special_token_id)
+        pattern = lm.pattern_provider.get_pattern(codes.shape[-1])
+        sequence, _, _ = pattern.build_pattern_sequence(codes, lm.special_token_id)
+        # Steps the pattern leaves empty already hold the special token; UNKNOWN marks the rest.
         steps = sequence.shape[-1]
         with torch.inference_mode(), _one_thread(torch):
-            condition = self.conditioner(features, stem, kit, steps)
+            decoder = _Decoder(lm, self.conditioner(features, stem, kit, steps))
             start = pattern.get_first_step_with_timesteps(prompt) if prompt else 1
             previous = 0
-            with lm.streaming():
-                for offset in range(start, steps):
-                    part = condition[:, previous:offset]
-                    ones = torch.ones(part.shape[:2])
-                    logits = lm(sequence[..., previous:offset], [], {CONDITION: (part, ones)})
-                    token = _sample(logits[:, :, -1], temperature, top_k, generator)
-                    token[~mask[:, offset].expand(B, -1)] = lm.special_token_id
-                    current = sequence[..., offset]
-                    sequence[..., offset] = torch.where(current == UNKNOWN, token, current)
-                    previous = offset
+            for offset in range(start, steps):
+                logits = decoder(sequence[..., previous:offset], previous)
+                token = _sample(logits, temperature, top_k, generator)
+                current = sequence[..., offset]
+                sequence[..., offset] = torch.where(current == UNKNOWN, token, current)
+                previous = offset
         out, _, _ = pattern.revert_pattern_sequence(sequence, special_token=UNKNOWN)
-        return out[..., :T]
+        return out[..., : codes.shape[-1]]
+
+
+class _Decoder:
+    """`LMModel.forward` in eval mode (the training path's arithmetic and weights), one step at
+    a time, for generation.
+
+    audiocraft's streaming forward spent most of a step on Python and on rebuilding each layer's
+    key/value cache (a concatenation) and mask. Here the condition and the positions are summed
+    once per window, each layer's keys and values go into a preallocated ring of
+    ``past_context + 1`` slots (attention does not depend on the order of its keys, so the ring
+    is never shifted), and the eight output heads are one matrix product.
+    """
+
+    def __init__(self, lm: Any, condition: Any) -> None:
+        torch = _modules()[0]
+        transformer = lm.transformer
+        attention = transformer.layers[0].self_attn
+        # The shape `build` makes; anything else would need its own arithmetic here.
+        assert transformer.positional_embedding == "sin" and attention.custom
+        assert attention.kv_repeat == 1 and not attention.qk_layer_norm and lm.out_norm is not None
+        self.torch, self.F = torch, torch.nn.functional
+        B, S, dim = condition.shape
+        self.heads = attention.num_heads
+        self.past = S if attention.past_context is None else attention.past_context
+        self.slots = min(S, self.past + 1)
+        sin = _audiocraft.load("modules.transformer").create_sin_embedding
+        positions = sin(torch.arange(S).view(1, -1, 1), dim, max_period=transformer.max_period)
+        self.inputs = condition + transformer.positional_scale * positions  # [B, S, dim]
+        self.embedding = torch.cat([e.weight for e in lm.emb])  # [K * (card + 1), dim]
+        self.shift = torch.arange(lm.n_q) * (lm.card + 1)  # codebook k's rows in it
+        self.out_norm = (lm.out_norm.weight, lm.out_norm.bias, lm.out_norm.eps)
+        self.heads_weight = torch.cat([h.weight for h in lm.linears])  # [K * card, dim]
+        self.heads_bias = torch.cat([h.bias for h in lm.linears])[:, None]
+        self.layers = [
+            ((layer.norm1.weight, layer.norm1.bias, layer.norm1.eps),
+             (layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias),
+             (layer.self_attn.out_proj.weight, layer.self_attn.out_proj.bias),
+             (layer.norm2.weight, layer.norm2.bias, layer.norm2.eps),
+             (layer.linear1.weight, layer.linear1.bias), layer.activation,
+             (layer.linear2.weight, layer.linear2.bias))
+            for layer in transformer.layers
+        ]  # fmt: skip
+        shape = (len(self.layers), B, self.heads, self.slots, dim // self.heads)
+        self.keys, self.values = torch.zeros(shape), torch.zeros(shape)
+
+    def __call__(self, tokens: Any, start: int) -> Any:
+        """Logits [B, K, card] for the step after ``tokens`` [B, K, T], which are the steps from
+        ``start`` on: the first call primes from step 0, each later call brings one step."""
+        F = self.F
+        B, K, T = tokens.shape
+        if start == 0:
+            x = F.embedding(tokens + self.shift[:, None], self.embedding).sum(1)  # [B, T, dim]
+            x = x + self.inputs[:, :T]
+        else:
+            assert T == 1, "one step at a time after the primer"
+            x = F.embedding(tokens[..., 0] + self.shift, self.embedding).sum(1)  # [B, dim]
+            x = x + self.inputs[:, start]
+        dim = x.shape[-1:]
+        for layer, keys, values in zip(self.layers, self.keys, self.values):
+            norm1, attention_in, attention_out, norm2, linear1, activation, linear2 = layer
+            qkv = F.linear(F.layer_norm(x, dim, *norm1), *attention_in)
+            x = x + F.linear(self._attend(qkv, keys, values, start), *attention_out)
+            x = x + F.linear(activation(F.linear(F.layer_norm(x, dim, *norm2), *linear1)), *linear2)
+        x = F.layer_norm(x if start else x[:, -1], dim, *self.out_norm)
+        # Weight times the [dim, B] block of columns rather than rows times the transposed
+        # weight: MKL handles the 6 MB of the 8 heads faster this way round (about 1 ms less a
+        # step for 6 stems on the busy 2-core CPU).
+        logits = self.torch.addmm(self.heads_bias, self.heads_weight, x.t())  # [K * card, B]
+        return logits.t().reshape(B, K, -1)
+
+    def _attend(self, qkv: Any, keys: Any, values: Any, start: int) -> Any:
+        """Causal self-attention over the last ``past_context`` steps, as in training, for this
+        call's queries; their keys and values go into the layer's ring first."""
+        torch, F = self.torch, self.F
+        if start:  # one step: [B, 3 * dim]
+            B = qkv.shape[0]
+            q, k, v = qkv.view(B, 3, self.heads, 1, -1).unbind(1)  # [B, H, 1, D]
+            slot, used = start % self.slots, min(start + 1, self.slots)
+            keys[:, :, slot : slot + 1] = k
+            values[:, :, slot : slot + 1] = v
+            mixed = F.scaled_dot_product_attention(q, keys[:, :, :used], values[:, :, :used])
+            return mixed.view(B, -1)
+        B, T, _ = qkv.shape  # the primer: [B, T, 3 * dim]
+        q, k, v = qkv.view(B, T, 3, self.heads, -1).permute(2, 0, 3, 1, 4)  # [B, H, T, D]
+        kept = torch.arange(max(0, T - self.slots), T)
+        keys.index_copy_(2, kept % self.slots, k[:, :, kept])
+        values.index_copy_(2, kept % self.slots, v[:, :, kept])
+        delta = torch.arange(T).view(-1, 1) - torch.arange(T).view(1, -1)  # query - key
+        mask = torch.zeros(T, T).masked_fill((delta < 0) | (delta > self.past), float("-inf"))
+        mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return mixed.transpose(1, 2).reshape(B, T, -1)
 
 
 @contextmanager
@@ -269,13 +356,13 @@ def _sample(logits: Any, temperature: float, top_k: int, generator: Any) -> Any:
     """Tokens [B, K] from logits [B, K, card] with temperature and top-k, under ``generator``."""
     torch = _modules()[0]
     B, K, card = logits.shape
-    probs = torch.softmax(logits.float() / max(temperature, 1e-3), dim=-1)
-    if 0 < top_k < card:
-        probs, index = probs.topk(top_k, dim=-1)
-    else:
-        index = None
-    pick = torch.multinomial(probs.reshape(B * K, -1), 1, generator=generator).reshape(B, K)
-    return pick if index is None else index.gather(-1, pick[..., None])[..., 0]
+    logits = logits.reshape(B * K, card).float()
+    index = None
+    if 0 < top_k < card:  # softmax and temperature keep the order: take the k best first
+        logits, index = logits.topk(top_k, dim=-1)
+    probs = torch.softmax(logits / max(temperature, 1e-3), dim=-1)
+    pick = torch.multinomial(probs, 1, generator=generator)
+    return (pick if index is None else index.gather(-1, pick)).view(B, K)
 
 
 def save_checkpoint(lm: Any, conditioner: Any, config: RendererConfig, folder: Path,
@@ -304,8 +391,7 @@ def load_shipped() -> NeuralRenderer:
     root = checkpoints_dir()
     if not (root / "renderer" / CARD).exists() or not (root / "codec").exists():
         raise AudiogenError(
-            f"no trained neural renderer in {root} (codec/ and renderer/): "
-            "use --renderer sample"
+            f"no trained neural renderer in {root} (codec/ and renderer/): use --renderer sample"
         )
     return NeuralRenderer.load(root / "renderer", Codec.load(root / "codec"))
 

@@ -152,3 +152,61 @@ def test_without_a_trained_renderer_the_cli_says_to_use_the_sampler(tmp_path, mo
     code = main(["render", str(midi), "--renderer", "neural", "-o", str(tmp_path / "out")])
     assert code == 2 and not (tmp_path / "out").exists()
     load_shipped.cache_clear()
+
+
+class FullForward:
+    """The reference decoder: `LMModel.forward`, the training path, over the whole sequence so
+    far at every step (no cache)."""
+
+    def __init__(self, lm, condition):
+        self.lm, self.condition, self.seen = lm, condition, None
+
+    def __call__(self, tokens, start):
+        import torch
+
+        from audiogen.render.neural import CONDITION
+
+        self.seen = tokens if start == 0 else torch.cat([self.seen, tokens], dim=-1)
+        condition = self.condition[:, : self.seen.shape[-1]]
+        ones = torch.ones(condition.shape[:2])
+        return self.lm(self.seen, [], {CONDITION: (condition, ones)})[:, :, -1]
+
+
+@pytest.fixture(scope="module")
+def short_memory():
+    """A tiny renderer attending to the last 6 steps only, so its key/value rings wrap."""
+    from audiogen.render.neural import NeuralRenderer, RendererConfig, build
+
+    config = RendererConfig(dim=16, num_heads=2, num_layers=2, kits=KITS, n_q=2, card=16,
+                            past_context=6, max_frames=40, prompt_frames=12)  # fmt: skip
+    lm, conditioner = build(config)
+    return NeuralRenderer(lm.eval(), conditioner.eval(), None, config)
+
+
+def test_cached_steps_give_the_training_forwards_logits(short_memory):
+    import torch
+
+    from audiogen.render.neural import _Decoder
+
+    lm, conditioner = short_memory.lm, short_memory.conditioner
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 17, (3, 2, 30), generator=generator)  # 16 = the special token
+    with torch.inference_mode():
+        condition = conditioner(torch.rand(3, 30, FEATURES, generator=generator),
+                                torch.tensor([0, 1, 2]), torch.tensor([0, 1, 0]), 30)  # fmt: skip
+        fast, slow = _Decoder(lm, condition), FullForward(lm, condition)
+        for start, stop in [(0, 9)] + [(t, t + 1) for t in range(9, 30)]:  # prime 9, then steps
+            expected = slow(tokens[..., start:stop], start)
+            assert torch.allclose(fast(tokens[..., start:stop], start), expected, atol=1e-5)
+
+
+def test_generation_writes_the_reference_paths_tokens(short_memory, monkeypatch):
+    import torch
+
+    from audiogen.render import neural
+
+    features = torch.rand(2, 70, FEATURES)  # windows of 40 frames primed by 12
+    args = (features, torch.tensor([0, 3]), torch.tensor([1, 0]))
+    fast = short_memory.generate(*args, seed=3)
+    monkeypatch.setattr(neural, "_Decoder", FullForward)
+    assert torch.equal(short_memory.generate(*args, seed=3), fast)
