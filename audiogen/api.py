@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audiogen.loop import LoopLength
+from audiogen.loop import LoopLength, loop_length
 from audiogen.mix import LoudnessReport
 from audiogen.request import RenderRequest, check_source
 from audiogen.score import DrumScore
@@ -92,7 +92,12 @@ def render(
 
             dry = render_neural(score, kit, request.sample_rate, seed=request.seed)
         else:
-            dry = Sampler(kit, request.sample_rate).render(score, seed=request.seed)
+            # A loop is played as one pass of itself: early hits sound at its end, and the next
+            # pass's first hat stroke chokes an open hat still ringing.
+            passes = loop_length(score, request.sample_rate).samples if request.loop else None
+            dry = Sampler(kit, request.sample_rate).render(
+                score, seed=request.seed, loop_samples=passes
+            )
         bar.advance("mixing and loudness")
         name, target_lufs = resolve_loudness(request.loudness)
         ceiling = loudness_ceiling(name)

@@ -109,6 +109,25 @@ def test_a_loop_plays_on_as_its_score_does_when_repeated(tiny_kit):
     assert np.abs(loop["hats"][round(0.06 * rate) : round(0.25 * rate)]).max() == 0.0
 
 
+def test_a_rendered_loop_restarts_with_its_early_downbeat_and_choked_hat(tiny_kit):
+    import audiogen
+
+    hits = [Hit(0, "kick", 120, -5.0), Hit(90, "hat_open", 100), Hit(0, "hat_closed", 80)]
+    score = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=tuple(hits))
+    beat = audiogen.render(score, kit="tiny", loop=True, seed=1)
+    n = beat.mix.shape[1]
+    dry = beat.stems["kick"][0]
+    early = n - round(0.005 * beat.sample_rate)  # the kick played 5 ms early: heard at the end
+    assert np.abs(dry[early - 200 : early - 1]).max() < 1e-4 < np.abs(dry[early:]).max()
+    # The open hat is choked by the downbeat's closed hat, not left ringing over the restart
+    # (what is left there is the room's reverb): against the same loop with no hat to choke it.
+    ringing = audiogen.render(dataclasses.replace(score, hits=tuple(hits[:2])), kit="tiny",
+                              loop=True, seed=1)  # fmt: skip
+    window = slice(round(0.1 * beat.sample_rate), round(0.5 * beat.sample_rate))
+    choked = np.sqrt(np.mean(beat.stems["hats"][0][window] ** 2))
+    assert choked < 0.2 * np.sqrt(np.mean(ringing.stems["hats"][0][window] ** 2))
+
+
 @pytest.mark.parametrize("period", [6080, 6050])
 def test_seam_flux_is_the_same_wherever_the_seam_falls_among_frames(period):
     # Four identical hits: the one on the seam is no louder than the others. On a 256-sample
