@@ -106,6 +106,7 @@ def songs(planner: Planner, count: int) -> dict:
     genres = [g for g in GENRES.values() if g.meters[0] in ("4/4", "3/4", "6/8", "12/8")]
     rng = np.random.default_rng(0)
     energy_pass, fills, false_alarms, sims, cross, rows, misses = 0, [], [], [], [], [], []
+    outside: list[str] = []
     t0 = time.perf_counter()
     for k in range(count):
         genre = genres[k % len(genres)]
@@ -137,6 +138,9 @@ def songs(planner: Planner, count: int) -> dict:
                 false_alarms.append(fill_found(bars, s, ticks, last=last))
         for s in score.sections:
             sims.append((s.name, section_similarity(score, song.core, s)))
+            if not BAND[0] <= sims[-1][1] <= BAND[1]:
+                outside.append(f"{genre.name} seed {k}: {s.name} at bar {s.first_bar} "
+                               f"{sims[-1][1]:.2f}")  # fmt: skip
             cross.append(section_similarity(score, other.core, s))
         rows.append({"genre": genre.name, "form": [(s.name, s.bars, s.energy)
                      for s in score.sections], "energy_ok": ok, "density": dens})  # fmt: skip
@@ -162,6 +166,7 @@ def songs(planner: Planner, count: int) -> dict:
         "similarity_to_other_song": round(float(np.mean(cross)), 3),
         "failures": [r for r in rows if not r["energy_ok"]],
         "fill_misses": misses,
+        "outside_band": outside,
     }
 
 

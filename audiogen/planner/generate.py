@@ -44,6 +44,7 @@ MAX_FILL_ROWS = 32  # a song's fills (one context: the start of a phrase) side b
 FILL_DEPARTS = 0.5  # a fill's second half shares less than this with the groove's (Dice)
 REGENERATED = ("hats", "cymbals", "toms", "perc")  # what a section changes; kick, snare stay
 CRASH_VELOCITY = 112
+VARIATION_BAND = (0.5, 0.9)  # Dice similarity of a section's bar to the core's it varies
 GHOST_VELOCITY = 64  # a backbone hit softer than this is a ghost note, which a quiet part drops
 DENSITY_SLOPE = 1.5  # a section 0.1 lower in energy plays at most 2^-0.15 = 90 % of the hits
 # Variations of a given beat: the lanes written anew from each amount up (the kick stays).
@@ -449,22 +450,33 @@ class Planner:
             for j in range(n):
                 jobs = {name: Job("groove", level[name], poly[j] if poly else None,
                                   _kept(core[j], regenerate)) for name in names}  # fmt: skip
-                if j == 0:
-                    batches = [(names, core_words)]
-                else:
-                    batches = [([name], words[name]) for name in names]
-                for group, context in batches:
-                    wanted = [jobs[name] for name in group for _ in range(CANDIDATES)]
-                    rows = self._write(req, [], self._context(context), gen, wanted)
-                    for i, name in enumerate(group):
-                        versions = rows[i * CANDIDATES : (i + 1) * CANDIDATES]
-                        row = self._pick(req, versions, core[j], pull)
-                        variations.setdefault(name, []).append(row.hits)
-                        words.setdefault(name, []).append(row.words())
-            _order_density(variations, level, regenerate, req)
+                versions: dict[str, list[_Row]] = {name: [] for name in names}
+                todo = names
+                for attempt in range(TRIES):  # a song's bars: rounds, hotter, until one varies
+                    if j == 0:
+                        batches = [(todo, core_words)]
+                    else:
+                        batches = [([name], words[name]) for name in todo]
+                    for group, context in batches:
+                        wanted = [jobs[name] for name in group for _ in range(CANDIDATES)]
+                        rows = self._write(req, [], self._context(context), gen, wanted, attempt)
+                        for i, name in enumerate(group):
+                            versions[name] += rows[i * CANDIDATES : (i + 1) * CANDIDATES]
+                    if pull is not None:
+                        break
+                    todo = [n for n in todo
+                            if not any(self._varies(r, core[j]) for r in versions[n])]  # fmt: skip
+                    if not todo:
+                        break
+                for name in names:
+                    row = self._pick(req, versions[name], core[j], pull)
+                    variations.setdefault(name, []).append(row.hits)
+                    words.setdefault(name, []).append(row.words())
+            _order_density(variations, level, regenerate, req, core)
         # The song's bars, then a fill ending each section but the last.
         bars: list[list[tuple[int, str, int]]] = []
         kept: set[tuple[int, str]] = set()
+        filled: set[tuple[int, str]] = set()  # (tick, instrument) of the fills' hits
         ticks = req.meter.ticks_per_bar
         for s in form:
             for b in range(s.bars):
@@ -474,7 +486,7 @@ class Planner:
                             for p, i, _ in variations[s.name][j]
                             if GROUP_OF[i] not in regenerate)  # fmt: skip
         if fills:  # and a crash on each section's downbeat (the first's when it starts hard)
-            self._fills(req, gen, form[:-1], bars, poly, half_fills, kept)
+            self._fills(req, gen, form[:-1], bars, poly, half_fills, kept, filled)
             for s in form:
                 if s.first_bar or s.energy >= 0.5:
                     crash = [h for h in bars[s.first_bar] if h[:2] != (0, "crash")]
@@ -487,12 +499,14 @@ class Planner:
                 bars[b] = others + [(p, voice, _poly_velocity(i)) for i, p in enumerate(poly[b])]
                 kept.update((b * ticks + p, voice) for p in poly[b])
         if regenerate:  # (amount 0 of a variation keeps the input as it is)
-            _order_sections(bars, form, kept, ticks)
+            groove = [{(p, i) for p, i, _ in core[(b - s.first_bar) % n]}
+                      for s in form for b in range(s.first_bar, s.first_bar + s.bars)]  # fmt: skip
+            _order_sections(bars, form, kept, filled, groove, ticks)
         score = self._score(req, bars, set(), form)
         return Song(score, [list(bar) for bar in core], variations, frozenset(kept))
 
     def _fills(self, req: PlanRequest, gen, sections, bars, poly, half: bool,
-               kept: set[tuple[int, str]]) -> None:  # fmt: skip
+               kept: set[tuple[int, str]], filled: set[tuple[int, str]]) -> None:  # fmt: skip
         """Write the last bar of each of ``sections`` as a fill (its second half only for a
         section of 4 bars or fewer, or when ``half``). Fills are written as the drummers' fill
         takes in the data were, from the start of a phrase (after groove bars the model keeps
@@ -531,6 +545,7 @@ class Planner:
             fill += [h for h in row.hits if h[0] >= start]
             kept.difference_update((last * ticks + p, i) for p, i, _ in bars[last] if p >= start)
             bars[last] = fill
+            filled.update((last * ticks + p, i) for p, i, _ in fill if p >= start)
 
     @staticmethod
     def _departs(row: _Row, groove: list, cut: int) -> float:
@@ -540,16 +555,23 @@ class Planner:
 
     def _pick(self, req: PlanRequest, rows: list[_Row], core: list, pull: float | None) -> _Row:
         """Of a section's versions of a bar: new to the training data if one is; then, with
-        no ``pull``, not the core bar itself if one is not, and the nearest the section's
-        energy; with a ``pull`` (-2 to 2), the nearest less ``pull`` times its similarity to
-        the core bar (a variation's amount: toward the input, or away from it)."""
+        no ``pull``, the nearest the section's energy of those that share VARIATION_BAND of
+        their hits with the core bar (the same song, not a copy), if any; with a ``pull`` (-2
+        to 2), the nearest less ``pull`` times its similarity to the core bar (a variation's
+        amount: toward the input, or away from it)."""
         fresh = [r for r in rows if not self._copied(r)] or rows
         if pull is None:
-            changed = [r for r in fresh if sorted(r.hits) != sorted(core)] or fresh
-            return self._nearest(req, changed)
+            return self._nearest(req, [r for r in fresh if self._varies(r, core)] or fresh)
         keys = {(p, i) for p, i, _ in core}
         return min(fresh, key=lambda r: self._gap(req, r)
                    - pull * _dice({(p, i) for p, i, _ in r.hits}, keys))  # fmt: skip
+
+    def _varies(self, row: _Row, core: list) -> bool:
+        """Whether a section's bar is new to the training data and shares VARIATION_BAND of
+        its hits with the core bar it varies (Dice similarity of (position, instrument))."""
+        low, high = VARIATION_BAND
+        share = _dice({(p, i) for p, i, _ in row.hits}, {(p, i) for p, i, _ in core})
+        return low <= share <= high and not self._copied(row)
 
     def _context(self, bars: list[list[int]]) -> KVCache:
         """A cache holding <bos> and the words of ``bars`` (at most the last two: the model
@@ -642,11 +664,20 @@ def _kept(bar: list[tuple[int, str, int]], regenerate: frozenset[str]) -> dict[s
     return {g: [h for h in bar if GROUP_OF[h[1]] == g] for g in GROUPS if g not in regenerate}
 
 
-def _order_density(variations: dict[str, list[list]], level: dict[str, float],
-                   regenerate: frozenset[str], req: PlanRequest) -> None:  # fmt: skip
+def _order_density(
+    variations: dict[str, list[list]], level: dict[str, float], regenerate: frozenset[str],
+    req: PlanRequest, core: list[list],
+) -> None:  # fmt: skip
     """Thin sections so that each plays fewer hits a bar than any section of higher energy,
     by a factor that grows with the energy gap (DENSITY_SLOPE): the softest hits of the lanes
-    written anew go first, as a drummer holds back in an intro or a breakdown."""
+    written anew go first (those whose loss keeps the bar within VARIATION_BAND of its
+    ``core`` bar before the others), as a drummer holds back in an intro or a breakdown."""
+    low, high = VARIATION_BAND
+    keys = [{(p, i) for p, i, _ in bar} for bar in core]
+
+    def strays(bar: list, j: int, hit: tuple[int, str]) -> bool:
+        return not low <= _dice({(p, i) for p, i, _ in bar} - {hit}, keys[j]) <= high
+
     density = {name: sum(map(len, bars)) / len(bars) for name, bars in variations.items()}
     poly_lane = req.poly_lane if req.polyrhythm else None
     for name in sorted(variations, key=lambda k: -level[k]):
@@ -654,29 +685,41 @@ def _order_density(variations: dict[str, list[list]], level: dict[str, float],
                 for o in variations if level[o] > level[name]]  # fmt: skip
         bars = variations[name]
         while caps and sum(map(len, bars)) / len(bars) > min(caps):
-            loose = [(v, -p, b, k) for b, bar in enumerate(bars)
+            loose = [(strays(bar, b, (p, i)), v, -p, b, k) for b, bar in enumerate(bars)
                      for k, (p, i, v) in enumerate(bar)
                      if GROUP_OF[i] in regenerate and GROUP_OF[i] != poly_lane]  # fmt: skip
             if not loose:
                 break
-            _, _, b, k = min(loose)
+            *_, b, k = min(loose)
             del bars[b][k]
         density[name] = sum(map(len, bars)) / len(bars)
 
 
-def _order_sections(bars: list[list], form: tuple[Section, ...], fixed: set[tuple[int, str]],
-                    ticks: int) -> None:  # fmt: skip
+def _order_sections(
+    bars: list[list], form: tuple[Section, ...], fixed: set[tuple[int, str]],
+    fills: set[tuple[int, str]], groove: list[set], ticks: int,
+) -> None:  # fmt: skip
     """The song-wide pass of `_order_density`, fills and crashes counted: each section thinned
     to fewer hits a bar than any section of higher energy, by the energy gap's factor. The
-    softest written hits go first; of those in ``fixed`` ((tick, instrument): the groove's
-    backbone, crashes, a cross-rhythm) only ghost notes may go, and only after them."""
+    softest written hits go first (those whose loss keeps the bar near VARIATION_BAND of the
+    core groove's, in ``groove``, before the others), then those of the fill (in ``fills``); of
+    those in ``fixed`` ((tick, instrument): the groove's backbone, crashes, a cross-rhythm)
+    only ghost notes may go, and only after them."""
+    low, high = VARIATION_BAND
+
+    def strays(b: int, hit: tuple[int, str]) -> bool:
+        """Whether bar b without ``hit`` leaves VARIATION_BAND of its core bar."""
+        share = _dice({(p, i) for p, i, _ in bars[b]} - {hit}, groove[b])
+        return not low <= share <= high
+
     hits = [sum(len(bars[b]) for b in range(s.first_bar, s.first_bar + s.bars)) for s in form]
     for k in sorted(range(len(form)), key=lambda k: -form[k].energy):
         s = form[k]
         caps = [hits[o] / form[o].bars * 2 ** (-DENSITY_SLOPE * (form[o].energy - s.energy))
                 for o in range(len(form)) if form[o].energy > s.energy]  # fmt: skip
         while caps and hits[k] / s.bars > min(caps):
-            loose = [((b * ticks + p, name) in fixed, v, -p, b, i)
+            loose = [(2 if (b * ticks + p, name) in fixed else (b * ticks + p, name) in fills,
+                      strays(b, (p, name)), v, -p, b, i)
                      for b in range(s.first_bar, s.first_bar + s.bars)
                      for i, (p, name, v) in enumerate(bars[b])
                      if (b * ticks + p, name) not in fixed or v < GHOST_VELOCITY]  # fmt: skip
