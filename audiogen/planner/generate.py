@@ -472,6 +472,10 @@ class Planner:
                     row = self._pick(req, versions[name], core[j], pull)
                     variations.setdefault(name, []).append(row.hits)
                     words.setdefault(name, []).append(row.words())
+            if pull is None:  # what the model could not vary, a drummer's move does
+                for name in names:
+                    variations[name] = [_recolour(bar, core[j], level[name] >= req.energy)
+                                        for j, bar in enumerate(variations[name])]  # fmt: skip
             _order_density(variations, level, regenerate, req, core)
         # The song's bars, then a fill ending each section but the last.
         bars: list[list[tuple[int, str, int]]] = []
@@ -648,6 +652,31 @@ def core_bars(score: DrumScore) -> tuple[int, list[list[tuple[int, str, int]]]]:
         counts[pair] = counts.get(pair, 0) + 1
     start = max(range(len(pairs)), key=lambda k: (bool(any(pairs[k])), counts[pairs[k]], -k))
     return start * n, [sorted(bars[start * n + k]) for k in range(n)]
+
+
+def _recolour(bar: list[tuple[int, str, int]], core: list, louder: bool) -> list:
+    """A section bar nearly the core's own (over VARIATION_BAND's top) changed as a drummer
+    changes a part, one stroke of the time-keeping voice (closed hat or ride, whichever plays
+    more) at a time until it is a variation: in a louder section the strokes move to the
+    other voice (hats to the ride, the ride to the hats), in a quieter one the strokes off
+    the beat's 8ths drop out."""
+    keys = {(p, i) for p, i, _ in core}
+    out = list(bar)
+    counts = {v: sum(i == v for _, i, _ in out) for v in ("hat_closed", "ride")}
+    voice = max(counts, key=counts.get)
+    other = "ride" if voice == "hat_closed" else "hat_closed"
+    strokes = [p for p, i, _ in out if i == voice]
+    if not louder:
+        strokes = [p for p in strokes if p % (TICKS_PER_QUARTER // 2)][::-1]
+    for p in strokes:
+        if _dice({(q, i) for q, i, _ in out}, keys) <= VARIATION_BAND[1]:
+            break
+        k = next(k for k, h in enumerate(out) if h[:2] == (p, voice))
+        if louder and (p, other) not in {(q, i) for q, i, _ in out}:
+            out[k] = (p, other, out[k][2])
+        elif not louder:
+            del out[k]
+    return out
 
 
 def _dice(a: set, b: set) -> float:
