@@ -213,6 +213,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=REPO / "checkpoints/humanizer")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/humanizer.json")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--temperatures", default="", help="more drawn temperatures to score, e.g. 0.3,0.5"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.time()
@@ -228,6 +231,8 @@ def main() -> None:
             return ours(humanizer, items, 0.0)
         if name == "ours":
             return ours(humanizer, items, 1.0, seed)
+        if name.startswith("ours@"):
+            return ours(humanizer, items, float(name[5:]), seed)
         out = []
         for p, t, _, pos in items:
             if name in ("none", "none+swing"):
@@ -238,7 +243,8 @@ def main() -> None:
                 out.append(table(p, t, pos))
         return out
 
-    methods = ("none", "none+swing", "jitter", "mean", "ours-mode", "ours")
+    extra = tuple(f"ours@{float(t):g}" for t in args.temperatures.split(",") if t.strip())
+    methods = ("none", "none+swing", "jitter", "mean", "ours-mode", "ours", *extra)
     outputs = {m: {s: run(m, split[s], args.seed + i)
                    for i, s in enumerate(("validation", "test"))} for m in methods}  # fmt: skip
     test, val = split["test"], split["validation"]
