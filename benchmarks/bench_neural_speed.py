@@ -1,21 +1,25 @@
 """Speed of the neural stack's shapes on this machine, before any training (weights do not change
 the arithmetic): codec encode/decode (torch, and the decoder under onnxruntime) and the token
-model writing a 30-second six-stem beat.
+model writing a 30-second six-stem beat, against audiocraft's own streaming forward (its KV cache
+grown by concatenation) driving the same model and sampler in the same run.
 
-    python benchmarks/bench_neural_speed.py [--seconds 30] [--stems 6]
+    python benchmarks/bench_neural_speed.py [--seconds 30] [--stems 6] [--dim D --layers L]
 
-Writes benchmarks/results/neural-speed.json.
+Writes benchmarks/results/neural-speed.json (neural-speed-<layers>x<dim>.json for another shape).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
 import tempfile
+import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -27,8 +31,25 @@ from measures import best_time_s  # noqa: E402
 
 from audiogen.codec.config import CodecConfig  # noqa: E402
 from audiogen.codec.model import Codec, build_model, export_decoder, save_checkpoint  # noqa: E402
+from audiogen.render import neural  # noqa: E402
 from audiogen.render.features import FEATURES  # noqa: E402
 from audiogen.render.neural import NeuralRenderer, RendererConfig, build  # noqa: E402
+
+
+class AudiocraftStreaming:
+    """The peer: `LMModel` in audiocraft's streaming mode, which the renderer used before its own
+    decoder; same interface as `neural._Decoder` (tokens from step ``start`` -> next logits)."""
+
+    def __init__(self, lm, condition) -> None:
+        lm.reset_streaming()  # a new window starts with an empty cache
+        self.lm, self.condition = lm, condition
+
+    def __call__(self, tokens, start: int):
+        import torch
+
+        part = self.condition[:, start : start + tokens.shape[-1]]
+        ones = torch.ones(part.shape[:2])
+        return self.lm(tokens, [], {neural.CONDITION: (part, ones)})[:, :, -1]
 
 
 def main() -> None:
@@ -38,8 +59,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--stems", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dim", type=int, default=RendererConfig.dim, help="another shape")
+    parser.add_argument("--layers", type=int, default=RendererConfig.num_layers)
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
+    load_at_start = os.getloadavg()[0]
 
     config = CodecConfig()
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,29 +84,51 @@ def main() -> None:
             "decode_onnx_x_realtime": lambda: fast.decode(codes),
         }
         codec = {name: total / best_time_s(fn, args.repeats) for name, fn in runs.items()}
-        renderer_config = RendererConfig(kits=("acoustic",), n_q=config.n_q, card=config.bins)
+        renderer_config = RendererConfig(kits=("acoustic",), n_q=config.n_q, card=config.bins,
+                                         dim=args.dim, num_layers=args.layers)  # fmt: skip
         lm, conditioner = build(renderer_config)
         renderer = NeuralRenderer(lm.eval(), conditioner.eval(), fast, renderer_config)
         frames = round(args.seconds * config.frame_rate)
         features = torch.zeros(args.stems, frames, FEATURES)
         stem = torch.arange(args.stems) % 6
         kit = torch.zeros(args.stems, dtype=torch.long)
-        lm_s = best_time_s(lambda: renderer.generate(features, stem, kit, seed=0), 1)
-        decode_s = best_time_s(lambda: fast.decode(codes), 1)
+        wall, cpu = {}, {}  # best of the repeats; CPU time too, as the machine is shared
+
+        def timed(name: str) -> None:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            renderer.generate(features, stem, kit)
+            wall[name] = min(wall.get(name, math.inf), time.perf_counter() - start)
+            cpu[name] = min(cpu.get(name, math.inf), time.process_time() - start_cpu)
+
+        for _ in range(args.repeats):  # interleaved, so both see the same neighbours
+            timed("ours")
+            with mock.patch.object(neural, "_Decoder", AudiocraftStreaming), lm.streaming():
+                timed("audiocraft")
+    decode_s = total / codec["decode_onnx_x_realtime"]  # the best of the repeats above
+    steps = frames + config.n_q
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f} at the end",
+        f"torch {torch.__version__}, load average {load_at_start:.2f} at the start and "
+        f"{os.getloadavg()[0]:.2f} at the end",
         "beat": f"{args.seconds:g} s, {args.stems} stems",
         "codec": {k: round(v, 1) for k, v in codec.items()},
         "token_model": {
             "shape": f"{renderer_config.num_layers} layers, d={renderer_config.dim}",
-            "steps": frames + config.n_q,
-            "seconds": round(lm_s, 2),
-            "ms_per_step": round(1000 * lm_s / (frames + config.n_q), 2),
+            "steps": steps,
+            "seconds": round(wall["ours"], 2),
+            "cpu_seconds": round(cpu["ours"], 2),
+            "ms_per_step": round(1000 * wall["ours"] / steps, 2),
+            "audiocraft_streaming_seconds": round(wall["audiocraft"], 2),
+            "audiocraft_streaming_cpu_seconds": round(cpu["audiocraft"], 2),
+            "audiocraft_streaming_ms_per_step": round(1000 * wall["audiocraft"] / steps, 2),
+            "speedup": round(wall["audiocraft"] / wall["ours"], 2),
+            "speedup_cpu": round(cpu["audiocraft"] / cpu["ours"], 2),
         },
-        "neural_render_x_realtime": round(args.seconds / (lm_s + decode_s), 2),
+        "neural_render_x_realtime": round(args.seconds / (wall["ours"] + decode_s), 2),
     }
-    out = ROOT / "benchmarks/results/neural-speed.json"
+    default = (args.layers, args.dim) == (RendererConfig.num_layers, RendererConfig.dim)
+    name = "neural-speed" + ("" if default else f"-{args.layers}x{args.dim}")
+    out = ROOT / f"benchmarks/results/{name}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 
