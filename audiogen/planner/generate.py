@@ -19,10 +19,12 @@ from audiogen.planner.model import KVCache
 from audiogen.planner.tokens import (
     BAR,
     BOS,
+    FEELS,
     MAX_BAR_TICKS,
     SYNC_BINS,
     VELOCITY_OF_BIN,
     BarCondition,
+    encode_bar,
     tempo_bucket,
     velocity_bin,
 )
@@ -228,7 +230,7 @@ class Planner:
 
         core = core_bars(score)[1]
         feel, swing = estimate_feel(score)
-        if feel not in ("straight", "swing8", "swing16", "triplet"):
+        if feel not in FEELS:
             feel = "straight"
         energy = float(np.mean([self.energy_rank(_bar_hits(b), score.meter) for b in core]))
         form = parse_form(form, energy)
@@ -589,8 +591,6 @@ class Planner:
         """The words of a bar the model did not write (a given beat's), as training wrote
         them: its conditioning measured from its hits, then its lanes; without the closing
         <bar>."""
-        from audiogen.planner.tokens import encode_bar
-
         hits = _bar_hits(bar)
         condition = BarCondition(
             genre=req.genre if req.genre in self.vocab.genres else "none",
