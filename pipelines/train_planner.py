@@ -3,7 +3,8 @@
     python pipelines/train_planner.py --groove ../shared/datasets/groove --minutes 45
 
 Resumable: progress is saved in --work every evaluation; run the same command again to go on.
-Reproducible from --seed (same data order, same initial weights).
+Reproducible from --seed (same data order, same initial weights). The kept weights are also
+exported as the decoding step's ONNX graph (`--export-only` does only that).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from pathlib import Path
 import torch
 
 from audiogen.planner.data import load_groove, load_library
+from audiogen.planner.steps import STEP_ONNX, export_step
 from audiogen.planner.train import (
     BAR_INDEX,
     WINDOW_BARS,
     TrainConfig,
     load_bar_index,
+    load_checkpoint,
     train,
     write_bar_index,
 )
@@ -43,6 +46,9 @@ def main() -> None:
     parser.add_argument("--bar-index-only", action="store_true",
                         help="only (re)write the training-bar fingerprints of the checkpoint in "
                         "--out (its seed and library variations), then stop")  # fmt: skip
+    parser.add_argument("--export-only", action="store_true",
+                        help=f"only (re)write {STEP_ONNX}, the decoding step of the checkpoint "
+                        "in --out for onnxruntime, then stop")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.bar_index_only:
@@ -51,6 +57,9 @@ def main() -> None:
             seed=train_meta["seed"], variants=train_meta["library_variants"]
         )
         print(f"{write_bar_index(phrases, args.out)} training bars indexed in {args.out}")
+        return
+    if args.export_only:
+        print(export_step(load_checkpoint(args.out)[0], args.out))
         return
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -62,6 +71,7 @@ def main() -> None:
         )
     )  # fmt: skip
     result["wall_minutes"] = (time.time() - started) / 60
+    export_step(load_checkpoint(args.out)[0], args.out)
     write_model_card(args.out)
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=1))
 
@@ -91,6 +101,8 @@ d_model {cfg["d_model"]}, {cfg["n_heads"]} heads, context {cfg["max_len"]} token
 - **Training**: `python pipelines/train_planner.py --minutes 50` (seed {train["seed"]}, AdamW,
   lr {train["lr"]}, batch {train["batch_size"]}); kept at step {best["step"]} of
   {meta["history"][-1]["step"]} ({best["minutes"]:.1f} min), the best validation loss.
+- **Decoding**: `{STEP_ONNX}`, the same weights' decoding step for onnxruntime (fp32, exported
+  from the safetensors); `Planner` falls back to torch without it.
 - **Novelty index**: `{BAR_INDEX}`, the fingerprints of the {
         len(load_bar_index(folder))
     } distinct training bars (onsets,

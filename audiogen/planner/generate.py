@@ -16,6 +16,7 @@ from audiogen.errors import RequestError
 from audiogen.instruments import GROUP_OF, GROUPS, INSTRUMENTS, instruments_in
 from audiogen.planner.data import BarHit, bar_fingerprint, syncopation_index
 from audiogen.planner.model import KVCache
+from audiogen.planner.steps import Steps
 from audiogen.planner.tokens import (
     BAR,
     BOS,
@@ -154,6 +155,7 @@ class Planner:
         self.model, self.vocab, self.labeller, self.meta = load_checkpoint(folder)
         self.version = f"planner@{self.meta['history'][-1]['step'] if self.meta['history'] else 0}"
         self.seen = load_bar_index(folder)  # fingerprints of the training bars
+        self.steps = Steps(self.model, folder)
         v = self.vocab
         self._pos0 = v.id("pos:0")  # positions are consecutive ids
         self._lane = {g: v.id(f"lane:{g}") for g in GROUPS}
@@ -415,16 +417,16 @@ class Planner:
         logits = self.model(torch.tensor([t[fed:] for t in tails]), work, True)
         rows = [_Row(self, req, job, head, temperature) for job, head in zip(jobs, heads)]
         active = list(range(n))  # rows still writing, in the order of the cache's rows
+        last, steps = logits[:, -1].numpy(), self.steps.start(work)
         while True:
-            last = logits[:, -1].numpy()
             step = [rows[r].next(last[j], gen) for j, r in enumerate(active)]
             going = [j for j, r in enumerate(active) if not rows[r].done]
             if not going:
                 return rows
             if len(going) < len(active):  # a finished bar leaves the batch
-                work = work.rows(going)
+                steps.keep(going)
                 active, step = [active[j] for j in going], [step[j] for j in going]
-            logits = self.model(torch.tensor(step)[:, None], work, last_only=True)
+            last = steps.step(step)
 
     def _song(
         self, req: PlanRequest, gen, core: list[list[tuple[int, str, int]]],

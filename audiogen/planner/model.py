@@ -140,6 +140,39 @@ class PlannerModel(nn.Module):
             x = x[:, -1:]
         return self.head(self.norm(x))
 
+    def step(self, ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Logits (batch, vocab) after one more token per row (``ids``: (batch,)), which the
+        cache takes in: `forward`'s decoding step in the same operations, without the module
+        calls and the time axis, which cost more than the arithmetic at this size."""
+        at = cache.length
+        x = self.tok.weight[ids] + self.pos.weight[at]
+        b, d = x.shape
+        h = self.cfg.n_heads
+        for layer, (norm1, qkv_w, proj, norm2, up, down) in enumerate(self._step_weights()):
+            y = F.layer_norm(x, (d,), *norm1)
+            qkv = F.linear(y, *qkv_w).view(b, 3, 1, h, d // h).transpose(2, 3)
+            keys = cache.kv[layer]  # (key/value, batch, head, time, channel)
+            keys[:, :, :, at : at + 1] = qkv[:, 1:].transpose(0, 1)
+            att = F.scaled_dot_product_attention(
+                qkv[:, 0], keys[0, :, :, : at + 1], keys[1, :, :, : at + 1]
+            )
+            x = x + F.linear(att.view(b, d), *proj)
+            y = F.layer_norm(x, (d,), *norm2)
+            x = x + F.linear(F.gelu(F.linear(y, *up)), *down)
+        cache.length += 1
+        return F.linear(F.layer_norm(x, (d,), self.norm.weight, self.norm.bias), self.head.weight)
+
+    def _step_weights(self) -> list[tuple]:
+        """Each block's parameters as plain tuples, gathered once (the tensors themselves, so
+        training in place or loading a state dict shows through)."""
+        if getattr(self, "_steps", None) is None:
+            self._steps = [
+                tuple((m.weight, m.bias) for m in (
+                    blk.norm1, blk.qkv, blk.proj, blk.norm2, blk.mlp[0], blk.mlp[2]))
+                for blk in self.blocks
+            ]  # fmt: skip
+        return self._steps
+
     def loss(self, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self(ids)
         return F.cross_entropy(
