@@ -145,6 +145,8 @@ class PlannerModel(nn.Module):
         cache takes in: `forward`'s decoding step in the same operations, without the module
         calls and the time axis, which cost more than the arithmetic at this size."""
         at = cache.length
+        if at >= cache.kv.shape[4]:
+            raise ValueError(f"the planner's context holds {cache.kv.shape[4]} tokens")
         x = self.tok.weight[ids] + self.pos.weight[at]
         b, d = x.shape
         h = self.cfg.n_heads

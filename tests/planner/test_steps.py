@@ -51,6 +51,9 @@ def test_torch_step_is_the_forward_pass_exactly():
     assert torch.equal(stepped, forward)  # to the bit
     assert a.length == b.length == 21
     assert torch.equal(a.kv[..., :21, :], b.kv[..., :21, :])
+    a.length = cfg.max_len
+    with pytest.raises(ValueError, match="holds 64 tokens"):
+        model.step(ids[:, 0], a)
 
 
 def test_the_shipped_step_graph_decodes_the_shipped_weights():
