@@ -2,9 +2,11 @@
 
     python benchmarks/bench_loops.py                       # 60-200 bpm step 10 × 1/2/4/8 bars
     python benchmarks/bench_loops.py --tempos 60:200:40 --bars 1,2
+    python benchmarks/bench_loops.py --humanize 0 --out benchmarks/results/loops-quantised.json
 
-For each loop: a beat from the planner (genres in turn), rendered with ``loop=True``, saved, and
-read back from ``mix.wav``. Measured on the file:
+For each loop: a beat from the planner (genres in turn), played by the humanizer as `audiogen
+generate` plays it (``--humanize`` amount; 0: the planner's quantised score), rendered with
+``loop=True``, saved, and read back from ``mix.wav``. Measured on the file:
 - length: samples in the file against ``bars × beats × 60 / bpm × rate`` (nearest sample);
 - smpl/acid chunks: loop end = last sample, beats and tempo as asked;
 - seam against interior (see `audiogen.loop.seam_report`): sample jump and spectral flux (frame
@@ -31,6 +33,7 @@ import soundfile as sf
 
 from audiogen.api import plan_score, render
 from audiogen.export import read_loop_chunks
+from audiogen.humanize import Humanizer, humanize
 from audiogen.loop import seam_report
 from audiogen.planner.generate import Planner
 from audiogen.request import PlanOptions
@@ -49,6 +52,9 @@ def main() -> None:
     parser.add_argument("--tempos", default="60:200:10", help="LOW:HIGH:STEP bpm")
     parser.add_argument("--bars", default="1,2,4,8")
     parser.add_argument("--rates", default="44100,48000")
+    parser.add_argument(
+        "--humanize", type=float, default=1.0, help="as generate's --humanize (0: quantised)"
+    )
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "loops.json"))
     args = parser.parse_args()
     tempos = _range(args.tempos)
@@ -56,6 +62,7 @@ def main() -> None:
     rates = [int(r) for r in args.rates.split(",")]
 
     planner = Planner.load()
+    humanizer = Humanizer.load() if args.humanize > 0 else None
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,6 +71,7 @@ def main() -> None:
                 genre = GENRES[(i + bars) % len(GENRES)]
                 options, g = PlanOptions.create(genre=genre, bpm=bpm, bars=bars)
                 score = plan_score(options, seed=i, planner=planner)
+                score = humanize(score, args.humanize, seed=i, humanizer=humanizer)
                 for rate in rates:
                     t0 = time.perf_counter()
                     beat = render(score, kit=g.kit, mix=g.mix, sample_rate=rate, loop=True)
@@ -79,6 +87,7 @@ def main() -> None:
                     rows.append(
                         {
                             "bpm": bpm, "bars": bars, "rate": rate, "genre": genre,
+                            "humanize": args.humanize,
                             "samples": audio.shape[0], "expected": expected,
                             "exact": str(exact),
                             "chunks_ok": chunks.get("loop_end") == expected - 1
