@@ -12,6 +12,11 @@ generate` plays it (``--humanize`` amount; 0: the planner's quantised score), re
 - seam against interior (see `audiogen.loop.seam_report`): sample jump and spectral flux (frame
   pairs every 32 samples, so no onset's flux depends on where it falls on a frame grid);
 - seam_error: the loop's start against what follows its end when the mix plays on;
+- continuous_error: the loop's dry stems against a pass of its score played on without a loop
+  (the music as it goes on: tails of the passes before, early hits of the pass after), largest
+  difference over the stems' peak, where a pass is a whole number of samples (else the passes
+  would not fall on the same sample grid); one file per velocity layer and no gain or tuning
+  spread, so that every pass plays the same sounds;
 - loudness on repeat against the -14 LUFS target.
 A naive loop (the ordinary render cut at N bars, tails dropped) is measured alongside, to show
 that the seam measures catch a bad seam. Prints Markdown; writes benchmarks/results/loops.json.
@@ -20,13 +25,16 @@ that the seam measures catch a bad seam. Prints Markdown; writes benchmarks/resu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import os
 import platform
 import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import soundfile as sf
@@ -34,9 +42,13 @@ import soundfile as sf
 from audiogen.api import plan_score, render
 from audiogen.export import read_loop_chunks
 from audiogen.humanize import Humanizer, humanize
-from audiogen.loop import seam_report
+from audiogen.kits import load_kit
+from audiogen.loop import fold_tails, seam_report
 from audiogen.planner.generate import Planner
+from audiogen.render import Sampler, Variation
+from audiogen.render.sampler import MAX_TAIL_S
 from audiogen.request import PlanOptions
+from audiogen.score import DrumScore
 
 REPO = Path(__file__).resolve().parents[1]
 GENRES = ("hip-hop", "trap", "house", "rock", "funk", "drum-and-bass", "pop", "reggaeton")
@@ -84,6 +96,7 @@ def main() -> None:
                     seam = seam_report(audio.T)
                     naive = render(score, kit=g.kit, mix=g.mix, sample_rate=rate).mix
                     naive_seam = seam_report(naive[:, :expected])
+                    continuous = continuous_errors(score, g.kit, rate, exact)
                     rows.append(
                         {
                             "bpm": bpm, "bars": bars, "rate": rate, "genre": genre,
@@ -98,6 +111,8 @@ def main() -> None:
                             "naive_seam_jump": naive_seam["seam_jump"],
                             "naive_seam_flux": naive_seam["seam_flux"],
                             "seam_error": beat.seam_error,
+                            "continuous_error": continuous[0],
+                            "naive_continuous_error": continuous[1],
                             "lufs": beat.loudness.integrated_lufs,
                             "true_peak_dbtp": beat.loudness.true_peak_dbtp,
                             "render_s": seconds,
@@ -119,10 +134,54 @@ def main() -> None:
     print(markdown(summary))
 
 
+def continuous_errors(
+    score: DrumScore, kit: str, rate: int, exact: Fraction
+) -> tuple[float | None, float | None]:
+    """The dry loop, and the naive cut (one pass, tails dropped), against a pass of the score
+    played on; (None, None) where a pass is not a whole number of samples."""
+    if exact.denominator != 1:
+        return None, None
+    n = int(exact)
+    # One file per velocity layer, no gain or tuning spread: every pass plays the same sounds.
+    full = load_kit(kit)
+    fixed = {
+        name: dataclasses.replace(spec, layers=tuple(
+            dataclasses.replace(layer, files=layer.files[:1]) for layer in spec.layers))
+        for name, spec in full.instruments.items()
+    }  # fmt: skip
+    sampler = Sampler(
+        dataclasses.replace(full, instruments=MappingProxyType(fixed)), rate, Variation.none()
+    )
+    # Enough passes before the one compared for the longest tail to ring out, one after it.
+    before = math.ceil(MAX_TAIL_S * rate / n)
+    span = score.total_ticks
+    played_on = dataclasses.replace(
+        score, bars=(before + 2) * score.bars, sections=(),
+        hits=tuple(dataclasses.replace(h, tick=h.tick + k * span)
+                   for k in range(before + 2) for h in score.hits),
+    )  # fmt: skip
+    stems = sampler.render(played_on).stems
+    middle = {g: st[..., before * n : (before + 1) * n] for g, st in stems.items()}
+    looped = sampler.render(score, loop_samples=n).stems
+    plain = sampler.render(score).stems
+    peak = max(float(np.abs(st).max()) for st in middle.values())
+
+    def error(stems: dict, fold: bool) -> float:
+        worst = 0.0
+        for g, st in stems.items():
+            short = [(0, 0)] * (st.ndim - 1) + [(0, max(0, n - st.shape[-1]))]
+            one = fold_tails(st, n) if fold else np.pad(st, short)
+            worst = max(worst, float(np.abs(one[..., :n] - middle[g]).max()))
+        return worst / peak
+
+    return error(looped, True), error(plain, False)
+
+
 def summarise(rows: list[dict], total_s: float) -> dict:
     n = len(rows)
     jump_ratio = [r["seam_jump"] / max(r["interior_jump"], 1e-12) for r in rows]
     flux_ratio = [r["seam_flux"] / max(r["interior_flux"], 1e-12) for r in rows]
+    whole = [r for r in rows if r.get("continuous_error") is not None]
     naive_bad = [
         r
         for r in rows
@@ -145,6 +204,11 @@ def summarise(rows: list[dict], total_s: float) -> dict:
         ],
         "median_flux_ratio": float(np.median(flux_ratio)),
         "worst_seam_error": max(r["seam_error"] for r in rows),
+        "continuous_checked": len(whole),
+        "worst_continuous_error": max((r["continuous_error"] for r in whole), default=None),
+        "naive_continuous_error_min": min(
+            (r["naive_continuous_error"] for r in whole), default=None
+        ),
         "naive_cuts_caught": len(naive_bad),
         "worst_lufs_error": max(abs(r["lufs"] + 14.0) for r in rows),
         "worst_true_peak_dbtp": max(r["true_peak_dbtp"] for r in rows),
@@ -172,6 +236,10 @@ def markdown(s: dict) -> str:
             f"| seam flux misses | {', '.join(s['flux_misses']) or 'none'} |",
             f"| loop start vs continuous playback, largest difference | "
             f"{s['worst_seam_error']:.1e} FS |",
+            f"| dry loop against the score played on (whole-sample passes: "
+            f"{s['continuous_checked']}/{n}), largest difference over the peak | "
+            f"{s['worst_continuous_error']:.1e} (naive cut: at least "
+            f"{s['naive_continuous_error_min']:.1e}) |",
             f"| naive cut (tails dropped) caught by the same measures | "
             f"{s['naive_cuts_caught']}/{n} |",
             f"| loudness on repeat, worst error vs -14 LUFS | {s['worst_lufs_error']:.2f} LU |",
