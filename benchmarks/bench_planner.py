@@ -842,6 +842,18 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def _confusion(conf: dict) -> list[str]:
+    labels, counts = conf["labels"], np.asarray(conf["segments"], dtype=float)
+    short = [name.replace("drum-and-bass", "dnb").replace("bossa-nova", "bossa")
+             .replace("afro-cuban", "afro-cu") for name in labels]  # fmt: skip
+    rows = []
+    for name, row in zip(labels, counts):
+        total = row.sum()
+        cells = ["" if not total or not x else f"{100 * x / total:.0f}" for x in row]
+        rows.append([name, *cells])
+    return _table(["", *short], rows)
+
+
 def markdown(out: dict) -> str:
     ck = out["checkpoint"]
     lines = [
@@ -908,6 +920,11 @@ def markdown(out: dict) -> str:
                   "family real / gen.", "real classified as",
                   "generated classified as"]  # fmt: skip
         lines += _table(header, rows)
+        for key, what in (("confusion_generated", "generated segments"),
+                          ("confusion_real", "held-out real segments")):  # fmt: skip
+            lines += ["", f"Confusion matrix, {what}: % of each genre's segments (rows) "
+                      "given each label (columns, same order); blank: none.", ""]  # fmt: skip
+            lines += _confusion(out["genre"][key])
     if "controls" in out:
         c = out["controls"]
         s = c["syncopation"]
