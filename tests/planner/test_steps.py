@@ -88,3 +88,14 @@ def test_an_exported_step_graph_grows_its_room_and_matches_torch(tmp_path, monke
     steps.step([0, 0])  # the last position there is
     with pytest.raises(ValueError, match="holds 48 tokens"):
         steps.step([0, 0])
+
+
+def test_a_step_graph_left_from_other_weights_is_not_used(tmp_path):
+    pytest.importorskip("onnxscript")
+    torch.manual_seed(4)
+    cfg = PlannerConfig(vocab_size=40, max_len=48, d_model=32, n_layers=2, n_heads=2)
+    model = PlannerModel(cfg).eval()
+    export_step(PlannerModel(cfg).eval(), tmp_path)  # another model's weights
+    assert Steps(model, tmp_path).backend == "torch"
+    export_step(model, tmp_path)
+    assert Steps(model, tmp_path).backend == "onnxruntime"
