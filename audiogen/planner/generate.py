@@ -5,6 +5,8 @@ syncopation target, and a cross-rhythm forced on a chosen lane for the later lan
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -107,6 +109,19 @@ class Job:
     keep: dict[str, list[tuple[int, str, int]]] | None = None
 
 
+@contextmanager
+def _decoding() -> Iterator[None]:
+    """Inference on one thread: one token at a time through a small network, thread
+    hand-offs cost more than they save."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _beat_ticks(meter: Meter) -> int:
     """The felt beat: the denominator's note, or the dotted quarter in compound time (6/8)."""
     if meter.denominator == 8 and meter.numerator % 3 == 0:
@@ -181,14 +196,8 @@ class Planner:
     # -- public --------------------------------------------------------------------------------
     def plan(self, req: PlanRequest) -> DrumScore:
         """Write the score; deterministic for a given request (seed included)."""
-        # One token at a time through a small network: thread hand-offs cost more than they save.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                return self._plan(req)
-        finally:
-            torch.set_num_threads(threads)
+        with _decoding():
+            return self._plan(req)
 
     def song(self, req: PlanRequest) -> Song:
         """Write a song in ``req.form``: a core groove of CORE_BARS, then each distinct
@@ -197,20 +206,15 @@ class Planner:
         crash on each section's downbeat."""
         if not req.form:
             raise ValueError("a song needs a form")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                gen = torch.Generator().manual_seed(req.seed)
-                core: list[_Row] = []
-                for _ in range(min(CORE_BARS, req.bars)):
-                    cache = self._context([r.words() for r in core])
-                    row, _ = self._bars(req, [], cache, gen, Job(energy=req.energy), [])
-                    core.append(row)
-                return self._song(req, gen, [r.hits for r in core],
-                                  [r.words() for r in core], frozenset(REGENERATED))  # fmt: skip
-        finally:
-            torch.set_num_threads(threads)
+        with _decoding():
+            gen = torch.Generator().manual_seed(req.seed)
+            core: list[_Row] = []
+            for _ in range(min(CORE_BARS, req.bars)):
+                cache = self._context([r.words() for r in core])
+                row, _ = self._bars(req, [], cache, gen, Job(energy=req.energy), [])
+                core.append(row)
+            return self._song(req, gen, [r.hits for r in core],
+                              [r.words() for r in core], frozenset(REGENERATED))  # fmt: skip
 
     def vary(self, score: DrumScore, form: str, amount: float, seed: int = 0,
              genre: str | None = None, temperature: float = 0.9) -> Song:  # fmt: skip
@@ -242,17 +246,12 @@ class Planner:
             energy=energy, seed=seed, temperature=temperature * (0.8 + 0.4 * amount),
             form=form,
         )  # fmt: skip
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                gen = torch.Generator().manual_seed(seed)
-                words = [self._bar_words(req, bar) for bar in core]
-                return self._song(req, gen, core, words, vary_lanes(amount),
-                                  fills=amount > 0, half_fills=amount < 0.5,
-                                  pull=2 * (1 - 2 * amount))  # fmt: skip
-        finally:
-            torch.set_num_threads(threads)
+        with _decoding():
+            gen = torch.Generator().manual_seed(seed)
+            words = [self._bar_words(req, bar) for bar in core]
+            return self._song(req, gen, core, words, vary_lanes(amount),
+                              fills=amount > 0, half_fills=amount < 0.5,
+                              pull=2 * (1 - 2 * amount))  # fmt: skip
 
     def _plan(self, req: PlanRequest) -> DrumScore:
         if req.form:
@@ -455,15 +454,17 @@ class Planner:
                 jobs = {name: Job("groove", level[name], poly[j] if poly else None,
                                   _kept(core[j], regenerate)) for name in names}  # fmt: skip
                 versions: dict[str, list[_Row]] = {name: [] for name in names}
+                # The bars before this one, the same in every round: written into a cache once.
+                if j == 0:
+                    caches = dict.fromkeys(names, self._context(core_words))
+                else:
+                    caches = {name: self._context(words[name]) for name in names}
                 todo = names
                 for attempt in range(TRIES):  # a song's bars: rounds, hotter, until one varies
-                    if j == 0:
-                        batches = [(todo, core_words)]
-                    else:
-                        batches = [([name], words[name]) for name in todo]
-                    for group, context in batches:
+                    batches = [todo] if j == 0 else [[name] for name in todo]
+                    for group in batches:
                         wanted = [jobs[name] for name in group for _ in range(CANDIDATES)]
-                        rows = self._write(req, [], self._context(context), gen, wanted, attempt)
+                        rows = self._write(req, [], caches[group[0]], gen, wanted, attempt)
                         for i, name in enumerate(group):
                             versions[name] += rows[i * CANDIDATES : (i + 1) * CANDIDATES]
                     if pull is not None:
