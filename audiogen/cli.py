@@ -182,9 +182,14 @@ def _generate(args: argparse.Namespace) -> int:
     beat = dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
     summary = f"{genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars"
     if plan_opts.form:
-        summary += " (" + " ".join(f"{s.name} {s.bars}" for s in score.sections) + ")"
+        summary += f" ({_sections(score)})"
     _save_and_report(beat, out, args, summary)
     return 0
+
+
+def _sections(score) -> str:
+    """A song's sections for the summary line: "intro 4 verse 8 chorus 8"."""
+    return " ".join(f"{s.name} {s.bars}" for s in score.sections)
 
 
 def _vary(args: argparse.Namespace) -> int:
@@ -200,9 +205,8 @@ def _vary(args: argparse.Namespace) -> int:
     beat = render_variation(source, opts, request, progress=None if not args.quiet else False)
     score = beat.score
     summary = (
-        f"{score.bpm:g} bpm, {score.bars} bars ("
-        + " ".join(f"{s.name} {s.bars}" for s in score.sections)
-        + f"), amount {opts.amount:g}, sections in {out / 'sections'}"
+        f"{score.bpm:g} bpm, {score.bars} bars ({_sections(score)}), amount {opts.amount:g}, "
+        f"sections in {out / 'sections'}"
     )
     _save_and_report(beat, out, args, summary)
     return 0

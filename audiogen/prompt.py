@@ -16,6 +16,7 @@ from statistics import fmean
 from typing import Any
 
 from audiogen.errors import RequestError
+from audiogen.planner.arrange import MAX_DURATION_S
 
 EXAMPLES = (
     '"dark trap beat at 140 bpm"',
@@ -217,7 +218,7 @@ def parse_prompt(text: str) -> Resolution:
             seconds = int(match.group(3)) * 60 + int(match.group(4))
         else:
             seconds = float(match.group(1)) * (60 if match.group(2).startswith("m") else 1)
-        if 1 <= seconds <= 1800:
+        if 1 <= seconds <= MAX_DURATION_S:
             options["duration"] = int(seconds) if seconds == int(seconds) else seconds
             meanings.append((match.group(0).strip(), f"duration {options['duration']} s"))
             take(match)

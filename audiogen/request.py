@@ -254,11 +254,6 @@ class PlanOptions:
         return dataclasses.asdict(self)
 
 
-MAX_DURATION_S = 1800.0
-VARY_BARS = {"intro": 4, "verse": 8, "pre-chorus": 4, "chorus": 8, "bridge": 4, "breakdown": 4,
-             "outro": 4}  # fmt: skip
-
-
 @dataclass(frozen=True)
 class VaryOptions:
     """How to vary a given beat into sections and a song."""
@@ -284,7 +279,7 @@ class VaryOptions:
     @classmethod
     def create(cls, **values: Any) -> VaryOptions:
         """Validate; the form is kept as a spec (its energies follow the input's)."""
-        from audiogen.planner.arrange import parse_form, section_name
+        from audiogen.planner.arrange import SECTION_BARS, parse_form, section_name
         from audiogen.planner.genres import resolve_genre
 
         opts = cls(**_known_values(cls, values))
@@ -295,7 +290,7 @@ class VaryOptions:
             names = [section_name(n) for n in str(opts.sections).split(",") if n.strip()]
             if not names:
                 raise RequestError("--sections: name at least one, e.g. verse,chorus,bridge")
-            form = ",".join(f"{n}:{VARY_BARS[n]}" for n in names)
+            form = ",".join(f"{n}:{SECTION_BARS[n]}" for n in names)
         genre = resolve_genre(str(opts.genre)).name if opts.genre is not None else None
         return dataclasses.replace(
             opts, form=form, genre=genre, amount=_number("amount", opts.amount, 0, 1),
@@ -314,7 +309,13 @@ def vary_fields() -> list[dataclasses.Field]:
 def _length(opts: PlanOptions, bpm: float, meter: str, energy: float) -> tuple[int, str | None]:
     """Bars and song form (as a spec with every section's energy) from --bars, --duration and
     --form: a form sets the length; a duration lays out a form unless the form says "none"."""
-    from audiogen.planner.arrange import bars_for_duration, default_form, describe_form, parse_form
+    from audiogen.planner.arrange import (
+        MAX_DURATION_S,
+        bars_for_duration,
+        default_form,
+        describe_form,
+        parse_form,
+    )
     from audiogen.score import Meter
 
     spec = None if opts.form is None else str(opts.form).strip().lower()

@@ -24,6 +24,12 @@ ALIASES = {
     "hook": "chorus", "drop": "chorus", "break": "breakdown", "middle8": "bridge",
     "end": "outro", "ending": "outro",
 }  # fmt: skip
+# A section's natural length in bars, when only its name is given.
+SECTION_BARS = {
+    "intro": 4, "verse": 8, "pre-chorus": 4, "chorus": 8, "bridge": 4, "breakdown": 4,
+    "outro": 4,
+}  # fmt: skip
+MAX_DURATION_S = 1800.0  # the longest length in seconds a song may be asked for
 CURVE_SHIFT = 0.6  # how far the request's energy (0-1, centred on 0.5) moves the curve
 MAX_SECTION_BARS = 64
 MAX_SONG_BARS = 256
