@@ -155,7 +155,7 @@ def generate(
 
     plan_opts, request, resolution = resolve_generation(prompt, options)
     score = plan_score(plan_opts, request.seed, planner)
-    score = humanize(score, plan_opts.humanize, seed=request.seed)
+    score = humanize(score, plan_opts.humanize, seed=request.seed, loop=request.loop)
     beat = render(score, request=request, progress=progress)
     return dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
 
@@ -201,7 +201,7 @@ def render_variation(
     score = source if isinstance(source, DrumScore) else read_midi(
         check_source(source), note_map=request.note_map
     )  # fmt: skip
-    song, parts = vary_score(score, opts, request.seed, planner)
+    song, parts = vary_score(score, opts, request.seed, planner, loop=request.loop)
     beat = render(song, request=request, progress=progress)
     name = score.provenance.source if isinstance(source, DrumScore) else Path(source).name
     plan = {"varied": name, **opts.to_dict()}
@@ -209,10 +209,11 @@ def render_variation(
 
 
 def vary_score(
-    score: DrumScore, opts: Any, seed: int, planner: Any = None
+    score: DrumScore, opts: Any, seed: int, planner: Any = None, loop: bool = False
 ) -> tuple[DrumScore, dict[str, DrumScore]]:
     """The planning half of `vary`: the song's score (hits written anew humanized, the
-    input's keeping their own timing and velocity) and each section's bars as a score."""
+    input's keeping their own timing and velocity; as a loop's, played on repeat, with
+    ``loop``) and each section's bars as a score."""
     from audiogen.humanize import humanize
     from audiogen.instruments import GROUP_OF
     from audiogen.planner.generate import Planner, core_bars, vary_lanes
@@ -232,8 +233,8 @@ def vary_score(
         song.score.provenance, source=f"vary:{score.provenance.source}"
     )
 
-    def played(s: DrumScore, kept, place) -> DrumScore:
-        s = humanize(s, opts.humanize, seed=seed) if opts.amount > 0 else s
+    def played(s: DrumScore, kept, place, loop: bool = False) -> DrumScore:
+        s = humanize(s, opts.humanize, seed=seed, loop=loop) if opts.amount > 0 else s
         hits = []
         for h in s.hits:
             old = given.get(place(h)) if kept(h) else None
@@ -247,7 +248,7 @@ def vary_score(
         bar = h.tick // ticks
         return ((bar - starts[bar]) % n) * ticks + h.tick % ticks, h.instrument
 
-    whole = played(song.score, lambda h: (h.tick, h.instrument) in song.kept, song_place)
+    whole = played(song.score, lambda h: (h.tick, h.instrument) in song.kept, song_place, loop)
     written = vary_lanes(opts.amount)
     parts = {}
     for name, bars in song.variations.items():

@@ -349,7 +349,7 @@ def render_item(item: Item, out: str) -> Outcome:
                 options.pop("prompt", None), options
             )
             score = plan_score(plan_opts, request.seed, _planner())
-            score = _humanized(score, plan_opts, request.seed)
+            score = _humanized(score, plan_opts, request.seed, request.loop)
             beat = render(score, request=request)
             beat = dc.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
         beat.save(folder, force=True)
@@ -361,13 +361,13 @@ def render_item(item: Item, out: str) -> Outcome:
     return Outcome(item.name, "done", time.perf_counter() - started, row=summary_row(folder))
 
 
-def _humanized(score: Any, plan_opts: Any, seed: int) -> Any:
+def _humanized(score: Any, plan_opts: Any, seed: int, loop: bool) -> Any:
     amount = getattr(plan_opts, "humanize", None)
     if amount is None:
         return score
     from audiogen.humanize import humanize
 
-    return humanize(score, amount, seed)
+    return humanize(score, amount, seed, loop=loop)
 
 
 # -- state on disk ---------------------------------------------------------------------------

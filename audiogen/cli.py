@@ -177,7 +177,9 @@ def _generate(args: argparse.Namespace) -> int:
         print(describe(resolution, _resolved_summary(plan_opts, request)), flush=True)
     out = Path(args.out) if args.out else Path("out") / f"{genre.name}-{request.seed}"
     check_writable(out, args.force)
-    score = humanize(plan_score(plan_opts, request.seed), plan_opts.humanize, request.seed)
+    score = humanize(
+        plan_score(plan_opts, request.seed), plan_opts.humanize, request.seed, loop=request.loop
+    )
     beat = render(score, request=request, progress=None if not args.quiet else False)
     beat = dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
     summary = f"{genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars"

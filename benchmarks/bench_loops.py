@@ -5,8 +5,8 @@
     python benchmarks/bench_loops.py --humanize 0 --out benchmarks/results/loops-quantised.json
 
 For each loop: a beat from the planner (genres in turn), played by the humanizer as `audiogen
-generate` plays it (``--humanize`` amount; 0: the planner's quantised score), rendered with
-``loop=True``, saved, and read back from ``mix.wav``. Measured on the file:
+generate --loop` plays it (``--humanize`` amount; 0: the planner's quantised score), rendered
+with ``loop=True`` and the same seed, saved, and read back from ``mix.wav``. Measured on the file:
 - length: samples in the file against ``bars × beats × 60 / bpm × rate`` (nearest sample);
 - smpl/acid chunks: loop end = last sample, beats and tempo as asked;
 - seam against interior (see `audiogen.loop.seam_report`): sample jump and spectral flux (frame
@@ -83,10 +83,10 @@ def main() -> None:
                 genre = GENRES[(i + bars) % len(GENRES)]
                 options, g = PlanOptions.create(genre=genre, bpm=bpm, bars=bars)
                 score = plan_score(options, seed=i, planner=planner)
-                score = humanize(score, args.humanize, seed=i, humanizer=humanizer)
+                score = humanize(score, args.humanize, seed=i, humanizer=humanizer, loop=True)
                 for rate in rates:
                     t0 = time.perf_counter()
-                    beat = render(score, kit=g.kit, mix=g.mix, sample_rate=rate, loop=True)
+                    beat = render(score, kit=g.kit, mix=g.mix, sample_rate=rate, loop=True, seed=i)
                     seconds = time.perf_counter() - t0
                     out = beat.save(Path(tmp) / f"{bpm}-{bars}-{rate}")
                     audio, read_rate = sf.read(out / "mix.wav", always_2d=True, dtype="float32")
@@ -94,7 +94,7 @@ def main() -> None:
                     exact = Fraction(score.total_ticks, 24) * 60 * rate / Fraction(score.bpm)
                     expected = int(exact + Fraction(1, 2))
                     seam = seam_report(audio.T)
-                    naive = render(score, kit=g.kit, mix=g.mix, sample_rate=rate).mix
+                    naive = render(score, kit=g.kit, mix=g.mix, sample_rate=rate, seed=i).mix
                     naive_seam = seam_report(naive[:, :expected])
                     continuous = continuous_errors(score, g.kit, rate, exact)
                     rows.append(

@@ -128,6 +128,27 @@ def test_a_rendered_loop_restarts_with_its_early_downbeat_and_choked_hat(tiny_ki
     assert choked < 0.2 * np.sqrt(np.mean(ringing.stems["hats"][0][window] ** 2))
 
 
+def test_a_humanized_loop_restarts_like_its_other_bar_lines():
+    # The planner's 4-bar drum-and-bass at 70 bpm, seed 1. Humanized as a take, its first bar
+    # was played as an opening: kick and hat within 2 ms, where the drummer spreads them at the
+    # bar lines inside; on repeat, that restart read 4 % above the loop's loudest bar line.
+    from audiogen.api import plan_score
+    from audiogen.humanize import humanize
+    from audiogen.request import PlanOptions
+
+    options, genre = PlanOptions.create(genre="drum-and-bass", bpm=70, bars=4)
+    score = plan_score(options, seed=1)
+    played = humanize(score, 1.0, seed=1, loop=True)
+    assert sorted((h.tick, h.instrument) for h in played.hits) == sorted(
+        (h.tick, h.instrument) for h in score.hits
+    )
+    assert played.bars == 4 and played.sections == score.sections
+    beat = audiogen.render(played, kit=genre.kit, mix=genre.mix, sample_rate=48000, loop=True)
+    report = seam_report(beat.mix)
+    assert report["seam_flux"] <= report["interior_flux"]
+    assert humanize(score, 1.0, seed=1, loop=True).hits == played.hits
+
+
 @pytest.mark.parametrize("period", [6080, 6050])
 def test_seam_flux_is_the_same_wherever_the_seam_falls_among_frames(period):
     # Four identical hits: the one on the seam is no louder than the others. On a 256-sample

@@ -6,7 +6,8 @@
 
 Hits keep their grid ticks. ``amount`` 0 returns the score as it came; 1 plays it as learned;
 in between, each hit's offset and velocity move that share of the way. The same seed gives the
-same performance.
+same performance. A loop (``loop=True``) is played as it is heard, on repeat: its first bar
+follows its last, not the silence before a take.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from audiogen.errors import AudiogenError, RequestError
 from audiogen.score import DrumScore, Hit
 
 __all__ = ["Humanizer", "check_amount", "humanize"]
+
+# A loop is humanized as the middle of this many passes of itself: every bar is played with the
+# bars around it, the first after the last, as the listener hears it on repeat.
+LOOP_PASSES = 3
 
 
 def check_amount(amount: Any) -> float:
@@ -60,7 +65,12 @@ class Humanizer:
         return cls(folder)
 
     def humanize(
-        self, score: DrumScore, amount: float = 1.0, seed: int = 0, temperature: float = 1.0
+        self,
+        score: DrumScore,
+        amount: float = 1.0,
+        seed: int = 0,
+        temperature: float = 1.0,
+        loop: bool = False,
     ) -> DrumScore:
         """Play ``score``: offsets and velocities drawn from the learned distributions.
 
@@ -70,6 +80,10 @@ class Humanizer:
             amount: 0 (the score unchanged) to 1 (as learned).
             seed: same seed, same performance.
             temperature: spread of the draws (0: the most likely performance, a steady one).
+            loop: ``score`` is one pass of a seamless loop. It is played as the middle of
+                `LOOP_PASSES` passes, so that its first bar leads on from its last as every bar
+                from the one before (alone, the first bar would be played as a take's opening,
+                and the loop's restart would sound unlike its other bar lines).
 
         Returns:
             The score with new offsets and velocities and the humanizer in its provenance.
@@ -77,6 +91,8 @@ class Humanizer:
         amount = check_amount(amount)
         if amount == 0.0 or not score.hits:
             return _credit(score, "off (amount 0)")
+        if loop:
+            return self._humanize_loop(score, amount, seed, temperature)
         import torch
 
         from audiogen.humanize.model import collate, half_sixteenth_ms, make_track, time_order
@@ -111,6 +127,28 @@ class Humanizer:
             )  # fmt: skip
         return _credit(score.replace(hits=tuple(played)), f"{self.version} amount {amount:g}")
 
+    def _humanize_loop(
+        self, score: DrumScore, amount: float, seed: int, temperature: float
+    ) -> DrumScore:
+        span = score.total_ticks
+        middle = LOOP_PASSES // 2
+        repeated = score.replace(
+            bars=LOOP_PASSES * score.bars,
+            sections=(),
+            hits=tuple(
+                dataclasses.replace(h, tick=h.tick + k * span)
+                for k in range(LOOP_PASSES)
+                for h in score.hits
+            ),
+        )
+        played = self.humanize(repeated, amount, seed, temperature)
+        kept = tuple(
+            dataclasses.replace(h, tick=h.tick - middle * span)
+            for h in played.hits
+            if middle * span <= h.tick < (middle + 1) * span
+        )
+        return played.replace(bars=score.bars, sections=score.sections, hits=kept)
+
 
 def _credit(score: DrumScore, version: str) -> DrumScore:
     models = dict(score.provenance.models)
@@ -124,6 +162,7 @@ def humanize(
     amount: float = 1.0,
     seed: int = 0,
     humanizer: Humanizer | None = None,
+    loop: bool = False,
 ) -> DrumScore:
     """The humanize stage: ``score`` played by the shipped humanizer (see `Humanizer.humanize`).
 
@@ -132,8 +171,9 @@ def humanize(
         amount: 0 (unchanged) to 1 (as learned).
         seed: same seed, same performance.
         humanizer: a loaded `Humanizer` to reuse across calls (default: load the shipped one).
+        loop: ``score`` is one pass of a seamless loop, played as heard on repeat.
     """
     amount = check_amount(amount)
     if amount == 0.0:
         return _credit(score, "off (amount 0)")
-    return (humanizer or Humanizer.load()).humanize(score, amount=amount, seed=seed)
+    return (humanizer or Humanizer.load()).humanize(score, amount=amount, seed=seed, loop=loop)
