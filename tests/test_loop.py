@@ -143,6 +143,7 @@ def test_a_humanized_loop_restarts_like_its_other_bar_lines():
         (h.tick, h.instrument) for h in score.hits
     )
     assert played.bars == 4 and played.sections == score.sections
+    assert dict(played.provenance.models)["humanizer"].endswith("played on repeat")
     beat = audiogen.render(played, kit=genre.kit, mix=genre.mix, sample_rate=48000, loop=True)
     report = seam_report(beat.mix)
     assert report["seam_flux"] <= report["interior_flux"]

@@ -147,7 +147,8 @@ class Humanizer:
             for h in played.hits
             if middle * span <= h.tick < (middle + 1) * span
         )
-        return played.replace(bars=score.bars, sections=score.sections, hits=kept)
+        looped = played.replace(bars=score.bars, sections=score.sections, hits=kept)
+        return _credit(looped, f"{self.version} amount {amount:g}, played on repeat")
 
 
 def _credit(score: DrumScore, version: str) -> DrumScore:

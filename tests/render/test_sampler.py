@@ -26,6 +26,21 @@ def test_hits_land_on_the_exact_sample_including_offsets(tiny_kit, sample_rate):
     assert list(_onsets(stem)) == expected
 
 
+def test_a_bar_played_again_later_repeats_to_the_sample(tiny_kit):
+    # At 200 bpm and 44.1 kHz a tick is 551.25 samples: every other 16th note falls half-way
+    # between two samples, and a bar is 52920 samples. Each bar must sound as the one before
+    # (its tails included); rounding the float time alone put some hits a sample early or
+    # late, by where they fell in the song.
+    bars, n = 16, 52920
+    hits = [Hit(bar * 96 + t, "hat_closed", 100) for bar in range(bars) for t in range(0, 96, 6)]
+    score = _score(*hits, bpm=200.0, bars=bars)
+    stem = Sampler(tiny_kit, 44100, Variation.none()).render(score).stems["hats"]
+    second = stem[n : 2 * n]
+    assert np.abs(second).max() > 0.1
+    for bar in range(2, bars):
+        np.testing.assert_allclose(stem[bar * n : (bar + 1) * n], second, atol=1e-6)
+
+
 def test_stems_are_grouped_and_last_the_score_plus_tails(tiny_kit):
     score = _score(Hit(0, "kick", 100), Hit(24, "snare", 100), Hit(90, "hat_open", 100))
     result = Sampler(tiny_kit).render(score)
