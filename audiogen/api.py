@@ -229,9 +229,7 @@ def vary_score(
     # The input's own hits, by their place in the core groove, keep how they were played.
     given = {(h.tick - first * ticks, h.instrument): h for h in score.hits
              if first * ticks <= h.tick < (first + n) * ticks}  # fmt: skip
-    provenance = dataclasses.replace(
-        song.score.provenance, source=f"vary:{score.provenance.source}"
-    )
+    source = f"vary:{score.provenance.source}"
 
     def played(s: DrumScore, kept, place, loop: bool = False) -> DrumScore:
         s = humanize(s, opts.humanize, seed=seed, loop=loop) if opts.amount > 0 else s
@@ -239,6 +237,8 @@ def vary_score(
         for h in s.hits:
             old = given.get(place(h)) if kept(h) else None
             hits.append(Hit(h.tick, h.instrument, old.velocity, old.offset_ms) if old else h)
+        # The humanizer's credit (in the provenance it returns) stays with the new source.
+        provenance = dataclasses.replace(s.provenance, source=source)
         return dataclasses.replace(s, hits=tuple(hits), provenance=provenance)
 
     starts = {b: s.first_bar for s in song.score.sections

@@ -181,6 +181,10 @@ def test_vary_writes_sections_and_a_song_keeping_the_played_feel(tiny_kit, tmp_p
     assert played[(24, "snare")].velocity == 120 and abs(played[(24, "snare")].offset_ms - 4) < 0.5
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["plan"]["amount"] == 0.4 and "sections/chorus.mid" in manifest["files"]
+    # What it says went in: the varied file, and the humanizer that played the new hits.
+    provenance = manifest["score"]["provenance"]
+    assert provenance["source"].startswith("vary:")
+    assert provenance["models"]["humanizer"].startswith("humanizer@")
 
 
 @pytest.mark.parametrize(
