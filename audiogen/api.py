@@ -73,6 +73,7 @@ def render(
     from audiogen.loop import mix_loop
     from audiogen.midi import read_midi
     from audiogen.mix import loudness_ceiling, mix_stems, resolve_loudness
+    from audiogen.mix.loudness import warn_if_flattened
     from audiogen.progress import steps
     from audiogen.render import Sampler
 
@@ -112,6 +113,7 @@ def render(
                 dry.stems, request.sample_rate, request.mix, target_lufs, ceiling,
                 fade_in_s=request.fade_in_s, fade_out_s=request.fade_out_s,
             )  # fmt: skip
+        warn_if_flattened(mixed.loudness)
         bar.advance("done")
     return Beat(
         request=request,

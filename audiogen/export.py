@@ -274,6 +274,7 @@ def build_manifest(beat: Beat, files: dict[str, Path]) -> dict[str, Any]:
             "integrated_lufs": round(report.integrated_lufs, 2),
             "true_peak_dbtp": round(report.true_peak_dbtp, 2),
             "ceiling_dbtp": report.ceiling_dbtp,
+            "loud_hit_limiting_db": round(report.loud_hit_limiting_db, 1),
         },
         "audio": {
             "sample_rate": beat.sample_rate,

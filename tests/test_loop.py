@@ -113,7 +113,7 @@ def test_a_rendered_loop_restarts_with_its_early_downbeat_and_choked_hat(tiny_ki
     import audiogen
 
     hits = [Hit(0, "kick", 120, -5.0), Hit(90, "hat_open", 100), Hit(0, "hat_closed", 80)]
-    score = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=tuple(hits))
+    score = DrumScore(bpm=150, meter=Meter(4, 4), bars=1, hits=tuple(hits))
     beat = audiogen.render(score, kit="tiny", loop=True, seed=1)
     n = beat.mix.shape[1]
     dry = beat.stems["kick"][0]
@@ -148,6 +148,22 @@ def test_a_humanized_loop_restarts_like_its_other_bar_lines():
     report = seam_report(beat.mix)
     assert report["seam_flux"] <= report["interior_flux"]
     assert humanize(score, 1.0, seed=1, loop=True).hits == played.hits
+
+
+def test_a_loop_that_needs_heavy_limiting_says_so_once_with_the_target_asked(tiny_kit, caplog):
+    # One hard kick in a bar of 16th hats at 150 bpm: -14 LUFS takes more than 12 dB off the
+    # kick. The loop's mix is normalised up to three times on its way to the target on repeat:
+    # its second round asked for -13.6 LUFS, which was out of reach, and the loop was refused
+    # with that number although the first round had landed within 0.5 LU of -14. Now the user
+    # gets the loop, and hears of the limiting once, with the target they asked for.
+    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 70) for t in range(6, 96, 6)]
+    score = DrumScore(bpm=150, meter=Meter(4, 4), bars=1, hits=tuple(hits))
+    with caplog.at_level("WARNING", logger="audiogen"):
+        beat = audiogen.render(score, kit="tiny", loop=True, loudness="streaming")
+    warned = [r.getMessage() for r in caplog.records if "of limiting" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("reaching -14 LUFS took")
+    assert beat.loudness.loud_hit_limiting_db > 12.0
+    assert abs(beat.loudness.integrated_lufs + 14.0) <= 0.5
 
 
 @pytest.mark.parametrize("period", [6080, 6050])

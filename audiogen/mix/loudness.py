@@ -93,6 +93,8 @@ class LoudnessReport:
         ceiling_dbtp: the true-peak ceiling the audio is guaranteed to stay under.
         gain_db: static gain applied before the limiter (any final trim included).
         limiter_reduction_db: the deepest gain reduction of the limiter, as a positive number.
+        loud_hit_limiting_db: how far the loud hits (not a lone outlier peak) were limited;
+            past `HEAVY_LIMITING_DB` they sound flattened (see `warn_if_flattened`).
     """
 
     target_lufs: float
@@ -101,6 +103,7 @@ class LoudnessReport:
     ceiling_dbtp: float
     gain_db: float
     limiter_reduction_db: float
+    loud_hit_limiting_db: float = 0.0
 
 
 def resolve_loudness(value: str | float) -> tuple[str, float]:
@@ -303,12 +306,6 @@ def normalize(
             f"taking {MAX_LIMITING_DB:g} dB off its loud hits; choose a quieter target such as "
             "'podcast' (-16 LUFS) or 'broadcast' (-23 LUFS)"
         )
-    if loud_hit_db + gain_db - ceiling_db > HEAVY_LIMITING_DB:
-        log.warning(
-            "reaching %g LUFS took %.0f dB of limiting on the loudest hits, which flattens "
-            "them; a quieter target (such as --loudness podcast) keeps more punch",
-            target_lufs, loud_hit_db + gain_db - ceiling_db,
-        )  # fmt: skip
     report = LoudnessReport(
         target_lufs=float(target_lufs),
         integrated_lufs=loudness,
@@ -316,8 +313,20 @@ def normalize(
         ceiling_dbtp=float(ceiling_dbtp),
         gain_db=gain_db,
         limiter_reduction_db=reduction_db,
+        loud_hit_limiting_db=max(0.0, loud_hit_db + gain_db - ceiling_db),
     )
     return result.reshape(np.shape(audio)), report
+
+
+def warn_if_flattened(report: LoudnessReport) -> None:
+    """Warn, once per delivered beat, when reaching its target flattened the loud hits (a loop's
+    mix is normalised more than once on its way, so `normalize` itself does not warn)."""
+    if report.loud_hit_limiting_db > HEAVY_LIMITING_DB:
+        log.warning(
+            "reaching %g LUFS took %.0f dB of limiting on the loudest hits, which flattens "
+            "them; a quieter target (such as --loudness podcast) keeps more punch",
+            report.target_lufs, report.loud_hit_limiting_db,
+        )  # fmt: skip
 
 
 class _GainSearch:
