@@ -195,6 +195,14 @@ class DrumScore:
     def replace(self, **changes: Any) -> DrumScore:
         return dataclasses.replace(self, **changes)
 
+    def repeated(self, times: int) -> DrumScore:
+        """The score played ``times`` times in a row, as one score without sections."""
+        span = self.total_ticks
+        hits = tuple(
+            dataclasses.replace(h, tick=h.tick + k * span) for k in range(times) for h in self.hits
+        )
+        return self.replace(bars=times * self.bars, sections=(), hits=hits)
+
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {

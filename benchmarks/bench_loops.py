@@ -157,13 +157,7 @@ def continuous_errors(
     )
     # Enough passes before the one compared for the longest tail to ring out, one after it.
     before = math.ceil(MAX_TAIL_S * rate / n)
-    span = score.total_ticks
-    played_on = dataclasses.replace(
-        score, bars=(before + 2) * score.bars, sections=(),
-        hits=tuple(dataclasses.replace(h, tick=h.tick + k * span)
-                   for k in range(before + 2) for h in score.hits),
-    )  # fmt: skip
-    stems = sampler.render(played_on).stems
+    stems = sampler.render(score.repeated(before + 2)).stems
     middle = {g: st[..., before * n : (before + 1) * n] for g, st in stems.items()}
     looped = sampler.render(score, loop_samples=n).stems
     plain = sampler.render(score).stems

@@ -132,16 +132,7 @@ class Humanizer:
     ) -> DrumScore:
         span = score.total_ticks
         middle = LOOP_PASSES // 2
-        repeated = score.replace(
-            bars=LOOP_PASSES * score.bars,
-            sections=(),
-            hits=tuple(
-                dataclasses.replace(h, tick=h.tick + k * span)
-                for k in range(LOOP_PASSES)
-                for h in score.hits
-            ),
-        )
-        played = self.humanize(repeated, amount, seed, temperature)
+        played = self.humanize(score.repeated(LOOP_PASSES), amount, seed, temperature)
         kept = tuple(
             dataclasses.replace(h, tick=h.tick - middle * span)
             for h in played.hits
