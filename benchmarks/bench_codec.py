@@ -48,12 +48,13 @@ from audiogen.render.sampler import Sampler, Variation  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 MAX_SECONDS = 12.0
+GROOVE = ROOT.parent / "shared/datasets/groove"
 
 
-def held_out_stems(performances: int, sample_rate: int) -> dict[str, list[tuple[str, np.ndarray]]]:
+def held_out_stems(performances: int, sample_rate: int, groove: Path = GROOVE,
+                   ) -> dict[str, list[tuple[str, np.ndarray]]]:  # fmt: skip
     """condition -> [(label, stem)] for 'seen kits' and 'held-out kit'."""
-    phrases = [p for p in load_groove(ROOT.parent / "shared/datasets/groove", ("test",))
-               if p.kind == "beat"]  # fmt: skip
+    phrases = [p for p in load_groove(groove, ("test",)) if p.kind == "beat"]
     rng = np.random.default_rng(0)
     chosen = [phrases[i] for i in sorted(rng.choice(len(phrases), performances, replace=False))]
     kits = training_kits()

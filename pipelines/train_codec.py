@@ -1,34 +1,50 @@
 """Train the drum codec (audiocraft EnCodec parts) on sampler renders; resumable.
 
     python pipelines/train_codec.py --minutes 60              # CPU or GPU, whichever is there
-    python pipelines/train_codec.py --minutes 60 --resume     # go on from the saved state
+    python pipelines/train_codec.py --minutes 60              # again: goes on from the state
 
 Material: the Groove MIDI Dataset's train split and the style library, through every kit but
-the held-out one (lofi). State goes to ~/.cache/audiogen/train/codec (``--state``); the
-checkpoint and its card to checkpoints/codec (``--out``). ``--phrases FILE`` reads the material
-from a pickle written by ``--save-phrases FILE`` (to train on a machine without the dataset).
+the held-out one (lofi). The resumable state is one file in checkpoints/codec/train-state/
+(``--state``; committed, never shipped), with the learning curve beside it (``curve.jsonl``:
+held-out log-mel distance and onset F every ``--eval-every`` steps). The run's model goes to
+``--state``/candidate; it replaces the shipped checkpoint (``--out``) only when its held-out
+log-mel distance is lower. ``--phrases FILE`` reads the material from a pickle written by
+``--save-phrases FILE`` (to train on a machine without the dataset).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
+import shutil
 import sys
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from audiogen.codec.config import CodecConfig, TrainConfig  # noqa: E402
 from audiogen.codec.data import material, training_kits  # noqa: E402
 from pipelines.common import setup_logging, training_parser  # noqa: E402
 
+EVAL_SECONDS = 6.0  # of each held-out stem: enough hits, a few seconds of CPU per evaluation
+
 
 def main() -> None:
-    parser = training_parser(__doc__, "codec", TrainConfig.batch_size)
+    parser = training_parser(__doc__, "codec", 8)
+    parser.set_defaults(state=ROOT / "checkpoints/codec/train-state")
     parser.add_argument("--save-phrases", type=Path, help="write the material here and stop")
     parser.add_argument("--segment", type=float, default=TrainConfig.segment_s, help="clip, s")
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--adversarial-after", type=int, default=TrainConfig.adversarial_after)
+    parser.add_argument("--eval-every", type=int, default=500, help="steps between evaluations")
+    parser.add_argument("--eval-performances", type=int, default=3,
+                        help="Groove test performances in the held-out evaluation")  # fmt: skip
     parser.add_argument("--tiny", action="store_true", help="a tiny model (tests, smoke runs)")
     parser.add_argument("--export-only", action="store_true",
                         help="only write the ONNX decoder of the checkpoint in --out")  # fmt: skip
@@ -45,19 +61,80 @@ def main() -> None:
         print(f"{len(phrases)} phrases → {args.save_phrases}")
         return
     if args.fresh:
-        for old in args.state.glob("last*.pt"):
-            old.unlink()
+        (args.state / "state.pt").unlink(missing_ok=True)
 
     from audiogen.codec.train import train
 
     config = CodecConfig(n_filters=4, ratios=(4, 4, 4, 10), dimension=16, n_q=2, bins=16) \
         if args.tiny else CodecConfig()  # fmt: skip
     train_config = TrainConfig(batch_size=args.batch, adversarial_after=args.adversarial_after,
-                               segment_s=args.segment)  # fmt: skip
-    summary = train(phrases, training_kits(), args.out, args.state, args.minutes, config,
-                    train_config, args.device, args.workers, args.max_steps)  # fmt: skip
+                               segment_s=args.segment, lr=args.lr)  # fmt: skip
+    evaluate = held_out_evaluation(args.groove, args.eval_performances, config.sample_rate) \
+        if args.groove.exists() else None  # fmt: skip
+    candidate = args.state / "candidate"
+    summary = train(phrases, training_kits(), candidate, args.state, args.minutes, config,
+                    train_config, args.device, args.workers, args.max_steps,
+                    evaluate, args.eval_every)  # fmt: skip
     logging.info("done: %s", summary)
-    export(args.out)
+    promote(candidate, args.state, args.out)
+
+
+def held_out_evaluation(groove: Path, performances: int, sample_rate: int) -> Any:
+    """A callback scoring a codec on fixed held-out stems (Groove test split, seen kits and
+    the held-out kit): mean log-mel distance and onset F, each overall and per condition."""
+    import torch
+    from bench_codec import held_out_stems
+    from measures import detect_onsets, log_mel_distance, onset_f_measure
+
+    stems = held_out_stems(performances, sample_rate, groove)
+    clips = {c: [a[: round(EVAL_SECONDS * sample_rate)] for _, a in rows]
+             for c, rows in stems.items()}  # fmt: skip
+    onsets = {c: [detect_onsets(a, sample_rate) for a in rows] for c, rows in clips.items()}
+
+    def evaluate(model: Any) -> dict[str, float]:
+        scores: dict[str, float] = {}
+        for condition, rows in clips.items():
+            mel, f = [], []
+            for audio, reference_onsets in zip(rows, onsets[condition]):
+                x = torch.from_numpy(audio)[None, None]
+                codes, scale = model.encode(x)
+                y = model.decode(codes, scale)[0, 0, : len(audio)].numpy()
+                mel.append(log_mel_distance(audio, y, sample_rate))
+                f.append(onset_f_measure(reference_onsets, detect_onsets(y, sample_rate)))
+            key = condition.replace(" ", "_").replace("-", "_")
+            scores[f"log_mel_{key}"] = round(float(np.mean(mel)), 4)
+            scores[f"onset_f_{key}"] = round(float(np.mean(f)), 4)
+        scores["log_mel"] = round(float(np.mean([v for k, v in scores.items()
+                                                 if k.startswith("log_mel_")])), 4)  # fmt: skip
+        return scores
+
+    return evaluate
+
+
+def promote(candidate: Path, state: Path, shipped: Path) -> None:
+    """Copy the run's checkpoint over the shipped one when its held-out log-mel is lower."""
+    curve = state / "curve.jsonl"
+    if not curve.exists():
+        logging.info("no held-out evaluation: the candidate stays in %s", candidate)
+        return
+    last = json.loads(curve.read_text().splitlines()[-1])
+    card_path = candidate / "codec.json"
+    card = json.loads(card_path.read_text())
+    card["held_out"] = {k: v for k, v in last.items() if k.startswith(("log_mel", "onset_f"))}
+    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    old = shipped / "codec.json"
+    old_score = json.loads(old.read_text()).get("held_out", {}).get("log_mel") \
+        if old.exists() else None  # fmt: skip
+    if old_score is not None and old_score <= last["log_mel"]:
+        logging.info("held-out log-mel %.4f does not beat the shipped %.4f: not replaced",
+                     last["log_mel"], old_score)  # fmt: skip
+        return
+    export(candidate)
+    shipped.mkdir(parents=True, exist_ok=True)
+    for name in ("codec.safetensors", "decoder.onnx", "codec.json", "train_config.json"):
+        shutil.copy2(candidate / name, shipped / name)
+    logging.info("held-out log-mel %.4f (shipped was %s): checkpoint replaced in %s",
+                 last["log_mel"], old_score, shipped)  # fmt: skip
 
 
 def export(folder: Path) -> None:

@@ -1,9 +1,11 @@
 """Training the codec: audiocraft's EnCodec recipe (multi-scale mel + L1 reconstruction,
 multi-scale STFT discriminator with feature matching, the loss balancer), time-boxed, resumable.
 
-State (model, discriminator, optimizers, step, data seed) is written to ``state_dir/last.pt``
-every few minutes and at the end, so a killed run — or one moved to another machine with that
-file — goes on where it stopped.
+State (model, discriminator, optimizers, step, run count) is one file, ``state_dir/state.pt``,
+replaced every few minutes and at the end, so a killed run — or one moved to another machine with
+that file, as the repository's ``checkpoints/codec/train-state/`` carries it — goes on where it
+stopped. Every ``eval_every`` steps an ``evaluate`` callback scores the model on held-out material;
+its rows are appended to ``state_dir/curve.jsonl`` (the learning curve).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,9 @@ from audiogen.planner.data import Phrase
 
 log = logging.getLogger(__name__)
 
-STATE = "last.pt"  # model and step; discriminator and optimizers in files beside it
-SAVE_EVERY_S = 180.0
+STATE = "state.pt"  # generator, discriminator, optimizers, step: one file, replaced each save
+CURVE = "curve.jsonl"  # one row per evaluation: step, CPU-hours, held-out measures
+SAVE_EVERY_S = 300.0
 
 
 def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
@@ -60,6 +63,8 @@ def train(
     device: str | None = None,
     workers: int = 0,
     max_steps: int | None = None,
+    evaluate: Callable[[Any], dict[str, float]] | None = None,
+    eval_every: int = 500,
 ) -> dict[str, Any]:
     """Train (or resume training) for ``minutes`` of wall time or ``max_steps`` steps.
 
@@ -93,42 +98,55 @@ def train(
     msspec = losses_mod.MultiScaleMelSpectrogramLoss(config.sample_rate).to(device)
     balancer = losses_mod.Balancer(dict(train_config.weights))
 
-    step, runs, seconds = 0, 0, 0.0
+    step, runs, seconds, cpu_seconds = 0, 0, 0.0, 0.0
     state_path = state_dir / STATE
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=False)
         if state["config"] != config.to_dict():
             raise ValueError(f"{state_path} was trained with another codec shape")
-        model.load_state_dict(state["model"])
-        for name, part in (("disc", disc), ("opt_g", opt_g), ("opt_d", opt_d)):
-            path = state_dir / f"last-{name}.pt"
-            part.load_state_dict(torch.load(path, map_location=device, weights_only=False))
+        for name, part in (("model", model), ("disc", disc), ("opt_g", opt_g), ("opt_d", opt_d)):
+            part.load_state_dict(state[name])
         step, runs, seconds = state["step"], state["runs"], state["seconds"]
+        cpu_seconds = state.get("cpu_seconds", 0.0)
         log.info("resumed from %s at step %d", state_path, step)
     runs += 1
+    for group in opt_g.param_groups + opt_d.param_groups:
+        group["lr"] = train_config.lr  # a resumed run may be asked for another rate
     # A new data seed per run: a resumed run does not replay the clips it already saw.
     batches = iter(_loader(phrases, kits, config, train_config, workers, train_config.seed + runs))
 
     def save_state() -> None:
-        # Files renamed into place one by one, last.pt last: a kill between the renames
-        # leaves the rest one save newer than the weights, which training shrugs off.
+        # One file, written beside and renamed into place: a kill leaves the previous save whole.
         state_dir.mkdir(parents=True, exist_ok=True)
-        parts = {
-            "last-disc.pt": disc.state_dict(),
-            "last-opt_g.pt": opt_g.state_dict(),
-            "last-opt_d.pt": opt_d.state_dict(),
-            STATE: {
-                "config": config.to_dict(), "train": asdict(train_config),
-                "model": model.state_dict(),
-                "step": step, "runs": runs, "seconds": seconds + (time.time() - start),
-            },
+        state = {
+            "config": config.to_dict(), "train": asdict(train_config),
+            "model": model.state_dict(), "disc": disc.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "step": step, "runs": runs, "seconds": seconds + (time.time() - start),
+            "cpu_seconds": cpu_seconds + (time.process_time() - cpu_start),
         }  # fmt: skip
-        for name, part in parts.items():
-            tmp = state_dir / (name + ".tmp")
-            torch.save(part, tmp)
-            tmp.replace(state_dir / name)
+        tmp = state_dir / (STATE + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(state_path)
+
+    def record_eval() -> None:
+        if evaluate is None:
+            return
+        model.eval()
+        with torch.no_grad():
+            scores = evaluate(model)
+        model.train()
+        row = {"step": step, "hours": round((seconds + time.time() - start) / 3600, 4),
+               "cpu_hours": round((cpu_seconds + time.process_time() - cpu_start) / 3600, 4),
+               "batch": train_config.batch_size, "segment_s": train_config.segment_s,
+               "adversarial": step >= train_config.adversarial_after, **scores}  # fmt: skip
+        state_dir.mkdir(parents=True, exist_ok=True)
+        with open(state_dir / CURVE, "a") as curve:
+            curve.write(json.dumps(row) + "\n")
+        log.info("eval at step %d: %s", step, scores)
 
     start = last_save = last_log = time.time()
+    cpu_start = time.process_time()
     first_step = step
     averages: dict[str, float] = {}
     model.train()
@@ -161,7 +179,11 @@ def train(
         if now - last_save > SAVE_EVERY_S:
             save_state()
             last_save = now
+        if evaluate is not None and step % eval_every == 0:
+            record_eval()
     save_state()
+    if evaluate is not None and step % eval_every != 0:
+        record_eval()
     total_s = seconds + (time.time() - start)
     meta = {
         "version": f"codec@{step}",

@@ -95,12 +95,17 @@ def test_training_resumes_where_it_stopped(tmp_path, phrases):
     run = dict(phrases=phrases, kits=training_kits(), out_dir=tmp_path / "out",
                state_dir=tmp_path / "state", minutes=5, config=TINY,
                train_config=TrainConfig(segment_s=0.2, batch_size=2, adversarial_after=1),
-               device="cpu", max_steps=1)  # fmt: skip
+               device="cpu", max_steps=1, evaluate=lambda model: {"log_mel": 1.0},
+               eval_every=1)  # fmt: skip
     first = train(**run)
-    assert first["steps"] == 1 and (tmp_path / "state" / "last.pt").exists()
+    assert first["steps"] == 1 and (tmp_path / "state" / "state.pt").exists()
     second = train(**run)  # a new process would do the same: everything is read from disk
     assert second["steps"] == 2 and second["runs"] == 2
     assert "adv" in second["losses"]  # the discriminator joined at step 1 as configured
+    assert [p.name for p in (tmp_path / "state").glob("*.pt")] == ["state.pt"]  # one file
+    curve = [json.loads(line) for line in (tmp_path / "state" / "curve.jsonl").open()]
+    assert [row["step"] for row in curve] == [1, 2]  # the learning curve runs on across runs
+    assert curve[1]["hours"] > curve[0]["hours"] and curve[1]["adversarial"]
     card = json.loads((tmp_path / "out" / "codec.json").read_text())
     assert card["version"] == "codec@2" and card["config"]["n_filters"] == 4
     assert Codec.load(tmp_path / "out").config == TINY
