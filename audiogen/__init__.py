@@ -2,7 +2,8 @@
 
 The public API is imported lazily so that the command line starts instantly:
 ``audiogen.render``, ``audiogen.generate``, ``audiogen.vary``, ``audiogen.Beat``,
-``audiogen.DrumScore``, ``audiogen.read_midi``.
+``audiogen.Session`` (models loaded once, for many requests), ``audiogen.DrumScore``,
+``audiogen.read_midi``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ _LAZY = {
     "render": "audiogen.api",
     "generate": "audiogen.api",
     "vary": "audiogen.api",
-    "Beat": "audiogen.api",
+    "Beat": "audiogen.beat",
+    "Session": "audiogen.pipeline",
     "RenderRequest": "audiogen.request",
     "DrumScore": "audiogen.score",
     "Hit": "audiogen.score",

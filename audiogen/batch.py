@@ -36,9 +36,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audiogen.errors import AudiogenError, OutputError, RequestError
+from audiogen.files import write_text_atomic
+from audiogen.progress import ProgressCallback, report
+
+if TYPE_CHECKING:
+    from audiogen.pipeline import Session
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +180,7 @@ def _check(entry: dict[str, Any]) -> str:
     Returns:
         "" for a good item, else what is wrong with it (the item fails; the others run).
     """
-    from audiogen.api import resolve_generation
-    from audiogen.request import RenderRequest, check_source
+    from audiogen.request import RenderRequest, check_source, resolve_generation
 
     options = dict(entry)
     try:
@@ -207,9 +211,11 @@ class Outcome:
 
 def run_batch(
     recipe: Recipe, workers: int = 1, backend: str = "local", address: str | None = None,
-    progress: bool | None = None,
+    callback: ProgressCallback | None = None,
 ) -> list[Outcome]:  # fmt: skip
     """Render every item not done yet, ``workers`` at a time; write the summary.
+
+    ``callback`` is told the items finished (those done before included) of all the recipe's.
 
     Returns:
         One outcome per item, in recipe order.
@@ -217,8 +223,6 @@ def run_batch(
     Raises:
         OutputError: another batch holds the output folder.
     """
-    from audiogen.progress import counter
-
     out = recipe.out
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -239,15 +243,15 @@ def run_batch(
                 )
             else:
                 todo.append(item)
-        with counter(len(recipe.items), "rendering", enabled=progress) as bar:
-            bar.advance(len(recipe.items) - len(todo))
-            for outcome in outcomes.values():
-                if outcome.status == "failed":
-                    log.warning("item %s cannot run: %s", outcome.name, outcome.error)
-            for outcome in _execute(todo, out, workers, backend, address):
-                outcomes[outcome.name] = outcome
-                _append_log(out, outcome)
-                bar.advance(1)
+        total = len(recipe.items)
+        report(callback, "rendering", total - len(todo), total)
+        for outcome in outcomes.values():
+            if outcome.status == "failed":
+                log.warning("item %s cannot run: %s", outcome.name, outcome.error)
+        for done, outcome in enumerate(_execute(todo, out, workers, backend, address), 1):
+            outcomes[outcome.name] = outcome
+            _append_log(out, outcome)
+            report(callback, "rendering", total - len(todo) + done, total)
         ordered = [outcomes[item.name] for item in recipe.items]
         write_summary(out, ordered)
     return ordered
@@ -322,19 +326,17 @@ def _worker_init() -> None:
 
 
 @functools.lru_cache(maxsize=1)
-def _planner() -> Any:
-    """The planner, loaded once per worker process."""
-    from audiogen.planner.generate import Planner
+def _session() -> Session:
+    """The pipeline with its models, loaded once per worker process."""
+    from audiogen.pipeline import Session
 
-    return Planner.load()
+    return Session()
 
 
 def render_item(item: Item, out: str) -> Outcome:
     """Render one item into ``out/<name>``; failures are returned, not raised."""
-    import dataclasses as dc
-
-    from audiogen.api import plan_score, render, resolve_generation
-    from audiogen.request import RenderRequest
+    from audiogen.pipeline import read_score
+    from audiogen.request import RenderRequest, resolve_generation
 
     started = time.perf_counter()
     folder = Path(out) / item.name
@@ -343,15 +345,10 @@ def render_item(item: Item, out: str) -> Outcome:
         if "midi" in options:
             midi = options.pop("midi")
             options.pop("prompt", None)
-            beat = render(midi, request=RenderRequest.create(**options))
+            request = RenderRequest.create(**options)
+            beat = _session().render(read_score(midi, request.note_map), request)
         else:
-            plan_opts, request, resolution = resolve_generation(
-                options.pop("prompt", None), options
-            )
-            score = plan_score(plan_opts, request.seed, _planner())
-            score = _humanized(score, plan_opts, request.seed, request.loop)
-            beat = render(score, request=request)
-            beat = dc.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
+            beat = _session().generate(resolve_generation(options.pop("prompt", None), options))
         beat.save(folder, force=True)
     except AudiogenError as exc:
         return Outcome(item.name, "failed", time.perf_counter() - started, str(exc))
@@ -359,15 +356,6 @@ def render_item(item: Item, out: str) -> Outcome:
         log.debug("item %s failed", item.name, exc_info=True)
         return Outcome(item.name, "failed", time.perf_counter() - started, f"internal: {exc!r}")
     return Outcome(item.name, "done", time.perf_counter() - started, row=summary_row(folder))
-
-
-def _humanized(score: Any, plan_opts: Any, seed: int, loop: bool) -> Any:
-    amount = getattr(plan_opts, "humanize", None)
-    if amount is None:
-        return score
-    from audiogen.humanize import humanize
-
-    return humanize(score, amount, seed, loop=loop)
 
 
 # -- state on disk ---------------------------------------------------------------------------
@@ -488,7 +476,7 @@ def write_summary(out: Path, outcomes: list[Outcome]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     failed = [r for r in rows if r["status"] == "failed"]
-    report = {
+    summary = {
         "items": len(rows),
         "done": sum(r["status"] == "done" for r in rows),
         "skipped": sum(r["status"] == "skipped" for r in rows),
@@ -496,11 +484,5 @@ def write_summary(out: Path, outcomes: list[Outcome]) -> None:
         "failures": [{"name": r["name"], "error": r["error"]} for r in failed],
         "rows": rows,
     }
-    _atomic_write(out / "summary.csv", text.getvalue())
-    _atomic_write(out / "summary.json", json.dumps(report, indent=1) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    write_text_atomic(out / "summary.csv", text.getvalue())
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")

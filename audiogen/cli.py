@@ -6,10 +6,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audiogen.errors import AudiogenError
 from audiogen.request import cli_fields, plan_fields, vary_fields
+
+if TYPE_CHECKING:
+    from audiogen.pipeline import Session
 
 log = logging.getLogger("audiogen")
 
@@ -145,43 +151,38 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from audiogen.api import render
     from audiogen.export import check_writable
+    from audiogen.pipeline import read_score
     from audiogen.request import RenderRequest, check_source
 
     source = check_source(args.midi)
     out = Path(args.out) if args.out else Path("out") / source.stem
-    options = {f.name: getattr(args, f.name) for f in cli_fields()}
-    request = RenderRequest.create(**options)
+    request = RenderRequest.create(**{f.name: getattr(args, f.name) for f in cli_fields()})
     check_writable(out, args.force)
-    beat = render(source, request=request, progress=None if not args.quiet else False)
+    with _session(args) as session:
+        beat = session.render(read_score(source, request.note_map), request)
     _save_and_report(beat, out, args, f"{beat.duration_s:.1f} s, {len(beat.stems)} stems")
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from audiogen.api import plan_score, render, resolve_generation
     from audiogen.export import check_writable
-    from audiogen.humanize import humanize
     from audiogen.planner.genres import GENRES
+    from audiogen.request import resolve_generation
 
     fields = [*plan_fields(), *(f for f in cli_fields() if f.name != "note_map")]
-    options = {f.name: getattr(args, f.name) for f in fields}
-    plan_opts, request, resolution = resolve_generation(args.prompt, options)
+    request = resolve_generation(args.prompt, {f.name: getattr(args, f.name) for f in fields})
+    plan_opts, render_request = request.plan, request.render
     genre = GENRES[plan_opts.genre]
-    if resolution is not None and not args.quiet:
+    if request.prompt is not None and not args.quiet:
         from audiogen.prompt import describe
 
-        print(describe(resolution, _resolved_summary(plan_opts, request)), flush=True)
-    out = Path(args.out) if args.out else Path("out") / f"{genre.name}-{request.seed}"
+        print(describe(request.prompt, _resolved_summary(plan_opts, render_request)), flush=True)
+    out = Path(args.out) if args.out else Path("out") / f"{genre.name}-{render_request.seed}"
     check_writable(out, args.force)
-    score = humanize(
-        plan_score(plan_opts, request.seed), plan_opts.humanize, request.seed, loop=request.loop
-    )
-    beat = render(score, request=request, progress=None if not args.quiet else False)
-    beat = dataclasses.replace(beat, plan=plan_opts.to_dict(), prompt=resolution)
+    with _session(args) as session:
+        beat = session.generate(request)
+    score = beat.score
     summary = f"{genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars"
     if plan_opts.form:
         summary += f" ({_sections(score)})"
@@ -195,8 +196,8 @@ def _sections(score) -> str:
 
 
 def _vary(args: argparse.Namespace) -> int:
-    from audiogen.api import render_variation
     from audiogen.export import check_writable
+    from audiogen.pipeline import read_score
     from audiogen.request import RenderRequest, VaryOptions, check_source
 
     source = check_source(args.midi)
@@ -204,7 +205,9 @@ def _vary(args: argparse.Namespace) -> int:
     opts = VaryOptions.create(**{f.name: getattr(args, f.name) for f in vary_fields()})
     request = RenderRequest.create(**{f.name: getattr(args, f.name) for f in cli_fields()})
     check_writable(out, args.force)
-    beat = render_variation(source, opts, request, progress=None if not args.quiet else False)
+    with _session(args) as session:
+        score = read_score(source, request.note_map)
+        beat = session.vary(score, opts, request, name=source.name)
     score = beat.score
     summary = (
         f"{score.bpm:g} bpm, {score.bars} bars ({_sections(score)}), amount {opts.amount:g}, "
@@ -212,6 +215,16 @@ def _vary(args: argparse.Namespace) -> int:
     )
     _save_and_report(beat, out, args, summary)
     return 0
+
+
+@contextmanager
+def _session(args: argparse.Namespace) -> Iterator[Session]:
+    """A pipeline session whose progress is drawn on the terminal (not with --quiet)."""
+    from audiogen.pipeline import Session
+    from audiogen.progress import terminal_bar
+
+    with terminal_bar(enabled=None if not args.quiet else False) as draw:
+        yield Session(callback=draw)
 
 
 def _resolved_summary(plan_opts, request) -> dict:
@@ -236,15 +249,17 @@ def _save_and_report(beat, out: Path, args: argparse.Namespace, summary: str) ->
 
 def _batch(args: argparse.Namespace) -> int:
     from audiogen.batch import load_recipe, run_batch
+    from audiogen.progress import terminal_bar
 
     if args.workers < 1:
         raise AudiogenError(f"--workers {args.workers}: use 1 or more")
     recipe = load_recipe(args.recipe, out=args.out)
     try:
-        outcomes = run_batch(
-            recipe, workers=args.workers, backend=args.backend, address=args.address,
-            progress=None if not args.quiet else False,
-        )  # fmt: skip
+        with terminal_bar(enabled=None if not args.quiet else False, items=True) as draw:
+            outcomes = run_batch(
+                recipe, workers=args.workers, backend=args.backend, address=args.address,
+                callback=draw,
+            )  # fmt: skip
     except KeyboardInterrupt:
         print(
             f"audiogen: interrupted; finished items in {recipe.out} are kept: run the same "

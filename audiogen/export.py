@@ -29,7 +29,7 @@ from audiogen.picture import save_grid
 from audiogen.score import TICKS_PER_QUARTER, DrumScore
 
 if TYPE_CHECKING:
-    from audiogen.api import Beat
+    from audiogen.beat import Beat
 
 log = logging.getLogger(__name__)
 # soundfile (libsndfile) format and subtype per output kind; 24-bit where the format has bits.
@@ -327,11 +327,6 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
-def _neural_models(beat: Any) -> dict[str, Any]:
+def _neural_models(beat: Beat) -> dict[str, Any]:
     """The checkpoints behind a neural render (their cards name their training data)."""
-    if beat.request.renderer != "neural":
-        return {}
-    from audiogen.render.neural import load_shipped
-
-    model = load_shipped()
-    return {"models": {"codec": model.codec.version, "renderer": model.version}}
+    return {"models": dict(beat.models)} if beat.models else {}

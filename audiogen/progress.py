@@ -1,68 +1,77 @@
-"""The one progress helper: a rich bar on stderr for long work, silent when piped."""
+"""Progress: the events the pipeline reports, and the one terminal bar that draws them.
+
+Library code only reports, through a `ProgressCallback` (as demucs' ``Separator(callback=...)``);
+the front doors decide how to show it — the CLI with `terminal_bar`, a server as JSON.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 
-class Steps:
-    """Named steps of one job; `advance` moves the bar and says what runs next."""
+@dataclass(frozen=True)
+class Progress:
+    """Where a job stands: ``done`` of ``total`` steps (or items), and what runs now."""
 
-    def __init__(self, progress, task) -> None:
-        self._progress, self._task = progress, task
+    task: str
+    done: int
+    total: int
 
-    def advance(self, description: str) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, advance=1, description=description)
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
 
 
-class Counter(Steps):
-    """Items of work counted; `advance(n)` moves the bar by ``n`` items."""
+ProgressCallback = Callable[[Progress], None]
 
-    def advance(self, n: int = 1) -> None:  # type: ignore[override]
-        if self._progress is not None:
-            self._progress.update(self._task, advance=n)
+
+def report(callback: ProgressCallback | None, task: str, done: int, total: int) -> None:
+    """Send one event to ``callback`` if there is one."""
+    if callback is not None:
+        callback(Progress(task, done, total))
 
 
 @contextmanager
-def _bar(kind: type[Steps], total: int, first: str, enabled: bool | None, eta: bool):
+def terminal_bar(enabled: bool | None = None, items: bool = False) -> Iterator[ProgressCallback]:
+    """A rich bar on stderr that draws the events sent to the callback it yields.
+
+    Args:
+        enabled: draw at all; None draws only when stderr is a terminal.
+        items: the events count items of work (a batch): the bar shows the count, the time
+            taken and the time left, and stays on screen as a record. Otherwise they are the
+            named steps of one job, and the bar vanishes when it is done.
+    """
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled:
-        yield kind(None, None)
+        yield lambda event: None
         return
     from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.progress import Progress as Bar
 
-    columns = [TextColumn("{task.description:<24}"), BarColumn()]
-    if eta:
+    columns: list[Any] = [TextColumn("{task.description:<24}"), BarColumn()]
+    if items:
         columns += [MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA")]
         columns.append(TimeRemainingColumn())
     else:
         columns.append(TimeElapsedColumn())
-    # A job's steps vanish when done; a batch's count stays on screen as a record.
-    with Progress(*columns, console=Console(stderr=True), transient=not eta) as progress:
-        yield kind(progress, progress.add_task(first, total=total))
+    with Bar(*columns, console=Console(stderr=True), transient=not items) as bar:
+        tasks: list[Any] = []
 
+        def draw(event: Progress) -> None:
+            if not tasks:
+                tasks.append(bar.add_task(event.task, total=event.total))
+            bar.update(tasks[0], completed=event.done, total=event.total, description=event.task)
 
-@contextmanager
-def steps(total: int, first: str, enabled: bool | None = None) -> Iterator[Steps]:
-    """Show progress over ``total`` steps; ``enabled=None`` shows it only on a terminal."""
-    with _bar(Steps, total, first, enabled, eta=False) as bar:
-        yield bar
-
-
-@contextmanager
-def counter(total: int, description: str, enabled: bool | None = None) -> Iterator[Counter]:
-    """Count ``total`` items of work with a bar, the count, time taken and time left (ETA)."""
-    with _bar(Counter, total, description, enabled, eta=True) as bar:
-        yield bar
+        yield draw

@@ -9,13 +9,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from audiogen.audio import SAMPLE_RATES
 from audiogen.errors import AudiogenError, RequestError
+
+if TYPE_CHECKING:
+    from audiogen.prompt import Resolution
 
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 RENDERERS = ("sample", "neural")
-SAMPLE_RATES = (48000, 44100)
 DEFAULT_KIT = "acoustic"
 LOUDNESS_HELP = (
     "streaming|youtube (-14 LUFS), podcast (-16), broadcast (-23), bed (-26), a platform "
@@ -60,7 +63,7 @@ class RenderRequest:
     )
     fade_in_s: float = _opt(0.0, "fade in over the first S seconds", "S", flag="--fade-in")
     fade_out_s: float = _opt(0.0, "fade out over the last S seconds", "S", flag="--fade-out")
-    sample_rate: int = _opt(48000, "48000 or 44100", "HZ")
+    sample_rate: int = _opt(SAMPLE_RATES[0], " or ".join(map(str, SAMPLE_RATES)), "HZ")
     formats: tuple[str, ...] = _opt(
         ("wav",), "audio formats, comma-separated: wav (24-bit), flac, mp3", "LIST", flag="--format"
     )
@@ -111,7 +114,8 @@ class RenderRequest:
         except (TypeError, ValueError):
             rate = -1
         if rate not in SAMPLE_RATES:
-            raise RequestError(f"sample rate {self.sample_rate!r}: use 48000 or 44100")
+            rates = " or ".join(map(str, SAMPLE_RATES))
+            raise RequestError(f"sample rate {self.sample_rate!r}: use {rates}")
         formats = self.formats
         if isinstance(formats, str):
             formats = tuple(p.strip().lower() for p in formats.split(",") if p.strip())
@@ -374,3 +378,49 @@ def _switch(name: str, value: Any) -> bool:
 
 def plan_fields() -> list[dataclasses.Field]:
     return list(dataclasses.fields(PlanOptions))
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """A resolved request for a new beat: what to plan, how to render it, and the sentence it
+    was asked for in (None without one)."""
+
+    plan: PlanOptions
+    render: RenderRequest
+    prompt: Resolution | None = None
+
+
+def resolve_generation(prompt: str | None, options: Mapping[str, Any]) -> GenerateRequest:
+    """The one place a generate request is resolved, for every front door.
+
+    Precedence, lowest first: the genre's defaults (kit, mix), what the sentence's moods ask for,
+    the use preset (from the sentence or given), then options set explicitly (None is unset).
+
+    Raises:
+        RequestError, KitError, MixError: one line saying what is accepted.
+    """
+    from audiogen.prompt import parse_prompt
+
+    options = {k: v for k, v in options.items() if v is not None}
+    resolution = parse_prompt(prompt) if prompt is not None else None
+    plan_names = {f.name for f in plan_fields()}
+    worded = dict(resolution.options) if resolution is not None else {}
+    moods = {k: worded.pop(k) for k in ("kit", "mix") if k in worded}
+    merged = {**worded, **options}
+    plan_values = {k: v for k, v in merged.items() if k in plan_names}
+    render_values = {k: v for k, v in merged.items() if k not in plan_names}
+    plan_opts, genre = PlanOptions.create(**plan_values)
+    fallback = {"kit": genre.kit, "mix": genre.mix, **moods}
+    request = RenderRequest.create(fallback=fallback, **render_values)
+    if request.loop and options.get("form") is None and plan_opts.form is not None:
+        plan_opts = dataclasses.replace(plan_opts, form=None)  # a loop has no intro or outro
+    return GenerateRequest(plan_opts, request, resolution)
+
+
+def split_vary_options(options: Mapping[str, Any]) -> tuple[VaryOptions, RenderRequest]:
+    """Options for `vary` (None is unset) → validated variation options and render request."""
+    names = {f.name for f in vary_fields()}
+    options = {k: v for k, v in options.items() if v is not None}
+    opts = VaryOptions.create(**{k: v for k, v in options.items() if k in names})
+    request = RenderRequest.create(**{k: v for k, v in options.items() if k not in names})
+    return opts, request

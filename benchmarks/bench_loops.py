@@ -39,12 +39,11 @@ from types import MappingProxyType
 import numpy as np
 import soundfile as sf
 
-from audiogen.api import plan_score, render
+from audiogen.api import render
 from audiogen.export import read_loop_chunks
-from audiogen.humanize import Humanizer, humanize
 from audiogen.kits import load_kit
 from audiogen.loop import fold_tails, seam_report
-from audiogen.planner.generate import Planner
+from audiogen.pipeline import Session
 from audiogen.render import Sampler, Variation
 from audiogen.render.sampler import MAX_TAIL_S
 from audiogen.request import PlanOptions
@@ -76,8 +75,7 @@ def main() -> None:
     bars_list = [int(b) for b in args.bars.split(",")]
     rates = [int(r) for r in args.rates.split(",")]
 
-    planner = Planner.load()
-    humanizer = Humanizer.load() if args.humanize > 0 else None
+    session = Session()
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,8 +83,8 @@ def main() -> None:
             for bars in bars_list:
                 genre = GENRES[(i + bars) % len(GENRES)]
                 options, g = PlanOptions.create(genre=genre, bpm=bpm, bars=bars)
-                score = plan_score(options, seed=i, planner=planner)
-                score = humanize(score, args.humanize, seed=i, humanizer=humanizer, loop=True)
+                score = session.plan(options, seed=i)
+                score = session.humanize(score, args.humanize, seed=i, loop=True)
                 for rate in rates:
                     t0 = time.perf_counter()
                     beat = render(score, kit=g.kit, mix=g.mix, sample_rate=rate, loop=True, seed=i)

@@ -1,7 +1,7 @@
 """Reference outputs: 30 requests through every front door, each written file's checksum.
 
-    python benchmarks/reference_outputs.py                 # write benchmarks/results/reference-outputs.json
-    python benchmarks/reference_outputs.py --check         # compare this tree against that file
+    python benchmarks/reference_outputs.py          # writes results/reference-outputs.json
+    python benchmarks/reference_outputs.py --check  # compares this tree with that file
 
 A refactoring that changes no behaviour leaves every checksum as it was: generate (genres,
 sentences, controls), songs, vary, loops, render (kits, loudness, formats, rates) and a batch
@@ -106,7 +106,7 @@ def run_all(work: Path) -> dict[str, dict[str, str]]:
         save(f"render-{i}", audiogen.render(BEATS / midi, **options))
     recipe = work / "recipe.yaml"
     recipe.write_text(BATCH.replace("MIDI", str(BEATS / "rock-groove.mid")))
-    run_batch(load_recipe(recipe, out=work / "batch"), progress=False)
+    run_batch(load_recipe(recipe, out=work / "batch"))
     for item in sorted((work / "batch").iterdir()):
         if item.is_dir() and not item.name.startswith("."):
             out[f"batch/{item.name}"] = folder_digests(item)

@@ -53,7 +53,7 @@ def test_matrix_and_list_render_with_a_summary_and_failures_listed(recipe, tmp_p
     names = [item.name for item in loaded.items]
     assert len(names) == 7 and len(set(names)) == 7
     assert names[0] == "0000-loudness-99-seed9"
-    outcomes = run_batch(loaded, progress=False)
+    outcomes = run_batch(loaded)
     assert [o.status for o in outcomes].count("done") == 6
     assert outcomes[0].status == "failed" and "-99" in outcomes[0].error
     with (tmp_path / "out" / "summary.csv").open() as fh:
@@ -68,19 +68,19 @@ def test_matrix_and_list_render_with_a_summary_and_failures_listed(recipe, tmp_p
     video = json.loads((tmp_path / "out" / names[2] / "manifest.json").read_text())
     assert video["request"]["loop"] is True
     # Run again: everything is done, nothing is rendered twice.
-    again = run_batch(loaded, progress=False)
+    again = run_batch(loaded)
     assert [o.status for o in again].count("skipped") == 6
 
 
 def test_half_done_items_are_redone_and_stale_staging_removed(recipe, tmp_path):
     loaded = load_recipe(recipe, out=tmp_path / "out")
-    run_batch(loaded, progress=False)
+    run_batch(loaded)
     out = tmp_path / "out"
     first, second = loaded.items[1].name, loaded.items[2].name
     (out / first / "mix.wav").write_bytes(b"RIFF broken")  # corrupt
     (out / f".{second}.partial-abc").mkdir()  # what a kill leaves mid-write
     before = _files(out / second)
-    outcomes = run_batch(loaded, progress=False)
+    outcomes = run_batch(loaded)
     status = {o.name: o.status for o in outcomes}
     assert status[first] == "done" and status[second] == "skipped"
     assert is_done(out / first) and _files(out / second) == before
@@ -92,9 +92,9 @@ def test_a_second_batch_on_the_same_folder_is_refused(recipe, tmp_path):
     out.mkdir()
     (out / ".batch.lock").write_text(str(os.getppid()))  # a live process holds it
     with pytest.raises(OutputError, match="another batch"):
-        run_batch(load_recipe(recipe, out=out), progress=False)
+        run_batch(load_recipe(recipe, out=out))
     (out / ".batch.lock").write_text("999999999")  # a dead one: taken over
-    assert len(run_batch(load_recipe(recipe, out=out), progress=False)) == 7
+    assert len(run_batch(load_recipe(recipe, out=out))) == 7
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_bad_recipes_get_one_line(tmp_path, text, message, capsys):
 
 def test_killed_batch_resumes_to_the_same_files(recipe, tmp_path):
     reference = tmp_path / "reference"
-    run_batch(load_recipe(recipe, out=reference), progress=False)
+    run_batch(load_recipe(recipe, out=reference))
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "audiogen", "-q", "batch", str(recipe), "-o", str(out)]
     env = {**os.environ}
@@ -154,8 +154,8 @@ def test_shipped_recipes_load_with_every_item_valid():
 def test_ray_backend_writes_the_same_files_as_local(recipe, tmp_path):
     pytest.importorskip("ray", reason="ray is optional: pip install 'audiogen[ray]'")
     local = tmp_path / "local"
-    run_batch(load_recipe(recipe, out=local), progress=False)
+    run_batch(load_recipe(recipe, out=local))
     remote = tmp_path / "ray"
-    outcomes = run_batch(load_recipe(recipe, out=remote), workers=2, backend="ray", progress=False)
+    outcomes = run_batch(load_recipe(recipe, out=remote), workers=2, backend="ray")
     assert [o.status for o in outcomes].count("done") == 6
     assert _files(remote) == _files(local)

@@ -132,12 +132,12 @@ def test_a_humanized_loop_restarts_like_its_other_bar_lines():
     # The planner's 4-bar drum-and-bass at 70 bpm, seed 1. Humanized as a take, its first bar
     # was played as an opening: kick and hat within 2 ms, where the drummer spreads them at the
     # bar lines inside; on repeat, that restart read 4 % above the loop's loudest bar line.
-    from audiogen.api import plan_score
     from audiogen.humanize import humanize
+    from audiogen.pipeline import Session
     from audiogen.request import PlanOptions
 
     options, genre = PlanOptions.create(genre="drum-and-bass", bpm=70, bars=4)
-    score = plan_score(options, seed=1)
+    score = Session().plan(options, seed=1)
     played = humanize(score, 1.0, seed=1, loop=True)
     assert sorted((h.tick, h.instrument) for h in played.hits) == sorted(
         (h.tick, h.instrument) for h in score.hits

@@ -247,14 +247,14 @@ def test_a_sentence_with_nothing_usable_gets_examples():
 
 
 def test_cli_prints_the_request_records_it_and_flags_win(monkeypatch, tmp_path, capsys):
-    import audiogen.api as api
+    from audiogen.pipeline import Session
     from audiogen.score import DrumScore, Hit, Meter
 
-    def fake_plan(options, seed, planner=None):  # the planner itself is tested elsewhere
+    def fake_plan(self, options, seed):  # the planner itself is tested elsewhere
         hits = tuple(Hit(t, "kick", 100) for t in range(0, options.bars * 96, 48))
         return DrumScore(bpm=options.bpm, meter=Meter(4, 4), bars=options.bars, hits=hits)
 
-    monkeypatch.setattr(api, "plan_score", fake_plan)
+    monkeypatch.setattr(Session, "plan", fake_plan)
     out = tmp_path / "beat"
     sentence = "dark, bouncy trap beat around 140 bpm, sparse intro, glorp"
     assert main(["generate", sentence, "--bpm", "150", "--bars", "1", "-o", str(out)]) == 0

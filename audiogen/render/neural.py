@@ -402,6 +402,8 @@ def render_neural(score: DrumScore, kit: Any, sample_rate: int, seed: int = 0) -
     """The sampler's contract (`SamplerResult`) from the shipped neural renderer."""
     from audiogen.render.sampler import SamplerResult
 
-    stems = load_shipped().render(score, kit.name, sample_rate, seed)
+    model = load_shipped()
+    stems = model.render(score, kit.name, sample_rate, seed)
+    versions = {"codec": model.codec.version, "renderer": model.version}
     return SamplerResult(stems=stems, sample_rate=sample_rate, substitutions={}, dropped={},
-                         files_used=())  # fmt: skip
+                         files_used=(), models=versions)  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,6 +14,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from audiogen.audio import SAMPLE_RATES
+from audiogen.codec.config import CodecConfig
 from audiogen.errors import KitError, RequestError
 from audiogen.instruments import CHOKES, GROUP_OF
 from audiogen.kits import Kit, Layer
@@ -21,8 +23,8 @@ from audiogen.score import DrumScore, Hit
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATES = (44100, 48000)  # what users get; the codec renders its material at 32000
-RENDER_RATES = (*SAMPLE_RATES, 32000)
+# Users get SAMPLE_RATES; the codec's training material is made at the codec's own rate.
+RENDER_RATES = (*SAMPLE_RATES, CodecConfig.sample_rate)
 MAX_TAIL_S = 3.0
 MAX_DURATION_S = 30 * 60.0  # longer is almost surely a broken file, and would not fit in memory
 # Velocity 64 sounds about 11 dB below 127: close to how drum modules scale a single layer.
@@ -48,13 +50,14 @@ class Variation:
 
 @dataclass(frozen=True)
 class SamplerResult:
-    """Mono float32 stems keyed by group, and what the kit could not play."""
+    """Mono float32 stems keyed by group, what the kit could not play, and what made them."""
 
     stems: dict[str, np.ndarray]
     sample_rate: int
     substitutions: dict[str, str]  # requested class -> class the kit played instead
     dropped: dict[str, int]  # class -> hits the kit had nothing for
     files_used: tuple[Path, ...]
+    models: dict[str, str] = field(default_factory=dict)  # model -> version, for a neural render
 
 
 def velocity_gain(velocity: int) -> float:
@@ -82,7 +85,8 @@ class Sampler:
 
     def __init__(self, kit: Kit, sample_rate: int = 48000, variation: Variation | None = None):
         if sample_rate not in RENDER_RATES:
-            raise RequestError(f"sample rate {sample_rate}: use 48000 or 44100")
+            rates = " or ".join(map(str, SAMPLE_RATES))
+            raise RequestError(f"sample rate {sample_rate}: use {rates}")
         self.kit = kit
         self.sample_rate = sample_rate
         self.variation = variation if variation is not None else Variation()

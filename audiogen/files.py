@@ -1,0 +1,33 @@
+"""Writing files so that a reader never sees half of one: write beside, then rename into place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto it when the block ends without error.
+
+    >>> with atomic_path(folder / "model.safetensors") as tmp:
+    ...     save_file(state, str(tmp))
+
+    A failure (or a kill) inside the block leaves ``path`` as it was and removes the temporary
+    file; a rename within one folder is atomic, so ``path`` is always either old or new.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see `atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
