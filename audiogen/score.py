@@ -18,6 +18,7 @@ TICKS_PER_QUARTER = 24
 MIN_BPM, MAX_BPM = 20.0, 400.0
 MAX_BARS = 2048
 MAX_OFFSET_MS = 250.0
+FEELS = ("straight", "swing8", "swing16", "triplet")  # swing8/16: the off-beat 8th/16th is late
 SECTION_NAMES = (
     "intro", "verse", "pre-chorus", "chorus", "bridge", "breakdown", "fill", "outro", "groove",
 )  # fmt: skip
@@ -51,6 +52,14 @@ class Meter:
     def ticks_per_bar(self) -> int:
         return self.numerator * TICKS_PER_QUARTER * 4 // self.denominator
 
+    @property
+    def beat_ticks(self) -> int:
+        """The felt beat in ticks: the denominator's note, or the dotted quarter in compound
+        time (3/8, 6/8, 9/8, 12/8)."""
+        if self.denominator == 8 and self.numerator % 3 == 0:
+            return 3 * TICKS_PER_QUARTER // 2
+        return TICKS_PER_QUARTER * 4 // self.denominator
+
     def __str__(self) -> str:
         return f"{self.numerator}/{self.denominator}"
 
@@ -67,6 +76,19 @@ class Hit:
     @property
     def group(self) -> str:
         return GROUP_OF[self.instrument]
+
+
+def swing_offset_ms(position: int, feel: str, swing: float, bpm: float) -> float:
+    """Where a feel's swing puts a hit at ``position`` (ticks from the bar start), in ms after
+    the straight grid: the swung 8th (swing8) or 16th (swing16) is late by (swing - 0.5) of two
+    grid steps; every other hit, and every hit of another feel, is on time."""
+    ms_per_tick = 60_000.0 / (bpm * TICKS_PER_QUARTER)
+    late = (swing - 0.5) * 2
+    if feel == "swing8" and position % TICKS_PER_QUARTER == 12:
+        return late * 12 * ms_per_tick
+    if feel == "swing16" and position % 12 == 6:
+        return late * 6 * ms_per_tick
+    return 0.0
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,13 @@ from measures import (  # noqa: E402
     stft_distance,
 )  # fmt: skip
 
-from audiogen.codec.data import HELD_OUT_KIT, training_kits  # noqa: E402
 from audiogen.codec.model import Codec  # noqa: E402
 from audiogen.instruments import GROUPS  # noqa: E402
 from audiogen.kits import load_kit  # noqa: E402
-from audiogen.planner.data import load_groove, phrase_to_score  # noqa: E402
+from audiogen.planner.bars import phrase_to_score  # noqa: E402
 from audiogen.render.sampler import Sampler, Variation  # noqa: E402
+from audiogen.training.clips import HELD_OUT_KIT, training_kits  # noqa: E402
+from audiogen.training.groove import load_groove  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 MAX_SECONDS = 12.0

@@ -35,10 +35,10 @@ import torch
 
 from audiogen.humanize import Humanizer
 from audiogen.humanize.model import collate, half_sixteenth_ms
-from audiogen.humanize.train import phrase_hits, phrase_track
 from audiogen.instruments import GROUP_OF, INSTRUMENTS
-from audiogen.planner.data import load_groove
 from audiogen.planner.tokens import VELOCITY_OF_BIN
+from audiogen.training.groove import load_groove
+from audiogen.training.humanizer import phrase_hits, phrase_track
 
 REPO = Path(__file__).resolve().parents[1]
 CENTERS = np.array(VELOCITY_OF_BIN, dtype=np.float64)

@@ -41,17 +41,12 @@ import torch
 from scipy.stats import spearmanr
 
 from audiogen.instruments import GROUP_OF, GROUPS, INSTRUMENTS
-from audiogen.planner.data import (
-    BarHit,
-    Phrase,
-    density,
-    load_groove,
-    load_library,
-    syncopation_index,
-)
+from audiogen.planner.bars import BarHit, Phrase, density, syncopation_index
 from audiogen.planner.generate import POLYRHYTHMS, Planner, PlanRequest
 from audiogen.planner.genres import FAMILIES, FEELS, GENRES, Genre
+from audiogen.planner.library import load_library
 from audiogen.score import TICKS_PER_QUARTER, DrumScore, Meter
+from audiogen.training.groove import load_groove
 
 REPO = Path(__file__).resolve().parents[1]
 GROOVE = REPO.parent / "shared" / "datasets" / "groove"
@@ -163,7 +158,7 @@ def features(bars: list[tuple[BarHit, ...]], meter: Meter, bpm: float, feel: str
     where it sits in the genre's range (-1 at the low end, 1 at the high end, clipped to ±3)
     and whether it is inside. No meter field: the grid shows it."""
     per_bar = meter.ticks_per_bar
-    beat = beat_ticks(meter)
+    beat = meter.beat_ticks
     quarters = per_bar / TICKS_PER_QUARTER * len(bars)
     grid = np.zeros((len(GROUPS), CELLS))
     classes = np.zeros(len(INSTRUMENTS))
@@ -559,13 +554,6 @@ def bench_genre(generated: list, groove: list[Phrase], library: list[Phrase],
 # -- 2. controls --------------------------------------------------------------------------------
 
 
-def beat_ticks(meter: Meter) -> int:
-    """The counted beat: a dotted quarter in compound meters, else one 1/denominator note."""
-    if meter.denominator == 8 and meter.numerator % 3 == 0:
-        return 3 * TICKS_PER_QUARTER // 2
-    return TICKS_PER_QUARTER * 4 // meter.denominator
-
-
 def _ratios(most: int = 6) -> list[tuple[int, int]]:
     """Every A:B with A hits across B beats that is not tied to the beat (neither a multiple of
     the beat, A = 1, nor a plain subdivision of it, B = 1)."""
@@ -579,7 +567,7 @@ def detect_cross_rhythm(ticks: list[int], total_ticks: int, meter: Meter) -> str
     onsets = np.array(sorted(set(ticks)), dtype=np.float64)
     if len(onsets) < 4:
         return None
-    beat = beat_ticks(meter)
+    beat = meter.beat_ticks
     best, best_fit = None, 0.0
     for a, b in _ratios():
         spacing = b * beat / a

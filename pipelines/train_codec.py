@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from audiogen.codec.config import CodecConfig, TrainConfig  # noqa: E402
-from audiogen.codec.data import material, training_kits  # noqa: E402
+from audiogen.codec.config import CodecConfig  # noqa: E402
+from audiogen.training.clips import material, training_kits  # noqa: E402
+from audiogen.training.codec import CodecTrainConfig  # noqa: E402
 from pipelines.common import setup_logging, training_parser  # noqa: E402
 
 EVAL_SECONDS = 6.0  # of each held-out stem: enough hits, a few seconds of CPU per evaluation
@@ -39,9 +40,9 @@ def main() -> None:
     parser = training_parser(__doc__, "codec", 8)
     parser.set_defaults(state=ROOT / "checkpoints/codec/train-state")
     parser.add_argument("--save-phrases", type=Path, help="write the material here and stop")
-    parser.add_argument("--segment", type=float, default=TrainConfig.segment_s, help="clip, s")
-    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--adversarial-after", type=int, default=TrainConfig.adversarial_after)
+    parser.add_argument("--segment", type=float, default=CodecTrainConfig.segment_s, help="clip, s")
+    parser.add_argument("--lr", type=float, default=CodecTrainConfig.lr)
+    parser.add_argument("--adversarial-after", type=int, default=CodecTrainConfig.adversarial_after)
     parser.add_argument("--eval-every", type=int, default=500, help="steps between evaluations")
     parser.add_argument("--eval-performances", type=int, default=3,
                         help="Groove test performances in the held-out evaluation")  # fmt: skip
@@ -63,12 +64,12 @@ def main() -> None:
     if args.fresh:
         (args.state / "state.pt").unlink(missing_ok=True)
 
-    from audiogen.codec.train import train
+    from audiogen.training.codec import train
 
     config = CodecConfig(n_filters=4, ratios=(4, 4, 4, 10), dimension=16, n_q=2, bins=16) \
         if args.tiny else CodecConfig()  # fmt: skip
-    train_config = TrainConfig(batch_size=args.batch, adversarial_after=args.adversarial_after,
-                               segment_s=args.segment, lr=args.lr)  # fmt: skip
+    train_config = CodecTrainConfig(batch_size=args.batch, segment_s=args.segment, lr=args.lr,
+                                    adversarial_after=args.adversarial_after)  # fmt: skip
     evaluate = held_out_evaluation(args.groove, args.eval_performances, config.sample_rate) \
         if args.groove.exists() else None  # fmt: skip
     candidate = args.state / "candidate"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from audiogen.humanize.train import META, WEIGHTS, WINDOW_BARS, TrainConfig, train
+from audiogen.humanize.checkpoint import META, WEIGHTS
+from audiogen.training.humanizer import WINDOW_BARS, HumanizerTrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     started = time.time()
     result = train(
-        TrainConfig(
+        HumanizerTrainConfig(
             groove=args.groove, out=args.out, work=args.work, minutes=args.minutes,
             max_steps=args.max_steps, seed=args.seed,
         )
@@ -73,7 +74,7 @@ velocity bin, gap to the previous hit; genre, tempo, feel, swing, meter), and a 
 what it wrote for the previous hit. Weights in fp32 safetensors ({size_kb} KB).
 
 - **Data**: Groove MIDI Dataset v1.0.0 train split (CC BY 4.0, Google LLC / Magenta: Gillick et
-  al., ICML 2019): each performance quantised by `audiogen.planner.data.load_groove` (feel and
+  al., ICML 2019): each performance quantised by `audiogen.training.groove.load_groove` (feel and
   swing measured per performance); input velocity = the planner's velocity bin of the played
   one; targets = performed offset from the straight grid minus the feel's mechanical swing, and
   the played velocity. Windows of {WINDOW_BARS} bars. Genres with at least 5 training

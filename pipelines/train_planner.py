@@ -19,17 +19,18 @@ from pathlib import Path
 
 import torch
 
-from audiogen.planner.data import load_groove, load_library
-from audiogen.planner.steps import STEP_ONNX, export_step
-from audiogen.planner.train import (
+from audiogen.planner.checkpoint import (
     BAR_INDEX,
-    WINDOW_BARS,
-    TrainConfig,
+    CARD,
+    WEIGHTS,
     load_bar_index,
     load_checkpoint,
-    train,
     write_bar_index,
 )
+from audiogen.planner.library import load_library
+from audiogen.planner.steps import STEP_ONNX, export_step
+from audiogen.training.groove import load_groove
+from audiogen.training.planner import WINDOW_BARS, PlannerTrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.bar_index_only:
-        train_meta = json.loads((args.out / "planner.json").read_text())["train"]
+        train_meta = json.loads((args.out / CARD).read_text())["train"]
         phrases = load_groove(args.groove, splits=("train",)) + load_library(
             seed=train_meta["seed"], variants=train_meta["library_variants"]
         )
@@ -65,7 +66,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     started = time.time()
     result = train(
-        TrainConfig(
+        PlannerTrainConfig(
             groove=args.groove, out=args.out, work=args.work, minutes=args.minutes,
             max_steps=args.max_steps, seed=args.seed,
         )
@@ -79,7 +80,7 @@ def main() -> None:
 def write_model_card(folder: Path, metrics: str = "") -> None:
     """MODEL_CARD.md beside the weights: data, steps, hardware, validation loss (and benchmark
     numbers when given)."""
-    meta = json.loads((folder / "planner.json").read_text())
+    meta = json.loads((folder / CARD).read_text())
     best = min(meta["history"], key=lambda h: h["val_loss"])
     cfg = meta["config"]
     train = meta["train"]
@@ -88,7 +89,7 @@ def write_model_card(folder: Path, metrics: str = "") -> None:
 A decoder-only transformer over drum tokens (`audiogen/planner/`): {cfg["n_layers"]} layers,
 d_model {cfg["d_model"]}, {cfg["n_heads"]} heads, context {cfg["max_len"]} tokens, vocabulary
 {cfg["vocab_size"]}; weights in fp16 safetensors ({
-        (folder / "planner.safetensors").stat().st_size // 1024
+        (folder / WEIGHTS).stat().st_size // 1024
     } KB).
 
 - **Data**: Groove MIDI Dataset v1.0.0 train split (CC BY 4.0, Google LLC / Magenta: Gillick et

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from audiogen.codec.data import material, training_kits  # noqa: E402
 from audiogen.render.neural import RendererConfig  # noqa: E402
+from audiogen.training.clips import material, training_kits  # noqa: E402
 from pipelines.common import setup_logging, training_parser  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def main() -> None:
 
     setup_logging(args.log)
     from audiogen.codec.model import Codec
-    from audiogen.render.neural_train import train
+    from audiogen.training.renderer import train
 
     phrases = material(args.groove, args.phrases)
     if args.fresh:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 
@@ -48,19 +48,3 @@ class CodecConfig:
         if "ratios" in values:
             values["ratios"] = tuple(values["ratios"])
         return cls(**values)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How the codec is trained (audiocraft's compression-solver recipe, scaled down)."""
-
-    segment_s: float = 1.0
-    batch_size: int = 32
-    lr: float = 3e-4
-    betas: tuple[float, float] = (0.5, 0.9)
-    adversarial_after: int = 1000  # steps of reconstruction only before the discriminator joins
-    weights: dict[str, float] = field(
-        default_factory=lambda: {"adv": 4.0, "feat": 4.0, "l1": 0.1, "msspec": 2.0}
-    )
-    disc_filters: int = 32
-    seed: int = 0

@@ -44,7 +44,7 @@ class Humanizer:
     """A loaded humanizer checkpoint: `humanize` plays a quantised score like a drummer."""
 
     def __init__(self, folder: Path) -> None:
-        from audiogen.humanize.train import load_checkpoint
+        from audiogen.humanize.checkpoint import load_checkpoint
 
         self.model, self.meta = load_checkpoint(folder)
         self.genres = tuple(self.model.cfg.genres)
@@ -53,7 +53,7 @@ class Humanizer:
     @classmethod
     def load(cls, folder: Path | None = None) -> Humanizer:
         """The shipped checkpoint (``checkpoints/humanizer``) or another folder."""
-        from audiogen.humanize.train import META, WEIGHTS
+        from audiogen.humanize.checkpoint import META, WEIGHTS
         from audiogen.paths import checkpoints_dir
 
         folder = Path(folder) if folder else checkpoints_dir() / "humanizer"

@@ -16,9 +16,8 @@ from torch import nn
 
 from audiogen.instruments import INSTRUMENTS
 from audiogen.planner.tokens import VELOCITY_OF_BIN, velocity_bin
-from audiogen.score import TICKS_PER_QUARTER
+from audiogen.score import FEELS, TICKS_PER_QUARTER, swing_offset_ms
 
-FEELS = ("straight", "swing8", "swing16", "triplet")
 METERS = ("4/4", "3/4", "6/8", "other")
 NO_GENRE = "none"
 MAX_GAP = 48  # ticks: a longer silence before a hit reads as this
@@ -67,18 +66,6 @@ class Track:
 
     def __len__(self) -> int:
         return len(self.instrument)
-
-
-def swing_offset_ms(position: int, feel: str, swing: float, bpm: float) -> float:
-    """The mechanical swing of a hit at ``position`` (ticks in the bar): the swung 8th (swing8)
-    or 16th (swing16) is late by (swing - 0.5) of two grid steps; everything else is on time."""
-    ms_per_tick = 60_000.0 / (bpm * TICKS_PER_QUARTER)
-    late = (swing - 0.5) * 2
-    if feel == "swing8" and position % TICKS_PER_QUARTER == 12:
-        return late * 12 * ms_per_tick
-    if feel == "swing16" and position % 12 == 6:
-        return late * 6 * ms_per_tick
-    return 0.0
 
 
 def half_sixteenth_ms(bpm: float) -> float:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from audiogen.errors import RequestError
+from audiogen.score import FEELS
 
-FEELS = ("straight", "swing8", "swing16", "triplet")
 METERS = ("4/4", "3/4", "6/8", "12/8")
 FAMILIES = ("hip-hop", "electronic", "pop", "rock", "jazz", "world")
 

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from audiogen.instruments import GROUP_OF, GROUPS, INSTRUMENTS
-from audiogen.score import SECTION_NAMES
+from audiogen.score import FEELS, SECTION_NAMES
 
-FEELS = ("straight", "swing8", "swing16", "triplet")
 METERS = ("4/4", "3/4", "6/8", "12/8", "other")
 TEMPO_EDGES = (70, 85, 95, 105, 115, 125, 135, 150, 165)  # 10 buckets
 ENERGY_BINS = 5
@@ -77,7 +76,10 @@ class BarCondition:
         ]
 
 
-CONDITION_LENGTH = 8  # BAR + seven fields
+# Where each of a bar's conditioning words sits (`BarCondition.words`): decoding reads them by name.
+SLOT = MappingProxyType({name: i for i, name in enumerate(
+    ("bar", "genre", "tempo", "energy", "sync", "section", "feel", "meter"))})  # fmt: skip
+CONDITION_LENGTH = len(SLOT)  # BAR + seven fields
 
 
 class Vocabulary:

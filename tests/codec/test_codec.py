@@ -9,11 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from audiogen.codec.config import CodecConfig, TrainConfig
-from audiogen.codec.data import HELD_OUT_KIT, ClipMaker, training_kits
+from audiogen.codec.config import CodecConfig
 from audiogen.codec.model import Codec, build_model, save_checkpoint
 from audiogen.errors import AudiogenError
-from audiogen.planner.data import load_library
+from audiogen.planner.library import load_library
+from audiogen.training.clips import HELD_OUT_KIT, ClipMaker, training_kits
+from audiogen.training.codec import CodecTrainConfig
 
 TINY = CodecConfig(n_filters=4, ratios=(4, 4, 4, 10), dimension=16, n_q=2, bins=16)
 
@@ -90,11 +91,11 @@ def test_training_material_is_deterministic_and_never_uses_the_held_out_kit(phra
 
 
 def test_training_resumes_where_it_stopped(tmp_path, phrases):
-    from audiogen.codec.train import train
+    from audiogen.training.codec import train
 
     run = dict(phrases=phrases, kits=training_kits(), out_dir=tmp_path / "out",
                state_dir=tmp_path / "state", minutes=5, config=TINY,
-               train_config=TrainConfig(segment_s=0.2, batch_size=2, adversarial_after=1),
+               train_config=CodecTrainConfig(segment_s=0.2, batch_size=2, adversarial_after=1),
                device="cpu", max_steps=1, evaluate=lambda model: {"log_mel": 1.0},
                eval_every=1)  # fmt: skip
     first = train(**run)

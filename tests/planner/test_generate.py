@@ -80,7 +80,7 @@ def test_bad_polyrhythm_is_refused():
 
 
 def test_no_bar_is_a_copy_of_a_training_bar(planner):
-    from audiogen.planner.data import BarHit, bar_fingerprint
+    from audiogen.planner.bars import BarHit, bar_fingerprint
 
     assert planner.seen  # the checkpoint ships the fingerprints of its training bars
     # Reggae's one-drop and punk's straight 8ths are what the model knows best by heart.
@@ -95,7 +95,7 @@ def test_no_bar_is_a_copy_of_a_training_bar(planner):
 
 
 def _mean_per_bar(score, measure):
-    from audiogen.planner.data import BarHit
+    from audiogen.planner.bars import BarHit
 
     per_bar = score.meter.ticks_per_bar
     bars = [[] for _ in range(score.bars)]
@@ -105,7 +105,7 @@ def _mean_per_bar(score, measure):
 
 
 def test_more_syncopation_and_energy_asked_give_more(planner):
-    from audiogen.planner.data import density, syncopation_index
+    from audiogen.planner.bars import density, syncopation_index
 
     for genre in ("funk", "house"):
         low = [planner.plan(_req(genre=genre, syncopation=0.1, seed=s)) for s in range(3)]

@@ -7,9 +7,9 @@ import torch
 
 from audiogen.paths import checkpoints_dir
 from audiogen.planner import steps as steps_module
+from audiogen.planner.checkpoint import load_checkpoint
 from audiogen.planner.model import KVCache, PlannerConfig, PlannerModel
 from audiogen.planner.steps import STEP_ONNX, OnnxSteps, Steps, TorchSteps, export_step
-from audiogen.planner.train import load_checkpoint
 
 
 def _decode(model: PlannerModel, steps, ids: torch.Tensor, start: int) -> list[np.ndarray]:

@@ -106,9 +106,9 @@ def test_unknown_kit_and_mismatched_or_broken_checkpoints_name_the_sampler(rende
 
 
 def test_training_resumes_and_writes_a_loadable_checkpoint(renderer, tmp_path):
-    from audiogen.planner.data import load_library
+    from audiogen.planner.library import load_library
     from audiogen.render.neural import NeuralRenderer
-    from audiogen.render.neural_train import train
+    from audiogen.training.renderer import train
 
     model, _ = renderer
     phrases = [p for p in load_library() if p.genre == "rock"][:3]

@@ -7,87 +7,29 @@ with the best validation loss.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
-from audiogen.planner.data import (
-    Phrase,
-    bar_fingerprint,
-    density,
-    load_groove,
-    load_library,
-    syncopation_index,
-)
+from audiogen.planner.bars import Phrase, bar_energy, syncopation_index
+from audiogen.planner.checkpoint import Labeller, save_checkpoint, write_bar_index
 from audiogen.planner.genres import GENRES
+from audiogen.planner.library import load_library
 from audiogen.planner.model import PlannerConfig, PlannerModel
-from audiogen.planner.tokens import (
-    BOS,
-    ENERGY_BINS,
-    PAD,
-    SYNC_BINS,
-    BarCondition,
-    Vocabulary,
-    encode_bar,
-    tempo_bucket,
-)
-from audiogen.score import Meter
+from audiogen.planner.tokens import BOS, PAD, BarCondition, Vocabulary, encode_bar, tempo_bucket
+from audiogen.training.config import LoopConfig
+from audiogen.training.groove import load_groove
+from audiogen.training.schedule import learning_rate, length_batches
 
 log = logging.getLogger(__name__)
 
 WINDOW_BARS = 3
-BAR_INDEX = "train_bars.npy"  # beside the weights: fingerprints of every training bar
-
-
-@dataclass(frozen=True)
-class Labeller:
-    """Bins for the learned controls, fixed from the training bars' quantiles."""
-
-    energy_edges: tuple[float, ...]
-    sync_edges: tuple[float, ...]
-
-    @classmethod
-    def fit(cls, phrases: Sequence[Phrase]) -> Labeller:
-        energies, syncs = [], []
-        for p in phrases:
-            for bar in p.bars:
-                energies.append(bar_energy(bar, p.meter))
-                syncs.append(syncopation_index(bar, p.meter))
-        q = lambda xs, n: tuple(float(np.quantile(xs, i / n)) for i in range(1, n))  # noqa: E731
-        return cls(q(energies, ENERGY_BINS), q(syncs, SYNC_BINS))
-
-    def energy_bin(self, value: float) -> int:
-        return int(np.searchsorted(self.energy_edges, value, side="right"))
-
-    def energy_rank(self, value: float) -> float:
-        """Where a bar's energy lies among the training bars', 0 to 1, read off the quintile
-        edges (linear between them; the top bin spans as far again as the one below it)."""
-        e = self.energy_edges
-        xs = [0.0, *e, e[-1] + (e[-1] - e[-2])]
-        return float(np.interp(value, xs, np.linspace(0.0, 1.0, len(xs))))
-
-    def sync_bin(self, value: float) -> int:
-        return int(np.searchsorted(self.sync_edges, value, side="right"))
-
-    def to_dict(self) -> dict:
-        return {"energy_edges": list(self.energy_edges), "sync_edges": list(self.sync_edges)}
-
-
-def bar_energy(bar, meter: Meter) -> float:
-    """How hard a bar drives: onset density weighted by how loud it is played."""
-    if not bar:
-        return 0.0
-    loudness = sum(h.velocity for h in bar) / len(bar) / 127
-    return density(bar, meter) * (0.5 + loudness)
 
 
 def phrase_words(phrase: Phrase, labeller: Labeller, first: int, count: int) -> list[str]:
@@ -127,16 +69,13 @@ def _batch(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]
     return ids, targets
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    groove: Path
-    out: Path  # checkpoints/planner
-    work: Path  # resumable state
+@dataclass(frozen=True, kw_only=True)
+class PlannerTrainConfig(LoopConfig):
+    """A planner training run: the loop's settings, the library's share and the model's shape."""
+
     minutes: float = 45.0
-    max_steps: int = 100_000
     batch_size: int = 16
     lr: float = 1e-3
-    seed: int = 0
     library_variants: int = 40
     d_model: int = 128
     n_layers: int = 4
@@ -145,7 +84,7 @@ class TrainConfig:
     eval_every: int = 200
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: PlannerTrainConfig) -> dict:
     """Train (or resume) and write the best checkpoint to ``cfg.out``; returns its metrics."""
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -179,12 +118,12 @@ def train(cfg: TrainConfig) -> dict:
     elapsed_before = history[-1]["minutes"] if history else 0.0
     budget_s = cfg.minutes * 60 - elapsed_before * 60
     pad = vocab.id(PAD)
-    batches = _length_batches(train_ids, cfg.batch_size, random.Random(cfg.seed + step))
+    batches = length_batches(train_ids, cfg.batch_size, random.Random(cfg.seed + step))
     while step < cfg.max_steps and time.monotonic() - started < budget_s:
         batch = next(batches)
         elapsed_s = elapsed_before * 60 + time.monotonic() - started
         for group in opt.param_groups:
-            group["lr"] = _learning_rate(cfg, step, elapsed_s)
+            group["lr"] = learning_rate(cfg, step, elapsed_s)
         model.train()
         ids, targets = _batch([train_ids[i] for i in batch], pad)
         loss = model.loss(ids, targets)
@@ -205,33 +144,13 @@ def train(cfg: TrainConfig) -> dict:
         )
         if val < best:
             best = val
-            save_checkpoint(model, vocab, labeller, cfg, history, cfg.out)
+            save_checkpoint(model, vocab, labeller, _card(cfg), history, cfg.out)
         cfg.work.mkdir(parents=True, exist_ok=True)
         state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                  "best": best, "history": history}  # fmt: skip
         torch.save(state, state_path.with_suffix(".tmp"))
         state_path.with_suffix(".tmp").replace(state_path)
     return {"steps": step, "best_val_loss": best, "history": history}
-
-
-def _length_batches(seqs: list[list[int]], batch_size: int, rng: random.Random):
-    """Endless batches of indices: shuffled, but each drawn from windows of similar length so
-    that little CPU goes to padding."""
-    while True:
-        order = list(range(len(seqs)))
-        rng.shuffle(order)
-        pool = batch_size * 50
-        for i in range(0, len(order), pool):
-            chunk = sorted(order[i : i + pool], key=lambda j: len(seqs[j]))
-            batches = [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
-            rng.shuffle(batches)
-            yield from batches
-
-
-def _learning_rate(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
-    """Linear warm-up, then a cosine decay over the time budget (training is time-boxed)."""
-    progress = min(1.0, elapsed_s / (cfg.minutes * 60))
-    return cfg.lr * min(1.0, (step + 1) / 300) * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
 
 
 @torch.no_grad()
@@ -246,57 +165,7 @@ def evaluate(model: PlannerModel, seqs: list[list[int]], pad: int, batch_size: i
     return total / max(count, 1)
 
 
-def save_checkpoint(model, vocab, labeller, cfg: TrainConfig, history, out: Path) -> None:
-    """Weights as fp16 safetensors plus a JSON of everything needed to use them."""
-    out.mkdir(parents=True, exist_ok=True)
-    weights = {
-        k: v.detach().to(torch.float16).contiguous()
-        for k, v in model.state_dict().items()
-        if k != "head.weight"
-    }  # fmt: skip  (tied to tok.weight)
-    tmp = out / "planner.safetensors.tmp"
-    save_file(weights, str(tmp))
-    tmp.replace(out / "planner.safetensors")
-    meta = {
-        "config": model.cfg.to_dict(),
-        "genres": list(vocab.genres),
-        "labels": labeller.to_dict(),
-        "train": {"seed": cfg.seed, "library_variants": cfg.library_variants,
-                  "batch_size": cfg.batch_size, "lr": cfg.lr},
-        "history": history,
-    }  # fmt: skip
-    (out / "planner.json").write_text(json.dumps(meta, indent=1) + "\n")
-
-
-def load_checkpoint(folder: Path) -> tuple[PlannerModel, Vocabulary, Labeller, dict]:
-    meta = json.loads((folder / "planner.json").read_text())
-    model = PlannerModel(PlannerConfig(**meta["config"]))
-    weights = {k: v.float() for k, v in load_file(str(folder / "planner.safetensors")).items()}
-    weights["head.weight"] = weights["tok.weight"]
-    model.load_state_dict(weights)
-    model.eval()
-    labels = meta["labels"]
-    return (
-        model,
-        Vocabulary(meta["genres"]),
-        Labeller(tuple(labels["energy_edges"]), tuple(labels["sync_edges"])),
-        meta,
-    )
-
-
-def write_bar_index(phrases: Sequence[Phrase], out: Path) -> int:
-    """Save the fingerprints of every bar of ``phrases`` (the training data) beside the
-    weights, for the generator's novelty check; returns how many distinct bars there are."""
-    prints = sorted({bar_fingerprint(bar, p.meter) for p in phrases for bar in p.bars})
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f"{BAR_INDEX}.tmp"
-    with tmp.open("wb") as f:
-        np.save(f, np.array(prints, dtype=np.int64))
-    tmp.replace(out / BAR_INDEX)
-    return len(prints)
-
-
-def load_bar_index(folder: Path) -> frozenset[int]:
-    """The fingerprints `write_bar_index` saved (none for a checkpoint without them)."""
-    path = folder / BAR_INDEX
-    return frozenset(np.load(path).tolist()) if path.is_file() else frozenset()
+def _card(cfg: PlannerTrainConfig) -> dict:
+    """The training settings the checkpoint's card records."""
+    return {"seed": cfg.seed, "library_variants": cfg.library_variants,
+            "batch_size": cfg.batch_size, "lr": cfg.lr}  # fmt: skip

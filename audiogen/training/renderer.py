@@ -1,7 +1,8 @@
 """Training the neural renderer on (score, codec tokens) pairs made on the fly by the sampler.
 
-The same material and held-out kit as the codec (`audiogen.codec.data`); each pair is one stem of
-a short excerpt: its frame features and its audio, which the frozen codec turns into tokens.
+The same material and held-out kit as the codec (`audiogen.training.clips`); each pair is one
+stem of a short excerpt: its frame features and its audio, which the frozen codec turns into
+tokens.
 Time-boxed and resumable like the codec's training (``state_dir/last.pt``).
 """
 
@@ -16,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from audiogen.codec.data import excerpt
 from audiogen.codec.model import Codec
 from audiogen.instruments import GROUPS
 from audiogen.kits import load_kit
-from audiogen.planner.data import Phrase
+from audiogen.planner.bars import Phrase
 from audiogen.render.features import stem_frames
 from audiogen.render.neural import RendererConfig, build, predict, save_checkpoint
 from audiogen.render.sampler import Sampler
+from audiogen.training.clips import excerpt
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
+from audiogen.humanize.checkpoint import META, save_checkpoint
 from audiogen.humanize.model import (
     NO_GENRE,
     HumanizerConfig,
@@ -31,14 +30,15 @@ from audiogen.humanize.model import (
     make_track,
     time_order,
 )
-from audiogen.planner.data import Phrase, load_groove
-from audiogen.planner.train import _learning_rate, _length_batches  # one schedule, one batching
+from audiogen.planner.bars import Phrase
+from audiogen.training.config import LoopConfig
+from audiogen.training.groove import load_groove
+from audiogen.training.schedule import learning_rate, length_batches
 
 log = logging.getLogger(__name__)
 
 WINDOW_BARS = 8
 MIN_GENRE_PHRASES = 5  # a genre with fewer training performances is learned as "no genre"
-WEIGHTS, META = "humanizer.safetensors", "humanizer.json"
 
 
 def phrase_hits(phrase: Phrase, first: int = 0, count: int | None = None) -> list[tuple]:
@@ -79,21 +79,18 @@ def known_genres(phrases: Sequence[Phrase]) -> tuple[str, ...]:
     return tuple(sorted(g for g, n in counts.items() if n >= MIN_GENRE_PHRASES))
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    groove: Path
-    out: Path
-    work: Path
+@dataclass(frozen=True, kw_only=True)
+class HumanizerTrainConfig(LoopConfig):
+    """A humanizer training run: the loop's settings and how often a window forgets its genre."""
+
     minutes: float = 20.0
-    max_steps: int = 100_000
     batch_size: int = 32
     lr: float = 2e-3
-    seed: int = 0
     genre_dropout: float = 0.15
     eval_every: int = 100
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: HumanizerTrainConfig) -> dict:
     """Train (or resume) and write the best checkpoint to ``cfg.out``; returns its metrics."""
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -121,7 +118,7 @@ def train(cfg: TrainConfig) -> dict:
     elapsed_before = history[-1]["minutes"] if history else 0.0
     budget_s = cfg.minutes * 60 - elapsed_before * 60
     rng = random.Random(cfg.seed + step)
-    batches = _length_batches(train_tracks, cfg.batch_size, rng)
+    batches = length_batches(train_tracks, cfg.batch_size, rng)
     val_batches = [collate(val_tracks[i : i + 64], genres) for i in range(0, len(val_tracks), 64)]
     while step < cfg.max_steps and time.monotonic() - started < budget_s:
         picked = [train_tracks[i] for i in next(batches)]
@@ -131,7 +128,7 @@ def train(cfg: TrainConfig) -> dict:
         ]
         elapsed_s = elapsed_before * 60 + time.monotonic() - started
         for group in opt.param_groups:
-            group["lr"] = _learning_rate(cfg, step, elapsed_s)
+            group["lr"] = learning_rate(cfg, step, elapsed_s)
         model.train()
         loss = model.loss(collate(picked, genres))
         opt.zero_grad(set_to_none=True)
@@ -151,7 +148,7 @@ def train(cfg: TrainConfig) -> dict:
         )
         if val < best:
             best = val
-            save_checkpoint(model, cfg, history, cfg.out)
+            save_checkpoint(model, _card(cfg), history, cfg.out)
         cfg.work.mkdir(parents=True, exist_ok=True)
         state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                  "best": best, "history": history}  # fmt: skip
@@ -175,28 +172,9 @@ def evaluate(model: HumanizerNet, batches) -> float:
     return total / max(count, 1)
 
 
-def save_checkpoint(model: HumanizerNet, cfg: TrainConfig, history: list, out: Path) -> None:
-    """Weights as fp32 safetensors (a few hundred KB) plus a JSON of what is needed to use them."""
-    out.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    tmp = out / (WEIGHTS + ".tmp")
-    save_file(weights, str(tmp))
-    tmp.replace(out / WEIGHTS)
-    meta = {
-        "config": model.cfg.to_dict(),
-        "train": {"seed": cfg.seed, "minutes": cfg.minutes, "batch_size": cfg.batch_size,
-                  "lr": cfg.lr, "window_bars": WINDOW_BARS, "genre_dropout": cfg.genre_dropout},
-        "step": history[-1]["step"] if history else 0,
-        "history": history,
+def _card(cfg: HumanizerTrainConfig) -> dict:
+    """The training settings the checkpoint's card records."""
+    return {
+        "seed": cfg.seed, "minutes": cfg.minutes, "batch_size": cfg.batch_size, "lr": cfg.lr,
+        "window_bars": WINDOW_BARS, "genre_dropout": cfg.genre_dropout,
     }  # fmt: skip
-    (out / META).write_text(json.dumps(meta, indent=1) + "\n")
-
-
-def load_checkpoint(folder: Path) -> tuple[HumanizerNet, dict]:
-    meta = json.loads((folder / META).read_text())
-    cfg = dict(meta["config"])
-    cfg["genres"] = tuple(cfg["genres"])
-    model = HumanizerNet(HumanizerConfig(**cfg))
-    model.load_state_dict(load_file(str(folder / WEIGHTS)))
-    model.eval()
-    return model, meta

@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from audiogen.kits import kit_names, load_kit
-from audiogen.planner.data import Phrase, load_groove, load_library, phrase_to_score
+from audiogen.planner.bars import Phrase, phrase_to_score
+from audiogen.planner.library import load_library
 from audiogen.render.sampler import Sampler, Variation
 from audiogen.score import MAX_BPM, MIN_BPM, DrumScore, Hit, Meter
+from audiogen.training.groove import load_groove
 
 HELD_OUT_KIT = "lofi"  # never heard in training: the codec's test of an unseen kit
 ISOLATED_SHARE = 0.15  # clips of single hits across the whole velocity range

@@ -16,15 +16,16 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from audiogen.codec import _audiocraft
-from audiogen.codec.config import CodecConfig, TrainConfig
-from audiogen.codec.data import ClipMaker
+from audiogen.codec.config import CodecConfig
 from audiogen.codec.model import build_model, save_checkpoint
-from audiogen.planner.data import Phrase
+from audiogen.planner.bars import Phrase
+from audiogen.training.clips import ClipMaker
+from audiogen.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,23 @@ CURVE = "curve.jsonl"  # one row per evaluation: step, CPU-hours, held-out measu
 SAVE_EVERY_S = 300.0
 
 
+@dataclass(frozen=True, kw_only=True)
+class CodecTrainConfig(TrainConfig):
+    """How the codec is trained (audiocraft's compression-solver recipe, scaled down)."""
+
+    segment_s: float = 1.0
+    batch_size: int = 32
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    adversarial_after: int = 1000  # steps of reconstruction only before the discriminator joins
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"adv": 4.0, "feat": 4.0, "l1": 0.1, "msspec": 2.0}
+    )
+    disc_filters: int = 32
+
+
 def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
-            train: TrainConfig, workers: int, seed: int) -> Any:  # fmt: skip
+            train: CodecTrainConfig, workers: int, seed: int) -> Any:  # fmt: skip
     import torch
     from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
@@ -59,7 +75,7 @@ def train(
     state_dir: Path,
     minutes: float,
     config: CodecConfig | None = None,
-    train_config: TrainConfig | None = None,
+    train_config: CodecTrainConfig | None = None,
     device: str | None = None,
     workers: int = 0,
     max_steps: int | None = None,
@@ -74,7 +90,7 @@ def train(
     import torch
 
     config = config or CodecConfig()
-    train_config = train_config or TrainConfig()
+    train_config = train_config or CodecTrainConfig()
     adversarial = _audiocraft.load("adversarial")
     losses_mod = _audiocraft.load("losses")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
