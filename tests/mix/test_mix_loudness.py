@@ -20,7 +20,7 @@ from audiogen.mix import (
     resolve_loudness,
     true_peak_dbtp,
 )
-from audiogen.mix.loudness import _BLOCK_SAMPLES, _FIR_TAPS_PER_PHASE
+from audiogen.mix.meter import _BLOCK_SAMPLES, _FIR_TAPS_PER_PHASE
 
 SR = 48_000
 
