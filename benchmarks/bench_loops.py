@@ -28,8 +28,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
-import platform
 import tempfile
 import time
 from fractions import Fraction
@@ -38,6 +36,7 @@ from types import MappingProxyType
 
 import numpy as np
 import soundfile as sf
+from machine import describe_machine
 
 from audiogen.api import plan_score, render
 from audiogen.export import read_loop_chunks
@@ -218,8 +217,7 @@ def summarise(rows: list[dict], total_s: float) -> dict:
         "worst_true_peak_dbtp": max(r["true_peak_dbtp"] for r in rows),
         "median_render_s": float(np.median([r["render_s"] for r in rows])),
         "total_s": total_s,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
+        "machine": describe_machine(),
     }
 
 

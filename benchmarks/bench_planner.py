@@ -29,7 +29,6 @@ import json
 import logging
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import describe_machine
 from scipy.stats import spearmanr
 
 from audiogen.planner.data import (
@@ -820,21 +820,6 @@ def targets(out: dict) -> list[tuple[str, str, str, bool]]:
     return rows
 
 
-def machine(threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0))
-    load = os.getloadavg()[0]
-    return (f"{cpu}, {cores} cores, torch {torch.__version__} with {threads} threads, "
-            f"Python {platform.python_version()}, load average {load:.2f} at start")  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="planner benchmarks")
     parser.add_argument("--only", choices=["genre", "controls", "novelty", "speed"])
@@ -850,7 +835,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    out: dict = {"machine": machine(torch.get_num_threads())}
+    out: dict = {"machine": describe_machine(torch.get_num_threads())}
     planner = Planner.load()
     history = planner.meta["history"]
     out["checkpoint"] = {

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -28,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from machine import describe_machine
 
 from audiogen.api import render
 from audiogen.kits import kit_names, load_kit
@@ -215,10 +214,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["speed", "loudness", "onsets", "memory"])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    cores = len(os.sched_getaffinity(0))
-    out: dict = {
-        "machine": f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
-    }
+    out: dict = {"machine": describe_machine()}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if args.only in (None, "memory"):
