@@ -23,8 +23,14 @@ from fractions import Fraction
 import numpy as np
 
 from audiogen.errors import MixError, RequestError
-from audiogen.mix import DEFAULT_CEILING_DBTP, MixResult, integrated_lufs, mix_stems
-from audiogen.mix.loudness import MAX_MISS_LU, TOLERANCE_LU
+from audiogen.mix import (
+    DEFAULT_CEILING_DBTP,
+    MAX_MISS_LU,
+    TOLERANCE_LU,
+    MixResult,
+    integrated_lufs,
+    mix_stems,
+)
 from audiogen.score import TICKS_PER_QUARTER, DrumScore
 
 # Played this long before the kept period, the room's tail and the compressors have settled.

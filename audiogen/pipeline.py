@@ -199,14 +199,13 @@ class Session:
     ) -> Beat:
         from audiogen.kits import load_kit
         from audiogen.loop import loop_length, mix_loop
-        from audiogen.mix import loudness_ceiling, mix_stems, resolve_loudness
-        from audiogen.mix.loudness import warn_if_flattened
-        from audiogen.render.sampler import Sampler
+        from audiogen.mix import loudness_ceiling, mix_stems, resolve_loudness, warn_if_flattened
+        from audiogen.renderers.sampler import Sampler
 
         steps("rendering stems")
         kit = load_kit(request.kit)
         if request.renderer == "neural":
-            from audiogen.render.neural import render_neural
+            from audiogen.renderers.neural import render_neural
 
             dry = render_neural(score, kit, request.sample_rate, seed=request.seed)
         else:

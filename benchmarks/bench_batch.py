@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -28,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe_machine
 
 REPO = Path(__file__).resolve().parents[1]
 GENRES = ("house", "trap", "rock", "lofi")
@@ -72,8 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     result: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
+        "machine": describe_machine(),
         "items": args.items,
         "workers": args.workers,
     }

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from machine import describe_machine  # noqa: E402
 from measures import (  # noqa: E402
     best_time_s,
     detect_onsets,
@@ -43,7 +43,7 @@ from audiogen.codec.model import Codec  # noqa: E402
 from audiogen.instruments import GROUPS  # noqa: E402
 from audiogen.kits import load_kit  # noqa: E402
 from audiogen.planner.bars import phrase_to_score  # noqa: E402
-from audiogen.render.sampler import Sampler, Variation  # noqa: E402
+from audiogen.renderers.sampler import Sampler, Variation  # noqa: E402
 from audiogen.training.clips import HELD_OUT_KIT, training_kits  # noqa: E402
 from audiogen.training.groove import load_groove  # noqa: E402
 
@@ -174,8 +174,7 @@ def main() -> None:
             sr, RESULTS / f"codec-{group}.png",
         )  # fmt: skip
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}",
+        "machine": describe_machine(),
         "checkpoint": codec.meta.get("version"),
         "codebooks": n_q,
         "bitrate_bps": ours,

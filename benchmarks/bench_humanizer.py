@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import torch
+from machine import describe_machine
 
 from audiogen.humanize import Humanizer
 from audiogen.humanize.model import collate, half_sixteenth_ms
@@ -286,7 +285,7 @@ def main() -> None:
     results["jitter_params"] = dict(zip(names, np.round(jitter.params, 2).tolist()))
     results["checkpoint"] = humanizer.version
     results["command"] = "python benchmarks/bench_humanizer.py"
-    results["machine"] = f"{platform.machine()} CPU, {os.cpu_count()} cores, 1 torch thread"
+    results["machine"] = describe_machine(torch_threads=torch.get_num_threads())
     results["seconds"] = round(time.time() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")

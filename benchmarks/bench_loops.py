@@ -28,8 +28,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
-import platform
 import tempfile
 import time
 from fractions import Fraction
@@ -38,14 +36,15 @@ from types import MappingProxyType
 
 import numpy as np
 import soundfile as sf
+from machine import describe_machine
 
 from audiogen.api import render
 from audiogen.export import read_loop_chunks
 from audiogen.kits import load_kit
 from audiogen.loop import fold_tails, seam_report
 from audiogen.pipeline import Session
-from audiogen.render import Sampler, Variation
-from audiogen.render.sampler import MAX_TAIL_S
+from audiogen.renderers import Sampler, Variation
+from audiogen.renderers.sampler import MAX_TAIL_S
 from audiogen.request import PlanOptions
 from audiogen.score import DrumScore
 
@@ -216,8 +215,7 @@ def summarise(rows: list[dict], total_s: float) -> dict:
         "worst_true_peak_dbtp": max(r["true_peak_dbtp"] for r in rows),
         "median_render_s": float(np.median([r["render_s"] for r in rows])),
         "total_s": total_s,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
+        "machine": describe_machine(),
     }
 
 

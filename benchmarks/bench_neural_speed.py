@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -27,13 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from machine import describe_machine  # noqa: E402
 from measures import best_time_s  # noqa: E402
 
 from audiogen.codec.config import CodecConfig  # noqa: E402
 from audiogen.codec.model import Codec, build_model, export_decoder, save_checkpoint  # noqa: E402
-from audiogen.render import neural  # noqa: E402
-from audiogen.render.features import FEATURES  # noqa: E402
-from audiogen.render.neural import NeuralRenderer, RendererConfig, build  # noqa: E402
+from audiogen.renderers import neural  # noqa: E402
+from audiogen.renderers.features import FEATURES  # noqa: E402
+from audiogen.renderers.neural import NeuralRenderer, RendererConfig, build  # noqa: E402
 
 
 class AudiocraftStreaming:
@@ -107,9 +107,7 @@ def main() -> None:
     decode_s = total / codec["decode_onnx_x_realtime"]  # the best of the repeats above
     steps = frames + config.n_q
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch {torch.__version__}, load average {load_at_start:.2f} at the start and "
-        f"{os.getloadavg()[0]:.2f} at the end",
+        "machine": describe_machine(torch.get_num_threads(), load_at_start=load_at_start),
         "beat": f"{args.seconds:g} s, {args.stems} stems",
         "codec": {k: round(v, 1) for k, v in codec.items()},
         "token_model": {

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -28,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from machine import describe_machine
 
 from audiogen.api import render
 from audiogen.kits import kit_names, load_kit
 from audiogen.midi import write_midi
 from audiogen.mix import LOUDNESS_PRESETS, integrated_lufs, true_peak_dbtp
-from audiogen.render import Sampler, Variation
+from audiogen.renderers import Sampler, Variation
 from audiogen.score import DrumScore, Hit, Meter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -215,10 +214,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["speed", "loudness", "onsets", "memory"])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    cores = len(os.sched_getaffinity(0))
-    out: dict = {
-        "machine": f"{platform.machine()}, {cores} cores, Python {platform.python_version()}"
-    }
+    out: dict = {"machine": describe_machine()}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if args.only in (None, "memory"):

@@ -12,13 +12,12 @@ benchmarks/results/stems.json.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from machine import describe_machine
 
 import audiogen.mix.mixer as mixer
 from audiogen.api import render
@@ -73,8 +72,7 @@ def main() -> None:
             (r["file_error"] for r in rows if r["stems_float"]), default=None
         ),
         "float_stem_renders": sum(r["stems_float"] for r in rows),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
+        "machine": describe_machine(),
     }
     out = REPO / "benchmarks" / "results" / "stems.json"
     out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1) + "\n")

@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe_machine
 
 from audiogen.midi import read_midi
 from audiogen.planner.arrange import default_form, parse_form
@@ -262,8 +261,7 @@ def main() -> int:
     parser.add_argument("--only", choices=("songs", "variations"))
     args = parser.parse_args()
     planner = Planner.load()
-    res: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                 f"load {os.getloadavg()[0]:.1f}"}  # fmt: skip
+    res: dict = {"machine": describe_machine()}
     if args.only in (None, "songs"):
         res["songs"] = songs(planner, args.songs)
     if args.only in (None, "variations"):

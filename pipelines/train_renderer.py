@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from audiogen.render.neural import RendererConfig  # noqa: E402
+from audiogen.renderers.neural import RendererConfig  # noqa: E402
 from audiogen.training.clips import material, training_kits  # noqa: E402
 from pipelines.common import setup_logging, training_parser  # noqa: E402
 

@@ -15,7 +15,7 @@ PACKAGE = Path(audiogen.__file__).parent
 TRAINING = "audiogen.training"  # training loops and material, the Groove loader among them
 # The modules `audiogen generate` goes through: front door, API, each stage's inference.
 GENERATE_PATH = ("audiogen.cli", "audiogen.api", "audiogen.planner.generate", "audiogen.humanize",
-                 "audiogen.render.sampler", "audiogen.render.neural", "audiogen.mix",
+                 "audiogen.renderers.sampler", "audiogen.renderers.neural", "audiogen.mix",
                  "audiogen.export")  # fmt: skip
 
 

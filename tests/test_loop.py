@@ -14,7 +14,7 @@ from audiogen.cli import main
 from audiogen.export import read_loop_chunks
 from audiogen.loop import fold_tails, loop_length, seam_report
 from audiogen.midi import write_midi
-from audiogen.render import Sampler, Variation
+from audiogen.renderers import Sampler, Variation
 from audiogen.score import DrumScore, Hit, Meter
 
 

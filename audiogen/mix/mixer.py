@@ -26,12 +26,9 @@ from audiogen.mix.chains import (
     get_preset,
     stem_spec,
 )
-from audiogen.mix.loudness import (
-    DEFAULT_CEILING_DBTP,
-    LoudnessReport,
-    integrated_lufs,
-    normalize,
-)
+from audiogen.mix.meter import integrated_lufs
+from audiogen.mix.normalization import LoudnessReport, normalize
+from audiogen.mix.targets import DEFAULT_CEILING_DBTP
 
 # Each stem enters its chain with its peak here, so compressors and saturation act alike on
 # loud and soft renders; the stem's own level is given back after the chain.

@@ -19,7 +19,7 @@ import numpy as np
 from audiogen.kits import kit_names, load_kit
 from audiogen.planner.bars import Phrase, phrase_to_score
 from audiogen.planner.library import load_library
-from audiogen.render.sampler import Sampler, Variation
+from audiogen.renderers.sampler import Sampler, Variation
 from audiogen.score import MAX_BPM, MIN_BPM, DrumScore, Hit, Meter
 from audiogen.training.groove import load_groove
 

@@ -21,9 +21,9 @@ from audiogen.codec.model import Codec
 from audiogen.instruments import GROUPS
 from audiogen.kits import load_kit
 from audiogen.planner.bars import Phrase
-from audiogen.render.features import stem_frames
-from audiogen.render.neural import RendererConfig, build, predict, save_checkpoint
-from audiogen.render.sampler import Sampler
+from audiogen.renderers.features import stem_frames
+from audiogen.renderers.neural import RendererConfig, build, predict, save_checkpoint
+from audiogen.renderers.sampler import Sampler
 from audiogen.training.clips import excerpt
 
 log = logging.getLogger(__name__)

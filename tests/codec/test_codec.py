@@ -66,7 +66,7 @@ def test_the_neural_stack_leaves_the_heavy_parts_of_audiocraft_out():
     code = (
         "import sys, torch; from audiogen.codec.model import build_model; "
         "from audiogen.codec.config import CodecConfig; build_model(CodecConfig()); "
-        "from audiogen.render.neural import NeuralRenderer, RendererConfig, build; "
+        "from audiogen.renderers.neural import NeuralRenderer, RendererConfig, build; "
         "c = RendererConfig(dim=8, num_heads=2, num_layers=1, kits=('a',), n_q=2, card=4); "
         "lm, cond = build(c); zero = torch.zeros(1, dtype=torch.long); "
         "model = NeuralRenderer(lm.eval(), cond.eval(), None, c); "

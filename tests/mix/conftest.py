@@ -88,3 +88,15 @@ def _independent_true_peak_dbtp(audio: np.ndarray) -> float:
 @pytest.fixture(scope="session")
 def independent_true_peak_dbtp() -> Callable[[np.ndarray], float]:
     return _independent_true_peak_dbtp
+
+
+def _tone(frequency_hz: float, amplitude: float, seconds: float, phase: float = 0.0) -> np.ndarray:
+    """A sine at `SAMPLE_RATE`."""
+    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return amplitude * np.sin(2 * np.pi * frequency_hz * t + phase)
+
+
+@pytest.fixture(scope="session")
+def tone() -> Callable[..., np.ndarray]:
+    """``tone(frequency_hz, amplitude, seconds, phase=0.0)``: a sine at 48 kHz."""
+    return _tone

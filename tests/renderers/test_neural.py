@@ -10,7 +10,7 @@ import pytest
 
 from audiogen.codec.config import CodecConfig
 from audiogen.errors import AudiogenError
-from audiogen.render.features import CLASS_INDEX, FEATURES, stem_frames
+from audiogen.renderers.features import CLASS_INDEX, FEATURES, stem_frames
 from audiogen.score import DrumScore, Hit, Meter
 
 TINY_CODEC = CodecConfig(n_filters=4, ratios=(4, 4, 4, 10), dimension=16, n_q=2, bins=16)
@@ -41,7 +41,7 @@ def renderer(tmp_path_factory):
 
     from audiogen.codec.model import Codec, build_model
     from audiogen.codec.model import save_checkpoint as save_codec
-    from audiogen.render.neural import NeuralRenderer, RendererConfig, build, save_checkpoint
+    from audiogen.renderers.neural import NeuralRenderer, RendererConfig, build, save_checkpoint
 
     folder = tmp_path_factory.mktemp("neural")
     codec_model = build_model(TINY_CODEC)
@@ -93,7 +93,7 @@ def test_long_beats_are_generated_in_primed_windows_covering_every_frame(rendere
 
 
 def test_unknown_kit_and_mismatched_or_broken_checkpoints_name_the_sampler(renderer):
-    from audiogen.render.neural import NeuralRenderer
+    from audiogen.renderers.neural import NeuralRenderer
 
     model, folder = renderer
     with pytest.raises(AudiogenError, match="--renderer sample"):
@@ -107,7 +107,7 @@ def test_unknown_kit_and_mismatched_or_broken_checkpoints_name_the_sampler(rende
 
 def test_training_resumes_and_writes_a_loadable_checkpoint(renderer, tmp_path):
     from audiogen.planner.library import load_library
-    from audiogen.render.neural import NeuralRenderer
+    from audiogen.renderers.neural import NeuralRenderer
     from audiogen.training.renderer import train
 
     model, _ = renderer
@@ -126,7 +126,7 @@ def test_render_with_the_neural_renderer_end_to_end(renderer, tmp_path, monkeypa
     import json
 
     import audiogen
-    from audiogen.render.neural import load_shipped
+    from audiogen.renderers.neural import load_shipped
 
     _, folder = renderer
     monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(folder))
@@ -144,7 +144,7 @@ def test_render_with_the_neural_renderer_end_to_end(renderer, tmp_path, monkeypa
 
 def test_without_a_trained_renderer_the_cli_says_to_use_the_sampler(tmp_path, monkeypatch):
     from audiogen.cli import main
-    from audiogen.render.neural import load_shipped
+    from audiogen.renderers.neural import load_shipped
 
     monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(tmp_path))
     load_shipped.cache_clear()
@@ -164,7 +164,7 @@ class FullForward:
     def __call__(self, tokens, start):
         import torch
 
-        from audiogen.render.neural import CONDITION
+        from audiogen.renderers.neural import CONDITION
 
         self.seen = tokens if start == 0 else torch.cat([self.seen, tokens], dim=-1)
         condition = self.condition[:, : self.seen.shape[-1]]
@@ -175,7 +175,7 @@ class FullForward:
 @pytest.fixture(scope="module")
 def short_memory():
     """A tiny renderer attending to the last 6 steps only, so its key/value rings wrap."""
-    from audiogen.render.neural import NeuralRenderer, RendererConfig, build
+    from audiogen.renderers.neural import NeuralRenderer, RendererConfig, build
 
     config = RendererConfig(dim=16, num_heads=2, num_layers=2, kits=KITS, n_q=2, card=16,
                             past_context=6, max_frames=40, prompt_frames=12)  # fmt: skip
@@ -186,7 +186,7 @@ def short_memory():
 def test_cached_steps_give_the_training_forwards_logits(short_memory):
     import torch
 
-    from audiogen.render.neural import _Decoder
+    from audiogen.renderers.neural import _Decoder
 
     lm, conditioner = short_memory.lm, short_memory.conditioner
     generator = torch.Generator().manual_seed(0)
@@ -203,7 +203,7 @@ def test_cached_steps_give_the_training_forwards_logits(short_memory):
 def test_generation_writes_the_reference_paths_tokens(short_memory, monkeypatch):
     import torch
 
-    from audiogen.render import neural
+    from audiogen.renderers import neural
 
     features = torch.rand(2, 70, FEATURES)  # windows of 40 frames primed by 12
     args = (features, torch.tensor([0, 3]), torch.tensor([1, 0]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from audiogen.codec.config import CodecConfig
 from audiogen.errors import KitError, RequestError
 from audiogen.instruments import CHOKES, GROUP_OF
 from audiogen.kits import Kit, Layer
+from audiogen.renderers.result import RenderResult
 from audiogen.score import DrumScore, Hit
 
 log = logging.getLogger(__name__)
@@ -46,18 +47,6 @@ class Variation:
     @classmethod
     def none(cls) -> Variation:
         return cls(0.0, 0.0)
-
-
-@dataclass(frozen=True)
-class SamplerResult:
-    """Mono float32 stems keyed by group, what the kit could not play, and what made them."""
-
-    stems: dict[str, np.ndarray]
-    sample_rate: int
-    substitutions: dict[str, str]  # requested class -> class the kit played instead
-    dropped: dict[str, int]  # class -> hits the kit had nothing for
-    files_used: tuple[Path, ...]
-    models: dict[str, str] = field(default_factory=dict)  # model -> version, for a neural render
 
 
 def velocity_gain(velocity: int) -> float:
@@ -110,7 +99,7 @@ class Sampler:
 
     def render(
         self, score: DrumScore, seed: int = 0, loop_samples: int | None = None
-    ) -> SamplerResult:
+    ) -> RenderResult:
         """Render every hit of ``score``; deterministic for a given seed.
 
         Args:
@@ -182,7 +171,7 @@ class Sampler:
             else:
                 piece = audio[: end - start] * gain
             stem[start:end] += piece
-        return SamplerResult(
+        return RenderResult(
             stems=stems,
             sample_rate=sr,
             substitutions=substitutions,
@@ -227,6 +216,6 @@ def _repitch(audio: np.ndarray, cents: float) -> np.ndarray:
 
 def render_stems(
     score: DrumScore, kit: Kit, sample_rate: int = 48000, seed: int = 0
-) -> SamplerResult:
+) -> RenderResult:
     """Render ``score`` with ``kit``: the one-call form of `Sampler`."""
     return Sampler(kit, sample_rate).render(score, seed=seed)

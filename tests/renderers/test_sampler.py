@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from audiogen.errors import KitError
-from audiogen.render import Sampler, Variation
-from audiogen.render.sampler import pick_layer, velocity_gain
+from audiogen.renderers import Sampler, Variation
+from audiogen.renderers.sampler import pick_layer, velocity_gain
 from audiogen.score import DrumScore, Hit, Meter
 
 

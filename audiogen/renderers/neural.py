@@ -25,7 +25,7 @@ from audiogen.codec import _audiocraft
 from audiogen.codec.model import Codec
 from audiogen.errors import AudiogenError
 from audiogen.instruments import GROUPS
-from audiogen.render.features import FEATURES, stem_frames
+from audiogen.renderers.features import FEATURES, stem_frames
 from audiogen.score import DrumScore
 
 log = logging.getLogger(__name__)
@@ -399,11 +399,11 @@ def load_shipped() -> NeuralRenderer:
 
 
 def render_neural(score: DrumScore, kit: Any, sample_rate: int, seed: int = 0) -> Any:
-    """The sampler's contract (`SamplerResult`) from the shipped neural renderer."""
-    from audiogen.render.sampler import SamplerResult
+    """The shipped neural renderer's stems, as every renderer hands them on (`RenderResult`)."""
+    from audiogen.renderers.result import RenderResult
 
     model = load_shipped()
     stems = model.render(score, kit.name, sample_rate, seed)
     versions = {"codec": model.codec.version, "renderer": model.version}
-    return SamplerResult(stems=stems, sample_rate=sample_rate, substitutions={}, dropped={},
+    return RenderResult(stems=stems, sample_rate=sample_rate, substitutions={}, dropped={},
                          files_used=(), models=versions)  # fmt: skip

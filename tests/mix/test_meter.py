@@ -1,4 +1,4 @@
-"""Loudness, true peak, the true-peak limiter and loudness targets of the mix stage."""
+"""The mix stage's meter: BS.1770 integrated loudness and true peak, read a block at a time."""
 
 from __future__ import annotations
 
@@ -7,30 +7,15 @@ import math
 import numpy as np
 import pyloudnorm
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy.signal import firwin, upfirdn
 
-from audiogen.errors import MixError
-from audiogen.mix import (
-    LOUDNESS_PRESETS,
-    integrated_lufs,
-    limit_true_peak,
-    normalize,
-    resolve_loudness,
-    true_peak_dbtp,
-)
-from audiogen.mix.loudness import _BLOCK_SAMPLES, _FIR_TAPS_PER_PHASE
+from audiogen.mix import integrated_lufs, true_peak_dbtp
+from audiogen.mix.meter import _BLOCK_SAMPLES, _FIR_TAPS_PER_PHASE
 
 SR = 48_000
 
 
-def tone(frequency_hz: float, amplitude: float, seconds: float, phase: float = 0.0) -> np.ndarray:
-    t = np.arange(round(seconds * SR)) / SR
-    return amplitude * np.sin(2 * np.pi * frequency_hz * t + phase)
-
-
-def test_true_peak_sees_the_peak_between_samples() -> None:
+def test_true_peak_sees_the_peak_between_samples(tone) -> None:
     # At fs/4 and 45 degrees every sample lands at +-0.707 of the crest: 3 dB under it.
     signal = tone(SR / 4, 0.5, 1.0, phase=math.pi / 4)
     index = np.arange(signal.size)
@@ -122,98 +107,14 @@ def test_block_wise_loudness_equals_pyloudnorm(case: str) -> None:
     assert integrated_lufs(audio, sample_rate) == pytest.approx(reference, abs=1e-6)
 
 
-def test_integrated_lufs_reads_the_reference_tone() -> None:
+def test_integrated_lufs_reads_the_reference_tone(tone) -> None:
     # BS.1770: a 997 Hz sine at 0 dBFS in one channel reads -3.01 LUFS.
     mono = tone(997.0, 0.1, 2.0)
     assert integrated_lufs(mono, SR) == pytest.approx(-23.01, abs=0.1)
     assert integrated_lufs(np.stack([mono, mono]), SR) == pytest.approx(-20.0, abs=0.1)
 
 
-def test_audio_shorter_than_a_gating_block_is_measured_as_a_loop() -> None:
+def test_audio_shorter_than_a_gating_block_is_measured_as_a_loop(tone) -> None:
     assert integrated_lufs(tone(997.0, 0.1, 0.25), SR) == pytest.approx(
         integrated_lufs(tone(997.0, 0.1, 2.0), SR), abs=0.1
     )
-
-
-def test_silence_measures_minus_infinity_and_cannot_be_normalised() -> None:
-    assert integrated_lufs(np.zeros((2, SR)), SR) == -math.inf
-    with pytest.raises(MixError, match="silent"):
-        normalize(np.zeros((2, SR)), SR, -14.0)
-
-
-@pytest.mark.parametrize("preset", sorted(LOUDNESS_PRESETS))
-def test_normalize_lands_each_preset_under_the_ceiling(
-    preset: str, mixdown: np.ndarray, independent_true_peak_dbtp
-) -> None:
-    target = LOUDNESS_PRESETS[preset]
-    out, report = normalize(mixdown, SR, target, ceiling_dbtp=-1.0)
-    assert out.shape == mixdown.shape and out.dtype == np.float32
-    # Checked with pyloudnorm directly, not through the project's wrapper.
-    measured = pyloudnorm.Meter(SR).integrated_loudness(out.T.astype(np.float64))
-    assert measured == pytest.approx(target, abs=0.1)
-    assert independent_true_peak_dbtp(out) <= -1.0
-    assert report.integrated_lufs == pytest.approx(measured, abs=1e-6)
-    assert report.true_peak_dbtp == pytest.approx(true_peak_dbtp(out, SR), abs=1e-6)
-
-
-def test_normalize_keeps_mono_mono(mixdown: np.ndarray) -> None:
-    out, report = normalize(mixdown[0], SR, -23.0)
-    assert out.shape == mixdown[0].shape
-    assert report.integrated_lufs == pytest.approx(-23.0, abs=0.1)
-
-
-def test_a_target_out_of_reach_is_refused_not_squashed(mixdown: np.ndarray) -> None:
-    with pytest.raises(MixError, match="out of reach.*'podcast'"):
-        normalize(mixdown, SR, -3.0)
-
-
-def test_limiter_holds_the_ceiling_on_a_hot_signal(
-    mixdown: np.ndarray, independent_true_peak_dbtp
-) -> None:
-    inter_sample = np.tile(tone(SR / 4, 1.0, 0.5, phase=math.pi / 4), (2, 1))
-    hot = 10.0 * np.concatenate([mixdown, inter_sample], axis=1)  # +20 dB, peaks near +20 dBTP
-    limited, reduction_db = limit_true_peak(hot, SR, ceiling_dbtp=-1.0)
-    assert limited.shape == hot.shape
-    assert reduction_db > 15.0
-    assert true_peak_dbtp(limited, SR) <= -1.0
-    assert independent_true_peak_dbtp(limited) <= -1.0
-
-
-@settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), boost_db=st.floats(0.0, 40.0), ceiling_dbtp=st.floats(-6, 0))
-def test_limiter_never_lets_a_peak_through(seed: int, boost_db: float, ceiling_dbtp: float) -> None:
-    rng = np.random.default_rng(seed)
-    bursts = rng.standard_normal((2, SR // 4)) * np.repeat(rng.random((2, 25)) ** 4, SR // 100, 1)
-    limited, _ = limit_true_peak(bursts * 10 ** (boost_db / 20), SR, ceiling_dbtp=ceiling_dbtp)
-    assert true_peak_dbtp(limited, SR) <= ceiling_dbtp
-
-
-def test_limiter_leaves_audio_under_the_ceiling_alone(mixdown: np.ndarray) -> None:
-    quiet = mixdown * 0.1
-    limited, reduction_db = limit_true_peak(quiet, SR, ceiling_dbtp=-1.0)
-    assert reduction_db == 0.0
-    np.testing.assert_array_equal(limited, quiet)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("streaming", ("streaming", -14.0)),
-        (" YouTube ", ("youtube", -14.0)),
-        ("podcast", ("podcast", -16.0)),
-        ("broadcast", ("broadcast", -23.0)),
-        ("-18", ("custom", -18.0)),
-        ("-18 LUFS", ("custom", -18.0)),
-        ("-16.5lufs", ("custom", -16.5)),
-        (-18.0, ("custom", -18.0)),
-        (-9, ("custom", -9.0)),
-    ],
-)
-def test_loudness_presets_and_custom_values_resolve(value, expected) -> None:
-    assert resolve_loudness(value) == expected
-
-
-@pytest.mark.parametrize("value", ["loud", "", "-18 dB", "14", "-50", "-5", float("nan"), True])
-def test_garbage_loudness_is_refused_with_the_presets_listed(value) -> None:
-    with pytest.raises(MixError, match="streaming.*podcast.*broadcast"):
-        resolve_loudness(value)
