@@ -4,7 +4,7 @@
 >>> beat = audiogen.render("beat.mid", kit="808", loudness="podcast")
 >>> beat.save("out/my-beat")
 
-For many requests, build one `audiogen.pipeline.Session` and call it: it keeps the models loaded.
+For many requests, pass one `audiogen.Session` to each call: it keeps the models loaded.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def render(
     source: str | Path | DrumScore,
     request: RenderRequest | None = None,
     callback: ProgressCallback | None = None,
+    session: Session | None = None,
     **options: Any,
 ) -> Beat:
     """Render a drum MIDI file or a `DrumScore` with a kit, mix it and normalise its loudness.
@@ -35,6 +36,7 @@ def render(
         request: a validated request; or pass its fields as keyword options
             (kit, mix, loudness, sample_rate, formats, seed, renderer, note_map, ...).
         callback: called with a `audiogen.progress.Progress` at each step.
+        session: a `Session` to run in (its models and callback) instead of a new one.
 
     Returns:
         The `Beat`; nothing is written until `Beat.save`.
@@ -43,13 +45,15 @@ def render(
         request = RenderRequest.create(**options)
     elif options:
         raise TypeError("pass either a request or keyword options, not both")
-    return Session(callback=callback).render(read_score(source, request.note_map), request)
+    session = session or Session(callback=callback)
+    return session.render(read_score(source, request.note_map), request)
 
 
 def generate(
     prompt: str | None = None,
     planner: Planner | None = None,
     callback: ProgressCallback | None = None,
+    session: Session | None = None,
     **options: Any,
 ) -> Beat:
     """Write a new beat with the planner and render it.
@@ -60,6 +64,7 @@ def generate(
         prompt: what to play, in words (see `audiogen.prompt`); options given here win over it.
         planner: a loaded planner to reuse across calls (default: the shipped checkpoint).
         callback: called with a `audiogen.progress.Progress` at each step.
+        session: a `Session` to run in (its models and callback) instead of a new one.
         **options: planner controls (genre, bpm, bars, energy, feel, swing, syncopation,
             polyrhythm, on, meter, temperature), the humanize amount (0 quantised to 1, the
             default) and render options (kit, mix, loudness, sample_rate, formats, seed); unset
@@ -68,13 +73,15 @@ def generate(
     Returns:
         The rendered `Beat`, its score written by the planner.
     """
-    return Session(planner, callback=callback).generate(resolve_generation(prompt, options))
+    session = session or Session(planner, callback=callback)
+    return session.generate(resolve_generation(prompt, options))
 
 
 def vary(
     source: str | Path | DrumScore,
     planner: Planner | None = None,
     callback: ProgressCallback | None = None,
+    session: Session | None = None,
     **options: Any,
 ) -> Beat:
     """Section variations of a drum beat and the song built from them, rendered.
@@ -86,6 +93,7 @@ def vary(
         source: a drum MIDI file or a score.
         planner: a loaded planner to reuse (default: the shipped checkpoint).
         callback: called with a `audiogen.progress.Progress` at each step.
+        session: a `Session` to run in (its models and callback) instead of a new one.
         **options: sections, form, amount (0 keeps the input, 1 keeps only its kick), genre,
             temperature, humanize (for the hits written anew), and render options (kit, mix,
             loudness, sample_rate, formats, seed, renderer, note_map).
@@ -96,4 +104,5 @@ def vary(
     opts, request = split_vary_options(options)
     name = None if isinstance(source, DrumScore) else Path(source).name
     score = read_score(source, request.note_map)
-    return Session(planner, callback=callback).vary(score, opts, request, name=name)
+    session = session or Session(planner, callback=callback)
+    return session.vary(score, opts, request, name=name)

@@ -19,7 +19,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     file; a rename within one folder is atomic, so ``path`` is always either old or new.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # two processes may race
     try:
         yield tmp
         os.replace(tmp, path)

@@ -15,6 +15,7 @@ import numpy as np
 from audiogen.codec import _audiocraft
 from audiogen.codec.config import CodecConfig
 from audiogen.errors import AudiogenError
+from audiogen.files import atomic_path, write_text_atomic
 
 if TYPE_CHECKING:
     import torch
@@ -131,13 +132,10 @@ def save_checkpoint(model: Any, config: CodecConfig, folder: Path, meta: dict[st
         k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu().contiguous()
         for k, v in model.state_dict().items()
     }
-    tmp = folder / (WEIGHTS + ".tmp")
-    save_file(state, str(tmp))
-    tmp.replace(folder / WEIGHTS)
+    with atomic_path(folder / WEIGHTS) as tmp:
+        save_file(state, str(tmp))
     card = dict(meta, config=config.to_dict(), bitrate_bps=config.bitrate())
-    tmp = folder / (CARD + ".tmp")
-    tmp.write_text(json.dumps(card, indent=1) + "\n")
-    tmp.replace(folder / CARD)
+    write_text_atomic(folder / CARD, json.dumps(card, indent=1) + "\n")
 
 
 def _onnx_session(path: Path, device: str) -> Any:
@@ -169,14 +167,12 @@ def export_decoder(model: Any, config: CodecConfig, folder: Path) -> Path:
         if hasattr(module, "weight_g"):
             torch.nn.utils.remove_weight_norm(module)
     latent = torch.zeros(2, model.quantizer.dimension, 50)
-    tmp = folder / (DECODER_ONNX + ".tmp")
     frames, batch = torch.export.Dim("frames", min=2, max=100_000), torch.export.Dim("batch")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), atomic_path(folder / DECODER_ONNX) as tmp:
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             decoder, (latent,), input_names=["latent"], output_names=["audio"],
             dynamic_shapes=({0: batch, 2: frames},), dynamo=True, verbose=False,
         )  # fmt: skip
         program.save(str(tmp))
-    tmp.replace(folder / DECODER_ONNX)
     return folder / DECODER_ONNX

@@ -9,6 +9,7 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
+from audiogen.files import atomic_path, write_text_atomic
 from audiogen.humanize.model import HumanizerConfig, HumanizerNet
 
 WEIGHTS, META = "humanizer.safetensors", "humanizer.json"
@@ -20,16 +21,15 @@ def save_checkpoint(model: HumanizerNet, train: dict[str, Any], history: list[di
     (``train``: the training settings the card records)."""
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    tmp = out / (WEIGHTS + ".tmp")
-    save_file(weights, str(tmp))
-    tmp.replace(out / WEIGHTS)
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(weights, str(tmp))
     meta = {
         "config": model.cfg.to_dict(),
         "train": train,
         "step": history[-1]["step"] if history else 0,
         "history": history,
     }
-    (out / META).write_text(json.dumps(meta, indent=1) + "\n")
+    write_text_atomic(out / META, json.dumps(meta, indent=1) + "\n")
 
 
 def load_checkpoint(folder: Path) -> tuple[HumanizerNet, dict]:

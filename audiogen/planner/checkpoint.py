@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from audiogen.files import atomic_path, write_text_atomic
 from audiogen.planner.bars import Phrase, bar_energy, bar_fingerprint, syncopation_index
 from audiogen.planner.model import PlannerConfig, PlannerModel
 from audiogen.planner.tokens import ENERGY_BINS, SYNC_BINS, Vocabulary
@@ -67,9 +68,8 @@ def save_checkpoint(model: PlannerModel, vocab: Vocabulary, labeller: Labeller,
         for k, v in model.state_dict().items()
         if k != "head.weight"
     }  # fmt: skip  (tied to tok.weight)
-    tmp = out / f"{WEIGHTS}.tmp"
-    save_file(weights, str(tmp))
-    tmp.replace(out / WEIGHTS)
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(weights, str(tmp))
     meta = {
         "config": model.cfg.to_dict(),
         "genres": list(vocab.genres),
@@ -77,7 +77,7 @@ def save_checkpoint(model: PlannerModel, vocab: Vocabulary, labeller: Labeller,
         "train": train,
         "history": history,
     }
-    (out / CARD).write_text(json.dumps(meta, indent=1) + "\n")
+    write_text_atomic(out / CARD, json.dumps(meta, indent=1) + "\n")
 
 
 def load_checkpoint(folder: Path) -> tuple[PlannerModel, Vocabulary, Labeller, dict]:
@@ -102,10 +102,8 @@ def write_bar_index(phrases: Sequence[Phrase], out: Path) -> int:
     weights, for the generator's novelty check; returns how many distinct bars there are."""
     prints = sorted({bar_fingerprint(bar, p.meter) for p in phrases for bar in p.bars})
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f"{BAR_INDEX}.tmp"
-    with tmp.open("wb") as f:
+    with atomic_path(out / BAR_INDEX) as tmp, tmp.open("wb") as f:
         np.save(f, np.array(prints, dtype=np.int64))
-    tmp.replace(out / BAR_INDEX)
     return len(prints)
 
 

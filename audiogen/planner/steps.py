@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from audiogen.files import atomic_path
 from audiogen.planner.model import KVCache, PlannerModel
 
 log = logging.getLogger(__name__)
@@ -166,8 +167,7 @@ def export_step(model: PlannerModel, folder: Path) -> Path:
     names = [f"{kind}{layer}" for layer in range(cfg.n_layers) for kind in ("keys", "values")]
     batch = torch.export.Dim("rows", min=1, max=256)
     time = torch.export.Dim("time", min=1, max=cfg.max_len - 1)
-    tmp = folder / (STEP_ONNX + ".tmp")
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), atomic_path(folder / STEP_ONNX) as tmp:
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             graph, (torch.zeros(rows, dtype=torch.long), torch.tensor([past_len]), *past),
@@ -176,5 +176,4 @@ def export_step(model: PlannerModel, folder: Path) -> Path:
             dynamo=True, verbose=False,
         )  # fmt: skip
         program.save(str(tmp))
-    tmp.replace(folder / STEP_ONNX)
     return folder / STEP_ONNX

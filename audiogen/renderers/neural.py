@@ -24,6 +24,7 @@ import numpy as np
 from audiogen.codec import _audiocraft
 from audiogen.codec.model import Codec
 from audiogen.errors import AudiogenError
+from audiogen.files import atomic_path, write_text_atomic
 from audiogen.instruments import GROUPS
 from audiogen.renderers.features import FEATURES, stem_frames
 from audiogen.score import DrumScore
@@ -377,12 +378,10 @@ def save_checkpoint(lm: Any, conditioner: Any, config: RendererConfig, folder: P
     state |= {f"cond.{k}": v for k, v in conditioner.state_dict().items()}
     state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu().contiguous()
              for k, v in state.items()}  # fmt: skip
-    tmp = folder / (WEIGHTS + ".tmp")
-    save_file(state, str(tmp))
-    tmp.replace(folder / WEIGHTS)
-    tmp = folder / (CARD + ".tmp")
-    tmp.write_text(json.dumps(dict(meta, config=config.to_dict()), indent=1) + "\n")
-    tmp.replace(folder / CARD)
+    with atomic_path(folder / WEIGHTS) as tmp:
+        save_file(state, str(tmp))
+    card = dict(meta, config=config.to_dict())
+    write_text_atomic(folder / CARD, json.dumps(card, indent=1) + "\n")
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ from typing import Any
 from audiogen.codec import _audiocraft
 from audiogen.codec.config import CodecConfig
 from audiogen.codec.model import build_model, save_checkpoint
+from audiogen.files import atomic_path, write_text_atomic
 from audiogen.planner.bars import Phrase
 from audiogen.training.clips import ClipMaker
 from audiogen.training.config import TrainConfig
@@ -141,9 +142,8 @@ def train(
             "step": step, "runs": runs, "seconds": seconds + (time.time() - start),
             "cpu_seconds": cpu_seconds + (time.process_time() - cpu_start),
         }  # fmt: skip
-        tmp = state_dir / (STATE + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(state_path)
+        with atomic_path(state_path) as tmp:
+            torch.save(state, tmp)
 
     def record_eval() -> None:
         if evaluate is None:
@@ -211,7 +211,8 @@ def train(
         "kits": list(kits),
     }
     save_checkpoint(model, config, out_dir, meta)
-    (out_dir / "train_config.json").write_text(json.dumps(asdict(train_config), indent=1) + "\n")
+    settings = json.dumps(asdict(train_config), indent=1) + "\n"
+    write_text_atomic(out_dir / "train_config.json", settings)
     rate = (step - first_step) / max(time.time() - start, 1e-9)
     return {"steps": step, "steps_per_s": rate, "losses": averages, "runs": runs}
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audiogen.files import atomic_path
 from audiogen.instruments import INSTRUMENTS
 from audiogen.planner.bars import Phrase
 from audiogen.planner.feel import fit_feel, quantise
@@ -126,9 +127,8 @@ def _groove_performances(root: Path, rows: list[dict[str, str]], cache: bool) ->
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-            np.savez_compressed(tmp, **arrays)
-            tmp.replace(path)
+            with atomic_path(path) as tmp, tmp.open("wb") as fh:
+                np.savez_compressed(fh, **arrays)
         except OSError as exc:
             log.warning("cannot write the Groove cache %s: %s", path, exc)
     return _unpack(arrays, names)

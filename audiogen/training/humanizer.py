@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from audiogen.files import atomic_path, write_text_atomic
 from audiogen.humanize.checkpoint import META, save_checkpoint
 from audiogen.humanize.model import (
     NO_GENRE,
@@ -152,12 +153,12 @@ def train(cfg: HumanizerTrainConfig) -> dict:
         cfg.work.mkdir(parents=True, exist_ok=True)
         state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                  "best": best, "history": history}  # fmt: skip
-        torch.save(state, state_path.with_suffix(".tmp"))
-        state_path.with_suffix(".tmp").replace(state_path)
+        with atomic_path(state_path) as tmp:
+            torch.save(state, tmp)
     if (cfg.out / META).is_file():  # the last history, even when the best was saved earlier
         meta = json.loads((cfg.out / META).read_text())
         meta["history"] = history
-        (cfg.out / META).write_text(json.dumps(meta, indent=1) + "\n")
+        write_text_atomic(cfg.out / META, json.dumps(meta, indent=1) + "\n")
     return {"steps": step, "best_val_loss": best, "history": history}
 
 

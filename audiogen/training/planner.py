@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from audiogen.files import atomic_path
 from audiogen.planner.bars import Phrase, bar_energy, syncopation_index
 from audiogen.planner.checkpoint import Labeller, save_checkpoint, write_bar_index
 from audiogen.planner.genres import GENRES
@@ -148,8 +149,8 @@ def train(cfg: PlannerTrainConfig) -> dict:
         cfg.work.mkdir(parents=True, exist_ok=True)
         state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                  "best": best, "history": history}  # fmt: skip
-        torch.save(state, state_path.with_suffix(".tmp"))
-        state_path.with_suffix(".tmp").replace(state_path)
+        with atomic_path(state_path) as tmp:
+            torch.save(state, tmp)
     return {"steps": step, "best_val_loss": best, "history": history}
 
 

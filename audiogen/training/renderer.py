@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from audiogen.codec.model import Codec
+from audiogen.files import atomic_path
 from audiogen.instruments import GROUPS
 from audiogen.kits import load_kit
 from audiogen.planner.bars import Phrase
@@ -100,11 +101,10 @@ def train(
 
     def save_state() -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = state_path.with_suffix(".tmp")
-        torch.save({"lm": lm.state_dict(), "cond": conditioner.state_dict(),
-                    "optim": optimizer.state_dict(), "step": step, "runs": runs,
-                    "config": config.to_dict()}, tmp)  # fmt: skip
-        tmp.replace(state_path)
+        with atomic_path(state_path) as tmp:
+            torch.save({"lm": lm.state_dict(), "cond": conditioner.state_dict(),
+                        "optim": optimizer.state_dict(), "step": step, "runs": runs,
+                        "config": config.to_dict()}, tmp)  # fmt: skip
 
     start = last_log = last_save = time.time()
     first, average = step, None
