@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs audiogen into ./.venv (Python 3.11).
+# Installs audiogen into ./.venv (Python 3.11, or $PYTHON: 3.12 and 3.13 work too) at the exact
+# versions it is tested with (requirements/constraints.txt).
 #   ./install.sh           everything: the product (with torch 2.11 for the planner) and the
 #                          neural renderer's stack (torchaudio 2.11, audiocraft 1.3.0)
 #   ./install.sh --core    the product without the neural renderer's stack
@@ -20,7 +21,7 @@ done
 
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
-"$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), "audiogen needs Python 3.11"'
+"$python" -c 'import sys; assert (3, 11) <= sys.version_info < (3, 14), "audiogen needs Python 3.11-3.13"'
 
 if [ "$bench" = 1 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -30,9 +31,10 @@ fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".$extras"
+pin=(-c requirements/constraints.txt)
+.venv/bin/python -m pip install -q "${pin[@]}" -e ".$extras"
 if [ "$neural" = 1 ]; then
-  .venv/bin/python -m pip install -q -r requirements/neural.txt
-  .venv/bin/python -m pip install -q --no-deps audiocraft==1.3.0
+  .venv/bin/python -m pip install -q "${pin[@]}" -r requirements/neural.txt
+  .venv/bin/python -m pip install -q "${pin[@]}" --no-deps audiocraft
 fi
 echo "audiogen installed in .venv ($(.venv/bin/audiogen kits | wc -l) kits)"

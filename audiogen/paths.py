@@ -1,19 +1,32 @@
-"""Where the shipped assets live: ``samples/`` and ``checkpoints/`` beside the package (an
-editable install), or wherever $AUDIOGEN_SAMPLES / $AUDIOGEN_CHECKPOINTS point."""
+"""Where the shipped assets live: kits (``samples/``) and models (``checkpoints/``) inside the
+installed package, else beside it in a checkout, unless $AUDIOGEN_SAMPLES / $AUDIOGEN_CHECKPOINTS
+point elsewhere."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+# A wheel carries the repository's top-level samples/ and checkpoints/ as audiogen/_data/<name>/
+# (pyproject.toml's wheel sources); a checkout or an editable install keeps them at the top.
+_INSTALLED = _PACKAGE / "_data"
+_CHECKOUT = _PACKAGE.parent
 
 
 def samples_dir() -> Path:
-    env = os.environ.get("AUDIOGEN_SAMPLES")
-    return Path(env) if env else _REPO / "samples"
+    """The kits, example beats and their licences."""
+    return _shipped("samples", "AUDIOGEN_SAMPLES")
 
 
 def checkpoints_dir() -> Path:
-    env = os.environ.get("AUDIOGEN_CHECKPOINTS")
-    return Path(env) if env else _REPO / "checkpoints"
+    """The trained models, one folder each (``planner/``, ``humanizer/``...)."""
+    return _shipped("checkpoints", "AUDIOGEN_CHECKPOINTS")
+
+
+def _shipped(name: str, variable: str) -> Path:
+    override = os.environ.get(variable)
+    if override:
+        return Path(override)
+    installed = _INSTALLED / name
+    return installed if installed.is_dir() else _CHECKOUT / name
