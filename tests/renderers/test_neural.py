@@ -3,13 +3,12 @@ checkpoints and resumable training. (How it sounds is a benchmark, once a model 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from audiogen.codec.config import CodecConfig
 from audiogen.errors import AudiogenError
+from audiogen.paths import samples_dir
 from audiogen.renderers.features import CLASS_INDEX, FEATURES, stem_frames
 from audiogen.score import DrumScore, Hit, Meter
 
@@ -148,7 +147,7 @@ def test_without_a_trained_renderer_the_cli_says_to_use_the_sampler(tmp_path, mo
 
     monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(tmp_path))
     load_shipped.cache_clear()
-    midi = Path(__file__).resolve().parents[2] / "samples/beats/rock-groove.mid"
+    midi = samples_dir() / "beats" / "rock-groove.mid"
     code = main(["render", str(midi), "--renderer", "neural", "-o", str(tmp_path / "out")])
     assert code == 2 and not (tmp_path / "out").exists()
     load_shipped.cache_clear()
