@@ -43,6 +43,11 @@ def main() -> None:
     parser.add_argument("--segment", type=float, default=CodecTrainConfig.segment_s, help="clip, s")
     parser.add_argument("--lr", type=float, default=CodecTrainConfig.lr)
     parser.add_argument("--adversarial-after", type=int, default=CodecTrainConfig.adversarial_after)
+    parser.add_argument("--disc-scales", type=int, default=CodecTrainConfig.disc_scales,
+                        help="STFT resolutions of the discriminator (1-5)")  # fmt: skip
+    parser.add_argument("--disc-filters", type=int, default=CodecTrainConfig.disc_filters)
+    parser.add_argument("--disc-every", type=int, default=CodecTrainConfig.disc_every,
+                        help="adversarial losses every k-th step")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=500, help="steps between evaluations")
     parser.add_argument("--eval-performances", type=int, default=3,
                         help="Groove test performances in the held-out evaluation")  # fmt: skip
@@ -68,8 +73,11 @@ def main() -> None:
 
     config = CodecConfig(n_filters=4, ratios=(4, 4, 4, 10), dimension=16, n_q=2, bins=16) \
         if args.tiny else CodecConfig()  # fmt: skip
-    train_config = CodecTrainConfig(batch_size=args.batch, segment_s=args.segment, lr=args.lr,
-                                    adversarial_after=args.adversarial_after)  # fmt: skip
+    train_config = CodecTrainConfig(
+        batch_size=args.batch, segment_s=args.segment, lr=args.lr,
+        adversarial_after=args.adversarial_after, disc_scales=args.disc_scales,
+        disc_filters=args.disc_filters, disc_every=args.disc_every,
+    )  # fmt: skip
     evaluate = held_out_evaluation(args.groove, args.eval_performances, config.sample_rate) \
         if args.groove.exists() else None  # fmt: skip
     candidate = args.state / "candidate"

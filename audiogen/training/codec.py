@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 STATE = "state.pt"  # generator, discriminator, optimizers, step: one file, replaced each save
 CURVE = "curve.jsonl"  # one row per evaluation: step, CPU-hours, held-out measures
 SAVE_EVERY_S = 300.0
+DISC_FFTS = [1024, 2048, 512, 256, 128]  # the discriminator's STFT sizes (hop a quarter of each)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +49,8 @@ class CodecTrainConfig(TrainConfig):
         default_factory=lambda: {"adv": 4.0, "feat": 4.0, "l1": 0.1, "msspec": 2.0}
     )
     disc_filters: int = 32
+    disc_scales: int = 5  # the first n of the discriminator's five STFT resolutions
+    disc_every: int = 1  # the adversarial losses (and the discriminator's update) every k-th step
 
 
 def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
@@ -100,9 +103,10 @@ def train(
     torch.manual_seed(train_config.seed)
 
     model = build_model(config).to(device)
+    scales = slice(0, train_config.disc_scales)
     disc = adversarial.MultiScaleSTFTDiscriminator(
-        filters=train_config.disc_filters, n_ffts=[1024, 2048, 512, 256, 128],
-        hop_lengths=[256, 512, 128, 64, 32], win_lengths=[1024, 2048, 512, 256, 128],
+        filters=train_config.disc_filters, n_ffts=DISC_FFTS[scales],
+        hop_lengths=[n // 4 for n in DISC_FFTS[scales]], win_lengths=DISC_FFTS[scales],
     ).to(device)  # fmt: skip
     opt_g = torch.optim.Adam(model.parameters(), lr=train_config.lr, betas=train_config.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=train_config.lr, betas=train_config.betas)
@@ -121,8 +125,15 @@ def train(
         state = torch.load(state_path, map_location=device, weights_only=False)
         if state["config"] != config.to_dict():
             raise ValueError(f"{state_path} was trained with another codec shape")
-        for name, part in (("model", model), ("disc", disc), ("opt_g", opt_g), ("opt_d", opt_d)):
+        for name, part in (("model", model), ("opt_g", opt_g)):
             part.load_state_dict(state[name])
+        try:
+            disc.load_state_dict(state["disc"])
+            opt_d.load_state_dict(state["opt_d"])
+        except (RuntimeError, ValueError):
+            # Another discriminator shape was asked for (see CodecTrainConfig.disc_scales):
+            # the generator goes on, the new discriminator starts fresh.
+            log.info("the discriminator's shape changed: it starts fresh")
         step, runs, seconds = state["step"], state["runs"], state["seconds"]
         cpu_seconds = state.get("cpu_seconds", 0.0)
         log.info("resumed from %s at step %d", state_path, step)
@@ -174,7 +185,7 @@ def train(
         qres = model(x)
         y = qres.x
         losses = {"l1": torch.nn.functional.l1_loss(y, x), "msspec": msspec(y, x)}
-        if step >= train_config.adversarial_after:
+        if step >= train_config.adversarial_after and step % train_config.disc_every == 0:
             adv_loss.train_adv(y, x)
             losses["adv"], losses["feat"] = adv_loss(y, x)
         opt_g.zero_grad()

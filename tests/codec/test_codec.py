@@ -110,6 +110,11 @@ def test_training_resumes_where_it_stopped(tmp_path, phrases):
     card = json.loads((tmp_path / "out" / "codec.json").read_text())
     assert card["version"] == "codec@2" and card["config"]["n_filters"] == 4
     assert Codec.load(tmp_path / "out").config == TINY
+    # A lighter discriminator asked for mid-campaign: the generator goes on, the critic anew.
+    lighter = CodecTrainConfig(segment_s=0.2, batch_size=2, adversarial_after=1, disc_scales=2,
+                               disc_filters=8)  # fmt: skip
+    third = train(**{**run, "train_config": lighter})
+    assert third["steps"] == 3 and "adv" in third["losses"]
 
 
 def test_the_onnx_decoder_sounds_the_same_as_torch_at_any_length(tmp_path):
