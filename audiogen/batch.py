@@ -467,7 +467,7 @@ def write_summary(out: Path, outcomes: list[Outcome]) -> None:
     """``summary.csv`` and ``summary.json`` in ``out``, each written atomically."""
     rows = []
     for o in outcomes:
-        row = {k: "" for k in SUMMARY_FIELDS}
+        row: dict[str, Any] = {k: "" for k in SUMMARY_FIELDS}
         row.update(o.row)
         row.update(name=o.name, status=o.status, seconds=round(o.seconds, 3), error=o.error)
         rows.append(row)

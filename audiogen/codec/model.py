@@ -174,5 +174,6 @@ def export_decoder(model: Any, config: CodecConfig, folder: Path) -> Path:
             decoder, (latent,), input_names=["latent"], output_names=["audio"],
             dynamic_shapes=({0: batch, 2: frames},), dynamo=True, verbose=False,
         )  # fmt: skip
+        assert program is not None  # the dynamo exporter always returns its program
         program.save(str(tmp))
     return folder / DECODER_ONNX

@@ -97,12 +97,12 @@ class Planner:
             feel = "straight"
         energy = float(np.mean([self.energy_rank([BarHit(p, i, v) for p, i, v in b], score.meter)
                                 for b in core]))  # fmt: skip
-        form = parse_form(form, energy)
+        sections = parse_form(form, energy)
         req = PlanRequest(
-            genre=genre or "none", bpm=score.bpm, bars=sum(s.bars for s in form),
+            genre=genre or "none", bpm=score.bpm, bars=sum(s.bars for s in sections),
             meter=score.meter, feel=feel, swing=swing if feel.startswith("swing") else 0.5,
             energy=energy, seed=seed, temperature=temperature * (0.8 + 0.4 * amount),
-            form=form,
+            form=sections,
         )  # fmt: skip
         with decoding():
             gen = torch.Generator().manual_seed(seed)
@@ -123,8 +123,7 @@ class Planner:
         core: list[Row] = []
         for _ in range(min(CORE_BARS, req.bars)):
             cache = context([r.words() for r in core])
-            row, _ = self.search.bars(req, [], cache, gen, Job(energy=req.energy), [])
-            core.append(row)
+            core.append(self.search.bar(req, [], cache, gen, Job(energy=req.energy)))
         return write_song(self.search, req, gen, [r.hits for r in core],
                           [r.words() for r in core], frozenset(REGENERATED),
                           version=self.version)  # fmt: skip

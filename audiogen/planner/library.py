@@ -61,7 +61,7 @@ def _read_style_file(path: Path) -> tuple[Phrase, ...]:
     except tomllib.TOMLDecodeError as exc:
         raise ScoreError(f"{path.name}: not valid TOML ({exc})") from None
     genre = data.get("genre")
-    if genre not in GENRES:
+    if not isinstance(genre, str) or genre not in GENRES:
         raise ScoreError(f"{path.name}: genre {genre!r} is not one of {', '.join(GENRES)}")
     patterns = data.get("patterns") or []
     if not patterns:
