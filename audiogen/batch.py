@@ -411,7 +411,7 @@ class _lock:
             return
         raise OutputError(f"cannot lock {self.path.parent}")
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.path.unlink(missing_ok=True)
 
 

@@ -29,7 +29,7 @@ from audiogen.planner.song import (
 )
 from audiogen.planner.steps import Steps
 from audiogen.planner.tokens import MAX_BAR_TICKS
-from audiogen.score import FEELS, DrumScore
+from audiogen.score import FEELS, DrumScore, Meter
 
 __all__ = ["POLYRHYTHMS", "PlanRequest", "Planner", "Song", "core_bars", "cross_rhythm",
            "vary_lanes"]  # fmt: skip
@@ -111,7 +111,7 @@ class Planner:
                               fills=amount > 0, half_fills=amount < 0.5,
                               pull=2 * (1 - 2 * amount), version=self.version)  # fmt: skip
 
-    def energy_rank(self, bar: list[BarHit], meter) -> float:
+    def energy_rank(self, bar: list[BarHit], meter: Meter) -> float:
         """Where a bar's energy lies among the training bars', 0 (sparsest) to 1."""
         return self.search.energy_rank(bar, meter)
 

@@ -182,7 +182,8 @@ def write_song(
     return Song(score, [list(bar) for bar in core], variations, frozenset(kept))
 
 
-def _fills(search: Search, req: PlanRequest, gen, sections, bars, poly, half: bool,
+def _fills(search: Search, req: PlanRequest, gen: torch.Generator, sections: tuple[Section, ...],
+           bars: list[list[tuple[int, str, int]]], poly: list[list[int]] | None, half: bool,
            kept: set[tuple[int, str]], filled: set[tuple[int, str]]) -> None:  # fmt: skip
     """Write the last bar of each of ``sections`` as a fill (its second half only for a
     section of 4 bars or fewer, or when ``half``). Fills are written as the drummers' fill

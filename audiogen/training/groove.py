@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -173,7 +173,7 @@ def _pack(parsed: list[tuple], names: list[str]) -> dict[str, np.ndarray]:
     }
 
 
-def _unpack(data, names: list[str]) -> list[_Performance]:
+def _unpack(data: Mapping[str, np.ndarray], names: list[str]) -> list[_Performance]:
     if json.loads(str(data["names"][0])) != names:
         raise ValueError("the cache lists other files than info.csv")
     classes = json.loads(str(data["instruments"][0]))
