@@ -128,7 +128,7 @@ def _groove_performances(root: Path, rows: list[dict[str, str]], cache: bool) ->
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp, tmp.open("wb") as fh:
-                np.savez_compressed(fh, allow_pickle=True, **arrays)
+                np.savez_compressed(fh, allow_pickle=False, **arrays)  # plain arrays only
         except OSError as exc:
             log.warning("cannot write the Groove cache %s: %s", path, exc)
     return _unpack(arrays, names)
