@@ -411,7 +411,7 @@ class _lock:
             return
         raise OutputError(f"cannot lock {self.path.parent}")
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.path.unlink(missing_ok=True)
 
 
@@ -467,7 +467,7 @@ def write_summary(out: Path, outcomes: list[Outcome]) -> None:
     """``summary.csv`` and ``summary.json`` in ``out``, each written atomically."""
     rows = []
     for o in outcomes:
-        row = {k: "" for k in SUMMARY_FIELDS}
+        row: dict[str, Any] = {k: "" for k in SUMMARY_FIELDS}
         row.update(o.row)
         row.update(name=o.name, status=o.status, seconds=round(o.seconds, 3), error=o.error)
         rows.append(row)

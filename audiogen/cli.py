@@ -15,13 +15,21 @@ from audiogen.errors import AudiogenError
 from audiogen.request import cli_fields, plan_fields, vary_fields
 
 if TYPE_CHECKING:
+    import dataclasses
+
+    from audiogen.beat import Beat
     from audiogen.pipeline import Session
+    from audiogen.request import PlanOptions, RenderRequest
+    from audiogen.score import DrumScore
 
 log = logging.getLogger("audiogen")
 
 
 def _add_request_options(
-    parser: argparse.ArgumentParser, fields=None, title: str = "sound", hide_defaults=()
+    parser: argparse.ArgumentParser,
+    fields: list[dataclasses.Field] | None = None,
+    title: str = "sound",
+    hide_defaults: tuple[str, ...] = (),
 ) -> None:
     group = parser.add_argument_group(title)
     for f in fields if fields is not None else cli_fields():
@@ -190,7 +198,7 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sections(score) -> str:
+def _sections(score: DrumScore) -> str:
     """A song's sections for the summary line: "intro 4 verse 8 chorus 8"."""
     return " ".join(f"{s.name} {s.bars}" for s in score.sections)
 
@@ -227,7 +235,7 @@ def _session(args: argparse.Namespace) -> Iterator[Session]:
         yield Session(callback=draw)
 
 
-def _resolved_summary(plan_opts, request) -> dict:
+def _resolved_summary(plan_opts: PlanOptions, request: RenderRequest) -> dict:
     """The options a sentence can move, as they will run."""
     return {
         "genre": plan_opts.genre, "bpm": plan_opts.bpm, "bars": plan_opts.bars,
@@ -237,7 +245,7 @@ def _resolved_summary(plan_opts, request) -> dict:
     }  # fmt: skip
 
 
-def _save_and_report(beat, out: Path, args: argparse.Namespace, summary: str) -> None:
+def _save_and_report(beat: Beat, out: Path, args: argparse.Namespace, summary: str) -> None:
     beat.save(out, force=args.force)
     if not args.quiet:
         report = beat.loudness

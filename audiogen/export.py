@@ -115,7 +115,9 @@ def _write_all(beat: Beat, folder: Path) -> None:
             beat.loudness.limiter_reduction_db,
         )
     for fmt in beat.request.formats:
-        tracks = [(folder / f"mix.{fmt}", beat.mix, None)]
+        tracks: list[tuple[Path, np.ndarray, str | None]] = [
+            (folder / f"mix.{fmt}", beat.mix, None)
+        ]
         tracks += [
             (folder / "stems" / f"{g}.{fmt}", audio, stem_subtype)
             for g, audio in beat.stems.items()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections import Counter
 from pathlib import Path
 
@@ -236,7 +235,8 @@ def score_to_midi(score: DrumScore, track_name: str = "Drums") -> mido.MidiFile:
     ]
     for start, note, velocity in reversed(onsets):
         # Stop before the same note sounds again, so a DAW never sees overlapping notes.
-        length = max(1, min(_NOTE_LENGTH, next_same.get(note, math.inf) - start - 1))
+        after = next_same.get(note)
+        length = _NOTE_LENGTH if after is None else max(1, min(_NOTE_LENGTH, after - start - 1))
         next_same[note] = start
         drum.append(
             (start, mido.Message("note_on", channel=DRUM_CHANNEL, note=note, velocity=velocity))

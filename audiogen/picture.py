@@ -76,14 +76,14 @@ def draw_grid(score: DrumScore, title: str = "") -> Image.Image:
             if not lo <= hit.tick < hi:
                 continue
             row = lanes.index(hit.instrument)
-            x = LABEL_PX + (hit.tick - lo + hit.offset_ms / ms_per_tick) * PX_PER_TICK
+            left = LABEL_PX + (hit.tick - lo + hit.offset_ms / ms_per_tick) * PX_PER_TICK
             y = grid_top + row * LANE_PX
             shade = 0.25 + 0.75 * hit.velocity / 127
             rgb = tuple(
                 round(_BG[i] + (c - _BG[i]) * shade)
                 for i, c in enumerate(_GROUP_RGB[GROUP_OF[hit.instrument]])
             )
-            pen.rectangle((x + 1, y + 2, x + 6 * PX_PER_TICK - 3, y + LANE_PX - 3), fill=rgb)
+            pen.rectangle((left + 1, y + 2, left + 6 * PX_PER_TICK - 3, y + LANE_PX - 3), fill=rgb)
     return image
 
 

@@ -119,6 +119,9 @@ class Session:
         from audiogen.planner.generate import PlanRequest
         from audiogen.score import Meter
 
+        # `PlanOptions.create` fills each of these from the genre when it is not given.
+        assert options.bpm is not None and options.bars is not None and options.meter is not None
+        assert options.feel is not None and options.swing is not None
         req = PlanRequest(
             genre=options.genre, bpm=options.bpm, bars=options.bars,
             meter=Meter.parse(options.meter), feel=options.feel, swing=options.swing,
@@ -150,6 +153,7 @@ class Session:
         from audiogen.planner.generate import core_bars, vary_lanes
         from audiogen.score import Section
 
+        assert options.form is not None  # `VaryOptions.create` spells out the form
         song = self.planner.vary(score, options.form, options.amount, seed=seed,
                                  genre=options.genre, temperature=options.temperature)  # fmt: skip
         ticks = score.meter.ticks_per_bar
@@ -216,6 +220,7 @@ class Session:
                 score, seed=request.seed, loop_samples=passes
             )
         steps("mixing and loudness")
+        assert request.mix is not None  # `RenderRequest.create` takes the kit's mix by default
         name, target_lufs = resolve_loudness(request.loudness)
         ceiling = loudness_ceiling(name)
         loop = None

@@ -10,7 +10,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import ProgressColumn, TaskID
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,14 @@ def terminal_bar(enabled: bool | None = None, items: bool = False) -> Iterator[P
     )
     from rich.progress import Progress as Bar
 
-    columns: list[Any] = [TextColumn("{task.description:<24}"), BarColumn()]
+    columns: list[ProgressColumn] = [TextColumn("{task.description:<24}"), BarColumn()]
     if items:
         columns += [MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA")]
         columns.append(TimeRemainingColumn())
     else:
         columns.append(TimeElapsedColumn())
     with Bar(*columns, console=Console(stderr=True), transient=not items) as bar:
-        tasks: list[Any] = []
+        tasks: list[TaskID] = []
 
         def draw(event: Progress) -> None:
             if not tasks:

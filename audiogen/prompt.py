@@ -214,6 +214,7 @@ def parse_prompt(text: str) -> Resolution:
             take(match)
     match = _DURATION.search(raw)
     if match and "bars" not in options:
+        seconds: float
         if match.group(3):  # m:ss
             seconds = int(match.group(3)) * 60 + int(match.group(4))
         else:

@@ -15,6 +15,7 @@ from audiogen.audio import SAMPLE_RATES
 from audiogen.errors import AudiogenError, RequestError
 
 if TYPE_CHECKING:
+    from audiogen.planner.genres import Genre
     from audiogen.prompt import Resolution
 
 AUDIO_FORMATS = ("wav", "flac", "mp3")
@@ -216,7 +217,7 @@ class PlanOptions:
     )
 
     @classmethod
-    def create(cls, **values: Any) -> tuple[PlanOptions, Any]:
+    def create(cls, **values: Any) -> tuple[PlanOptions, Genre]:
         """Validate and fill genre defaults. Returns the options and the resolved `Genre`."""
         from audiogen.planner.genres import resolve_genre
 
@@ -405,7 +406,7 @@ def resolve_generation(prompt: str | None, options: Mapping[str, Any]) -> Genera
     resolution = parse_prompt(prompt) if prompt is not None else None
     plan_names = {f.name for f in plan_fields()}
     worded = dict(resolution.options) if resolution is not None else {}
-    moods = {k: worded.pop(k) for k in ("kit", "mix") if k in worded}
+    moods: dict[str, Any] = {k: worded.pop(k) for k in ("kit", "mix") if k in worded}
     merged = {**worded, **options}
     plan_values = {k: v for k, v in merged.items() if k in plan_names}
     render_values = {k: v for k, v in merged.items() if k not in plan_names}

@@ -14,7 +14,7 @@ import importlib
 import importlib.util
 import sys
 import types
-from typing import Any
+from typing import NoReturn
 
 from audiogen.errors import AudiogenError
 
@@ -42,12 +42,12 @@ def _register() -> None:
         if "." in name:
             parent, child = name.rsplit(".", 1)
             setattr(sys.modules[parent], child, package)
-    for package, modules in _EXPORTS.items():
+    for exporter, modules in _EXPORTS.items():
         for module in modules:
-            loaded = importlib.import_module(f"{package}.{module}")
+            loaded = importlib.import_module(f"{exporter}.{module}")
             for key in dir(loaded):
                 if not key.startswith("_"):
-                    setattr(sys.modules[package], key, getattr(loaded, key))
+                    setattr(sys.modules[exporter], key, getattr(loaded, key))
 
 
 # Libraries that audiocraft's modules import at the top but that only serve parts audiogen never
@@ -59,16 +59,16 @@ _NOT_USED = ("transformers", "spacy", "xformers", "av", "librosa")
 
 
 class _Absent(types.ModuleType):
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> _Absent:
         if name.startswith("__"):
             raise AttributeError(name)
         return _Absent(f"{self.__name__}.{name}")
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: object, **kwargs: object) -> NoReturn:
         raise AudiogenError(f"audiogen does not use {self.__name__} (an audiocraft extra)")
 
 
-def load(module: str) -> Any:
+def load(module: str) -> types.ModuleType:
     """``load("modules.seanet")`` → the module ``audiocraft.modules.seanet``."""
     _register()
     name = f"audiocraft.{module}"
@@ -94,5 +94,5 @@ def load(module: str) -> Any:
         # Each attention call asks whether xformers' profiler runs by importing it: that loads
         # all of xformers (a second, and a warning) or, where it is absent, fails an import
         # every call. audiogen never runs that profiler.
-        transformer._is_profiled = lambda: False
+        transformer._is_profiled = lambda: False  # type: ignore[attr-defined]
     return loaded

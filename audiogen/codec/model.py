@@ -19,6 +19,8 @@ from audiogen.files import atomic_path, write_text_atomic
 
 if TYPE_CHECKING:
     import torch
+    from audiocraft.models.encodec import EncodecModel
+    from onnxruntime import InferenceSession
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ CARD = "codec.json"
 DECODER_ONNX = "decoder.onnx"  # the same decoder for onnxruntime: ~3x faster on a CPU than torch
 
 
-def build_model(config: CodecConfig) -> Any:
+def build_model(config: CodecConfig) -> EncodecModel:
     """A fresh, untrained `EncodecModel` of ``config``'s shape."""
     seanet = _audiocraft.load("modules.seanet")
     quantization = _audiocraft.load("quantization")
@@ -58,10 +60,10 @@ class Codec:
         meta: what the checkpoint says about itself (version, steps, metrics).
     """
 
-    model: Any
+    model: EncodecModel
     config: CodecConfig
     meta: dict[str, Any]
-    onnx_decoder: Any = None  # an onnxruntime session, when the checkpoint ships one
+    onnx_decoder: InferenceSession | None = None  # when the checkpoint ships the decoder graph
 
     @property
     def sample_rate(self) -> int:
@@ -119,11 +121,13 @@ class Codec:
         return np.ascontiguousarray(audio, dtype=np.float32)
 
     @property
-    def _device(self) -> Any:
+    def _device(self) -> torch.device:
         return next(self.model.parameters()).device
 
 
-def save_checkpoint(model: Any, config: CodecConfig, folder: Path, meta: dict[str, Any]) -> None:
+def save_checkpoint(
+    model: EncodecModel, config: CodecConfig, folder: Path, meta: dict[str, Any]
+) -> None:
     """Write the model (fp16 safetensors; loaded back as fp32) and its JSON card atomically."""
     from safetensors.torch import save_file
 
@@ -138,7 +142,7 @@ def save_checkpoint(model: Any, config: CodecConfig, folder: Path, meta: dict[st
     write_text_atomic(folder / CARD, json.dumps(card, indent=1) + "\n")
 
 
-def _onnx_session(path: Path, device: str) -> Any:
+def _onnx_session(path: Path, device: str) -> InferenceSession | None:
     if not path.exists() or device != "cpu":
         return None
     try:
@@ -152,7 +156,7 @@ def _onnx_session(path: Path, device: str) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def export_decoder(model: Any, config: CodecConfig, folder: Path) -> Path:
+def export_decoder(model: EncodecModel, config: CodecConfig, folder: Path) -> Path:
     """Write the decoder as ONNX (needs the ``onnx`` package; the product only reads it).
 
     SEANet's decoder pads by amounts that do not depend on the input length, so one graph with a
@@ -166,7 +170,7 @@ def export_decoder(model: Any, config: CodecConfig, folder: Path) -> Path:
     for module in decoder.modules():  # bake weight norm into plain weights
         if hasattr(module, "weight_g"):
             torch.nn.utils.remove_weight_norm(module)
-    latent = torch.zeros(2, model.quantizer.dimension, 50)
+    latent = torch.zeros(2, config.dimension, 50)
     frames, batch = torch.export.Dim("frames", min=2, max=100_000), torch.export.Dim("batch")
     with warnings.catch_warnings(), atomic_path(folder / DECODER_ONNX) as tmp:
         warnings.simplefilter("ignore")
@@ -174,5 +178,6 @@ def export_decoder(model: Any, config: CodecConfig, folder: Path) -> Path:
             decoder, (latent,), input_names=["latent"], output_names=["audio"],
             dynamic_shapes=({0: batch, 2: frames},), dynamo=True, verbose=False,
         )  # fmt: skip
+        assert program is not None  # the dynamo exporter always returns its program
         program.save(str(tmp))
     return folder / DECODER_ONNX

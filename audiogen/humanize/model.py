@@ -225,10 +225,13 @@ class HumanizerNet(nn.Module):
         b, t, d = context.shape
         # The decoder GRU by hand, one hit at a time: the context's share of the input gates is
         # computed for all hits at once, so each step is a few small matrix products.
-        w_ih, w_hh = self.decoder.weight_ih_l0, self.decoder.weight_hh_l0
-        gates_in = context @ w_ih[:, :d].T + self.decoder.bias_ih_l0
+        w_ih, w_hh, b_ih, b_hh = (
+            self.decoder.get_parameter(name)
+            for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+        )
+        gates_in = context @ w_ih[:, :d].T + b_ih
         w_prev = w_ih[:, d:].T
-        w_hid, b_hh = w_hh.T, self.decoder.bias_hh_l0
+        w_hid = w_hh.T
         w_head, b_head = self.head.weight.T, self.head.bias
         hidden = torch.zeros(b, self.cfg.d_decoder)
         previous = torch.zeros(b, 2)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from audiogen.errors import MixError
 from audiogen.instruments import GROUPS
@@ -268,7 +269,11 @@ def _process_stem(mono: np.ndarray, preset: MixPreset, group: str, sample_rate: 
 
 
 def _add_room_return(
-    stereo: np.ndarray, voiced: np.ndarray, send_gain: float, room: RoomSpec, sample_rate: int
+    stereo: np.ndarray,
+    voiced: npt.NDArray[np.float32],
+    send_gain: float,
+    room: RoomSpec,
+    sample_rate: int,
 ) -> None:
     """Add this stem's share of the shared room to its ``(2, n)`` stereo, in place.
 
@@ -292,8 +297,8 @@ def _add_room_return(
         stop = min(n - start, begin + _BLOCK_SAMPLES)
         part = voiced[first + begin : first + stop] * send_gain
         part /= math.sqrt(2.0)
-        part = filters(part[np.newaxis, :], sample_rate, reset=begin == 0)[0]
-        returned = reverb(np.stack([part, part]), sample_rate, reset=begin == 0)
+        filtered = filters(part[np.newaxis, :], sample_rate, reset=begin == 0)[0]
+        returned = reverb(np.stack([filtered, filtered]), sample_rate, reset=begin == 0)
         stereo[:, start + begin : start + stop] += returned
 
 

@@ -124,6 +124,7 @@ def normalize(
     log.debug("normalize: gain %+.2f dB, loudness %.2f LUFS", gain_db, loudness)
 
     del envelope
+    assert gain is not None  # made in every round, and there is at least one
     result = apply_gain(frames, gain)
     del gain
     peak_dbtp = true_peak_dbtp(result, sample_rate)

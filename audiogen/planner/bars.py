@@ -5,7 +5,7 @@ that its controls are steered by: `density`, `bar_energy`, `syncopation_index`, 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -200,7 +200,7 @@ def _energy_of(phrase: Phrase) -> float:
 def describe(phrases: Sequence[Phrase]) -> dict:
     """Counts a report can print: phrases, bars, hits; per feel, genre and split."""
 
-    def count(key) -> dict:
+    def count(key: Callable[[Phrase], object]) -> dict:
         out: dict = {}
         for p in phrases:
             out[key(p)] = out.get(key(p), 0) + 1

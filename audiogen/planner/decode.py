@@ -94,7 +94,7 @@ class Decoder:
         )
 
     def sample(self, ids: np.ndarray, logits: np.ndarray, temperature: float, top_p: float,
-                gen) -> int:  # fmt: skip
+                gen: torch.Generator) -> int:  # fmt: skip
         """One of ``ids`` drawn from their ``logits`` (temperature, then nucleus of top_p)."""
         z = logits / max(temperature, 1e-3)
         p = np.exp(z - z.max())
@@ -108,8 +108,8 @@ class Decoder:
         return int(ids[order[i]])
 
     def write(
-        self, req: PlanRequest, pending: list[int], cache: KVCache, gen, jobs: list[Job],
-        attempt: int = 0,
+        self, req: PlanRequest, pending: list[int], cache: KVCache, gen: torch.Generator,
+        jobs: list[Job], attempt: int = 0,
     ) -> list[Row]:  # fmt: skip
         """Write one bar per job, all after the same context: ``cache`` (left as it is) plus
         the words in ``pending``. A retry (``attempt`` > 0) samples a little hotter, to leave a
@@ -194,7 +194,8 @@ class Row:
         self.hits: list[tuple[int, str, int]] = []
         self.lane = 0
         self.expect_hit = False
-        self.last_pos, self.used = -1, set()
+        self.last_pos = -1
+        self.used: set[str] = set()
         bar_ticks = req.meter.ticks_per_bar
         self.grid = np.array([t for t in range(bar_ticks) if t % 3 == 0 or t % 4 == 0])
         push = 0.0 if req.syncopation is None else (2 * req.syncopation - 1) * SYNC_BIAS
@@ -248,12 +249,12 @@ class Row:
         else:
             self._enter_lane()
 
-    def next(self, logits: np.ndarray, gen) -> int:
+    def next(self, logits: np.ndarray, gen: torch.Generator) -> int:
         token = self._next(logits, gen)
         self.tokens.append(token)
         return token
 
-    def _next(self, logits: np.ndarray, gen) -> int:
+    def _next(self, logits: np.ndarray, gen: torch.Generator) -> int:
         p, req = self.p, self.req
         if self.forced:
             token = self.forced.pop(0)

@@ -29,7 +29,7 @@ from audiogen.planner.song import (
 )
 from audiogen.planner.steps import Steps
 from audiogen.planner.tokens import MAX_BAR_TICKS
-from audiogen.score import FEELS, DrumScore
+from audiogen.score import FEELS, DrumScore, Meter
 
 __all__ = ["POLYRHYTHMS", "PlanRequest", "Planner", "Song", "core_bars", "cross_rhythm",
            "vary_lanes"]  # fmt: skip
@@ -97,12 +97,12 @@ class Planner:
             feel = "straight"
         energy = float(np.mean([self.energy_rank([BarHit(p, i, v) for p, i, v in b], score.meter)
                                 for b in core]))  # fmt: skip
-        form = parse_form(form, energy)
+        sections = parse_form(form, energy)
         req = PlanRequest(
-            genre=genre or "none", bpm=score.bpm, bars=sum(s.bars for s in form),
+            genre=genre or "none", bpm=score.bpm, bars=sum(s.bars for s in sections),
             meter=score.meter, feel=feel, swing=swing if feel.startswith("swing") else 0.5,
             energy=energy, seed=seed, temperature=temperature * (0.8 + 0.4 * amount),
-            form=form,
+            form=sections,
         )  # fmt: skip
         with decoding():
             gen = torch.Generator().manual_seed(seed)
@@ -111,7 +111,7 @@ class Planner:
                               fills=amount > 0, half_fills=amount < 0.5,
                               pull=2 * (1 - 2 * amount), version=self.version)  # fmt: skip
 
-    def energy_rank(self, bar: list[BarHit], meter) -> float:
+    def energy_rank(self, bar: list[BarHit], meter: Meter) -> float:
         """Where a bar's energy lies among the training bars', 0 (sparsest) to 1."""
         return self.search.energy_rank(bar, meter)
 
@@ -123,8 +123,7 @@ class Planner:
         core: list[Row] = []
         for _ in range(min(CORE_BARS, req.bars)):
             cache = context([r.words() for r in core])
-            row, _ = self.search.bars(req, [], cache, gen, Job(energy=req.energy), [])
-            core.append(row)
+            core.append(self.search.bar(req, [], cache, gen, Job(energy=req.energy)))
         return write_song(self.search, req, gen, [r.hits for r in core],
                           [r.words() for r in core], frozenset(REGENERATED),
                           version=self.version)  # fmt: skip

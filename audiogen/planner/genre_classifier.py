@@ -91,7 +91,7 @@ def features(bars: Sequence[Bar], meter: Meter, bpm: float, feel: str,
     on_beats = np.zeros((len(ROLES), BEATS_SEEN))
     role_hits = np.zeros(len(ROLES))
     role_vel = np.zeros(len(ROLES))
-    velocities = []
+    velocities: list[float] = []
     for bar in bars:
         seen = np.zeros((len(GROUPS), CELLS))
         places = set()
@@ -153,6 +153,8 @@ def phrase_rows(phrases: Sequence[Phrase]) -> tuple[np.ndarray, np.ndarray, list
         for seg in segments(p.bars):
             if not any(seg):
                 continue
+            if p.genre is None:
+                raise ValueError(f"{p.source}: a phrase without a genre cannot label a segment")
             xs.append(features(seg, p.meter, p.bpm, p.feel, p.swing))
             ys.append(genre_index[p.genre])
             sources.append(p.source)

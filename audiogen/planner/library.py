@@ -61,7 +61,7 @@ def _read_style_file(path: Path) -> tuple[Phrase, ...]:
     except tomllib.TOMLDecodeError as exc:
         raise ScoreError(f"{path.name}: not valid TOML ({exc})") from None
     genre = data.get("genre")
-    if genre not in GENRES:
+    if not isinstance(genre, str) or genre not in GENRES:
         raise ScoreError(f"{path.name}: genre {genre!r} is not one of {', '.join(GENRES)}")
     patterns = data.get("patterns") or []
     if not patterns:
@@ -160,6 +160,8 @@ def _library_tempi() -> dict[str, tuple[float, float]]:
 
 # -- variations ---------------------------------------------------------------------------------
 
+_Bar = dict[tuple[int, str], int]  # a bar being varied: (position, instrument) → velocity
+
 
 def vary_phrase(phrase: Phrase, seed: int = 0, index: int = 1) -> Phrase:
     """A musically plausible variation of a (library) phrase, the same for the same seed and index.
@@ -193,7 +195,8 @@ def vary_phrase(phrase: Phrase, seed: int = 0, index: int = 1) -> Phrase:
     return dataclasses.replace(phrase, source=f"{phrase.source}#v{index}", bpm=bpm, bars=new_bars)
 
 
-def _ghosts(bars, rng, step, per_bar, phrase) -> None:
+def _ghosts(bars: list[_Bar], rng: np.random.Generator, step: int, per_bar: int,
+            phrase: Phrase) -> None:  # fmt: skip
     snare_like = ("snare", "rim")
     for bar in bars:
         ghosts = [k for k, v in bar.items() if k[1] == "snare" and v < 56]
@@ -214,7 +217,8 @@ _TIME_LANES = ("hat_closed", "ride", "shaker")  # the lane that keeps time, firs
 _BUSY_AT = (*_TIME_LANES, "hat_open", "hat_pedal")  # a stroke here leaves no room for another
 
 
-def _hat_density(bars, rng, step, per_bar, phrase) -> None:
+def _hat_density(bars: list[_Bar], rng: np.random.Generator, step: int, per_bar: int,
+                 phrase: Phrase) -> None:  # fmt: skip
     """Thicken or thin the time-keeping lane: 8ths ↔ 16ths (swing8: quarters ↔ 8ths; triplet
     feel: with or without the middle triplet); trap gets a 32nd or 16th-triplet roll instead."""
     if phrase.genre == "trap" and rng.random() < 0.6:  # a roll on the last 8th of a beat
@@ -253,7 +257,8 @@ def _hat_density(bars, rng, step, per_bar, phrase) -> None:
                     del bar[(p, lane)]
 
 
-def _move_kick(bars, rng, step, per_bar, phrase) -> None:
+def _move_kick(bars: list[_Bar], rng: np.random.Generator, step: int, per_bar: int,
+               phrase: Phrase) -> None:  # fmt: skip
     """Move one off-beat kick a grid step earlier or later (beats stay anchored, so four on
     the floor stays four on the floor)."""
     beat = phrase.meter.beat_ticks
@@ -267,7 +272,8 @@ def _move_kick(bars, rng, step, per_bar, phrase) -> None:
         bars[b][(q, "kick")] = bars[b].pop((p, "kick"))
 
 
-def _swap_hat(bars, rng, step, per_bar, phrase) -> None:
+def _swap_hat(bars: list[_Bar], rng: np.random.Generator, step: int, per_bar: int,
+              phrase: Phrase) -> None:  # fmt: skip
     spots = [(b, p, inst) for b, bar in enumerate(bars) for p, inst in bar
              if inst in ("hat_closed", "hat_open") and p % _BEAT]  # fmt: skip
     if not spots:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -32,12 +33,9 @@ class _Block(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model)
         self.norm2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(
-            nn.Linear(cfg.d_model, 4 * cfg.d_model),
-            nn.GELU(),
-            nn.Linear(4 * cfg.d_model, cfg.d_model),
-        )
-        self._mlp = (self.mlp[0], self.mlp[2])  # a plain tuple: no second registration
+        up, down = nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.Linear(4 * cfg.d_model, cfg.d_model)
+        self.mlp = nn.Sequential(up, nn.GELU(), down)
+        self._mlp = (up, down)  # a plain tuple: no second registration
         self.dropout = cfg.dropout
 
     def forward(
@@ -164,14 +162,19 @@ class PlannerModel(nn.Module):
         cache.length += 1
         return F.linear(F.layer_norm(x, (d,), self.norm.weight, self.norm.bias), self.head.weight)
 
+    @property
+    def layers(self) -> list[_Block]:
+        """The blocks, as what they are (iterating a `ModuleList` gives plain modules)."""
+        return cast("list[_Block]", list(self.blocks))
+
     def _step_weights(self) -> list[tuple]:
         """Each block's parameters as plain tuples, gathered once (the tensors themselves, so
         training in place or loading a state dict shows through)."""
         if getattr(self, "_steps", None) is None:
             self._steps = [
                 tuple((m.weight, m.bias) for m in (
-                    blk.norm1, blk.qkv, blk.proj, blk.norm2, blk.mlp[0], blk.mlp[2]))
-                for blk in self.blocks
+                    blk.norm1, blk.qkv, blk.proj, blk.norm2, *blk._mlp))
+                for blk in self.layers
             ]  # fmt: skip
         return self._steps
 

@@ -4,11 +4,16 @@ for a section of a song, the one that varies the core groove without copying it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from audiogen.planner.bars import BarHit, bar_energy, bar_fingerprint, syncopation_index
 from audiogen.planner.controls import PlanRequest
 from audiogen.planner.decode import Decoder, Job, Row
 from audiogen.planner.model import KVCache
 from audiogen.score import Meter
+
+if TYPE_CHECKING:
+    import torch
 
 CANDIDATES = 4  # versions of each core bar written side by side, to choose from
 TRIES = 4  # rounds of candidates before a bar that copies a training bar is let through
@@ -29,7 +34,8 @@ class Search:
         self.decoder, self.seen = decoder, seen
 
     def bars(
-        self, req: PlanRequest, pending: list[int], cache: KVCache, gen, core: Job | None,
+        self, req: PlanRequest, pending: list[int], cache: KVCache, gen: torch.Generator,
+        core: Job | None,
         fills: list[Job], heat: int = 0,
     ) -> tuple[Row | None, list[Row]]:  # fmt: skip
         """Write, side by side after the same context (``cache`` plus ``pending``), versions of
@@ -44,10 +50,11 @@ class Search:
         written: list = [None] * len(fills)
         todo = list(range(len(fills)))
         for attempt in range(TRIES):
-            n_core = CANDIDATES if core is not None and chosen is None else 0
+            core_jobs = [core] * CANDIDATES if core is not None and chosen is None else []
+            n_core = len(core_jobs)
             if not n_core and not todo:
                 break
-            jobs = [core] * n_core + [fills[i] for i in todo]
+            jobs = core_jobs + [fills[i] for i in todo]
             rows = self.decoder.write(req, pending, cache, gen, jobs, attempt + heat)
             if n_core:
                 versions = rows[:n_core]
@@ -63,6 +70,13 @@ class Search:
         if core is not None and chosen is None:
             chosen = self.nearest(req, pool or versions)  # the model knows nothing else
         return chosen, written
+
+    def bar(self, req: PlanRequest, pending: list[int], cache: KVCache, gen: torch.Generator,
+            job: Job) -> Row:  # fmt: skip
+        """The version of one bar of the core phrase that `bars` keeps, with no fills."""
+        row, _ = self.bars(req, pending, cache, gen, job, [])
+        assert row is not None  # a core job always brings a bar back
+        return row
 
     def nearest(self, req: PlanRequest, rows: list[Row]) -> Row:
         """The version nearest the request (see `_gap`)."""

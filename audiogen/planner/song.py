@@ -66,7 +66,7 @@ def write_groove(search: Search, req: PlanRequest, version: str) -> DrumScore:
     pending: list[int] = [search.decoder.vocab.id(BOS)]  # words not yet fed to the model
     core: list[list[tuple[int, str, int]]] = []
     for b in range(core_n - 1):
-        row, _ = search.bars(req, pending, cache, gen, Job(shape=shape(b)), [])
+        row = search.bar(req, pending, cache, gen, Job(shape=shape(b)))
         core.append(row.hits)
         # The cache takes in the bar kept, all but its closing <bar>, which opens the next.
         search.decoder.model(torch.tensor([row.tokens[:-1]]), cache)
@@ -78,9 +78,9 @@ def write_groove(search: Search, req: PlanRequest, version: str) -> DrumScore:
         chunk = fills[i : i + MAX_ROWS]
         core_job = Job(shape=shape(core_n - 1)) if i == 0 else None
         fill_jobs = [Job("fill", shape=shape(b)) for b in chunk]
-        row, rows = search.bars(req, pending, cache, gen, core_job, fill_jobs)
-        if row is not None:
-            core.append(row.hits)
+        last, rows = search.bars(req, pending, cache, gen, core_job, fill_jobs)
+        if last is not None:
+            core.append(last.hits)
         by_bar.update((b, r.hits) for b, r in zip(chunk, rows))
     song = [by_bar.get(b, core[b % core_n]) for b in range(req.bars)]
     if poly:  # the cross-rhythm keeps its own cycle in every bar, repeated or not
@@ -102,6 +102,7 @@ def write_song(
     writing the ``regenerate`` lanes anew per distinct section, density kept in the order
     of the sections' energies, then fills and crashes."""
     form = req.form
+    assert form is not None  # the callers write songs of requests with a form
     n = len(core)
     level: dict[str, float] = {}
     for s in form:
@@ -181,7 +182,8 @@ def write_song(
     return Song(score, [list(bar) for bar in core], variations, frozenset(kept))
 
 
-def _fills(search: Search, req: PlanRequest, gen, sections, bars, poly, half: bool,
+def _fills(search: Search, req: PlanRequest, gen: torch.Generator, sections: tuple[Section, ...],
+           bars: list[list[tuple[int, str, int]]], poly: list[list[int]] | None, half: bool,
            kept: set[tuple[int, str]], filled: set[tuple[int, str]]) -> None:  # fmt: skip
     """Write the last bar of each of ``sections`` as a fill (its second half only for a
     section of 4 bars or fewer, or when ``half``). Fills are written as the drummers' fill
@@ -281,7 +283,7 @@ def _recolour(bar: list[tuple[int, str, int]], core: list, louder: bool) -> list
     keys = {(p, i) for p, i, _ in core}
     out = list(bar)
     counts = {v: sum(i == v for _, i, _ in out) for v in ("hat_closed", "ride")}
-    voice = max(counts, key=counts.get)
+    voice = max(counts, key=counts.__getitem__)
     other = "ride" if voice == "hat_closed" else "hat_closed"
     strokes = [p for p, i, _ in out if i == voice]
     if not louder:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +21,9 @@ from torch.nn import functional as F
 
 from audiogen.files import atomic_path
 from audiogen.planner.model import KVCache, PlannerModel
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ class OnnxSteps:
     row, head, channel), so that the past of every layer is a contiguous block that the session
     reads without a copy; the graph returns only the new step's keys and values."""
 
-    def __init__(self, session, cache: KVCache) -> None:
+    def __init__(self, session: InferenceSession, cache: KVCache) -> None:
         self.session = session
         self.max_len = cache.kv.shape[4]
         self.length = cache.length
@@ -67,7 +71,10 @@ class OnnxSteps:
             grown = np.empty((*self.kv.shape[:2], room, *self.kv.shape[3:]), np.float32)
             grown[:, :, :at] = self.kv
             self.kv = grown
-        feeds = {"ids": np.asarray(ids, np.int64), "at": np.array([at], np.int64)}
+        feeds: dict[str, np.ndarray] = {
+            "ids": np.asarray(ids, np.int64),
+            "at": np.array([at], np.int64),
+        }
         layers = self.kv.shape[0]
         for layer in range(layers):
             feeds[self._names[2 * layer]] = self.kv[layer, 0, :at]
@@ -113,7 +120,7 @@ class Steps:
         return OnnxSteps(self.session, cache)
 
 
-def _session(path: Path):
+def _session(path: Path) -> InferenceSession | None:
     if not path.is_file():
         return None
     try:
@@ -137,13 +144,15 @@ class _StepGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, ids: torch.Tensor, at: torch.Tensor, *past: torch.Tensor):
+    def forward(
+        self, ids: torch.Tensor, at: torch.Tensor, *past: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         m = self.model
         x = m.tok(ids) + m.pos(at)
         b, d = x.shape
         h = m.cfg.n_heads
         new = []
-        for layer, blk in enumerate(m.blocks):
+        for layer, blk in enumerate(m.layers):
             y = F.layer_norm(x, (d,), blk.norm1.weight, blk.norm1.bias)
             q, k, v = blk.qkv(y).view(b, 3, h, d // h).unbind(1)  # (row, head, channel)
             keys = torch.cat([past[2 * layer], k[None]]).permute(1, 2, 0, 3)
@@ -175,5 +184,6 @@ def export_step(model: PlannerModel, folder: Path) -> Path:
             dynamic_shapes=({0: batch}, None, ({0: time, 1: batch},) * len(past)),
             dynamo=True, verbose=False,
         )  # fmt: skip
+        assert program is not None  # the dynamo exporter always returns its program
         program.save(str(tmp))
     return folder / STEP_ONNX

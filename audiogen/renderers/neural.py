@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -28,6 +29,15 @@ from audiogen.files import atomic_path, write_text_atomic
 from audiogen.instruments import GROUPS
 from audiogen.renderers.features import FEATURES, stem_frames
 from audiogen.score import DrumScore
+
+if TYPE_CHECKING:
+    import torch
+    from audiocraft.models.lm import LMModel
+    from audiocraft.modules.transformer import StreamingTransformerLayer
+    from torch import nn
+
+    from audiogen.kits import Kit
+    from audiogen.renderers.result import RenderResult
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +78,17 @@ class RendererConfig:
         return cls(**values)
 
 
-def _modules() -> tuple[Any, Any, Any]:
+def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
     import torch
 
     return torch, _audiocraft.load("models.lm"), _audiocraft.load("modules.conditioners")
 
 
-def build(config: RendererConfig) -> tuple[Any, Any]:
+def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
     """A fresh (LMModel, ScoreConditioner) pair of ``config``'s shape."""
-    torch, lm_module, conditioners = _modules()
+    import torch
+
+    _, lm_module, conditioners = _modules()
     patterns = _audiocraft.load("modules.codebooks_patterns")
 
     class ScoreConditioner(torch.nn.Module):
@@ -88,7 +100,9 @@ def build(config: RendererConfig) -> tuple[Any, Any]:
             self.stem = torch.nn.Embedding(len(GROUPS), config.dim)
             self.kit = torch.nn.Embedding(max(1, len(config.kits)), config.dim)
 
-        def forward(self, features: Any, stem: Any, kit: Any, steps: int) -> Any:
+        def forward(
+            self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor, steps: int
+        ) -> torch.Tensor:
             x = features.transpose(1, 2)  # [B, F, T]
             x = torch.nn.functional.pad(x, (config.window - 2, 1 + steps - x.shape[-1]))
             out = self.conv(x).transpose(1, 2)  # [B, steps, dim]
@@ -110,7 +124,10 @@ def build(config: RendererConfig) -> tuple[Any, Any]:
     return lm, ScoreConditioner()
 
 
-def predict(lm: Any, conditioner: Any, codes: Any, features: Any, stem: Any, kit: Any) -> Any:
+def predict(
+    lm: LMModel, conditioner: torch.nn.Module, codes: torch.Tensor, features: torch.Tensor,
+    stem: torch.Tensor, kit: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Teacher-forced logits [B, K, T, card] and their validity mask [B, K, T] (training)."""
     torch = _modules()[0]
     B, K, T = codes.shape
@@ -135,8 +152,8 @@ class NeuralRenderer:
         meta: the checkpoint's card (version, steps, metrics).
     """
 
-    lm: Any
-    conditioner: Any
+    lm: LMModel
+    conditioner: torch.nn.Module
     codec: Codec
     config: RendererConfig
     meta: dict[str, Any] = field(default_factory=dict)
@@ -210,8 +227,9 @@ class NeuralRenderer:
             for i, g in enumerate(groups)
         }
 
-    def generate(self, features: Any, stem: Any, kit: Any, seed: int = 0,
-                 temperature: float = 1.0, top_k: int = 50) -> Any:  # fmt: skip
+    def generate(self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor,
+                 seed: int = 0, temperature: float = 1.0,
+                 top_k: int = 50) -> torch.Tensor:  # fmt: skip
         """Codes [B, K, T] for score features [B, T, F], in windows primed by the last one."""
         torch = _modules()[0]
         B, T, _ = features.shape
@@ -227,8 +245,9 @@ class NeuralRenderer:
             done = hi
         return codes
 
-    def _fill(self, codes: Any, features: Any, stem: Any, kit: Any, prompt: int,
-              generator: Any, temperature: float, top_k: int) -> Any:  # fmt: skip
+    def _fill(self, codes: torch.Tensor, features: torch.Tensor, stem: torch.Tensor,
+              kit: torch.Tensor, prompt: int, generator: torch.Generator, temperature: float,
+              top_k: int) -> torch.Tensor:  # fmt: skip
         torch = _modules()[0]
         lm = self.lm
         pattern = lm.pattern_provider.get_pattern(codes.shape[-1])
@@ -238,6 +257,7 @@ class NeuralRenderer:
         with torch.inference_mode(), _one_thread(torch):
             decoder = _Decoder(lm, self.conditioner(features, stem, kit, steps))
             start = pattern.get_first_step_with_timesteps(prompt) if prompt else 1
+            assert start is not None  # the primer is shorter than the window: a step follows it
             previous = 0
             for offset in range(start, steps):
                 logits = decoder(sequence[..., previous:offset], previous)
@@ -260,10 +280,15 @@ class _Decoder:
     is never shifted), and the eight output heads are one matrix product.
     """
 
-    def __init__(self, lm: Any, condition: Any) -> None:
+    def __init__(self, lm: LMModel, condition: torch.Tensor) -> None:
         torch = _modules()[0]
         transformer = lm.transformer
-        attention = transformer.layers[0].self_attn
+        # What `build` made them (a ModuleList hands out plain modules).
+        layers = cast("list[StreamingTransformerLayer]", list(transformer.layers))
+        out_norm = cast("nn.LayerNorm", lm.out_norm)  # norm="layer_norm"
+        embeddings = cast("list[nn.Embedding]", list(lm.emb))
+        heads = cast("list[nn.Linear]", list(lm.linears))
+        attention = layers[0].self_attn
         # The shape `build` makes; anything else would need its own arithmetic here.
         assert transformer.positional_embedding == "sin" and attention.custom
         assert attention.kv_repeat == 1 and not attention.qk_layer_norm and lm.out_norm is not None
@@ -275,11 +300,11 @@ class _Decoder:
         sin = _audiocraft.load("modules.transformer").create_sin_embedding
         positions = sin(torch.arange(S).view(1, -1, 1), dim, max_period=transformer.max_period)
         self.inputs = condition + transformer.positional_scale * positions  # [B, S, dim]
-        self.embedding = torch.cat([e.weight for e in lm.emb])  # [K * (card + 1), dim]
+        self.embedding = torch.cat([e.weight for e in embeddings])  # [K * (card + 1), dim]
         self.shift = torch.arange(lm.n_q) * (lm.card + 1)  # codebook k's rows in it
-        self.out_norm = (lm.out_norm.weight, lm.out_norm.bias, lm.out_norm.eps)
-        self.heads_weight = torch.cat([h.weight for h in lm.linears])  # [K * card, dim]
-        self.heads_bias = torch.cat([h.bias for h in lm.linears])[:, None]
+        self.out_norm = (out_norm.weight, out_norm.bias, out_norm.eps)
+        self.heads_weight = torch.cat([h.weight for h in heads])  # [K * card, dim]
+        self.heads_bias = torch.cat([h.bias for h in heads])[:, None]
         self.layers = [
             ((layer.norm1.weight, layer.norm1.bias, layer.norm1.eps),
              (layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias),
@@ -287,12 +312,12 @@ class _Decoder:
              (layer.norm2.weight, layer.norm2.bias, layer.norm2.eps),
              (layer.linear1.weight, layer.linear1.bias), layer.activation,
              (layer.linear2.weight, layer.linear2.bias))
-            for layer in transformer.layers
+            for layer in layers
         ]  # fmt: skip
         shape = (len(self.layers), B, self.heads, self.slots, dim // self.heads)
         self.keys, self.values = torch.zeros(shape), torch.zeros(shape)
 
-    def __call__(self, tokens: Any, start: int) -> Any:
+    def __call__(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
         """Logits [B, K, card] for the step after ``tokens`` [B, K, T], which are the steps from
         ``start`` on: the first call primes from step 0, each later call brings one step."""
         F = self.F
@@ -317,7 +342,9 @@ class _Decoder:
         logits = self.torch.addmm(self.heads_bias, self.heads_weight, x.t())  # [K * card, B]
         return logits.t().reshape(B, K, -1)
 
-    def _attend(self, qkv: Any, keys: Any, values: Any, start: int) -> Any:
+    def _attend(
+        self, qkv: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, start: int
+    ) -> torch.Tensor:
         """Causal self-attention over the last ``past_context`` steps, as in training, for this
         call's queries; their keys and values go into the layer's ring first."""
         torch, F = self.torch, self.F
@@ -341,7 +368,7 @@ class _Decoder:
 
 
 @contextmanager
-def _one_thread(torch: Any) -> Iterator[None]:
+def _one_thread(torch: ModuleType) -> Iterator[None]:
     """One step is a few small matrix products: a second thread only adds synchronisation
     (measured on the 2-core CPU with other work running: 29 ms a step on one thread, 300 on two)."""
     threads = torch.get_num_threads()
@@ -355,7 +382,9 @@ def _one_thread(torch: Any) -> Iterator[None]:
 TAIL_S = 1.0  # rendered past the last bar, for ringing cymbals (the sampler rings up to 3 s)
 
 
-def _sample(logits: Any, temperature: float, top_k: int, generator: Any) -> Any:
+def _sample(
+    logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator
+) -> torch.Tensor:
     """Tokens [B, K] from logits [B, K, card] with temperature and top-k, under ``generator``."""
     torch = _modules()[0]
     B, K, card = logits.shape
@@ -368,8 +397,8 @@ def _sample(logits: Any, temperature: float, top_k: int, generator: Any) -> Any:
     return (pick if index is None else index.gather(-1, pick)).view(B, K)
 
 
-def save_checkpoint(lm: Any, conditioner: Any, config: RendererConfig, folder: Path,
-                    meta: dict[str, Any]) -> None:  # fmt: skip
+def save_checkpoint(lm: LMModel, conditioner: torch.nn.Module, config: RendererConfig,
+                    folder: Path, meta: dict[str, Any]) -> None:  # fmt: skip
     """Write both modules as one fp16 safetensors file and the JSON card, atomically."""
     from safetensors.torch import save_file
 
@@ -397,7 +426,7 @@ def load_shipped() -> NeuralRenderer:
     return NeuralRenderer.load(root / "renderer", Codec.load(root / "codec"))
 
 
-def render_neural(score: DrumScore, kit: Any, sample_rate: int, seed: int = 0) -> Any:
+def render_neural(score: DrumScore, kit: Kit, sample_rate: int, seed: int = 0) -> RenderResult:
     """The shipped neural renderer's stems, as every renderer hands them on (`RenderResult`)."""
     from audiogen.renderers.result import RenderResult
 

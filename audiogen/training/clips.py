@@ -126,7 +126,7 @@ def augment(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np
     """Clip gain, random EQ, and sometimes room or saturation, as the mix chains would add."""
     import pedalboard as pb
 
-    effects = [
+    effects: list[pb.Plugin] = [
         pb.LowShelfFilter(cutoff_frequency_hz=float(rng.uniform(60, 300)),
                           gain_db=float(rng.uniform(-6, 6))),
         pb.PeakFilter(cutoff_frequency_hz=float(np.exp(rng.uniform(np.log(200), np.log(8000)))),

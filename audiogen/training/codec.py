@@ -15,10 +15,10 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audiogen.codec import _audiocraft
 from audiogen.codec.config import CodecConfig
@@ -27,6 +27,11 @@ from audiogen.files import atomic_path, write_text_atomic
 from audiogen.planner.bars import Phrase
 from audiogen.training.clips import ClipMaker
 from audiogen.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    import torch
+    from audiocraft.models.encodec import EncodecModel
+    from torch.utils.data import DataLoader
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +59,13 @@ class CodecTrainConfig(TrainConfig):
 
 
 def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
-            train: CodecTrainConfig, workers: int, seed: int) -> Any:  # fmt: skip
+            train: CodecTrainConfig, workers: int,
+            seed: int) -> DataLoader[torch.Tensor]:  # fmt: skip
     import torch
     from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
     class Clips(IterableDataset):
-        def __iter__(self):
+        def __iter__(self) -> Iterator[torch.Tensor]:
             info = get_worker_info()
             worker = info.id if info is not None else 0
             maker = ClipMaker(phrases, kits, config.sample_rate, train.segment_s)
@@ -83,7 +89,7 @@ def train(
     device: str | None = None,
     workers: int = 0,
     max_steps: int | None = None,
-    evaluate: Callable[[Any], dict[str, float]] | None = None,
+    evaluate: Callable[[EncodecModel], dict[str, float]] | None = None,
     eval_every: int = 500,
 ) -> dict[str, Any]:
     """Train (or resume training) for ``minutes`` of wall time or ``max_steps`` steps.

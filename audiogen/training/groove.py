@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +128,7 @@ def _groove_performances(root: Path, rows: list[dict[str, str]], cache: bool) ->
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp, tmp.open("wb") as fh:
-                np.savez_compressed(fh, **arrays)
+                np.savez_compressed(fh, allow_pickle=False, **arrays)  # plain arrays only
         except OSError as exc:
             log.warning("cannot write the Groove cache %s: %s", path, exc)
     return _unpack(arrays, names)
@@ -137,23 +137,23 @@ def _groove_performances(root: Path, rows: list[dict[str, str]], cache: bool) ->
 def _parse_all(paths: list[str]) -> list[tuple]:
     from concurrent.futures import ProcessPoolExecutor
 
-    from audiogen.progress import steps
+    from audiogen.progress import report, terminal_bar
 
     workers = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                          else os.cpu_count() or 1))  # fmt: skip
     log.info("parsing %d Groove MIDI files with %d processes (cached afterwards)", len(paths),
              workers)  # fmt: skip
     out = []
-    with steps(len(paths), "reading Groove MIDI") as progress:
+    with terminal_bar(items=True) as draw:
         if workers == 1:
             for p in paths:
                 out.append(_read_performance(p))
-                progress.advance("reading Groove MIDI")
+                report(draw, "reading Groove MIDI", len(out), len(paths))
         else:
             with ProcessPoolExecutor(workers) as pool:
                 for item in pool.map(_read_performance, paths, chunksize=16):
                     out.append(item)
-                    progress.advance("reading Groove MIDI")
+                    report(draw, "reading Groove MIDI", len(out), len(paths))
     return out
 
 
@@ -173,7 +173,7 @@ def _pack(parsed: list[tuple], names: list[str]) -> dict[str, np.ndarray]:
     }
 
 
-def _unpack(data, names: list[str]) -> list[_Performance]:
+def _unpack(data: Mapping[str, np.ndarray], names: list[str]) -> list[_Performance]:
     if json.loads(str(data["names"][0])) != names:
         raise ValueError("the cache lists other files than info.csv")
     classes = json.loads(str(data["instruments"][0]))

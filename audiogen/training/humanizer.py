@@ -24,6 +24,7 @@ from audiogen.files import atomic_path, write_text_atomic
 from audiogen.humanize.checkpoint import META, save_checkpoint
 from audiogen.humanize.model import (
     NO_GENRE,
+    Batch,
     HumanizerConfig,
     HumanizerNet,
     Track,
@@ -163,7 +164,7 @@ def train(cfg: HumanizerTrainConfig) -> dict:
 
 
 @torch.no_grad()
-def evaluate(model: HumanizerNet, batches) -> float:
+def evaluate(model: HumanizerNet, batches: Sequence[Batch]) -> float:
     model.eval()
     total, count = 0.0, 0
     for batch in batches:

@@ -49,7 +49,9 @@ def phrase_words(phrase: Phrase, labeller: Labeller, first: int, count: int) -> 
     return words
 
 
-def windows(phrases: Sequence[Phrase], labeller: Labeller, vocab: Vocabulary, max_len: int):
+def windows(
+    phrases: Sequence[Phrase], labeller: Labeller, vocab: Vocabulary, max_len: int
+) -> list[list[int]]:
     """Token-id windows of up to WINDOW_BARS bars, every 2 bars, cut at max_len."""
     out = []
     for p in phrases:

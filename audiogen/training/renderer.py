@@ -93,7 +93,7 @@ def train(
     maker = PairMaker(phrases, kits, codec.sample_rate, codec.config.frame_rate, frames)
 
     class Pairs(IterableDataset):
-        def __iter__(self):
+        def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int, int]]:
             info = get_worker_info()
             yield from maker.pairs(seed * 1000 + runs * 100 + (info.id if info else 0))
 

@@ -65,3 +65,34 @@ def test_groove_feel_follows_the_music(groove_dir):
         assert 0.5 <= p.swing <= 0.75
     score = phrase_to_score(phrases[0])
     assert score.provenance.source == phrases[0].source
+
+
+def test_groove_parses_a_fresh_dataset_and_reads_it_back_from_its_cache(
+    tmp_path, monkeypatch, basic_score
+):
+    """A machine without the parse cache reads every MIDI file (the first training run there),
+    writes the cache, and the next load gives the same phrases from it."""
+    from audiogen.midi import write_midi
+
+    root = tmp_path / "groove"
+    root.mkdir()
+    fields = ["id", "split", "style", "beat_type", "midi_filename"]
+    rows = [
+        {"id": f"drummer1/session1/{i}", "split": split, "style": "rock",
+         "beat_type": "beat", "midi_filename": f"take{i}.mid"}
+        for i, split in enumerate(("train", "validation"))
+    ]  # fmt: skip
+    with (root / "info.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        write_midi(basic_score, root / row["midi_filename"])
+    (root / "MANIFEST.sha256").write_text("fixture\n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    parsed = load_groove(root)
+    assert [p.source for p in parsed] == [f"groove:{row['id']}" for row in rows]
+    assert all(sum(map(len, p.bars)) == len(basic_score.hits) for p in parsed)
+    assert list((tmp_path / "cache" / "audiogen").glob("groove-*.npz"))
+    assert load_groove(root) == parsed
