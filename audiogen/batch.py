@@ -370,9 +370,7 @@ def _execute_ray(
                 ray.init(num_cpus=max(1, workers), log_to_driver=False, include_dashboard=False)
         except Exception as exc:  # Ray's own errors, of many kinds: one line for the user
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise OutputError(
-                f"Ray could not start ({first[:200]}); use --backend local"
-            ) from None
+            raise OutputError(f"Ray could not start ({first[:200]}); use --backend local") from None
     try:
         remote = ray.remote(num_cpus=1)(_ray_task)
         pending = [remote.remote(item, str(out)) for item in items]

@@ -71,7 +71,7 @@ def check_writable(out_dir: Path, force: bool) -> None:
                 f"file systems take at most {NAME_MAX}; choose a shorter -o"
             )
     path_max = _path_max(out_dir)
-    if len(os.fsencode(out_dir.resolve())) + _INNER_PATH > path_max:
+    if len(os.fsencode(os.path.abspath(out_dir))) + _INNER_PATH > path_max:
         raise OutputError(
             f"output path is too long: its files would pass the {path_max}-byte limit on a "
             "path; choose a shorter -o"
@@ -92,21 +92,19 @@ def check_writable(out_dir: Path, force: bool) -> None:
 
 
 def _path_max(path: Path) -> int:
-    for folder in (path.resolve(), *path.resolve().parents):
-        if folder.is_dir():
-            try:
-                return os.pathconf(folder, "PC_PATH_MAX")
-            except (OSError, ValueError, AttributeError):  # no pathconf (Windows)
-                break
+    """The longest path the file system under ``path`` takes (4096 where it cannot say)."""
+    for folder in Path(os.path.abspath(path)).parents:
+        try:
+            return os.pathconf(folder, "PC_PATH_MAX")
+        except (OSError, ValueError, AttributeError):  # not there yet; no pathconf (Windows)
+            continue
     return 4096
 
 
 def _check_replaceable(out_dir: Path) -> None:
     """``--force`` replaces an empty folder or one audiogen wrote: its manifest lists every file
     in it. Anything else (a music library, the current folder) is refused, never deleted."""
-    present = sorted(
-        str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if not p.is_dir()
-    )
+    present = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if not p.is_dir())
     if not present:
         return
     try:
