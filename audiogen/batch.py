@@ -12,7 +12,8 @@ A recipe::
       seed: [0, 1]
     items:                       # and/or a list, each merged over the defaults
       - {prompt: "chill lofi", seed: 3}
-      - {midi: beats/take1.mid, kit: room}   # render a MIDI file (relative to the recipe)
+      - {midi: beats/take1.mid, kit: room}   # render a MIDI file (relative to the recipe; of
+                                             # the defaults, it takes those a render takes)
     name_format: "{genre}-{bpm}-{seed}"      # optional; default: from the options that vary
 
 Resume: every item is written atomically (see `audiogen.export`), so a folder with a manifest
