@@ -18,6 +18,7 @@ import shutil
 import struct
 from fractions import Fraction
 from importlib import metadata
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +105,9 @@ def _path_max(path: Path) -> int:
 def _check_replaceable(out_dir: Path) -> None:
     """``--force`` replaces an empty folder or one audiogen wrote: its manifest lists every file
     in it. Anything else (a music library, the current folder) is refused, never deleted."""
-    present = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if not p.is_dir())
-    if not present:
+    present = (str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if not p.is_dir())
+    first = next(present, None)
+    if first is None:
         return
     try:
         manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -113,11 +115,12 @@ def _check_replaceable(out_dir: Path) -> None:
         ours = isinstance(manifest, dict) and "audiogen" in manifest
     except (OSError, ValueError, KeyError, TypeError):
         ours, listed = False, set()
-    others = [name for name in present if name not in listed]
-    if not ours or others:
-        example = others[0] if others else present[0]
+    # Stops at the first stranger: a music library is not walked to the end.
+    strangers = (name for name in chain([first], present) if name not in listed)
+    other = first if not ours else next(strangers, None)
+    if other is not None:
         raise OutputError(
-            f"{out_dir} holds files audiogen did not write (such as {example}): --force only "
+            f"{out_dir} holds files audiogen did not write (such as {other}): --force only "
             "replaces an audiogen output folder; choose another -o"
         )
 
@@ -137,7 +140,7 @@ def clear_leftovers(parent: Path) -> None:
 
 def _staged_name(out_dir: Path, kind: str) -> Path:
     """A hidden sibling of ``out_dir`` named for it (shortened: the name must stay legal)."""
-    return out_dir.with_name(f".{out_dir.name[:64]}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
+    return out_dir.with_name(f".{out_dir.name[:40]}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def save_beat(beat: Beat, out_dir: Path, force: bool = False) -> Path:
