@@ -12,7 +12,8 @@ A recipe::
       seed: [0, 1]
     items:                       # and/or a list, each merged over the defaults
       - {prompt: "chill lofi", seed: 3}
-      - {midi: beats/take1.mid, kit: room}   # render a MIDI file (relative to the recipe)
+      - {midi: beats/take1.mid, kit: room}   # render a MIDI file (relative to the recipe; of
+                                             # the defaults, it takes those a render takes)
     name_format: "{genre}-{bpm}-{seed}"      # optional; default: from the options that vary
 
 Resume: every item is written atomically (see `audiogen.export`), so a folder with a manifest
@@ -32,6 +33,9 @@ import logging
 import os
 import re
 import shutil
+import signal
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiogen.errors import AudiogenError, OutputError, RequestError
-from audiogen.files import write_text_atomic
+from audiogen.files import pid_alive, write_text_atomic
 from audiogen.progress import ProgressCallback, report
 
 if TYPE_CHECKING:
@@ -53,6 +57,7 @@ SUMMARY_FIELDS = (
 )  # fmt: skip
 RECIPE_KEYS = ("name", "out", "defaults", "items", "matrix", "name_format", "description")
 LOCK = ".batch.lock"
+LOCK_WRITE_S = 10.0  # an empty lock younger than this is being written, so held
 LOG = ".batch-log.jsonl"
 MAX_ITEMS = 100_000
 
@@ -87,7 +92,7 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
     if not path.is_file():
         raise RequestError(f"{path}: no such recipe file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_recipe_loader())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RequestError(f"{path}: not a readable YAML recipe ({first})") from None
@@ -101,7 +106,7 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
     listed = data.get("items") or []
     if not isinstance(listed, list):
         raise RequestError(f"{path}: items must be a list of mappings")
-    entries = [{**defaults, **_mapping(e, path, f"item {i + 1}")} for i, e in enumerate(listed)]
+    entries = [_over(defaults, _mapping(e, path, f"item {i + 1}")) for i, e in enumerate(listed)]
     matrix = _mapping(data.get("matrix") or {}, path, "matrix")
     if matrix:
         axes = {k: v if isinstance(v, list) else [v] for k, v in matrix.items()}
@@ -111,7 +116,7 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
         if total > MAX_ITEMS:
             raise RequestError(f"{path}: the matrix makes {total} items; the most is {MAX_ITEMS}")
         for combo in itertools.product(*axes.values()):
-            entries.append({**defaults, **dict(zip(axes, combo))})
+            entries.append(_over(defaults, dict(zip(axes, combo))))
     if not entries:
         raise RequestError(f"{path}: no items: give `items:` (a list) or `matrix:`")
     varying = [k for k in dict.fromkeys(k for e in entries for k in e) if _varies(entries, k)]
@@ -126,7 +131,10 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
                 f"{path}: items {same + 1} and {index + 1} are the same request, which would "
                 "be rendered twice; give them different seeds"
             )
-        item_name = _item_name(entry, index, varying, fmt, path)
+        try:
+            item_name, error = _item_name(entry, index, varying, fmt, path), ""
+        except RequestError as exc:  # this item's values do not fit the name: it fails alone
+            item_name, error = _item_name(entry, index, varying, None, path), str(exc)
         if item_name in seen:
             raise RequestError(
                 f"{path}: items {seen[item_name] + 1} and {index + 1} would both be written to "
@@ -136,9 +144,53 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
         if "midi" in entry:
             midi = Path(str(entry["midi"]))
             entry = {**entry, "midi": str(midi if midi.is_absolute() else path.parent / midi)}
-        items.append(Item(item_name, entry, _check(entry)))
+        items.append(Item(item_name, entry, error or _check(entry)))
     out_dir = Path(out) if out is not None else Path(str(data.get("out") or Path("out") / name))
     return Recipe(name=name, out=out_dir, items=tuple(items), source=path)
+
+
+@functools.lru_cache(maxsize=1)
+def _recipe_loader() -> type:
+    """A YAML loader for recipes as data: YAML 1.2's core types only (``on`` and ``no`` stay
+    words, ``3:4`` stays text, not the base-60 number 184), and no aliases, whose nesting
+    lets a 1 KB file expand to gigabytes."""
+    import yaml
+
+    class RecipeLoader(yaml.SafeLoader):
+        yaml_implicit_resolvers: dict = {}
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed in a recipe", mark
+                )
+            return super().compose_node(parent, index)
+
+    core = {
+        "tag:yaml.org,2002:bool": (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        "tag:yaml.org,2002:int": (r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
+        "tag:yaml.org,2002:float": (
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+            "-+.0123456789",
+        ),
+        "tag:yaml.org,2002:null": (r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    }
+    for tag, (pattern, first) in core.items():
+        RecipeLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
+    return RecipeLoader
+
+
+def _over(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """An item over the recipe's defaults. A MIDI item takes the defaults a render takes, so
+    defaults written for the recipe's new beats (``bars``, ``genre``...) do not fail it."""
+    from audiogen.request import cli_fields
+
+    if "midi" not in entry and "midi" not in defaults:
+        return {**defaults, **entry}
+    render = {f.name for f in cli_fields()} | {"midi"}
+    return {**{k: v for k, v in defaults.items() if k in render}, **entry}
 
 
 def _mapping(value: Any, path: Path, what: str) -> dict[str, Any]:
@@ -155,7 +207,7 @@ def _item_name(entry: dict, index: int, varying: list[str], fmt: Any, path: Path
     if fmt:
         try:
             text = str(fmt).format(index=index, **entry)
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
             raise RequestError(f"{path}: name_format {fmt!r} cannot be filled ({exc})") from None
     else:
         parts = [f"{index:04d}"]
@@ -192,6 +244,9 @@ def _check(entry: dict[str, Any]) -> str:
             resolve_generation(options.pop("prompt", None), options)
     except AudiogenError as exc:
         return str(exc)
+    except Exception as exc:  # a bug in checking one item must not stop the others
+        log.debug("checking an item failed", exc_info=True)
+        return f"internal: {exc!r}"
     return ""
 
 
@@ -224,10 +279,24 @@ def run_batch(
         OutputError: another batch holds the output folder.
     """
     out = recipe.out
+    made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot make the output folder {out}: {exc.strerror}") from None
+    try:
+        return _run_locked(recipe, workers, backend, address, callback)
+    except AudiogenError:
+        if made and not any(out.iterdir()):  # a batch that could not start leaves no folder
+            out.rmdir()
+        raise
+
+
+def _run_locked(
+    recipe: Recipe, workers: int, backend: str, address: str | None,
+    callback: ProgressCallback | None,
+) -> list[Outcome]:  # fmt: skip
+    out = recipe.out
     with _lock(out):
         _clear_half_done(out)
         times = _read_log(out)
@@ -276,8 +345,9 @@ def _execute(
 
     # Spawned, not forked: torch and the mix's thread pools do not survive a fork.
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init
-    ) as pool:
+        max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
+        initargs=(os.getpid(),),
+    ) as pool:  # fmt: skip
         futures = [pool.submit(render_item, item, str(out)) for item in items]
         for future in as_completed(futures):
             yield future.result()
@@ -294,10 +364,14 @@ def _execute_ray(
         ) from None
     started = not ray.is_initialized()
     if started:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=max(1, workers), log_to_driver=False, include_dashboard=False)
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=max(1, workers), log_to_driver=False, include_dashboard=False)
+        except Exception as exc:  # Ray's own errors, of many kinds: one line for the user
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise OutputError(f"Ray could not start ({first[:200]}); use --backend local") from None
     try:
         remote = ray.remote(num_cpus=1)(_ray_task)
         pending = [remote.remote(item, str(out)) for item in items]
@@ -314,7 +388,9 @@ def _ray_task(item: Item, out: str) -> Outcome:
     return render_item(item, out)
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int | None = None) -> None:
+    if parent is not None:
+        die_with_parent(parent)
     # One thread per worker: the workers are the parallelism, and results must not depend on
     # how many there are.
     try:
@@ -323,6 +399,26 @@ def _worker_init() -> None:
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when process ``parent`` ends: a batch killed outright (``kill -9``)
+    must not leave workers writing with no lock held."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # gone before the kernel was told
+            os._exit(1)
+        return
+
+    def watch() -> None:  # elsewhere: look every second
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 @functools.lru_cache(maxsize=1)
@@ -385,44 +481,55 @@ def _clear_half_done(out: Path) -> None:
 
 
 class _lock:
-    """An exclusive lock file on the output folder, cleared when its process is gone."""
+    """An exclusive lock file on the output folder, holding its batch's pid from the moment
+    it exists; cleared when that process is gone."""
 
     def __init__(self, out: Path) -> None:
         self.path = out / LOCK
 
     def __enter__(self) -> None:
         for _ in range(2):
+            if self._take():
+                return
+            try:
+                text = self.path.read_text().strip()
+                age = time.time() - self.path.stat().st_mtime
+            except OSError:
+                continue  # released meanwhile
+            pid = int(text) if text.isdigit() else 0
+            # An empty lock is one being written (by a file system without hard links): held.
+            if (pid and pid_alive(pid)) or (not text and age < LOCK_WRITE_S):
+                holder = f" (process {pid})" if pid else ""
+                raise OutputError(
+                    f"another batch{holder} is writing {self.path.parent}; wait for it or stop "
+                    "it first"
+                ) from None
+            self.path.unlink(missing_ok=True)  # left by a killed batch
+        raise OutputError(f"cannot lock {self.path.parent}")
+
+    def _take(self) -> bool:
+        """Create the lock with the pid already in it: written beside, then hard-linked into
+        place, which fails if the lock exists."""
+        mine = self.path.with_name(f"{LOCK}.{os.getpid()}")
+        mine.write_text(str(os.getpid()))
+        try:
+            os.link(mine, self.path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here: create, then write (the empty moment is held)
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid):
-                    raise OutputError(
-                        f"another batch (process {pid}) is writing {self.path.parent}; wait for "
-                        "it or stop it first"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # left by a killed batch
-                continue
+                return False
             with os.fdopen(fd, "w") as fh:
                 fh.write(str(os.getpid()))
-            return
-        raise OutputError(f"cannot lock {self.path.parent}")
+            return True
+        finally:
+            mine.unlink(missing_ok=True)
 
     def __exit__(self, *exc: object) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_log(out: Path) -> dict[str, float]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,11 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    previous = _interrupt_on_sigterm()
     try:
         commands = {
             "render": _render, "generate": _generate, "vary": _vary, "batch": _batch,
             "kits": _kits, "genres": _genres,
         }  # fmt: skip
+        if args.command == "generate":
+            _check_sentence(sys.argv[1:] if argv is None else argv)
         return commands[args.command](args)
     except AudiogenError as exc:
         if args.debug:
@@ -156,6 +161,44 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"audiogen: internal error: {exc!r} (run with --debug for details)", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm():
+    """Make SIGTERM (a stop from a service manager, ``kill``) clean up as Ctrl-C does: staged
+    files are removed on the way out. Returns the handler it replaced (None off the main
+    thread, where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+def _check_sentence(argv: list[str]) -> None:
+    """Refuse a sentence that starts with a short option ("-o fast trap"): argparse reads it
+    as that option with the rest as its value, and the sentence would be lost."""
+    for arg in argv:
+        if arg == "--":
+            return
+        if arg[:1] == "-" and arg[1:2].isalpha() and len(arg.split()) > 1:
+            raise AudiogenError(
+                f"{arg!r} reads as the option {arg[:2]}: to give a sentence that starts with "
+                f'"-", put -- before it (audiogen generate -- "{arg}")'
+            )
+
+
+def _out_dir(args: argparse.Namespace, default: Path | None) -> Path | None:
+    """The output folder: ``-o`` as given (an empty one is refused), else ``default``."""
+    if args.out is None:
+        return default
+    if not args.out.strip():
+        raise AudiogenError(f"-o {args.out!r}: name an output folder, such as out/my-beat")
+    return Path(args.out)
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -164,7 +207,7 @@ def _render(args: argparse.Namespace) -> int:
     from audiogen.request import RenderRequest, check_source
 
     source = check_source(args.midi)
-    out = Path(args.out) if args.out else Path("out") / source.stem
+    out = _out_dir(args, Path("out") / source.stem)
     request = RenderRequest.create(**{f.name: getattr(args, f.name) for f in cli_fields()})
     check_writable(out, args.force)
     with _session(args) as session:
@@ -186,7 +229,7 @@ def _generate(args: argparse.Namespace) -> int:
         from audiogen.prompt import describe
 
         print(describe(request.prompt, _resolved_summary(plan_opts, render_request)), flush=True)
-    out = Path(args.out) if args.out else Path("out") / f"{genre.name}-{render_request.seed}"
+    out = _out_dir(args, Path("out") / f"{genre.name}-{render_request.seed}")
     check_writable(out, args.force)
     with _session(args) as session:
         beat = session.generate(request)
@@ -209,7 +252,7 @@ def _vary(args: argparse.Namespace) -> int:
     from audiogen.request import RenderRequest, VaryOptions, check_source
 
     source = check_source(args.midi)
-    out = Path(args.out) if args.out else Path("out") / f"{source.stem}-vary"
+    out = _out_dir(args, Path("out") / f"{source.stem}-vary")
     opts = VaryOptions.create(**{f.name: getattr(args, f.name) for f in vary_fields()})
     request = RenderRequest.create(**{f.name: getattr(args, f.name) for f in cli_fields()})
     check_writable(out, args.force)
@@ -261,7 +304,7 @@ def _batch(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise AudiogenError(f"--workers {args.workers}: use 1 or more")
-    recipe = load_recipe(args.recipe, out=args.out)
+    recipe = load_recipe(args.recipe, out=_out_dir(args, None))
     try:
         with terminal_bar(enabled=None if not args.quiet else False, items=True) as draw:
             outcomes = run_batch(

@@ -6,16 +6,19 @@ leaves nothing half-written."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import platform
+import re
+import secrets
 import shutil
 import struct
-import tempfile
 from fractions import Fraction
 from importlib import metadata
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from audiogen.errors import OutputError
+from audiogen.files import pid_alive
 from audiogen.kits import load_kit, samples_dir
 from audiogen.midi import write_midi
 from audiogen.picture import save_grid
@@ -43,12 +47,42 @@ GROOVE_ATTRIBUTION = (
 )
 
 
+# The longest name one folder entry may have on the file systems audiogen writes to (ext4, APFS,
+# NTFS all count 255), and room for the longest file inside an output (stems/<group>.flac...).
+NAME_MAX = 255
+_INNER_PATH = 32
+# What a run stages beside its output and swaps out of the way: hidden, with the writer's pid, so
+# a later run can tell a dead run's leftovers from a live run's work.
+_STAGED = re.compile(r"^\..*\.(partial|old)-(\d+)-[0-9a-f]+$")
+
+
 def check_writable(out_dir: Path, force: bool) -> None:
-    """Fail before any work if ``out_dir`` cannot be written (exists without force, bad parent)."""
+    """Fail before any work if ``out_dir`` cannot be written: it exists without ``force``, it
+    is not a folder audiogen wrote (``force`` replaces only those), its name is empty or too
+    long, or its parent cannot be made or written."""
+    if out_dir.name in ("", ".", "..") or not out_dir.name.strip():
+        raise OutputError(
+            f"output folder {str(out_dir)!r}: name a new folder (such as out/my-beat), not the "
+            "current or a parent folder"
+        )
+    for part in out_dir.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise OutputError(
+                f"output folder name {part[:20]}... is {len(os.fsencode(part))} bytes long: "
+                f"file systems take at most {NAME_MAX}; choose a shorter -o"
+            )
+    path_max = _path_max(out_dir)
+    if len(os.fsencode(os.path.abspath(out_dir))) + _INNER_PATH > path_max:
+        raise OutputError(
+            f"output path is too long: its files would pass the {path_max}-byte limit on a "
+            "path; choose a shorter -o"
+        )
     if out_dir.exists() and not force:
         raise OutputError(f"{out_dir} already exists: choose another -o or pass --force")
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir} exists and is not a folder")
+    if out_dir.exists():
+        _check_replaceable(out_dir)
     parent = out_dir.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -58,36 +92,104 @@ def check_writable(out_dir: Path, force: bool) -> None:
         raise OutputError(f"cannot write to {parent}: permission denied")
 
 
+def _path_max(path: Path) -> int:
+    """The longest path the file system under ``path`` takes (4096 where it cannot say)."""
+    for folder in Path(os.path.abspath(path)).parents:
+        try:
+            return os.pathconf(folder, "PC_PATH_MAX")
+        except (OSError, ValueError, AttributeError):  # not there yet; no pathconf (Windows)
+            continue
+    return 4096
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """``--force`` replaces an empty folder or one audiogen wrote: its manifest lists every file
+    in it. Anything else (a music library, the current folder) is refused, never deleted."""
+    present = (str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if not p.is_dir())
+    first = next(present, None)
+    if first is None:
+        return
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+        listed = set(manifest["files"]) | {"manifest.json"}
+        ours = isinstance(manifest, dict) and "audiogen" in manifest
+    except (OSError, ValueError, KeyError, TypeError):
+        ours, listed = False, set()
+    # Stops at the first stranger: a music library is not walked to the end.
+    strangers = (name for name in chain([first], present) if name not in listed)
+    other = first if not ours else next(strangers, None)
+    if other is not None:
+        raise OutputError(
+            f"{out_dir} holds files audiogen did not write (such as {other}): --force only "
+            "replaces an audiogen output folder; choose another -o"
+        )
+
+
+def clear_leftovers(parent: Path) -> None:
+    """Remove what a killed run left in ``parent``: its staging and swapped-out folders, whose
+    writer is gone (another run's, still writing, are left alone)."""
+    try:
+        children = list(parent.iterdir())
+    except OSError:
+        return
+    for child in children:
+        match = _STAGED.match(child.name)
+        if match and int(match.group(2)) != os.getpid() and not pid_alive(int(match.group(2))):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _staged_name(out_dir: Path, kind: str) -> Path:
+    """A hidden sibling of ``out_dir`` named for it (shortened: the name must stay legal)."""
+    return out_dir.with_name(f".{out_dir.name[:40]}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
 def save_beat(beat: Beat, out_dir: Path, force: bool = False) -> Path:
-    """Write a beat's files to ``out_dir`` (created; replaced only with ``force``).
+    """Write a beat's files to ``out_dir`` (created; replaced only with ``force``, and only
+    when audiogen wrote it).
 
     Returns:
         ``out_dir``.
 
     Raises:
-        OutputError: the folder exists without ``force``, or cannot be written.
+        OutputError: the folder exists without ``force`` or holds other files, the disk is
+            full, or it cannot be written.
     """
     check_writable(out_dir, force)
     parent = out_dir.resolve().parent
+    clear_leftovers(parent)
+    staging = _staged_name(out_dir.resolve(), "partial")
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=parent))
+        staging.mkdir()  # mode as the umask says (mkdtemp's would be 0700)
     except OSError as exc:
-        raise OutputError(f"cannot write to {parent}: {exc.strerror}") from None
+        raise OutputError(_write_failure(out_dir, exc)) from None
     try:
         _write_all(beat, staging)
         _swap_into_place(staging, out_dir)
-    except OSError as exc:
-        raise OutputError(f"writing {out_dir} failed: {exc}") from None
+    except (OSError, sf.LibsndfileError) as exc:
+        raise OutputError(_write_failure(out_dir, exc)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out_dir
+
+
+def _write_failure(out_dir: Path, exc: Exception) -> str:
+    """What went wrong writing ``out_dir``, in words: libsndfile reports a full disk as a bare
+    system error, so the free space is asked too."""
+    try:
+        full = shutil.disk_usage(out_dir.resolve().parent).free < 1 << 20
+    except OSError:
+        full = False
+    if getattr(exc, "errno", None) == errno.ENOSPC or full:
+        return f"the disk is full writing {out_dir}: free some space and run again"
+    detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"writing {out_dir} failed: {detail}"
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:
     if not out_dir.exists():
         staging.rename(out_dir)
         return
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    old = _staged_name(out_dir, "old")
     out_dir.rename(old)
     try:
         staging.rename(out_dir)

@@ -1,4 +1,5 @@
-"""Writing files so that a reader never sees half of one: write beside, then rename into place."""
+"""Writing files so that a reader never sees half of one: write beside, then rename into place;
+and telling a dead writer's leftovers from a live one's."""
 
 from __future__ import annotations
 
@@ -31,3 +32,18 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see `atomic_path`)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (one of another user's counts as running)."""
+    if pid <= 0:  # 0 and negatives name process groups, not a process
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OSError, OverflowError):  # not a pid this system can have
+        return False
+    return True

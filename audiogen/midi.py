@@ -7,12 +7,14 @@ offset survives a round trip to within half a MIDI tick (about 0.5 ms at 120 bpm
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from collections import Counter
 from pathlib import Path
 
 import mido
+from mido.midifiles.meta import KeySignatureError
 
 from audiogen.errors import MidiError, ScoreError
 from audiogen.instruments import GM_NOTE_OF, NOTE_MAPS, TD11_TELLTALE_NOTES
@@ -57,10 +59,20 @@ def read_midi(path: str | Path, note_map: str = "auto") -> DrumScore:
         raise MidiError(f"{path}: no such MIDI file")
     try:
         mid = mido.MidiFile(path, clip=True)
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-        raise MidiError(f"{path}: not a readable MIDI file ({exc})") from None
+    except EOFError:
+        raise MidiError(f"{path}: not a readable MIDI file (it ends before its data)") from None
+    except (OSError, ValueError, KeyError, IndexError, KeySignatureError) as exc:
+        why = str(exc) or type(exc).__name__
+        raise MidiError(f"{path}: not a readable MIDI file ({why})") from None
     if mid.type == 2:
         raise MidiError(f"{path}: MIDI type 2 (independent sequences) is not supported")
+    if mid.type not in (0, 1):
+        raise MidiError(f"{path}: not a readable MIDI file (format {mid.type}; MIDI has 0-2)")
+    if mid.ticks_per_beat <= 0:
+        raise MidiError(
+            f"{path}: its header says {mid.ticks_per_beat} ticks per beat (SMPTE time or a "
+            "broken file); save it with ticks per quarter note"
+        )
     return _score_from_midi(mid, note_map, source=f"midi:{path.name}", label=str(path))
 
 
@@ -86,6 +98,8 @@ def _score_from_midi(mid: mido.MidiFile, note_map: str, source: str, label: str)
             else:
                 other_channels.add(msg.channel + 1)
         elif msg.type == "set_tempo":
+            if msg.tempo <= 0:
+                raise MidiError(f"{label}: a tempo change at tick {now} sets tempo 0")
             tempi.append((now, msg.tempo))
         elif msg.type == "time_signature" and meter is None:
             try:
@@ -148,19 +162,51 @@ def _score_from_midi(mid: mido.MidiFile, note_map: str, source: str, label: str)
 
     sections: tuple[Section, ...] = ()
     provenance = Provenance(source=source)
-    if meta is not None:
-        try:
-            bars = int(meta["bars"])
-            sections = tuple(Section(**s) for s in meta.get("sections", ()))
-            provenance = Provenance.from_dict(meta.get("provenance", {}))
-        except (KeyError, TypeError, ValueError):
-            log.warning("%s: ignoring an audiogen text event of an unknown shape", label)
-    elif markers:
+    restored = _restore(meta) if meta is not None else None
+    if restored is not None:
+        bars, sections, provenance = restored
+    elif meta is not None:
+        log.warning("%s: ignoring an audiogen text event of an unknown shape", label)
+    if meta is None and markers:
         sections = _sections_from_markers(markers, tempi, tpb, bpm, bar_ticks, bars)
     try:
         return DrumScore(bpm, meter, bars, tuple(chosen.values()), sections, provenance)
     except ScoreError as exc:
         raise MidiError(f"{label}: {exc}") from None
+
+
+def _restore(meta: object) -> tuple[int, tuple[Section, ...], Provenance] | None:
+    """Bars, sections and provenance from audiogen's own text event, if every value has the
+    type `_meta` writes (the file may have been edited since): None otherwise."""
+
+    def whole(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def text(v: object, optional: bool = False) -> bool:
+        return isinstance(v, str) or (optional and v is None)
+
+    def real(v: object) -> bool:
+        return (whole(v) or isinstance(v, float)) and math.isfinite(v)
+
+    if not isinstance(meta, dict) or not whole(meta.get("bars")):
+        return None
+    listed = meta.get("sections", [])
+    p = meta.get("provenance", {})
+    if not isinstance(listed, list) or not isinstance(p, dict):
+        return None
+    for s in listed:
+        if not (isinstance(s, dict) and set(s) <= {"name", "first_bar", "bars", "energy"}
+                and text(s.get("name")) and whole(s.get("first_bar")) and whole(s.get("bars"))
+                and real(s.get("energy", 0.5))):  # fmt: skip
+            return None
+    models = p.get("models") or {}
+    if not (text(p.get("source", "")) and text(p.get("genre"), True)
+            and text(p.get("feel", "")) and real(p.get("swing", 0.0))
+            and text(p.get("kit"), True) and (p.get("seed") is None or whole(p.get("seed")))
+            and isinstance(models, dict)
+            and all(text(k) and text(v) for k, v in models.items())):  # fmt: skip
+        return None
+    return meta["bars"], tuple(Section(**s) for s in listed), Provenance.from_dict(p)
 
 
 def _quarter_positions(
@@ -169,16 +215,19 @@ def _quarter_positions(
     """Positions in quarter notes at the first tempo, keeping real time under tempo changes."""
     if len(tempi) <= 1:
         return [t / tpb for t in ticks]
+    # The time at each change, summed once (linear in the changes, not changes x notes).
+    starts = [change_tick for change_tick, _ in tempi]
+    reached = []
+    seconds, prev_tick, prev_tempo = 0.0, 0, tempi[0][1]
+    for change_tick, tempo in tempi:
+        seconds += mido.tick2second(change_tick - prev_tick, tpb, prev_tempo)
+        prev_tick, prev_tempo = change_tick, tempo
+        reached.append((seconds, prev_tick, prev_tempo))
     out = []
     for t in ticks:
-        seconds, prev_tick, prev_tempo = 0.0, 0, tempi[0][1]
-        for change_tick, tempo in tempi:
-            if change_tick >= t:
-                break
-            seconds += mido.tick2second(change_tick - prev_tick, tpb, prev_tempo)
-            prev_tick, prev_tempo = change_tick, tempo
-        seconds += mido.tick2second(t - prev_tick, tpb, prev_tempo)
-        out.append(seconds * bpm / 60.0)
+        before = bisect.bisect_left(starts, t)  # the changes that come before t
+        seconds, prev_tick, prev_tempo = reached[before - 1] if before else (0.0, 0, tempi[0][1])
+        out.append((seconds + mido.tick2second(t - prev_tick, tpb, prev_tempo)) * bpm / 60.0)
     return out
 
 

@@ -114,18 +114,21 @@ WEAK_GENRE_WORDS = frozenset(
     "ballad boogie alternative".split()
 )
 
+# Numbers with a unit are read at any size, so one out of range is refused, not misread.
 _BPM = re.compile(
-    r"(?:(?:at|around|about|near|roughly|~)\s*)?(\d{2,3}(?:\.\d+)?)\s*(?:-?\s*(?:bpm|beats per "
+    r"(?:(?:at|around|about|near|roughly|~)\s*)?\b(\d+(?:\.\d+)?)\s*(?:-?\s*(?:bpm|beats per "
     r"minute|b\.p\.m\.?))"
 )
-_BPM_LEAD = re.compile(r"\b(?:tempo|bpm)\s*(?:of|at|=|:)?\s*(\d{2,3}(?:\.\d+)?)\b")
+_BPM_LEAD = re.compile(r"\b(?:tempo|bpm)\s*(?:of|at|=|:)?\s*(\d+(?:\.\d+)?)\b")
 _BPM_BARE = re.compile(
     r"\b(?:at|around|about|~)\s*(\d{2,3})\b(?!\s*(?:bars?|measures?|s\b|sec|second|min))"
 )
 _DURATION = re.compile(
-    r"\b(\d{1,4}(?:\.\d+)?)[\s-]*(s|secs?|seconds?|mins?|minutes?)\b|\b(\d{1,2}):([0-5]\d)\b"
+    r"\b(\d+(?:\.\d+)?)[\s-]*(s|secs?|seconds?|mins?|minutes?|hours?|hrs?)\b"
+    r"|\b(\d{1,2}):([0-5]\d)\b"
 )
-_BARS = re.compile(r"\b(\d{1,3}|[a-z]+(?:-[a-z]+)?)[\s-]*(?:bars?|measures?)\b")
+_BARS = re.compile(r"\b(\d+|[a-z]+(?:-[a-z]+)?)[\s-]*(?:bars?|measures?)\b")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _METER = re.compile(r"\b(4/4|3/4|6/8|12/8)\b")
 
 
@@ -201,6 +204,8 @@ def parse_prompt(text: str) -> Resolution:
         match = pattern.search(raw)
         if match and "bpm" not in options:
             bpm = float(match.group(1))
+            if pattern is not _BPM_BARE:
+                _check_range(raw, match, bpm, 40, 300, "a tempo goes from 40 to 300 bpm")
             if 40 <= bpm <= 300:
                 options["bpm"] = int(bpm) if bpm == int(bpm) else bpm
                 meanings.append((match.group(0).strip(), f"bpm {options['bpm']}"))
@@ -208,7 +213,8 @@ def parse_prompt(text: str) -> Resolution:
     for match in _BARS.finditer(raw):
         count = match.group(1)
         bars = int(count) if count.isdigit() else NUMBER_WORDS.get(count)
-        if bars and 1 <= bars <= 256 and "bars" not in options:
+        if bars is not None and "bars" not in options:
+            _check_range(raw, match, bars, 1, 256, "a beat has 1 to 256 bars")
             options["bars"] = bars
             meanings.append((match.group(0).strip(), f"bars {bars}"))
             take(match)
@@ -218,7 +224,9 @@ def parse_prompt(text: str) -> Resolution:
         if match.group(3):  # m:ss
             seconds = int(match.group(3)) * 60 + int(match.group(4))
         else:
-            seconds = float(match.group(1)) * (60 if match.group(2).startswith("m") else 1)
+            seconds = float(match.group(1)) * _UNIT_SECONDS.get(match.group(2)[0], 1)
+        longest = f"{MAX_DURATION_S / 60:g} minutes"
+        _check_range(raw, match, seconds, 1, MAX_DURATION_S, f"a beat lasts 1 s to {longest}")
         if 1 <= seconds <= MAX_DURATION_S:
             options["duration"] = int(seconds) if seconds == int(seconds) else seconds
             meanings.append((match.group(0).strip(), f"duration {options['duration']} s"))
@@ -300,7 +308,7 @@ def parse_prompt(text: str) -> Resolution:
                 chosen = (bare, next(g for p, g, _ in genres if p == bare))
             else:
                 unknown.append(bare)
-        elif bare in FILLER or bare.isdigit() or bare in NUMBER_WORDS:
+        elif bare in FILLER or bare in NUMBER_WORDS:
             continue
         else:
             unknown.append(bare)
@@ -361,6 +369,19 @@ def parse_prompt(text: str) -> Resolution:
         unknown=tuple(unknown),
         form=tuple(form),
     )
+
+
+def _check_range(
+    raw: str, match: re.Match, value: float, low: float, high: float, allowed: str
+) -> None:
+    """Refuse a number the sentence gives with its unit ("999 bpm", "-5 minutes") outside
+    ``low``-``high``: reading it as something else, or dropping it, would not be what was
+    asked."""
+    start = match.start(1) if match.group(1) is not None else match.start()
+    negative = raw[start - 1 : start] == "-" and not raw[start - 2 : start - 1].isalnum()
+    if negative or not low <= value <= high:
+        phrase = ("-" if negative else "") + match.group(0).strip()
+        raise RequestError(f'"{phrase}" in the sentence: {allowed}')
 
 
 def describe(resolution: Resolution, resolved: dict[str, Any]) -> str:

@@ -105,14 +105,14 @@ class RenderRequest:
         from audiogen.mix import MIX_PRESETS, resolve_loudness
 
         kit = load_kit(str(self.kit).strip().lower())
-        mix = (self.mix or kit.style).strip().lower()
+        mix = str(self.mix or kit.style).strip().lower()
         if mix not in MIX_PRESETS:
             raise RequestError(f"unknown mix preset {mix!r}; use {', '.join(MIX_PRESETS)}")
         name, target_lufs = resolve_loudness(self.loudness)
         loudness = name if name != "custom" else f"{target_lufs:g}"
         try:
             rate = int(self.sample_rate)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
             rate = -1
         if rate not in SAMPLE_RATES:
             rates = " or ".join(map(str, SAMPLE_RATES))
@@ -120,12 +120,14 @@ class RenderRequest:
         formats = self.formats
         if isinstance(formats, str):
             formats = tuple(p.strip().lower() for p in formats.split(",") if p.strip())
+        elif not isinstance(formats, (list, tuple)):
+            formats = (formats,)
         bad = [f for f in formats if f not in AUDIO_FORMATS]
         if bad or not formats:
             raise RequestError(f"unknown format {bad[0] if bad else ''!r}; use wav, flac, mp3")
         try:
-            seed = int(self.seed)
-        except (TypeError, ValueError):
+            seed = int(self.seed) if int(self.seed) == float(self.seed) else -1
+        except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
             seed = -1
         if not 0 <= seed < 2**32:
             raise RequestError(f"seed {self.seed!r}: use a whole number from 0 to 4294967295")
@@ -351,6 +353,9 @@ def _known_values(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values) - known)
     if unknown:
         raise RequestError(f"unknown option {unknown[0]!r}; options: {', '.join(sorted(known))}")
+    for name, value in values.items():
+        if isinstance(value, str) and not value.strip():  # not a silent "use the default"
+            raise RequestError(f"{name} {value!r}: give a value, or leave the option out")
     return {k: v for k, v in values.items() if v is not None}
 
 

@@ -159,3 +159,129 @@ def test_ray_backend_writes_the_same_files_as_local(recipe, tmp_path):
     outcomes = run_batch(load_recipe(recipe, out=remote), workers=2, backend="ray")
     assert [o.status for o in outcomes].count("done") == 6
     assert _files(remote) == _files(local)
+
+
+# -- hostile recipes and interrupted batches (issue 16) --------------------------------------
+
+
+def _recipe(tmp_path, text: str) -> Path:
+    path = tmp_path / "r.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_one_bad_value_fails_only_its_item(tmp_path, tiny_kit):
+    path = _recipe(
+        tmp_path,
+        """
+defaults: {kit: tiny, genre: rock, bars: 1}
+items:
+  - {seed: .inf}
+  - {sample_rate: .inf}
+  - {mix: 5}
+  - {formats: 5}
+  - {seed: 7}
+""",
+    )
+    items = load_recipe(path).items
+    assert [bool(i.error) for i in items] == [True, True, True, True, False]
+    assert not any("internal" in i.error for i in items)
+    named = load_recipe(_recipe(tmp_path, 'matrix: {seed: [1, 2]}\nname_format: "{seed.nope}"'))
+    assert all("name_format" in i.error for i in named.items)
+
+
+def test_recipes_are_read_as_yaml_1_2_data(tmp_path, tiny_kit):
+    text = "defaults: {genre: rock, kit: tiny, polyrhythm: 3:4, on: snare}\nitems: [{}]"
+    path = _recipe(tmp_path, text)
+    (item,) = load_recipe(path).items
+    assert item.options["polyrhythm"] == "3:4" and item.options["on"] == "snare"
+    assert item.error == ""
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path, capsys):
+    lines = ["description:", '  - &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"  - &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 16)]
+    lines += ["items: [{prompt: *a15}]"]  # 8 x 4^15 strings once expanded
+    path = _recipe(tmp_path, "\n".join(lines))
+    started = time.perf_counter()
+    assert main(["batch", str(path), "-o", str(tmp_path / "o")]) == 2
+    assert time.perf_counter() - started < 5
+    err = capsys.readouterr().err.strip()
+    assert "aliases" in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_generate_only_defaults_do_not_fail_midi_items(tmp_path, tiny_kit, basic_score):
+    write_midi(basic_score, tmp_path / "beat.mid")
+    path = _recipe(
+        tmp_path, "defaults: {kit: tiny, bars: 4, genre: rock}\nitems: [{midi: beat.mid}]"
+    )
+    (item,) = load_recipe(path).items
+    assert item.error == "" and "bars" not in item.options
+
+
+def test_an_empty_lock_is_held_while_young(recipe, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    lock = out / ".batch.lock"
+    lock.write_text("")  # another batch between creating its lock and writing its pid
+    with pytest.raises(OutputError, match="another batch"):
+        run_batch(load_recipe(recipe, out=out))
+    assert lock.exists()
+    old = time.time() - 600
+    os.utime(lock, (old, old))  # an empty lock that stayed empty: its batch died
+    assert len(run_batch(load_recipe(recipe, out=out))) == 7
+
+
+def test_workers_die_with_their_batch(tmp_path):
+    # A "batch" that starts a worker (initialised as the pool does) and is then killed -9.
+    pid_file = tmp_path / "worker.pid"
+    code = f"""
+import multiprocessing as mp, os, time
+from audiogen.batch import die_with_parent
+
+def work(parent, path):
+    die_with_parent(parent)
+    open(path, "w").write(str(os.getpid()))
+    time.sleep(60)
+
+if __name__ == "__main__":
+    mp.get_context("spawn").Process(target=work, args=(os.getpid(), {str(pid_file)!r})).start()
+    time.sleep(60)
+"""
+    script = tmp_path / "batch.py"
+    script.write_text(code)
+    parent = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.time() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.time() < deadline and parent.poll() is None
+        time.sleep(0.1)
+    worker = int(pid_file.read_text())
+    parent.kill()
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail("the worker outlived its batch")
+
+
+def test_ray_that_cannot_start_is_one_line_and_leaves_no_folder(
+    recipe, tmp_path, monkeypatch, capsys
+):
+    import types
+
+    def init(**kwargs):
+        raise RuntimeError("Failed to start the raylet\nmore detail")
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=init)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    out = tmp_path / "o"
+    assert main(["batch", str(recipe), "-o", str(out), "--backend", "ray"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Ray could not start (Failed to start the raylet)" in err and "\n" not in err
+    assert not out.exists()

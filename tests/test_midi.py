@@ -1,4 +1,5 @@
 import csv
+import json
 import logging
 
 import mido
@@ -197,3 +198,87 @@ def test_every_groove_file_imports(groove_dir, caplog):
         # trimmed by the last note, so the score never outlasts the performance by a bar
         assert score.duration_s <= float(row["duration"]) + score.duration_s / score.bars + 0.01
         assert len(score.hits) > 0
+
+
+# -- hostile files (issue 16): each is one MidiError, never an internal error ----------------
+
+
+def _drums(path, *meta, ticks_per_beat=480):
+    mid = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
+    notes = [mido.Message("note_on", channel=9, note=n, velocity=90, time=480) for n in (36, 38)]
+    mid.tracks.append(mido.MidiTrack([*meta, *notes]))
+    mid.save(path)
+    return path
+
+
+def _patched(path, at, data):
+    raw = bytearray(path.read_bytes())
+    raw[at : at + len(data)] = data
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _eight_sharps(path):
+    _drums(path, mido.MetaMessage("key_signature", key="C"))
+    return _patched(path, path.read_bytes().find(b"\xff\x59\x02") + 3, b"\x08")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_bytes(_drums(p).read_bytes()[:20]), "ends before"),
+        (lambda p: _patched(_drums(p), 8, b"\0\7"), "format 7"),
+        (lambda p: _patched(_drums(p), 8, b"\xff\xff"), "format -1"),
+        (lambda p: _patched(_drums(p), 12, b"\0\0"), "0 ticks per beat"),
+        (lambda p: _drums(p, mido.MetaMessage("set_tempo", tempo=0)), "tempo 0"),
+        (_eight_sharps, "Could not decode key with 8 sharps"),
+    ],
+)
+def test_broken_files_are_one_clear_midi_error(tmp_path, make, message):
+    path = tmp_path / "bad.mid"
+    make(path)
+    with pytest.raises(MidiError, match=message) as info:
+        read_midi(path)
+    assert "()" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m.update(bars=float("inf")),
+        lambda m: m.update(bars="8"),
+        lambda m: m["sections"][0].update(first_bar=0.5),
+        lambda m: m["sections"][0].update(energy=float("inf")),
+        lambda m: m["provenance"].update(models=[1, 2]),
+        lambda m: m["provenance"].update(source=5),
+        lambda m: m.update(provenance="planner"),
+    ],
+)
+def test_edited_metadata_is_ignored_not_trusted(tmp_path, basic_score, edit, caplog):
+    path = tmp_path / "beat.mid"
+    mid = score_to_midi(basic_score)
+    for msg in mid.tracks[0]:
+        if msg.type == "text" and msg.text.startswith("audiogen:"):
+            meta = json.loads(msg.text[len("audiogen:") :])
+            edit(meta)
+            msg.text = "audiogen:" + json.dumps(meta)
+    mid.save(path)
+    with caplog.at_level(logging.WARNING):
+        score = read_midi(path)
+    assert "unknown shape" in caplog.text
+    assert score.hits and score.bars == 2
+    write_midi(score, tmp_path / "again.mid")  # and it can be written back
+
+
+def test_many_tempo_changes_are_read_in_little_time(tmp_path):
+    import time
+
+    track = [mido.MetaMessage("set_tempo", tempo=500_000 + i, time=1) for i in range(5000)]
+    note = mido.Message("note_on", channel=9, note=36, velocity=90, time=1)
+    track += [note] * 20000
+    mid = mido.MidiFile(type=0)
+    mid.tracks.append(mido.MidiTrack(track))
+    mid.save(tmp_path / "tempi.mid")
+    started = time.perf_counter()
+    read_midi(tmp_path / "tempi.mid")
+    assert time.perf_counter() - started < 10  # notes x changes: minutes

@@ -269,3 +269,27 @@ def test_cli_prints_the_request_records_it_and_flags_win(monkeypatch, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("audiogen: error: nothing in 'zzz qqq'") and "\n" not in err
     assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize(
+    ("sentence", "allowed"),
+    [
+        ("techno 257 bars", "1 to 256 bars"),
+        ("techno 0 bars", "1 to 256 bars"),
+        ("rock 99:59", "1 s to 30 minutes"),
+        ("lofi -5 minutes", "1 s to 30 minutes"),
+        ("jazz for 10 hours", "1 s to 30 minutes"),
+        ("pop 31 minutes", "1 s to 30 minutes"),
+        ("trap at 999 bpm", "40 to 300 bpm"),
+        ("house at 0 bpm", "40 to 300 bpm"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_not_misread(sentence, allowed):
+    # The number was asked for with its unit: reading it as something else (257 bars as
+    # 257 bpm) or dropping it would make a beat the user did not ask for.
+    with pytest.raises(RequestError, match=allowed):
+        parse_prompt(sentence)
+
+
+def test_a_bare_number_not_understood_is_reported():
+    assert "2" in parse_prompt("lofi hip hop 2").unknown

@@ -33,6 +33,9 @@ from audiogen.score import FEELS, DrumScore, Meter
 
 __all__ = ["POLYRHYTHMS", "PlanRequest", "Planner", "Song", "core_bars", "cross_rhythm",
            "vary_lanes"]  # fmt: skip
+# Context kept free, beyond the two given bars' size, for the bar being written: what a vary
+# of bars near the limit was measured to need (its new lanes can outgrow the input's).
+WRITE_ROOM = 64
 
 
 class Planner:
@@ -107,6 +110,7 @@ class Planner:
         with decoding():
             gen = torch.Generator().manual_seed(seed)
             words = [self.search.decoder.bar_words(req, bar) for bar in core]
+            _check_room(words, core, self.search.decoder.model.cfg.max_len)
             return write_song(self.search, req, gen, core, words, vary_lanes(amount),
                               fills=amount > 0, half_fills=amount < 0.5,
                               pull=2 * (1 - 2 * amount), version=self.version)  # fmt: skip
@@ -127,3 +131,18 @@ class Planner:
         return write_song(self.search, req, gen, [r.hits for r in core],
                           [r.words() for r in core], frozenset(REGENERATED),
                           version=self.version)  # fmt: skip
+
+
+def _check_room(words: list[list[int]], core: list[list], max_len: int) -> None:
+    """Refuse, before any writing, a beat too dense to vary: the model's context holds two
+    given bars and the one it writes (kept lanes and new ones, with room to spare), and a
+    denser bar would run past it."""
+    room = (max_len - 1 - WRITE_ROOM) // 3
+    longest = max(len(w) for w in words)
+    if longest > room:
+        densest = max(len(bar) for bar in core)
+        raise RequestError(
+            f"the beat's core bars hold up to {densest} hits: the planner varies bars of about "
+            f"{densest * room // longest} hits at most; thin it (fewer ghost notes or hat "
+            "strokes), or render it as it is"
+        )
