@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from audiogen.errors import AudiogenError
 from audiogen.request import cli_fields, plan_fields, vary_fields
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _interrupt_on_sigterm():
+def _interrupt_on_sigterm() -> signal._HANDLER | None:
     """Make SIGTERM (a stop from a service manager, ``kill``) clean up as Ctrl-C does: staged
     files are removed on the way out. Returns the handler it replaced (None off the main
     thread, where handlers cannot be set)."""
@@ -192,6 +192,10 @@ def _check_sentence(argv: list[str]) -> None:
             )
 
 
+@overload
+def _out_dir(args: argparse.Namespace, default: Path) -> Path: ...
+@overload
+def _out_dir(args: argparse.Namespace, default: None) -> Path | None: ...
 def _out_dir(args: argparse.Namespace, default: Path | None) -> Path | None:
     """The output folder: ``-o`` as given (an empty one is refused), else ``default``."""
     if args.out is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -186,7 +187,7 @@ def _restore(meta: object) -> tuple[int, tuple[Section, ...], Provenance] | None
         return isinstance(v, str) or (optional and v is None)
 
     def real(v: object) -> bool:
-        return (whole(v) or isinstance(v, float)) and math.isfinite(v)
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
     if not isinstance(meta, dict) or not whole(meta.get("bars")):
         return None
