@@ -76,11 +76,12 @@ class RenderRequest:
     note_map: str = _opt("auto", "MIDI note map: auto, gm or td11 (Roland TD-11)", "MAP")
 
     @classmethod
-    def create(cls, fallback: Mapping[str, Any] | None = None, **values: Any) -> RenderRequest:
+    def create(cls, fallback: Mapping[str, Any] | None = None, /, **values: Any) -> RenderRequest:
         """Validate user values (strings from a CLI are fine) and fill in the defaults.
 
         Args:
-            fallback: defaults that come before the preset's (a genre's kit and mix).
+            fallback: defaults that come before the preset's (a genre's kit and mix); given by
+                position, so that an option named "fallback" is refused as unknown.
             **values: the options set; None means unset.
 
         Raises:
@@ -417,7 +418,7 @@ def resolve_generation(prompt: str | None, options: Mapping[str, Any]) -> Genera
     render_values = {k: v for k, v in merged.items() if k not in plan_names}
     plan_opts, genre = PlanOptions.create(**plan_values)
     fallback = {"kit": genre.kit, "mix": genre.mix, **moods}
-    request = RenderRequest.create(fallback=fallback, **render_values)
+    request = RenderRequest.create(fallback, **render_values)
     if request.loop and options.get("form") is None and plan_opts.form is not None:
         plan_opts = dataclasses.replace(plan_opts, form=None)  # a loop has no intro or outro
     return GenerateRequest(plan_opts, request, resolution)

@@ -20,7 +20,9 @@ GENERATE_PATH = ("audiogen.cli", "audiogen.api", "audiogen.planner.generate", "a
                  "audiogen.renderers.sampler", "audiogen.renderers.neural", "audiogen.mix",
                  "audiogen.export")  # fmt: skip
 FRONT_DOORS = {"audiogen.cli", "audiogen.__main__", "audiogen.api", "audiogen.batch",
-               "audiogen.pipeline"}  # fmt: skip
+               "audiogen.pipeline", "audiogen.server", "audiogen.server.app",
+               "audiogen.server.errors", "audiogen.server.jobs",
+               "audiogen.server.schema"}  # fmt: skip
 
 
 def _module_name(path: Path) -> str:
