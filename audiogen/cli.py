@@ -124,6 +124,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="local processes, or a Ray cluster (needs ray installed)",
     )  # fmt: skip
     batch.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: local)")
+    serve = sub.add_parser(
+        "serve",
+        help="serve the HTTP API for programs and chat assistants (Ctrl-C stops it)",
+        description="Serve the HTTP API (FastAPI on uvicorn): POST /v1/beats and the routes "
+        "beside it, described at /openapi.json and /docs. Each worker loads the models once; "
+        "jobs wait in a bounded queue (429 when it is full).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument(
+        "--out", default="out/serve", metavar="DIR",
+        help="where each beat's folder is written (default: out/serve)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="jobs run at once (default: one per core)"
+    )
+    tools = sub.add_parser(
+        "tools",
+        help="print the API's operations as function-calling tool definitions (JSON Schema)",
+        description="Print the HTTP API's operations as tool definitions for a chat model's "
+        "tool list, generated from the same option schema as the CLI and the API.",
+    )
+    tools.add_argument(
+        "--style", default="openai", help="openai (the default) or anthropic: the shape of a tool"
+    )
     sub.add_parser("kits", help="list the drum kits that ship with audiogen")
     sub.add_parser("genres", help="list the genres the planner knows, with their defaults")
     return parser
@@ -143,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {
             "render": _render, "generate": _generate, "vary": _vary, "batch": _batch,
-            "kits": _kits, "genres": _genres,
+            "kits": _kits, "genres": _genres, "serve": _serve, "tools": _tools,
         }  # fmt: skip
         if args.command == "generate":
             _check_sentence(sys.argv[1:] if argv is None else argv)
@@ -333,6 +358,42 @@ def _batch(args: argparse.Namespace) -> int:
     for o in failed:
         print(f"audiogen: failed: {o.name}: {o.error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import ipaddress
+
+    if args.workers is not None and args.workers < 1:
+        raise AudiogenError(f"--workers {args.workers}: use 1 or more")
+    try:
+        local = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        local = False
+    if not local:  # anyone who reaches the port could fill the disk and the queue
+        raise AudiogenError(
+            f"--host {args.host}: this version serves this machine only (127.0.0.1, ::1 or "
+            "localhost); put a proxy that checks who calls in front of it to serve others"
+        )
+    import uvicorn
+
+    from audiogen.server.app import create_app
+
+    app = create_app(_out_dir(args, None) or Path("out/serve"), workers=args.workers)
+    level = "debug" if args.debug else "error" if args.quiet else "info"
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=level)
+    except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then passes the signal on
+        pass
+    return 0
+
+
+def _tools(args: argparse.Namespace) -> int:
+    import json
+
+    from audiogen.server.schema import tool_definitions
+
+    print(json.dumps(tool_definitions(args.style), indent=2))
+    return 0
 
 
 def _genres(args: argparse.Namespace) -> int:
