@@ -32,6 +32,7 @@ from audiogen.server.schema import (
     OPERATION,
     WAIT_HELP,
     BeatRequest,
+    Error,
     RenderOptions,
     VaryRequest,
     body_options,
@@ -94,7 +95,8 @@ def create_app(
         op = OPERATION[name]
         return app.api_route(
             op.path, methods=[op.method], name=op.name, operation_id=op.name,
-            description=op.description, **extra,
+            description=op.description, responses={422: {"model": Error}, "4XX": {"model": Error}},
+            **extra,
         )  # fmt: skip
 
     @route("generate_beat", status_code=202)

@@ -91,6 +91,13 @@ else:
     )
 
 
+class Error(BaseModel):
+    """A refusal: 404 unknown beat or file, 409 not finished, 413 too large an upload, 422 a bad
+    value, 429 busy (with Retry-After)."""
+
+    error: str = Field(description="what is wrong, in one line: the message the CLI prints")
+
+
 def body_options(body: BaseModel) -> dict[str, Any]:
     """The options a body sets, unknown names included (the schema refuses those)."""
     return body.model_dump(exclude_unset=True)
