@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, metavar="N", help="jobs run at once (default: one per core)"
     )
+    serve.add_argument(
+        "--token", metavar="TOKEN",
+        help="require Authorization: Bearer TOKEN on every request (default: $AUDIOGEN_TOKEN; "
+        "needed to bind beyond this machine)",
+    )  # fmt: skip
     tools = sub.add_parser(
         "tools",
         help="print the API's operations as function-calling tool definitions (JSON Schema)",
@@ -362,6 +367,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     import ipaddress
+    import os
 
     if args.workers is not None and args.workers < 1:
         raise AudiogenError(f"--workers {args.workers}: use 1 or more")
@@ -369,16 +375,20 @@ def _serve(args: argparse.Namespace) -> int:
         local = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
     except ValueError:
         local = False
-    if not local:  # anyone who reaches the port could fill the disk and the queue
+    token = args.token if args.token is not None else os.environ.get("AUDIOGEN_TOKEN")
+    if token is not None and not token.strip():
+        raise AudiogenError("the token is empty: give a secret, or leave --token out")
+    if not local and token is None:  # anyone who reaches the port could fill disk and queue
         raise AudiogenError(
-            f"--host {args.host}: this version serves this machine only (127.0.0.1, ::1 or "
-            "localhost); put a proxy that checks who calls in front of it to serve others"
+            f"--host {args.host}: serving beyond this machine needs a token (--token, or "
+            "AUDIOGEN_TOKEN in the environment) that callers send as Authorization: Bearer"
         )
     import uvicorn
 
     from audiogen.server.app import create_app
 
-    app = create_app(_out_dir(args, None) or Path("out/serve"), workers=args.workers)
+    out = _out_dir(args, None) or Path("out/serve")
+    app = create_app(out, workers=args.workers, token=token)
     level = "debug" if args.debug else "error" if args.quiet else "info"
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=level)

@@ -259,3 +259,16 @@ def test_the_tools_validate_and_a_tool_call_runs(client, capsys):
     assert main(["tools", "--style", "anthropic"]) == 0
     printed = capsys.readouterr().out
     assert json.loads(printed)[0]["input_schema"] == tools["generate_beat"]["parameters"]
+
+
+def test_a_token_guards_every_route(tmp_path, capsys, monkeypatch):
+    app = create_app(tmp_path, workers=1, session=Session, token="s3cret")
+    with TestClient(app) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
+            refused = client.get("/v1/kits", headers=headers)
+            assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+        assert client.get("/v1/kits", headers={"Authorization": "Bearer s3cret"}).is_success
+    # and `audiogen serve` binds beyond this machine only with one
+    monkeypatch.delenv("AUDIOGEN_TOKEN", raising=False)
+    code, line = _cli(["serve", "--host", "0.0.0.0"], capsys)
+    assert code == 2 and "needs a token" in line

@@ -9,9 +9,10 @@ import dataclasses
 import logging
 import mimetypes
 import os
+import secrets
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,7 @@ MAX_WAIT_S = 300.0  # the longest ?wait a request is held for
 MAX_PROMPT_CHARS = 1000
 _POLL_S = 0.05
 WaitS = Annotated[float, Query(ge=0, description=WAIT_HELP)]
+NextHandler = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(
@@ -59,6 +61,7 @@ def create_app(
     max_seconds: float = MAX_SECONDS,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     session: Callable[[], Session] = loaded_session,
+    token: str | None = None,
 ) -> FastAPI:
     """The API as an ASGI app (serve it with uvicorn, as `audiogen serve` does).
 
@@ -70,6 +73,7 @@ def create_app(
         max_seconds: the longest beat a request may ask for.
         max_upload_bytes: the largest MIDI file `POST /v1/render` takes (413 beyond).
         session: makes a worker's session (default: one with its models loaded at start).
+        token: when set, every request must carry ``Authorization: Bearer <token>`` (401).
     """
     workers = workers or os.cpu_count() or 1
     jobs = JobQueue(Path(out_dir), workers, max_queue or 4 * workers, session)
@@ -89,6 +93,8 @@ def create_app(
     )
     app.state.jobs = jobs
     _handle_errors(app)
+    if token is not None:
+        _require_token(app, token)
 
     def route(name: str, **extra: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """A route for one of `schema.OPERATIONS`, named and described there."""
@@ -226,6 +232,21 @@ def _handle_errors(app: FastAPI) -> None:
     async def bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path)
         return answer(500, f"internal error: {exc!r}")
+
+
+def _require_token(app: FastAPI, token: str) -> None:
+    """Every request must carry ``Authorization: Bearer <token>`` (compared in constant time)."""
+    expected = f"Bearer {token}".encode()
+
+    @app.middleware("http")
+    async def check(request: Request, call_next: NextHandler) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if not secrets.compare_digest(given, expected):
+            return JSONResponse(
+                {"error": "this server needs its token: send Authorization: Bearer <token>"},
+                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+        return await call_next(request)
 
 
 def _view(job: Job, request: Request) -> dict[str, Any]:
