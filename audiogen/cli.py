@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="jobs run at once (default: one per core)"
     )
     serve.add_argument(
+        "--ttl", type=float, metavar="S",
+        help="seconds a finished beat's files are kept (default: an hour)",
+    )  # fmt: skip
+    serve.add_argument(
         "--token", metavar="TOKEN",
         help="require Authorization: Bearer TOKEN on every request (default: $AUDIOGEN_TOKEN; "
         "needed to bind beyond this machine)",
@@ -386,9 +390,13 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from audiogen.server.app import create_app
+    from audiogen.server.jobs import TTL_S
 
     out = _out_dir(args, None) or Path("out/serve")
-    app = create_app(out, workers=args.workers, token=token)
+    ttl = args.ttl if args.ttl is not None else TTL_S
+    if not 0 < ttl < float("inf"):
+        raise AudiogenError(f"--ttl {ttl:g}: give a number of seconds over 0")
+    app = create_app(out, workers=args.workers, token=token, ttl_s=ttl)
     level = "debug" if args.debug else "error" if args.quiet else "info"
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=level)

@@ -53,6 +53,14 @@ def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
     return code, capsys.readouterr().err.strip()
 
 
+def _running(client: TestClient, job: dict) -> None:
+    """Wait until ``job`` runs."""
+    deadline = time.monotonic() + 30
+    while client.get(job["url"]).json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_wait_answers_the_finished_beat_with_its_files(beat: dict):
     assert beat["status"] == "done" and beat["progress"] == 1.0 and beat["error"] is None
     assert {"mix.wav", "beat.mid", "grid.png", "manifest.json", "stems.zip"} <= set(beat["files"])
@@ -197,10 +205,7 @@ def test_a_full_queue_is_429_with_retry_after(tmp_path):
     try:
         with TestClient(app) as client:
             running = client.post("/v1/beats", json=TINY).json()
-            deadline = time.monotonic() + 30
-            while client.get(running["url"]).json()["status"] != "running":
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            _running(client, running)
             assert client.post("/v1/beats", json=TINY).status_code == 202  # waits in the queue
             full = client.post("/v1/beats", json=TINY)
             assert full.status_code == 429
@@ -272,3 +277,36 @@ def test_a_token_guards_every_route(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("AUDIOGEN_TOKEN", raising=False)
     code, line = _cli(["serve", "--host", "0.0.0.0"], capsys)
     assert code == 2 and "needs a token" in line
+
+
+def test_finished_beats_expire_with_their_files(tmp_path):
+    with TestClient(create_app(tmp_path, workers=1, ttl_s=1.0)) as client:
+        made = client.post(f"/v1/beats?wait={WAIT}", json=TINY).json()
+        assert made["status"] == "done" and made["expires"] > made["created"]
+        deadline = time.monotonic() + 30
+        while client.get(made["url"]).status_code != 404:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert not (tmp_path / made["id"]).exists() and not list((tmp_path / ".jobs").iterdir())
+
+
+def test_a_restarted_server_reports_its_beats_done_or_failed(tmp_path):
+    with TestClient(create_app(tmp_path, workers=1)) as client:
+        done = client.post(f"/v1/beats?wait={WAIT}", json=TINY).json()
+        mix = client.get(done["files"]["mix.wav"]).content
+    StuckSession.release.clear()
+    try:
+        with TestClient(create_app(tmp_path, workers=1, session=StuckSession)) as client:
+            cut = client.post("/v1/beats", json=TINY).json()
+            _running(client, cut)
+        # that server is gone with its job still running, as a kill leaves it
+        with TestClient(create_app(tmp_path, workers=1, session=Session)) as client:
+            again = client.get(done["url"]).json()
+            assert again["status"] == "done" and again["files"] == done["files"]
+            assert again["request"] == done["request"]
+            assert client.get(done["files"]["mix.wav"]).content == mix
+            lost = client.get(cut["url"]).json()
+            assert lost["status"] == "failed" and "stopped" in lost["error"]
+            assert lost["files"] == {}
+    finally:
+        StuckSession.release.set()

@@ -28,7 +28,7 @@ from audiogen import __version__
 from audiogen.errors import AudiogenError, MidiError, RequestError
 from audiogen.request import RenderRequest, resolve_generation, split_vary_options
 from audiogen.server.errors import Busy, HttpError, TooLarge
-from audiogen.server.jobs import Job, JobQueue, loaded_session
+from audiogen.server.jobs import TTL_S, Job, JobQueue, loaded_session
 from audiogen.server.schema import (
     OPERATION,
     WAIT_HELP,
@@ -62,6 +62,7 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     session: Callable[[], Session] = loaded_session,
     token: str | None = None,
+    ttl_s: float = TTL_S,
 ) -> FastAPI:
     """The API as an ASGI app (serve it with uvicorn, as `audiogen serve` does).
 
@@ -74,9 +75,10 @@ def create_app(
         max_upload_bytes: the largest MIDI file `POST /v1/render` takes (413 beyond).
         session: makes a worker's session (default: one with its models loaded at start).
         token: when set, every request must carry ``Authorization: Bearer <token>`` (401).
+        ttl_s: how long a finished beat (and its files) is kept, across restarts too.
     """
     workers = workers or os.cpu_count() or 1
-    jobs = JobQueue(Path(out_dir), workers, max_queue or 4 * workers, session)
+    jobs = JobQueue(Path(out_dir), workers, max_queue or 4 * workers, session, ttl_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -259,7 +261,8 @@ def _view(job: Job, request: Request) -> dict[str, Any]:
         "step": job.step,
         "progress": round(job.progress, 3),
         "error": job.error,
-        "created": datetime.fromtimestamp(job.created, UTC).isoformat(timespec="seconds"),
+        "created": _time(job.created),
+        "expires": _time(job.ended + jobs.ttl_s) if job.ended is not None else None,
         "url": str(request.url_for("get_beat", id=job.id)),
         "request": job.request,
         "files": {
@@ -267,6 +270,10 @@ def _view(job: Job, request: Request) -> dict[str, Any]:
             for name in jobs.file_names(job)
         },
     }
+
+
+def _time(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 async def _answer(job: Job, request: Request, wait: float) -> JSONResponse:

@@ -1,6 +1,11 @@
 """The server's jobs: a bounded queue of requests run by worker threads, each holding one
 `Session` (its models loaded once), each job's beat written atomically into ``<out>/<id>/`` by
-`Beat.save`, as the CLI writes it."""
+`Beat.save`, as the CLI writes it.
+
+Each job has a record (``<out>/.jobs/<id>.json``) so that a restarted server still knows it: done
+if its folder is there (a folder is there whole or not at all), else failed. Finished jobs expire
+after a time to live, their files with them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import json
 import logging
 import math
 import queue
+import re
 import secrets
 import shutil
 import threading
@@ -20,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiogen.errors import AudiogenError, OutputError
-from audiogen.files import atomic_path
+from audiogen.files import atomic_path, write_text_atomic
 from audiogen.server.errors import Busy, NotFinished, NotFound
 
 if TYPE_CHECKING:
@@ -30,6 +36,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STEMS_ZIP = "stems.zip"
+RECORDS = ".jobs"  # inside the output folder: one record per job
+TTL_S = 3600.0  # how long a finished job's files are kept
+ID_BYTES = 8
+_ID = re.compile(f"[0-9a-f]{{{2 * ID_BYTES}}}")
 CLOSE_WAIT_S = 2.0  # how long closing waits for a worker
 FIRST_GUESS_S = 10.0  # how long a job takes, before one has finished
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # zip entries' date: the same stems give the same zip
@@ -42,7 +52,7 @@ class Job:
     id: str
     kind: str  # generate, vary or render
     request: dict[str, Any]  # as resolved, for the client to see
-    run: Callable[[Session], Beat] = field(repr=False)
+    run: Callable[[Session], Beat] | None = field(repr=False)  # None: restored, never run
     folder: Path
     status: str = "queued"  # queued → running → done or failed
     step: str = "queued"
@@ -50,6 +60,7 @@ class Job:
     error: str | None = None
     files: tuple[str, ...] = ()  # what the manifest lists, once done
     created: float = field(default_factory=time.time)
+    ended: float | None = None
     deleted: bool = False
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -57,6 +68,11 @@ class Job:
         """The session's progress callback."""
         self.step = "writing files" if event.task == "done" else event.task
         self.progress = event.fraction
+
+    def record(self) -> dict[str, Any]:
+        """What a restarted server needs to know of the job."""
+        keys = ("id", "kind", "request", "status", "error", "created", "ended")
+        return {key: getattr(self, key) for key in keys}
 
 
 def loaded_session() -> Session:
@@ -80,6 +96,7 @@ class JobQueue:
         workers: threads, each with its own session.
         max_queue: jobs that may wait beyond those running; one more is refused (`Busy`).
         session: makes a worker's session (default: `loaded_session`).
+        ttl_s: how long a finished job (and its files) is kept.
     """
 
     def __init__(
@@ -88,27 +105,35 @@ class JobQueue:
         workers: int,
         max_queue: int,
         session: Callable[[], Session] = loaded_session,
+        ttl_s: float = TTL_S,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.workers = workers
+        self.ttl_s = ttl_s
         self._session = session
         self._jobs: dict[str, Job] = {}
         self._waiting: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
         self._lock = threading.Lock()
         self._seconds: collections.deque[float] = collections.deque(maxlen=20)
         self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
 
     def start(self) -> None:
-        """Make the output folder and start the workers."""
+        """Make the output folder, take back the jobs a previous server left, and start the
+        workers and the sweeper of expired jobs."""
         from audiogen.export import clear_leftovers
 
         try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / RECORDS).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create {self.out_dir}: {exc.strerror}") from None
         clear_leftovers(self.out_dir)  # what a killed server left half-written
-        for i in range(self.workers):
-            thread = threading.Thread(target=self._work, name=f"audiogen-job-{i}", daemon=True)
+        for partial in self.out_dir.glob(f".*.{STEMS_ZIP}.*.partial"):
+            partial.unlink(missing_ok=True)
+        self._restore()
+        threads = [(self._work, f"audiogen-job-{i}") for i in range(self.workers)]
+        for target, name in [*threads, (self._sweep, "audiogen-expiry")]:
+            thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -122,7 +147,8 @@ class JobQueue:
                 break
             if job is not None:
                 self._finish(job, "failed", "the server stopped before this job ran")
-        for _ in self._threads:
+        self._stopping.set()
+        for _ in range(self.workers):
             self._waiting.put(None)
         for thread in self._threads:  # idle ones end at once; a running job is not waited for
             thread.join(timeout=CLOSE_WAIT_S)
@@ -133,19 +159,19 @@ class JobQueue:
         Raises:
             Busy: the queue is full.
         """
-        job_id = secrets.token_hex(8)
+        job_id = secrets.token_hex(ID_BYTES)
         job = Job(job_id, kind, request, run, self.out_dir / job_id)
         with self._lock:
-            try:
-                self._waiting.put_nowait(job)
-            except queue.Full:
+            if self._waiting.full():
                 wait = self.retry_after_s()
                 raise Busy(
                     f"the server is busy ({self._waiting.qsize()} jobs waiting): try again in "
                     f"{wait} s",
                     retry_after_s=wait,
-                ) from None
+                )
+            self._write_record(job)  # before a worker can take it
             self._jobs[job.id] = job
+            self._waiting.put_nowait(job)  # only submit puts, under the lock: there is room
         return job
 
     def retry_after_s(self) -> int:
@@ -208,9 +234,62 @@ class JobQueue:
                         shutil.copyfileobj(src, dst)
         return path
 
+    def expire(self, now: float | None = None) -> None:
+        """Delete the jobs that finished longer than the time to live ago."""
+        now = time.time() if now is None else now
+        with self._lock:
+            old = [job for job in self._jobs.values()
+                   if job.ended is not None and now - job.ended >= self.ttl_s]  # fmt: skip
+        for job in old:
+            try:
+                self.delete(job.id)
+            except NotFound:  # deleted meanwhile
+                pass
+
+    def _sweep(self) -> None:
+        while not self._stopping.wait(min(self.ttl_s / 4, 60.0)):
+            self.expire()
+
     def _remove(self, job: Job) -> None:
         shutil.rmtree(job.folder, ignore_errors=True)
         (self.out_dir / f"{job.id}.{STEMS_ZIP}").unlink(missing_ok=True)
+        self._record_path(job.id).unlink(missing_ok=True)
+
+    def _record_path(self, job_id: str) -> Path:
+        return self.out_dir / RECORDS / f"{job_id}.json"
+
+    def _write_record(self, job: Job) -> None:
+        try:
+            write_text_atomic(self._record_path(job.id), json.dumps(job.record()))
+        except OSError as exc:  # the job runs on; only a restart would not know it
+            log.warning("cannot write the record of job %s: %s", job.id, exc)
+
+    def _restore(self) -> None:
+        """The jobs a previous server left: done where their folder is whole, else failed (a
+        folder is renamed into place whole, so there is no half of one to serve)."""
+        for path in sorted((self.out_dir / RECORDS).glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                job = Job(record["id"], record["kind"], record["request"], None,
+                          self.out_dir / record["id"], created=record["created"])  # fmt: skip
+            except (OSError, ValueError, KeyError, TypeError):
+                log.warning("%s is not a job record: left alone", path)
+                continue
+            if path.stem != job.id or not _ID.fullmatch(job.id):  # the id names a folder
+                continue
+            job.files = _manifest_files(job.folder)
+            if job.files:
+                status, error = "done", None
+            elif record.get("status") == "failed":
+                status, error = "failed", record.get("error")
+            else:
+                status, error = "failed", "the server stopped before this job was finished"
+            job.status = job.step = status
+            job.error, job.progress = error, 1.0 if status == "done" else 0.0
+            job.ended = record.get("ended") or time.time()
+            job.finished.set()
+            self._jobs[job.id] = job
+            self._write_record(job)
 
     def _work(self) -> None:
         session = self._session()
@@ -221,10 +300,10 @@ class JobQueue:
                 job.status = job.step = "running"
             started = time.monotonic()
             session.callback = job.update
+            assert job.run is not None  # only restored jobs have none, and they are not queued
             try:
                 job.run(session).save(job.folder)
-                manifest = json.loads((job.folder / "manifest.json").read_text(encoding="utf-8"))
-                job.files = (*sorted(manifest["files"]), "manifest.json")
+                job.files = _manifest_files(job.folder)
             except AudiogenError as exc:
                 self._finish(job, "failed", str(exc))
             except Exception as exc:  # a bug: the client gets one line, the log the traceback
@@ -239,9 +318,21 @@ class JobQueue:
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:
         with self._lock:
             job.status, job.step, job.error = status, status, error
+            job.ended = time.time()
             if status == "done":
                 job.progress = 1.0
             deleted = job.deleted
+            if not deleted:  # under the lock: a delete now waits, then removes this record too
+                self._write_record(job)
         job.finished.set()
         if deleted:
             self._remove(job)
+
+
+def _manifest_files(folder: Path) -> tuple[str, ...]:
+    """The files a beat's manifest lists, and the manifest (nothing when there is none)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return (*sorted(manifest["files"]), "manifest.json")
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
