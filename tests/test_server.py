@@ -150,8 +150,15 @@ def test_a_file_name_cannot_leave_the_jobs_folder(client, beat):
 
 
 def test_an_upload_over_the_limit_is_413(client):
-    answer = client.post("/v1/render", content=b"\0" * (MAX_UPLOAD_BYTES + 1))
+    too_much = b"\0" * (MAX_UPLOAD_BYTES + 1)
+    answer = client.post("/v1/render", content=too_much)
     assert answer.status_code == 413 and "over" in answer.json()["error"]
+    # without a declared length, counted as it comes
+    answer = client.post("/v1/render", content=iter([too_much[:1000], too_much[1000:]]))
+    assert answer.status_code == 413 and "over" in answer.json()["error"]
+    answer = client.post("/v1/beats", content=b" " * len(too_much),
+                         headers={"content-type": "application/json"})  # fmt: skip
+    assert answer.status_code == 413
 
 
 def test_a_broken_upload_is_422_naming_the_file(client):

@@ -72,7 +72,8 @@ def create_app(
         max_queue: jobs that may wait beyond the running ones (default: 4 per worker); one more
             is answered 429 with Retry-After.
         max_seconds: the longest beat a request may ask for.
-        max_upload_bytes: the largest MIDI file `POST /v1/render` takes (413 beyond).
+        max_upload_bytes: the largest MIDI file `POST /v1/render` takes, and the largest
+            Content-Length any request may declare (413 beyond).
         session: makes a worker's session (default: one with its models loaded at start).
         token: when set, every request must carry ``Authorization: Bearer <token>`` (401).
         ttl_s: how long a finished beat (and its files) is kept, across restarts too.
@@ -95,6 +96,7 @@ def create_app(
     )
     app.state.jobs = jobs
     _handle_errors(app)
+    _limit_bodies(app, max_upload_bytes)
     if token is not None:
         _require_token(app, token)
 
@@ -236,6 +238,22 @@ def _handle_errors(app: FastAPI) -> None:
         return answer(500, f"internal error: {exc!r}")
 
 
+def _limit_bodies(app: FastAPI, limit: int) -> None:
+    """Refuse a body declared larger than ``limit`` before it is read (the MIDI upload, which
+    may come without a length, is also counted as it arrives: see `_upload`)."""
+
+    @app.middleware("http")
+    async def check(request: Request, call_next: NextHandler) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return JSONResponse({"error": _too_large(limit)}, status_code=TooLarge.status)
+        return await call_next(request)
+
+
+def _too_large(limit: int) -> str:
+    return f"the request body is over {limit} bytes: send a smaller one"
+
+
 def _require_token(app: FastAPI, token: str) -> None:
     """Every request must carry ``Authorization: Bearer <token>`` (compared in constant time)."""
     expected = f"Bearer {token}".encode()
@@ -299,16 +317,13 @@ def _check_length(bpm: float, meter: str, bars: int, max_seconds: float) -> None
 
 
 async def _upload(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it passes ``limit`` bytes."""
-    too_large = TooLarge(f"the upload is over {limit} bytes: send a smaller MIDI file")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
+    """The request body, refused (413) as soon as it passes ``limit`` bytes (a declared length
+    over it is refused before, by `_limit_bodies`)."""
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > limit:
-            raise too_large
+            raise TooLarge(_too_large(limit))
     if not data:
         raise RequestError("send the drum MIDI file as the request body")
     return bytes(data)

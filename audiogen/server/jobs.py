@@ -114,6 +114,7 @@ class JobQueue:
         self._jobs: dict[str, Job] = {}
         self._waiting: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
         self._lock = threading.Lock()
+        self._zipping = threading.Lock()  # two threads' zips would share one temporary file
         self._seconds: collections.deque[float] = collections.deque(maxlen=20)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -224,7 +225,9 @@ class JobQueue:
         """The job's stems in one zip, made when first asked for, beside the job's folder (which
         holds what its manifest lists, and nothing else)."""
         path = self.out_dir / f"{job.id}.{STEMS_ZIP}"
-        if not path.exists():
+        with self._zipping:
+            if path.exists():
+                return path
             with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
                 for name in self._stems(job):
                     with (
