@@ -5,6 +5,8 @@ bounded, and the tool definitions validate and run."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -317,3 +319,12 @@ def test_a_restarted_server_reports_its_beats_done_or_failed(tmp_path):
             assert lost["files"] == {}
     finally:
         StuckSession.release.set()
+
+
+def test_the_cli_loads_no_web_framework_until_serve():
+    code = (
+        "import sys; from audiogen.cli import build_parser; build_parser(); "
+        "print(','.join(m for m in ('fastapi', 'uvicorn', 'pydantic') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
