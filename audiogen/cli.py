@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
 from audiogen.errors import AudiogenError
-from audiogen.request import cli_fields, plan_fields, vary_fields
+from audiogen.request import PROMPT_HELP, cli_fields, plan_fields, vary_fields
 
 if TYPE_CHECKING:
     import dataclasses
@@ -82,8 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument(
         "prompt", nargs="?", metavar="SENTENCE",
-        help='what to play, in words: "dark, bouncy trap beat around 140 bpm, sparse intro" '
-        "(options given as flags win over it)",
+        help=PROMPT_HELP,
     )  # fmt: skip
     gen.add_argument(
         "-o", "--out", metavar="OUT", help="output folder (default: out/<genre>-<seed>)"

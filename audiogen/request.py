@@ -26,6 +26,10 @@ LOUDNESS_HELP = (
     "(spotify, apple-podcasts, ebu-r128, atsc-a85, ...), or a LUFS value"
 )
 MAX_FADE_S = 60.0
+PROMPT_HELP = (
+    'what to play, in words: "dark, bouncy trap beat around 140 bpm, sparse intro" (options '
+    "given beside it win over it)"
+)
 # What a use sets when it is chosen; options given explicitly win over these.
 USE_PRESETS: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
     {

@@ -18,12 +18,8 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, create_model
 
 from audiogen.errors import RequestError
-from audiogen.request import PlanOptions, RenderRequest, VaryOptions
+from audiogen.request import PROMPT_HELP, PlanOptions, RenderRequest, VaryOptions
 
-PROMPT_HELP = (
-    'what to play, in words: "dark, bouncy trap beat around 140 bpm, sparse intro" (options '
-    "given beside it win over it)"
-)
 WAIT_HELP = "seconds to wait for the beat to be finished before answering (default: 0, at once)"
 ID_HELP = "the beat's id, as generate_beat or vary_beat answered it"
 _TEXT = {"type": "string"}
