@@ -10,17 +10,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
-from audiogen.files import atomic_path, write_text_atomic
+from audiogen.files import write_text_atomic
 from audiogen.humanize.checkpoint import META, save_checkpoint
 from audiogen.humanize.model import (
     NO_GENRE,
@@ -35,7 +35,8 @@ from audiogen.humanize.model import (
 from audiogen.planner.bars import Phrase
 from audiogen.training.config import LoopConfig
 from audiogen.training.groove import load_groove
-from audiogen.training.schedule import learning_rate, length_batches
+from audiogen.training.loop import train_loop
+from audiogen.training.schedule import length_batches
 
 log = logging.getLogger(__name__)
 
@@ -109,58 +110,28 @@ def train(cfg: HumanizerTrainConfig) -> dict:
     )  # fmt: skip
     model = HumanizerNet(HumanizerConfig(genres=genres))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    state_path = cfg.work / "state.pt"
-    step, best, history = 0, math.inf, []
-    if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step, best, history = state["step"], state["best"], state["history"]
-        log.info("resumed at step %d (best validation loss %.4f)", step, best)
-    elapsed_before = history[-1]["minutes"] if history else 0.0
-    budget_s = cfg.minutes * 60 - elapsed_before * 60
-    rng = random.Random(cfg.seed + step)
-    batches = length_batches(train_tracks, cfg.batch_size, rng)
     val_batches = [collate(val_tracks[i : i + 64], genres) for i in range(0, len(val_tracks), 64)]
-    while step < cfg.max_steps and time.monotonic() - started < budget_s:
-        picked = [train_tracks[i] for i in next(batches)]
-        picked = [
-            dataclasses.replace(t, genre=NO_GENRE) if rng.random() < cfg.genre_dropout else t
-            for t in picked
-        ]
-        elapsed_s = elapsed_before * 60 + time.monotonic() - started
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(cfg, step, elapsed_s)
-        model.train()
-        loss = model.loss(collate(picked, genres))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        if step % cfg.eval_every:
-            continue
-        val = evaluate(model, val_batches)
-        minutes = elapsed_before + (time.monotonic() - started) / 60
-        history.append(
-            {"step": step, "train_loss": loss.item(), "val_loss": val, "minutes": minutes}
-        )
-        log.info(
-            "step %d  train %.4f  validation %.4f  (%.1f min)", step, loss.item(), val, minutes
-        )
-        if val < best:
-            best = val
-            save_checkpoint(model, _card(cfg), history, cfg.out)
-        cfg.work.mkdir(parents=True, exist_ok=True)
-        state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                 "best": best, "history": history}  # fmt: skip
-        with atomic_path(state_path) as tmp:
-            torch.save(state, tmp)
+
+    def losses(step: int) -> Iterator[Callable[[], torch.Tensor]]:
+        rng = random.Random(cfg.seed + step)
+        for batch in length_batches(train_tracks, cfg.batch_size, rng):
+            picked = [
+                dataclasses.replace(t, genre=NO_GENRE) if rng.random() < cfg.genre_dropout else t
+                for t in (train_tracks[i] for i in batch)
+            ]
+            yield partial(model.loss, collate(picked, genres))
+
+    result = train_loop(
+        cfg, model, opt, losses, evaluate=lambda: evaluate(model, val_batches),
+        keep_best=lambda history: save_checkpoint(model, _card(cfg), history, cfg.out),
+        started=started,
+    )  # fmt: skip
+    history = result["history"]
     if (cfg.out / META).is_file():  # the last history, even when the best was saved earlier
         meta = json.loads((cfg.out / META).read_text())
         meta["history"] = history
         write_text_atomic(cfg.out / META, json.dumps(meta, indent=1) + "\n")
-    return {"steps": step, "best_val_loss": best, "history": history}
+    return result
 
 
 @torch.no_grad()

@@ -8,16 +8,15 @@ with the best validation loss.
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
-from audiogen.files import atomic_path
 from audiogen.planner.bars import Phrase, bar_energy, syncopation_index
 from audiogen.planner.checkpoint import Labeller, save_checkpoint, write_bar_index
 from audiogen.planner.genres import GENRES
@@ -26,7 +25,8 @@ from audiogen.planner.model import PlannerConfig, PlannerModel
 from audiogen.planner.tokens import BOS, PAD, BarCondition, Vocabulary, encode_bar, tempo_bucket
 from audiogen.training.config import LoopConfig
 from audiogen.training.groove import load_groove
-from audiogen.training.schedule import learning_rate, length_batches
+from audiogen.training.loop import train_loop
+from audiogen.training.schedule import length_batches
 
 log = logging.getLogger(__name__)
 
@@ -110,50 +110,20 @@ def train(cfg: PlannerTrainConfig) -> dict:
     )  # fmt: skip
     model = PlannerModel(model_cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.05, betas=(0.9, 0.95))
-    state_path = cfg.work / "state.pt"
-    step, best, history = 0, math.inf, []
-    if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step, best, history = state["step"], state["best"], state["history"]
-        log.info("resumed at step %d (best validation loss %.4f)", step, best)
-    elapsed_before = history[-1]["minutes"] if history else 0.0
-    budget_s = cfg.minutes * 60 - elapsed_before * 60
     pad = vocab.id(PAD)
-    batches = length_batches(train_ids, cfg.batch_size, random.Random(cfg.seed + step))
-    while step < cfg.max_steps and time.monotonic() - started < budget_s:
-        batch = next(batches)
-        elapsed_s = elapsed_before * 60 + time.monotonic() - started
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(cfg, step, elapsed_s)
-        model.train()
-        ids, targets = _batch([train_ids[i] for i in batch], pad)
-        loss = model.loss(ids, targets)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        if step % cfg.eval_every:
-            continue
-        val = evaluate(model, val_ids, pad)
-        minutes = elapsed_before + (time.monotonic() - started) / 60
-        history.append(
-            {"step": step, "train_loss": loss.item(), "val_loss": val, "minutes": minutes}
-        )
-        log.info(
-            "step %d  train %.4f  validation %.4f  (%.1f min)", step, loss.item(), val, minutes
-        )
-        if val < best:
-            best = val
-            save_checkpoint(model, vocab, labeller, _card(cfg), history, cfg.out)
-        cfg.work.mkdir(parents=True, exist_ok=True)
-        state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                 "best": best, "history": history}  # fmt: skip
-        with atomic_path(state_path) as tmp:
-            torch.save(state, tmp)
-    return {"steps": step, "best_val_loss": best, "history": history}
+
+    def losses(step: int) -> Iterator[Callable[[], torch.Tensor]]:
+        for batch in length_batches(train_ids, cfg.batch_size, random.Random(cfg.seed + step)):
+            ids, targets = _batch([train_ids[i] for i in batch], pad)
+            yield partial(model.loss, ids, targets)
+
+    return train_loop(
+        cfg, model, opt, losses, evaluate=lambda: evaluate(model, val_ids, pad),
+        keep_best=lambda history: save_checkpoint(
+            model, vocab, labeller, _card(cfg), history, cfg.out
+        ),
+        started=started,
+    )  # fmt: skip
 
 
 @torch.no_grad()
