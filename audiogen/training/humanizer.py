@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
 import torch
 
 from audiogen.files import write_text_atomic
@@ -35,7 +34,7 @@ from audiogen.humanize.model import (
 from audiogen.planner.bars import Phrase
 from audiogen.training.config import LoopConfig
 from audiogen.training.groove import load_groove
-from audiogen.training.loop import train_loop
+from audiogen.training.loop import seed_everything, train_loop
 from audiogen.training.schedule import length_batches
 
 log = logging.getLogger(__name__)
@@ -95,9 +94,7 @@ class HumanizerTrainConfig(LoopConfig):
 
 def train(cfg: HumanizerTrainConfig) -> dict:
     """Train (or resume) and write the best checkpoint to ``cfg.out``; returns its metrics."""
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    seed_everything(cfg.seed)
     started = time.monotonic()
     phrases = load_groove(cfg.groove, splits=("train", "validation"))
     train_phrases = [p for p in phrases if p.split == "train"]

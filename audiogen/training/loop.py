@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 from audiogen.files import atomic_path
@@ -17,6 +19,13 @@ from audiogen.training.config import LoopConfig
 from audiogen.training.schedule import learning_rate
 
 log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators: a run's weights and draws follow its seed."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def train_loop(

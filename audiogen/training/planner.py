@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
 import torch
 
 from audiogen.planner.bars import Phrase, bar_energy, syncopation_index
@@ -25,7 +24,7 @@ from audiogen.planner.model import PlannerConfig, PlannerModel
 from audiogen.planner.tokens import BOS, PAD, BarCondition, Vocabulary, encode_bar, tempo_bucket
 from audiogen.training.config import LoopConfig
 from audiogen.training.groove import load_groove
-from audiogen.training.loop import train_loop
+from audiogen.training.loop import seed_everything, train_loop
 from audiogen.training.schedule import length_batches
 
 log = logging.getLogger(__name__)
@@ -89,9 +88,7 @@ class PlannerTrainConfig(LoopConfig):
 
 def train(cfg: PlannerTrainConfig) -> dict:
     """Train (or resume) and write the best checkpoint to ``cfg.out``; returns its metrics."""
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    seed_everything(cfg.seed)
     started = time.monotonic()
     groove = load_groove(cfg.groove, splits=("train", "validation"))
     library = load_library(seed=cfg.seed, variants=cfg.library_variants)
