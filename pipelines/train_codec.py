@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--save-phrases", type=Path, help="write the material here and stop")
     parser.add_argument("--segment", type=float, default=CodecTrainConfig.segment_s, help="clip, s")
     parser.add_argument("--lr", type=float, default=CodecTrainConfig.lr)
+    parser.add_argument("--lr-decay", action="store_true",
+                        help="cosine from --lr to a tenth of it over this run")  # fmt: skip
     parser.add_argument("--adversarial-after", type=int, default=CodecTrainConfig.adversarial_after)
     parser.add_argument("--disc-scales", type=int, default=CodecTrainConfig.disc_scales,
                         help="STFT resolutions of the discriminator (1-5)")  # fmt: skip
@@ -76,7 +78,7 @@ def main() -> None:
     train_config = CodecTrainConfig(
         batch_size=args.batch, segment_s=args.segment, lr=args.lr,
         adversarial_after=args.adversarial_after, disc_scales=args.disc_scales,
-        disc_filters=args.disc_filters, disc_every=args.disc_every,
+        disc_filters=args.disc_filters, disc_every=args.disc_every, lr_decay=args.lr_decay,
     )  # fmt: skip
     evaluate = held_out_evaluation(args.groove, args.eval_performances, config.sample_rate) \
         if args.groove.exists() else None  # fmt: skip

@@ -27,6 +27,7 @@ from audiogen.files import atomic_path, write_text_atomic
 from audiogen.planner.bars import Phrase
 from audiogen.training.clips import ClipMaker
 from audiogen.training.config import TrainConfig
+from audiogen.training.schedule import cosine_decay
 
 if TYPE_CHECKING:
     import torch
@@ -56,6 +57,7 @@ class CodecTrainConfig(TrainConfig):
     disc_filters: int = 32
     disc_scales: int = 5  # the first n of the discriminator's five STFT resolutions
     disc_every: int = 1  # the adversarial losses (and the discriminator's update) every k-th step
+    lr_decay: bool = False  # cosine from ``lr`` to a tenth of it over this run (time or steps)
 
 
 def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
@@ -187,6 +189,11 @@ def train(
         elapsed = time.time() - start
         if elapsed > minutes * 60 or (max_steps is not None and step - first_step >= max_steps):
             break
+        if train_config.lr_decay:
+            done = step - first_step
+            progress = max(elapsed / (minutes * 60), done / max_steps if max_steps else 0.0)
+            for group in opt_g.param_groups + opt_d.param_groups:
+                group["lr"] = cosine_decay(train_config.lr, progress)
         x = next(batches).to(device, non_blocking=True)
         qres = model(x)
         y = qres.x

@@ -1,5 +1,5 @@
-"""What the planner's and the humanizer's loops share: the learning-rate schedule of a time-boxed
-run and batches of windows of similar length."""
+"""What the training loops share: the learning-rate schedule of a time-boxed run and batches of
+windows of similar length."""
 
 from __future__ import annotations
 
@@ -27,5 +27,11 @@ def length_batches(seqs: Sequence[Sized], batch_size: int,
 
 def learning_rate(cfg: LoopConfig, step: int, elapsed_s: float) -> float:
     """Linear warm-up, then a cosine decay over the time budget (training is time-boxed)."""
-    progress = min(1.0, elapsed_s / (cfg.minutes * 60))
-    return cfg.lr * min(1.0, (step + 1) / 300) * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+    progress = elapsed_s / (cfg.minutes * 60)
+    return min(1.0, (step + 1) / 300) * cosine_decay(cfg.lr, progress)
+
+
+def cosine_decay(lr: float, progress: float, floor: float = 0.1) -> float:
+    """``lr`` at the start of a run (``progress`` 0), ``floor * lr`` at its end (1 and after)."""
+    progress = min(1.0, max(0.0, progress))
+    return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
