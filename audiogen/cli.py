@@ -326,13 +326,19 @@ def _resolved_summary(plan_opts: PlanOptions, request: RenderRequest) -> dict:
 
 
 def _save_and_report(beat: Beat, out: Path, args: argparse.Namespace, summary: str) -> None:
-    beat.save(out, force=args.force)
+    import json
+
+    saved = beat.save(out, force=args.force)
     if not args.quiet:
-        report = beat.loudness
-        print(
-            f"{out}/  {summary}, kit {beat.request.kit}, {report.integrated_lufs:.1f} LUFS, "
-            f"{report.true_peak_dbtp:.1f} dBTP"
+        # Each master file as delivered (an MP3 decoded), as its manifest lists it.
+        files = json.loads((saved / "manifest.json").read_text(encoding="utf-8"))["files"]
+        levels = ", ".join(
+            f"{name.split('.')[-1]} {entry['integrated_lufs']:.1f} LUFS "
+            f"{entry['true_peak_dbtp']:.1f} dBTP"
+            for name, entry in files.items()
+            if name.startswith("mix.") and entry.get("integrated_lufs") is not None
         )
+        print(f"{out}/  {summary}, kit {beat.request.kit}, {levels}")
 
 
 def _batch(args: argparse.Namespace) -> int:

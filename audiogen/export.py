@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import soundfile as sf
 
+from audiogen.audiofiles import LOSSLESS, Measured, write_audio, write_measured
 from audiogen.errors import OutputError
 from audiogen.files import pid_alive
 from audiogen.kits import load_kit, samples_dir
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from audiogen.beat import Beat
 
 log = logging.getLogger(__name__)
-# soundfile (libsndfile) format and subtype per output kind; 24-bit where the format has bits.
-_FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24"), "mp3": ("MP3", "MPEG_LAYER_III")}
 _VERSIONED = ("numpy", "scipy", "mido", "soundfile", "pedalboard", "pyloudnorm")
 GROOVE_ATTRIBUTION = (
     "Drum performances from the Groove MIDI Dataset v1.0.0 by Google LLC (Magenta), "
@@ -214,18 +213,28 @@ def _write_all(beat: Beat, folder: Path) -> None:
         log.warning(
             "stems peak over 0 dBFS (the master's limiter took %.1f dB off): FLAC and MP3 stems "
             "clip there; WAV stems are written as 32-bit float",
-            beat.loudness.limiter_reduction_db,
+            beat.loudness.limiting_db,
         )
+    measured: dict[str, Measured] = {}
+    report = beat.loudness
+    # Lossless files hold the samples written: each stem is measured once whatever its formats,
+    # and the master was measured by loudness normalisation itself.
+    lossless = {"mix": Measured(report.integrated_lufs, report.true_peak_dbtp, decoded=False)}
     for fmt in beat.request.formats:
-        tracks: list[tuple[Path, np.ndarray, str | None]] = [
-            (folder / f"mix.{fmt}", beat.mix, None)
-        ]
-        tracks += [
-            (folder / "stems" / f"{g}.{fmt}", audio, stem_subtype)
-            for g, audio in beat.stems.items()
-        ]
-        for path, audio, subtype in tracks:
-            files.append(write_audio(path, audio, beat.sample_rate, fmt, subtype))
+        tracks: list[tuple[str, Path, np.ndarray]] = [("mix", folder / f"mix.{fmt}", beat.mix)]
+        tracks += [(g, folder / "stems" / f"{g}.{fmt}", audio) for g, audio in beat.stems.items()]
+        for name, path, audio in tracks:
+            subtype = stem_subtype if name != "mix" else None
+            if fmt in LOSSLESS and name in lossless:
+                write_audio(path, audio, beat.sample_rate, fmt, subtype)
+                measure = lossless[name]
+            else:
+                ceiling = report.ceiling_dbtp if name == "mix" else None
+                measure = write_measured(path, audio, beat.sample_rate, fmt, ceiling, subtype)
+                if fmt in LOSSLESS:
+                    lossless[name] = measure
+            measured[str(path.relative_to(folder))] = measure
+            files.append(path)
             if beat.loop is not None and fmt == "wav":
                 add_loop_chunks(path, beat.loop.samples, beat.score, beat.sample_rate)
     write_midi(beat.score, folder / "beat.mid")
@@ -236,7 +245,7 @@ def _write_all(beat: Beat, folder: Path) -> None:
             write_midi(part, folder / "sections" / f"{name}.mid")
             files.append(folder / "sections" / f"{name}.mid")
     files.append(save_grid(beat.score, folder / "grid.png", title=_title(beat)))
-    manifest = build_manifest(beat, {str(f.relative_to(folder)): f for f in files})
+    manifest = build_manifest(beat, {str(f.relative_to(folder)): f for f in files}, measured)
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
@@ -246,30 +255,6 @@ def _title(beat: Beat) -> str:
     return (
         f"{name} · {score.bpm:g} bpm · {score.meter} · {score.bars} bars · kit {beat.request.kit}"
     )
-
-
-def write_audio(
-    path: Path, audio: np.ndarray, sample_rate: int, fmt: str, wav_subtype: str | None = None
-) -> Path:
-    """Write (channels, n) float audio; WAV and FLAC at 24 bits, WAV as ``wav_subtype`` if set."""
-    container, subtype = _FORMATS[fmt]
-    if fmt == "wav" and wav_subtype:
-        subtype = wav_subtype
-    sf.write(path, np.ascontiguousarray(audio.T), sample_rate, format=container, subtype=subtype)
-    if subtype == "FLOAT":
-        _clear_peak_timestamp(path)
-    return path
-
-
-def _clear_peak_timestamp(path: Path) -> None:
-    """libsndfile stamps float WAVs' ``PEAK`` chunk with the time of writing; zero it, so the
-    same beat gives the same bytes (batch resume compares files by checksum)."""
-    with path.open("r+b") as fh:
-        data = fh.read(1 << 16)
-        at = data.find(b"PEAK", 12)
-        if at >= 0 and at + 16 <= len(data):
-            fh.seek(at + 12)  # id, size, version, then the timestamp
-            fh.write(b"\0\0\0\0")
 
 
 def add_loop_chunks(path: Path, loop_samples: int, score: DrumScore, sample_rate: int) -> None:
@@ -338,9 +323,13 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_manifest(beat: Beat, files: dict[str, Path]) -> dict[str, Any]:
+def build_manifest(
+    beat: Beat, files: dict[str, Path], measured: dict[str, Measured] | None = None
+) -> dict[str, Any]:
     """Everything that went into a beat: request, score summary, sources and their licences,
-    measured loudness, software versions, and a checksum per written file."""
+    measured loudness, software versions, and a checksum per written file (with each audio
+    file's own loudness and true peak, as delivered)."""
+    measured = measured or {}
     kit = load_kit(beat.request.kit)
     root = samples_dir()
     score = beat.score
@@ -378,7 +367,13 @@ def build_manifest(beat: Beat, files: dict[str, Path]) -> dict[str, Any]:
             "integrated_lufs": round(report.integrated_lufs, 2),
             "true_peak_dbtp": round(report.true_peak_dbtp, 2),
             "ceiling_dbtp": report.ceiling_dbtp,
-            "loud_hit_limiting_db": round(report.loud_hit_limiting_db, 1),
+            "limiting_db": round(report.limiting_db, 1),
+            "stopped_short_lu": round(report.stopped_short_lu, 2),
+            "drive": {
+                "parallel_compression_db": round(report.drive.parallel_db, 1),
+                "clip_db": round(report.drive.clip_db, 1),
+                "peak_reduction_db": round(report.drive.peak_reduction_db, 1),
+            },
         },
         "audio": {
             "sample_rate": beat.sample_rate,
@@ -402,7 +397,11 @@ def build_manifest(beat: Beat, files: dict[str, Path]) -> dict[str, Any]:
             **{name: _version(name) for name in _VERSIONED},
         },
         "files": {
-            name: {"sha256": sha256(path), "bytes": path.stat().st_size}
+            name: {
+                "sha256": sha256(path),
+                "bytes": path.stat().st_size,
+                **(measured[name].to_dict() if name in measured else {}),
+            }
             for name, path in sorted(files.items())
         },
     }

@@ -114,6 +114,7 @@ def mix_loop(
     preset: str = "acoustic",
     target_lufs: float = -14.0,
     ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
+    max_shortfall_lu: float = 0.0,
 ) -> LoopResult:
     """Mix the sampler's mono stems of ``score`` into a seamless loop of its bars.
 
@@ -142,7 +143,9 @@ def mix_loop(
     best: LoopResult | None = None
     for _ in range(3):
         try:
-            mixed = mix_stems(tiled, sample_rate, preset, aim, ceiling_dbtp)
+            mixed = mix_stems(
+                tiled, sample_rate, preset, aim, ceiling_dbtp, max_shortfall_lu=max_shortfall_lu
+            )
         except MixError:
             if best is None:  # asked for the target itself: its message is the user's
                 raise
@@ -151,9 +154,13 @@ def mix_loop(
         on_repeat = _loudness_on_repeat(mix, sample_rate)
         seam_error = float(np.max(np.abs(mixed.mix[:, after] - mix[:, : after.stop - after.start])))
         # The true peak was held under the ceiling on every pass, the kept one included.
+        # A mix that stopped short was as loud as it could be made without crushing the hits:
+        # the loop is delivered at that loudness, and asking more would not change it.
+        stopped = mixed.loudness.stopped_short_lu > 0.0
         report = dataclasses.replace(
-            mixed.loudness, target_lufs=float(target_lufs), integrated_lufs=on_repeat
-        )
+            mixed.loudness, target_lufs=float(target_lufs), integrated_lufs=on_repeat,
+            stopped_short_lu=max(0.0, target_lufs - on_repeat) if stopped else 0.0,
+        )  # fmt: skip
         if best is None or abs(on_repeat - target_lufs) < abs(
             best.mixed.loudness.integrated_lufs - target_lufs
         ):
@@ -161,13 +168,13 @@ def mix_loop(
             one = MixResult(kept_stems, mix, sample_rate, report, mixed.preset)
             best = LoopResult(mixed=one, length=length, seam_error=seam_error)
         del mixed
-        if abs(on_repeat - target_lufs) <= TOLERANCE_LU:
+        if stopped or abs(on_repeat - target_lufs) <= TOLERANCE_LU:
             break
         aim += target_lufs - on_repeat
     del tiled
     assert best is not None  # the first round either mixed or raised
     reached = best.mixed.loudness.integrated_lufs
-    if abs(reached - target_lufs) > MAX_MISS_LU:
+    if best.mixed.loudness.stopped_short_lu == 0.0 and abs(reached - target_lufs) > MAX_MISS_LU:
         raise MixError(
             f"a loudness of {target_lufs:g} LUFS is out of reach for this loop under a "
             f"{ceiling_dbtp:g} dBTP ceiling: on repeat it reaches {reached:.1f} LUFS; choose a "

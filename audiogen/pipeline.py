@@ -203,7 +203,13 @@ class Session:
     ) -> Beat:
         from audiogen.kits import load_kit
         from audiogen.loop import loop_length, mix_loop
-        from audiogen.mix import loudness_ceiling, mix_stems, resolve_loudness, warn_if_flattened
+        from audiogen.mix import (
+            loudness_ceiling,
+            loudness_shortfall,
+            mix_stems,
+            resolve_loudness,
+            warn_about_loudness,
+        )  # fmt: skip
         from audiogen.renderers.sampler import Sampler
 
         steps("rendering stems")
@@ -222,19 +228,20 @@ class Session:
         steps("mixing and loudness")
         assert request.mix is not None  # `RenderRequest.create` takes the kit's mix by default
         name, target_lufs = resolve_loudness(request.loudness)
-        ceiling = loudness_ceiling(name)
+        ceiling, shortfall = loudness_ceiling(name), loudness_shortfall(name)
         loop = None
         if request.loop:
             loop = mix_loop(
-                dry.stems, score, request.sample_rate, request.mix, target_lufs, ceiling
+                dry.stems, score, request.sample_rate, request.mix, target_lufs, ceiling, shortfall
             )
             mixed = loop.mixed
         else:
             mixed = mix_stems(
                 dry.stems, request.sample_rate, request.mix, target_lufs, ceiling,
                 fade_in_s=request.fade_in_s, fade_out_s=request.fade_out_s,
+                max_shortfall_lu=shortfall,
             )  # fmt: skip
-        warn_if_flattened(mixed.loudness)
+        warn_about_loudness(mixed.loudness)
         steps("done")
         return Beat(
             request=request,

@@ -58,7 +58,7 @@ def main() -> None:
                             "memory_error": float(np.max(np.abs(total - master))) / peak,
                             "file_error": float(np.max(np.abs(written - master))) / peak,
                             "stems_float": sf.info(stems[0]).subtype == "FLOAT",
-                            "limiter_db": beat.loudness.limiter_reduction_db,
+                            "limiter_db": beat.loudness.limiting_db,
                         }
                     )  # fmt: skip
                     print(json.dumps(rows[-1]), flush=True)

@@ -119,6 +119,37 @@ def spectrogram_image(columns: list[tuple[str, np.ndarray]], sample_rate: int, p
     sheet.save(path)
 
 
+def waveform_image(columns: list[tuple[str, np.ndarray]], sample_rate: int, path,
+                   height: int = 200) -> None:
+    """Waveforms side by side (min/max per pixel column, 0 dBFS at the panel's edges, a grey
+    line at -1 dBFS), titled, as one PNG; audio ``(channels, n)`` is drawn from its mid."""
+    from PIL import Image, ImageDraw
+
+    panels = []
+    for title, audio in columns:
+        mono = audio.mean(axis=0) if audio.ndim == 2 else audio
+        width = 600
+        edges = np.linspace(0, mono.size, width + 1).astype(int)
+        canvas = Image.new("RGB", (width, height + 18), "white")
+        draw = ImageDraw.Draw(canvas)
+        draw.text((4, 3), title, fill="black")
+        middle, scale = 18 + height / 2, height / 2
+        for y in (middle - scale * 10 ** (-1 / 20), middle + scale * 10 ** (-1 / 20)):
+            draw.line([(0, y), (width, y)], fill=(190, 190, 190))
+        for x in range(width):
+            part = mono[edges[x]: max(edges[x + 1], edges[x] + 1)]
+            top, bottom = middle - scale * float(part.max()), middle - scale * float(part.min())
+            draw.line([(x, top), (x, bottom)], fill=(30, 60, 140))
+        panels.append(canvas)
+    sheet = Image.new("RGB", (sum(p.width for p in panels) + 6 * (len(panels) - 1),
+                              panels[0].height), "white")  # fmt: skip
+    x = 0
+    for panel in panels:
+        sheet.paste(panel, (x, 0))
+        x += panel.width + 6
+    sheet.save(path)
+
+
 def best_time_s(fn: Callable[[], object], repeats: int) -> float:
     """The fastest of ``repeats`` calls, in seconds (the least disturbed by other work)."""
     times = []

@@ -81,8 +81,29 @@ class GlueSpec:
 
 
 @dataclass(frozen=True)
+class DriveSpec:
+    """How far the drum-bus drive (see ``mix/drive.py``) may go toward a loudness target.
+
+    Attributes:
+        parallel_db: the most parallel compression may lift what lies under the peaks (hit
+            bodies, room, ghost notes) against them.
+        clip_db: the deepest it may clip the loud hits of ``clip_groups`` under their peak.
+        clip_groups: the stems whose transients are clipped; cymbals and hats never are
+            (clipped metal turns harsh at once).
+        punch_budget_db: the most crest factor (peak over RMS in its first 50 ms) any loud hit
+            may lose to the drive; the stem chains may take about as much again.
+    """
+
+    parallel_db: float
+    clip_db: float
+    clip_groups: tuple[str, ...] = ("kick", "snare", "toms")
+    parallel_threshold_db: float = -10.0  # the compressed path's, under the loud hits' peak
+    punch_budget_db: float = 4.5  # the most crest factor any loud hit may lose to the drive
+
+
+@dataclass(frozen=True)
 class MixPreset:
-    """A complete mix: per-stem treatment, room, master colour and glue."""
+    """A complete mix: per-stem treatment, room, master colour, glue and drive."""
 
     name: str
     description: str
@@ -90,6 +111,7 @@ class MixPreset:
     room: RoomSpec
     master_eq: tuple[Plugin, ...]
     glue: GlueSpec
+    drive: DriveSpec
 
 
 def _hpf(cutoff_frequency_hz: float, order: int = 1) -> tuple[Plugin, ...]:
@@ -192,6 +214,7 @@ ACOUSTIC = MixPreset(
     ),
     master_eq=(_eq("HighShelfFilter", 10000.0, 1.0),),
     glue=GlueSpec(threshold_db=-20.0, ratio=2.0, attack_ms=10.0, release_ms=200.0),
+    drive=DriveSpec(parallel_db=9.0, clip_db=10.0),
 )
 
 ELECTRONIC = MixPreset(
@@ -257,6 +280,7 @@ ELECTRONIC = MixPreset(
     ),
     master_eq=(_eq("LowShelfFilter", 70.0, 1.5), _eq("HighShelfFilter", 9000.0, 1.5)),
     glue=GlueSpec(threshold_db=-18.0, ratio=2.0, attack_ms=10.0, release_ms=150.0),
+    drive=DriveSpec(parallel_db=6.0, clip_db=8.0, clip_groups=("kick", "snare", "toms", "perc")),
 )
 
 HIPHOP = MixPreset(
@@ -331,6 +355,7 @@ HIPHOP = MixPreset(
     ),
     master_eq=(_eq("LowShelfFilter", 90.0, 2.0), _eq("HighShelfFilter", 8000.0, -2.5)),
     glue=GlueSpec(threshold_db=-21.0, ratio=2.5, attack_ms=15.0, release_ms=180.0),
+    drive=DriveSpec(parallel_db=9.0, clip_db=10.0),
 )
 
 # A bed sits under a voice: speech lives at 1-4 kHz, so the drums step out of that band and lose
@@ -395,6 +420,7 @@ BED = MixPreset(
     ),
     master_eq=(_eq("PeakFilter", 2500.0, -12.0, q=0.5), _eq("HighShelfFilter", 8000.0, -2.0)),
     glue=GlueSpec(threshold_db=-24.0, ratio=2.0, attack_ms=20.0, release_ms=300.0),
+    drive=DriveSpec(parallel_db=6.0, clip_db=3.0),
 )
 
 MIX_PRESETS: MappingProxyType[str, MixPreset] = MappingProxyType(

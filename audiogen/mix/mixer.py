@@ -1,11 +1,13 @@
 """The mix stage proper: stems through their chains, panned, roomed, glued and normalised.
 
-Everything after the stem chains is linear or a gain shared by all stems, so the delivered stems
-sum to the master as it was before the limiter.
+After the stem chains come gains shared by all stems (glue, parallel compression, loudness) and
+a clipper on some stems each, so the delivered stems sum to the master as it was before the
+final limiter.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Mapping
@@ -18,7 +20,6 @@ import numpy.typing as npt
 from audiogen.errors import MixError
 from audiogen.instruments import GROUPS
 from audiogen.mix.chains import (
-    GlueSpec,
     MixPreset,
     RoomSpec,
     StemSpec,
@@ -27,6 +28,9 @@ from audiogen.mix.chains import (
     get_preset,
     stem_spec,
 )
+from audiogen.mix.drive import FINAL_AIM_DB, drive_stems
+from audiogen.mix.dynamics import compressor_gain
+from audiogen.mix.limiter import LIMITER_MARGIN_DB
 from audiogen.mix.meter import integrated_lufs
 from audiogen.mix.normalization import LoudnessReport, normalize
 from audiogen.mix.targets import DEFAULT_CEILING_DBTP
@@ -40,7 +44,6 @@ BUS_LUFS = -20.0
 SILENCE_DBFS = -120.0
 SAMPLE_RATE_RANGE = (8_000, 192_000)
 _SILENCE = 10.0 ** (SILENCE_DBFS / 20.0)
-_GLUE_DETECTOR_MS = 10.0
 # Long stems are worked on this many samples at a time (a multiple of pedalboard's buffer).
 _BLOCK_SAMPLES = 1 << 17
 
@@ -73,6 +76,7 @@ def mix_stems(
     ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
     fade_in_s: float = 0.0,
     fade_out_s: float = 0.0,
+    max_shortfall_lu: float = 0.0,
 ) -> MixResult:
     """Mix mono drum stems into a stereo master at a loudness target.
 
@@ -86,6 +90,8 @@ def mix_stems(
         fade_in_s, fade_out_s: fades at the start and the end of the audio (the end includes the
             ring-out of the last hits). They are a gain shared by the master and every stem,
             applied before loudness normalisation, so the faded master meets the target.
+        max_shortfall_lu: how far under the target the beat may stop rather than have its
+            hits crushed (see `normalize`; `loudness_shortfall` gives each preset's).
 
     Returns:
         The stereo stems, the master and a loudness report.
@@ -113,27 +119,34 @@ def mix_stems(
         }
         processed = {group: futures[group].result() for group in monos}
 
-    bus = np.zeros((2, next(iter(monos.values())).size), dtype=np.float32)
-    for stereo in processed.values():
-        bus += stereo
+    bus = _bus(processed)
     bus_lufs = integrated_lufs(bus, sample_rate)
     if bus_lufs == -math.inf:
         raise MixError(
             "the beat is silent (below -70 LUFS after mixing), so it cannot be normalised; "
             "check the stem levels"
         )
-    bus_gain = 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0)
-    # The bus is scaled in place, and so are the stems below: a minute of stereo is 23 MB.
-    bus *= bus_gain
-    glue = glue_gain(bus, sample_rate, chosen.glue)
+    bus *= 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0)
+    shared_gain = compressor_gain(bus, sample_rate, chosen.glue)
+    del bus
     if fade_in_s > 0.0 or fade_out_s > 0.0:
-        glue *= fade_curve(bus.shape[1], sample_rate, fade_in_s, fade_out_s)
-    bus *= glue
-    mix, report = normalize(bus, sample_rate, target_lufs, ceiling_dbtp)
-    shared_gain = glue
-    shared_gain *= bus_gain * 10.0 ** (report.gain_db / 20.0)
+        shared_gain *= fade_curve(shared_gain.size, sample_rate, fade_in_s, fade_out_s)
+    shared_gain *= 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0)
+    # The stems are scaled in place: a minute of stereo is 23 MB.
     for stereo in processed.values():
         stereo *= shared_gain
+    del shared_gain
+    # What the target and the ceiling leave for the loud hits' peak over the loudness, less
+    # what the final limiter is meant to take.
+    room_db = ceiling_dbtp - LIMITER_MARGIN_DB - target_lufs + FINAL_AIM_DB
+    drive = drive_stems(processed, sample_rate, chosen.drive, room_db)
+    mix, report = normalize(
+        _bus(processed), sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu
+    )
+    report = dataclasses.replace(report, drive=drive)
+    master_gain = 10.0 ** (report.gain_db / 20.0)
+    for stereo in processed.values():
+        stereo *= master_gain
     return MixResult(
         stems=processed,
         mix=mix,
@@ -141,6 +154,15 @@ def mix_stems(
         loudness=report,
         preset=chosen.name,
     )
+
+
+def _bus(stems: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The sum of ``(2, n)`` stems, as one new array."""
+    arrays = iter(stems.values())
+    bus = next(arrays).copy()
+    for stereo in arrays:
+        bus += stereo
+    return bus
 
 
 def fade_curve(n: int, sample_rate: int, fade_in_s: float, fade_out_s: float) -> np.ndarray:
@@ -179,62 +201,6 @@ def pan_stereo(mono: np.ndarray, pan: float) -> np.ndarray:
     np.multiply(mono, math.cos(angle), out=stereo[0])
     np.multiply(mono, math.sin(angle), out=stereo[1])
     return stereo
-
-
-def glue_gain(bus: np.ndarray, sample_rate: int, glue: GlueSpec) -> np.ndarray:
-    """Per-sample gain of a stereo-linked RMS bus compressor, to apply to the bus and stems.
-
-    Pedalboard's compressor cannot hand its gain to the stems, so the glue is computed here:
-    a 10 ms RMS detector, a soft-knee gain computer, then fast-attack / slow-release smoothing
-    taken as the deeper of two one-pole smoothings of the gain reduction.
-
-    Args:
-        bus: ``(channels, n)`` audio at the level the threshold refers to.
-        sample_rate: in Hz.
-        glue: threshold, ratio, knee and times.
-
-    Returns:
-        ``(n,)`` float32 gains in (0, 1].
-    """
-    # Temporaries are worked on in place: each is as long as the beat.
-    power = np.square(bus[0], dtype=np.float32)
-    for channel in bus[1:]:
-        power += np.square(channel, dtype=np.float32)
-    power /= np.float32(bus.shape[0])
-    level_db = _one_pole(power, _GLUE_DETECTOR_MS, sample_rate)
-    del power
-    level_db += np.float32(1e-12)
-    np.log10(level_db, out=level_db)
-    level_db *= np.float32(10.0)
-    over_db = level_db
-    over_db -= np.float32(glue.threshold_db)
-    # Soft knee: quadratic across the knee, straight line of slope (1 - 1/ratio) above it.
-    knee_db = max(glue.knee_db, 1e-3)
-    in_knee = np.clip(over_db + knee_db / 2.0, 0.0, knee_db)
-    above = over_db
-    above -= knee_db / 2.0
-    np.maximum(above, 0.0, out=above)
-    np.square(in_knee, out=in_knee)
-    in_knee /= 2.0 * knee_db
-    reduction_db = in_knee
-    reduction_db += above
-    del above, over_db, level_db
-    reduction_db *= 1.0 - 1.0 / glue.ratio
-    attack = _one_pole(reduction_db, glue.attack_ms, sample_rate)
-    release = _one_pole(reduction_db, glue.release_ms, sample_rate)
-    del reduction_db
-    gain = np.maximum(attack, release, out=attack)
-    del release
-    gain /= np.float32(-20.0)
-    return np.power(np.float32(10.0), gain, out=gain)
-
-
-def _one_pole(signal: np.ndarray, time_ms: float, sample_rate: int) -> np.ndarray:
-    from scipy.signal import lfilter  # imported here so that `audiogen --help` stays instant
-
-    pole = math.exp(-1000.0 / (time_ms * sample_rate))
-    coefficients = np.array([1.0 - pole], dtype=signal.dtype), np.array([1.0, -pole], signal.dtype)
-    return lfilter(*coefficients, signal)
 
 
 def _process_stem(mono: np.ndarray, preset: MixPreset, group: str, sample_rate: int) -> np.ndarray:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from audiogen.errors import MixError
+from audiogen.mix.drive import DriveReport
+from audiogen.mix.dynamics import loud_hit_peak
 from audiogen.mix.limiter import LIMITER_MARGIN_DB, apply_gain, limiter_gain, reduction_db
 from audiogen.mix.meter import (
     ABSOLUTE_GATE_LUFS,
@@ -23,11 +25,11 @@ from audiogen.mix.targets import DEFAULT_CEILING_DBTP, MAX_MISS_LU, TOLERANCE_LU
 
 log = logging.getLogger(__name__)
 
-# Limiting the loud hits deeper than HEAVY_LIMITING_DB starts to flatten them: allowed (a
-# platform's target matters more), with a warning. Past MAX_LIMITING_DB the target is out of
-# reach. A lone outlier peak may still be taken down further. Very dynamic recorded kits need
-# 11-14 dB to reach -14 LUFS under -1 dBTP.
-HEAVY_LIMITING_DB = 12.0
+# The final true-peak limiter takes at most this much off the loudest hit when a beat is made
+# loud: the drive before it (see drive.py) does the rest, as a mix engineer would. Where even so
+# a target is out of reach, the beat stops short of it (see targets.MAX_SHORTFALL_LU); a preset
+# that must land on its target lets the limiter go as deep as MAX_LIMITING_DB on the loud hits.
+FINAL_LIMITING_DB = 3.0
 MAX_LIMITING_DB = 24.0
 _MAX_ITERATIONS = 8
 _MAX_STEP_DB = 12.0
@@ -43,9 +45,10 @@ class LoudnessReport:
         true_peak_dbtp: true peak of the delivered audio (4x oversampled at 44.1/48 kHz).
         ceiling_dbtp: the true-peak ceiling the audio is guaranteed to stay under.
         gain_db: static gain applied before the limiter (any final trim included).
-        limiter_reduction_db: the deepest gain reduction of the limiter, as a positive number.
-        loud_hit_limiting_db: how far the loud hits (not a lone outlier peak) were limited;
-            past `HEAVY_LIMITING_DB` they sound flattened (see `warn_if_flattened`).
+        limiting_db: the final limiter's deepest gain reduction (on the loudest hit), >= 0.
+        stopped_short_lu: how far under the target the beat was delivered on purpose, because
+            reaching it would have crushed the hits (0 when the target was reached).
+        drive: what the drum-bus drive did before the final limiter (see `drive_stems`).
     """
 
     target_lufs: float
@@ -53,8 +56,9 @@ class LoudnessReport:
     true_peak_dbtp: float
     ceiling_dbtp: float
     gain_db: float
-    limiter_reduction_db: float
-    loud_hit_limiting_db: float = 0.0
+    limiting_db: float
+    stopped_short_lu: float = 0.0
+    drive: DriveReport = DriveReport()
 
 
 def normalize(
@@ -62,21 +66,27 @@ def normalize(
     sample_rate: int,
     target_lufs: float,
     ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
+    max_shortfall_lu: float = 0.0,
 ) -> tuple[np.ndarray, LoudnessReport]:
     """Bring audio to an integrated loudness under a true-peak ceiling.
 
     Gain to the target, then the true-peak limiter; since limiting lowers loudness, the gain
     is corrected and the limiter rerun (up to 8 rounds) until the loudness is within 0.1 LU.
-    The limiter may take at most 12 dB off the loud hits. The delivered true peak is then
-    measured and, if needed, trimmed under the ceiling: that guarantee always holds. A result
-    within 0.5 LU of the target is delivered (the report says where it landed); one further
-    off raises instead.
+    The limiter may take at most 3 dB off the loudest hit. Where that leaves the beat short of
+    its target, it is delivered as loud as those 3 dB allow if that is at most
+    ``max_shortfall_lu`` under the target; otherwise the limiter may take up to 24 dB off the
+    loud hits to come within ``max_shortfall_lu``. The delivered true peak is then measured
+    and, if needed, trimmed under the ceiling: that guarantee always holds. A result within
+    0.5 LU of where it aimed is delivered (the report says where it landed); one further off
+    raises instead.
 
     Args:
         audio: ``(channels, samples)`` or ``(samples,)`` float audio.
         sample_rate: in Hz.
         target_lufs: integrated loudness to reach.
         ceiling_dbtp: true-peak ceiling of the result.
+        max_shortfall_lu: how far under the target the beat may stop rather than be crushed
+            (``inf``: as far as it takes; 0: the target must be met).
 
     Returns:
         The normalised audio (same shape, float32) and a report of what was done.
@@ -100,17 +110,77 @@ def normalize(
         )
     envelope = true_peak_envelope(frames, sample_rate)
     ceiling_db = ceiling_dbtp - LIMITER_MARGIN_DB
+    loudest_db = 20.0 * math.log10(float(np.max(envelope)))
+    aim = target_lufs
+    reached = _reach(frames, envelope, sample_rate, aim, ceiling_db,
+                     ceiling_db + FINAL_LIMITING_DB - loudest_db)  # fmt: skip
+    if target_lufs - reached.loudness > max(max_shortfall_lu, TOLERANCE_LU):
+        # Short of what the preset allows: the limiter may go deeper on the loud hits (not on
+        # a lone outlier peak) to come within the allowed shortfall.
+        aim = target_lufs - max_shortfall_lu
+        loud_hit_db = 20.0 * math.log10(loud_hit_peak(envelope, sample_rate))
+        reached = _reach(frames, envelope, sample_rate, aim, ceiling_db,
+                         ceiling_db + MAX_LIMITING_DB - loud_hit_db)  # fmt: skip
+    del envelope
+    result = apply_gain(frames, reached.gain)
+    gain_db, loudness = reached.gain_db, reached.loudness
+    peak_dbtp = true_peak_dbtp(result, sample_rate)
+    while peak_dbtp > ceiling_dbtp:
+        # True peak scales exactly with a static gain; the extra 0.005 dB absorbs float32 rounding.
+        trim_db = ceiling_dbtp - peak_dbtp - 0.005
+        result *= 10.0 ** (trim_db / 20.0)
+        gain_db += trim_db
+        loudness = integrated_lufs(result, sample_rate)
+        peak_dbtp = true_peak_dbtp(result, sample_rate)
+
+    shortfall = target_lufs - loudness
+    if shortfall > max(max_shortfall_lu, 0.0) + MAX_MISS_LU or shortfall < -MAX_MISS_LU:
+        raise MixError(
+            f"a loudness of {target_lufs:g} LUFS is out of reach for this beat under a "
+            f"{ceiling_dbtp:g} dBTP ceiling: it reaches {loudness:.1f} LUFS with the limiter "
+            f"taking {MAX_LIMITING_DB:g} dB off its loud hits; choose a quieter target such as "
+            "'broadcast' (-23 LUFS), or a loudness that may stop short such as 'streaming'"
+        )
+    report = LoudnessReport(
+        target_lufs=float(target_lufs),
+        integrated_lufs=loudness,
+        true_peak_dbtp=peak_dbtp,
+        ceiling_dbtp=float(ceiling_dbtp),
+        gain_db=gain_db,
+        limiting_db=reached.limiting_db,
+        stopped_short_lu=max(0.0, shortfall) if shortfall > MAX_MISS_LU else 0.0,
+    )
+    return result.reshape(np.shape(audio)), report
+
+
+@dataclass(frozen=True, eq=False)
+class _Reached:
+    gain: np.ndarray  # per sample: the static gain and the limiter's together
+    gain_db: float
+    loudness: float
+    limiting_db: float
+
+
+def _reach(
+    frames: np.ndarray,
+    envelope: np.ndarray,
+    sample_rate: int,
+    target_lufs: float,
+    ceiling_db: float,
+    max_gain_db: float,
+) -> _Reached:
+    """The static gain (at most ``max_gain_db``) that lands on the target once the limiter
+    holding ``ceiling_db`` has had its say, with the limiter's gain."""
     ceiling = 10.0 ** (ceiling_db / 20.0)
-    # Past this gain the limiter would take more than MAX_LIMITING_DB off the loud hits.
-    loud_hit_db = 20.0 * math.log10(_loud_hit_peak(envelope, sample_rate))
-    max_gain_db = ceiling_db + MAX_LIMITING_DB - loud_hit_db
+    loudness = frames_lufs(frames, sample_rate)
     gain_db = min(target_lufs - loudness, max_gain_db)
     search = _GainSearch(target_lufs, max_gain_db)
+    gain = None
     for _ in range(_MAX_ITERATIONS):
         static = 10.0 ** (gain_db / 20.0)
         gain = None  # let the last round's gain go before the next is made
         gain = limiter_gain(envelope, ceiling / static, sample_rate)  # holds envelope * static
-        limiter_reduction_db = reduction_db(gain)
+        limiting_db = reduction_db(gain)
         gain *= static
         # Measured on the limited audio itself, a block at a time: the limiter's gain varies
         # in time, so the loudness of the unlimited audio cannot simply be shifted.
@@ -122,47 +192,28 @@ def normalize(
             break
         gain_db = next_gain_db
     log.debug("normalize: gain %+.2f dB, loudness %.2f LUFS", gain_db, loudness)
-
-    del envelope
     assert gain is not None  # made in every round, and there is at least one
-    result = apply_gain(frames, gain)
-    del gain
-    peak_dbtp = true_peak_dbtp(result, sample_rate)
-    while peak_dbtp > ceiling_dbtp:
-        # True peak scales exactly with a static gain; the extra 0.005 dB absorbs float32 rounding.
-        trim_db = ceiling_dbtp - peak_dbtp - 0.005
-        result *= 10.0 ** (trim_db / 20.0)
-        gain_db += trim_db
-        loudness = integrated_lufs(result, sample_rate)
-        peak_dbtp = true_peak_dbtp(result, sample_rate)
-
-    if abs(loudness - target_lufs) > MAX_MISS_LU:
-        raise MixError(
-            f"a loudness of {target_lufs:g} LUFS is out of reach for this beat under a "
-            f"{ceiling_dbtp:g} dBTP ceiling: it reaches {loudness:.1f} LUFS with the limiter "
-            f"taking {MAX_LIMITING_DB:g} dB off its loud hits; choose a quieter target such as "
-            "'podcast' (-16 LUFS) or 'broadcast' (-23 LUFS)"
-        )
-    report = LoudnessReport(
-        target_lufs=float(target_lufs),
-        integrated_lufs=loudness,
-        true_peak_dbtp=peak_dbtp,
-        ceiling_dbtp=float(ceiling_dbtp),
-        gain_db=gain_db,
-        limiter_reduction_db=limiter_reduction_db,
-        loud_hit_limiting_db=max(0.0, loud_hit_db + gain_db - ceiling_db),
-    )
-    return result.reshape(np.shape(audio)), report
+    return _Reached(gain, gain_db, loudness, limiting_db)
 
 
-def warn_if_flattened(report: LoudnessReport) -> None:
-    """Warn, once per delivered beat, when reaching its target flattened the loud hits (a loop's
-    mix is normalised more than once on its way, so `normalize` itself does not warn)."""
-    if report.loud_hit_limiting_db > HEAVY_LIMITING_DB:
+def warn_about_loudness(report: LoudnessReport) -> None:
+    """One line, once per delivered beat, when its loudness cost something: it stopped short
+    of its target, or reaching it took more than `FINAL_LIMITING_DB` off the loudest hit (a
+    loop's mix is normalised more than once on its way, so `normalize` itself does not warn)."""
+    limited = report.limiting_db > FINAL_LIMITING_DB + 0.05
+    if report.stopped_short_lu > 0.0:
         log.warning(
-            "reaching %g LUFS took %.0f dB of limiting on the loudest hits, which flattens "
-            "them; a quieter target (such as --loudness podcast) keeps more punch",
-            report.target_lufs, report.loud_hit_limiting_db,
+            "delivered at %.1f LUFS, %.1f LU under the %g LUFS asked: more would have crushed "
+            "the hits (platforms play a quieter track as it is, they do not turn it up)%s",
+            report.integrated_lufs, report.stopped_short_lu, report.target_lufs,
+            f"; even so the limiter took {report.limiting_db:.1f} dB off the loudest hit"
+            if limited else "",
+        )  # fmt: skip
+    elif limited:
+        log.warning(
+            "reaching %g LUFS took %.1f dB of limiting on the loudest hit, which flattens "
+            "it; a quieter target (such as --loudness podcast) keeps more punch",
+            report.target_lufs, report.limiting_db,
         )  # fmt: skip
 
 
@@ -196,13 +247,3 @@ class _GainSearch:
         if not self.below < proposal < self.above:
             proposal = (self.below + self.above) / 2.0
         return min(proposal, self.max_gain_db)
-
-
-def _loud_hit_peak(envelope: np.ndarray, sample_rate: int) -> float:
-    """Peak level of the loud hits: the 90th percentile of the 50 ms-block peaks that lie
-    within 30 dB of the loudest, so one freak peak does not decide how loud the beat may go."""
-    block = max(1, round(0.05 * sample_rate))
-    count = max(1, envelope.size // block)
-    peaks = np.resize(envelope, count * block).reshape(count, block).max(axis=1)
-    loud = peaks[peaks >= peaks.max() * 10.0 ** (-30.0 / 20.0)]
-    return float(np.percentile(loud, 90))

@@ -3,6 +3,7 @@ true-peak ceilings, and how near a delivered beat must land to have reached one.
 
 from __future__ import annotations
 
+import math
 import re
 from types import MappingProxyType
 
@@ -34,6 +35,23 @@ DEFAULT_CEILING_DBTP = -1.0
 # Targets whose standard asks for a lower true-peak ceiling than DEFAULT_CEILING_DBTP.
 _CEILINGS_DBTP = MappingProxyType({"atsc-a85": -2.0})
 CUSTOM_LUFS_RANGE: tuple[float, float] = (-40.0, -6.0)
+
+# How far under its target a beat may be delivered when reaching the target would crush its
+# hits. Streaming and video platforms turn loud tracks down and quiet ones not up (only as far
+# as their peaks allow), so a punchy beat a little under -14 LUFS plays as it is: no limit.
+# Podcast apps expect -16 LUFS within 1 LU (Apple's tolerance): a podcast beat may fall 1 LU
+# short, then the limiter goes deeper. Broadcast (EBU R128, ATSC A/85) must land on its target.
+# A bed under speech may be quieter. Names not listed (platforms, custom numbers) stop short.
+MAX_SHORTFALL_LU: MappingProxyType[str, float] = MappingProxyType(
+    {
+        "podcast": 1.0,
+        "apple-podcasts": 1.0,
+        "spotify-podcasts": 1.0,
+        "broadcast": 0.0,
+        "ebu-r128": 0.0,
+        "atsc-a85": 0.0,
+    }
+)
 
 # normalize() aims within TOLERANCE_LU of the target and refuses to deliver beyond MAX_MISS_LU.
 TOLERANCE_LU = 0.1
@@ -77,6 +95,11 @@ def resolve_loudness(value: str | float) -> tuple[str, float]:
 def loudness_ceiling(name: str) -> float:
     """The true-peak ceiling in dBTP that goes with a resolved loudness name."""
     return _CEILINGS_DBTP.get(name, DEFAULT_CEILING_DBTP)
+
+
+def loudness_shortfall(name: str) -> float:
+    """How far under its target (LU) a beat delivered for a resolved loudness name may stop."""
+    return MAX_SHORTFALL_LU.get(name, math.inf)
 
 
 def _accepted_loudness() -> str:

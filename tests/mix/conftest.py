@@ -67,6 +67,18 @@ def long_beat() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
+def sparse_beat() -> dict[str, np.ndarray]:
+    """Kick and snare every other second over soft hats: far too peaky for -14 LUFS under
+    -1 dBTP as it is (about 22 dB from peak to loudness)."""
+    soft = ("hats", "cymbals", "perc", "toms")
+    stems = {g: s * (0.15 if g in soft else 1.0) for g, s in synth_beat(seconds=8.0).items()}
+    spread = {g: np.zeros(2 * s.size, np.float32) for g, s in stems.items()}
+    for g, s in stems.items():  # the same hits, half as often
+        spread[g][::2] = s
+    return spread
+
+
+@pytest.fixture(scope="session")
 def beat_44k() -> dict[str, np.ndarray]:
     return synth_beat(seconds=3.0, sample_rate=44_100)
 

@@ -60,12 +60,12 @@ def test_other_loudness_presets_land_too(preset: str, beat, independent_true_pea
 def test_stems_sum_to_the_master_before_the_limiter(streaming_mixes, beat) -> None:
     # Without limiting (broadcast loudness) the stems add up to the master to float32 rounding.
     quiet = mix_stems(beat, SR, preset="acoustic", target_lufs=-23.0)
-    assert quiet.loudness.limiter_reduction_db == 0.0
+    assert quiet.loudness.limiting_db == 0.0
     np.testing.assert_allclose(sum(quiet.stems.values()), quiet.mix, atol=1e-5)
     # With limiting, the master differs from the sum by no more than the limiter took off.
     for result in streaming_mixes.values():
         total = sum(result.stems.values())
-        taken = 1.0 - 10.0 ** (-result.loudness.limiter_reduction_db / 20.0)
+        taken = 1.0 - 10.0 ** (-result.loudness.limiting_db / 20.0)
         assert np.max(np.abs(total - result.mix)) <= np.max(np.abs(total)) * taken + 1e-5
 
 

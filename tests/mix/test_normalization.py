@@ -42,5 +42,18 @@ def test_normalize_keeps_mono_mono(mixdown: np.ndarray) -> None:
 
 
 def test_a_target_out_of_reach_is_refused_not_squashed(mixdown: np.ndarray) -> None:
-    with pytest.raises(MixError, match="out of reach.*'podcast'"):
+    with pytest.raises(MixError, match="out of reach.*'broadcast'"):
         normalize(mixdown, SR, -3.0)
+
+
+def test_a_target_that_would_crush_the_hits_stops_short_where_allowed(mixdown) -> None:
+    # -6 LUFS under -1 dBTP is far past what 3 dB of limiting allows on this mixdown.
+    out, report = normalize(mixdown, SR, -6.0, max_shortfall_lu=math.inf)
+    assert report.limiting_db <= 3.0 + 1e-9
+    assert report.stopped_short_lu > 1.0
+    measured = pyloudnorm.Meter(SR).integrated_loudness(out.T.astype(np.float64))
+    assert measured == pytest.approx(-6.0 - report.stopped_short_lu, abs=0.05)
+    # Allowed to fall 1 LU short at most, the limiter goes deeper and lands there.
+    _, forced = normalize(mixdown, SR, -8.0, max_shortfall_lu=1.0)
+    assert forced.limiting_db > 3.0
+    assert forced.integrated_lufs == pytest.approx(-9.0, abs=0.15)

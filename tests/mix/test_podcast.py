@@ -22,6 +22,7 @@ from audiogen.mix import (
     resolve_loudness,
 )
 from audiogen.mix.mixer import fade_curve
+from audiogen.score import DrumScore, Hit, Meter
 
 SR = 48_000
 # The stems' sum against the master before its limiter, as a share of that master's peak:
@@ -36,8 +37,8 @@ def premaster(monkeypatch):
     seen = {}
     normalize = mixer.normalize
 
-    def recording(audio, sample_rate, target_lufs, ceiling_dbtp):
-        out, report = normalize(audio, sample_rate, target_lufs, ceiling_dbtp)
+    def recording(audio, sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu):
+        out, report = normalize(audio, sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu)
         seen["master"] = np.asarray(audio, dtype=np.float64) * 10.0 ** (report.gain_db / 20.0)
         return out, report
 
@@ -48,7 +49,7 @@ def premaster(monkeypatch):
 @pytest.mark.parametrize("preset", ["acoustic", "hiphop", "bed"])
 def test_stems_sum_to_the_master_before_its_limiter(beat, premaster, preset) -> None:
     result = mix_stems(beat, SR, preset=preset, target_lufs=-14.0)
-    assert result.loudness.limiter_reduction_db > 0.0  # the limiter did work on the master
+    assert result.loudness.limiting_db > 0.0  # the limiter did work on the master
     total = sum(stem.astype(np.float64) for stem in result.stems.values())
     peak = np.max(np.abs(premaster["master"]))
     assert np.max(np.abs(total - premaster["master"])) <= SUM_TOLERANCE * peak
@@ -65,8 +66,15 @@ def test_written_stems_sum_within_the_file_tolerance(tiny_kit, basic_score, prem
     assert manifest["audio"]["stems_sum_to"].startswith("the master before its true-peak limiter")
 
 
-def test_stems_over_full_scale_are_written_as_float(tiny_kit, basic_score, tmp_path) -> None:
-    beat = audiogen.render(basic_score, kit="tiny", loudness="-8")  # limited very hard
+def test_stems_over_full_scale_are_written_as_float(tiny_kit, tmp_path) -> None:
+    # One hard kick in a bar of 16th hats: a podcast must land within 1 LU of -16 LUFS, so the
+    # limiter goes deep on the kick, and the stems (which sum to the master before it) pass
+    # full scale.
+    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 50) for t in range(6, 96, 6)]
+    score = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=tuple(hits))
+    beat = audiogen.render(score, kit="tiny", loudness="podcast")
+    assert beat.loudness.integrated_lufs == pytest.approx(-17.0, abs=0.1)
+    assert beat.loudness.limiting_db > 3.0
     assert max(float(np.max(np.abs(s))) for s in beat.stems.values()) > 1.0
     out = beat.save(tmp_path / "hot")
     info = sf.info(out / "stems" / "kick.wav")

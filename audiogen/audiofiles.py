@@ -1,0 +1,102 @@
+"""Delivered audio files: written in the format asked, then measured as delivered — a lossy
+encode decoded again — and an MP3 master that overshoots its ceiling encoded again with the
+headroom it needs."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+log = logging.getLogger(__name__)
+
+# soundfile (libsndfile) format and subtype per output kind; 24-bit where the format has bits.
+FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24"), "mp3": ("MP3", "MPEG_LAYER_III")}
+LOSSLESS = frozenset({"wav", "flac"})
+# An MP3 encode lands its peaks a few tenths of a dB off the input's; re-encoded at most this
+# many times, each with the overshoot (and this margin) taken off first.
+_MP3_ATTEMPTS = 4
+_MP3_MARGIN_DB = 0.05
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One delivered file's own loudness and true peak, and how they were read."""
+
+    integrated_lufs: float
+    true_peak_dbtp: float
+    decoded: bool  # read back from the file (lossy) or from the samples written (lossless)
+    gain_db: float = 0.0  # applied before encoding to keep a lossy master under its ceiling
+
+    def to_dict(self) -> dict[str, float | str | None]:
+        return {
+            "integrated_lufs": _rounded(self.integrated_lufs),
+            "true_peak_dbtp": _rounded(self.true_peak_dbtp),
+            "measured_from": "the decoded file" if self.decoded else "the samples written",
+            **({"encode_gain_db": round(self.gain_db, 2)} if self.gain_db else {}),
+        }
+
+
+def write_audio(
+    path: Path, audio: np.ndarray, sample_rate: int, fmt: str, wav_subtype: str | None = None
+) -> Path:
+    """Write (channels, n) float audio; WAV and FLAC at 24 bits, WAV as ``wav_subtype`` if set."""
+    container, subtype = FORMATS[fmt]
+    if fmt == "wav" and wav_subtype:
+        subtype = wav_subtype
+    sf.write(path, np.ascontiguousarray(audio.T), sample_rate, format=container, subtype=subtype)
+    if subtype == "FLOAT":
+        _clear_peak_timestamp(path)
+    return path
+
+
+def write_measured(
+    path: Path,
+    audio: np.ndarray,
+    sample_rate: int,
+    fmt: str,
+    ceiling_dbtp: float | None = None,
+    wav_subtype: str | None = None,
+) -> Measured:
+    """Write one file and measure it as delivered.
+
+    Lossless files hold the samples written (to 24-bit rounding, under a millionth of a dB),
+    so those are measured; an MP3 is decoded and measured. With ``ceiling_dbtp``, an MP3 whose
+    decoded true peak passes it is encoded again, turned down by the overshoot.
+    """
+    from audiogen.mix import integrated_lufs, true_peak_dbtp
+
+    if fmt in LOSSLESS:
+        write_audio(path, audio, sample_rate, fmt, wav_subtype)
+        return Measured(integrated_lufs(audio, sample_rate), true_peak_dbtp(audio, sample_rate),
+                        decoded=False)  # fmt: skip
+    gain_db = 0.0
+    for _ in range(_MP3_ATTEMPTS):
+        write_audio(path, audio * np.float32(10.0 ** (gain_db / 20.0)), sample_rate, fmt)
+        decoded, _ = sf.read(path, dtype="float32", always_2d=True)
+        peak = true_peak_dbtp(decoded.T, sample_rate)
+        if ceiling_dbtp is None or peak <= ceiling_dbtp:
+            break
+        gain_db -= peak - ceiling_dbtp + _MP3_MARGIN_DB
+    else:
+        log.warning("%s still peaks at %.2f dBTP after %d encodes", path.name, peak, _MP3_ATTEMPTS)
+    return Measured(integrated_lufs(decoded.T, sample_rate), peak, decoded=True, gain_db=gain_db)
+
+
+def _clear_peak_timestamp(path: Path) -> None:
+    """libsndfile stamps float WAVs' ``PEAK`` chunk with the time of writing; zero it, so the
+    same beat gives the same bytes (batch resume compares files by checksum)."""
+    with path.open("r+b") as fh:
+        data = fh.read(1 << 16)
+        at = data.find(b"PEAK", 12)
+        if at >= 0 and at + 16 <= len(data):
+            fh.seek(at + 12)  # id, size, version, then the timestamp
+            fh.write(b"\0\0\0\0")
+
+
+def _rounded(value: float) -> float | None:
+    return round(value, 2) if math.isfinite(value) else None

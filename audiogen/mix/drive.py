@@ -1,0 +1,219 @@
+"""Drum-bus drive: how a beat gets loud before its final limiter, as a mix engineer gets drums
+loud. Parallel compression lifts what lies under the peaks (the body of each hit, the room,
+the ghost notes); then a soft clipper on the kick, snare and toms shaves the tops of their
+transients. Each goes only as deep
+as the beat's loudness target needs, so a beat that is loud enough already is left alone.
+
+Parallel compression is one gain shared by every stem, and each stem is clipped on its own, so
+the stems still sum to the bus that the final limiter gets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from audiogen.mix.chains import DriveSpec
+from audiogen.mix.dynamics import loud_hit_peak
+from audiogen.mix.limiter import limiter_gain
+from audiogen.mix.meter import frames_lufs
+
+# The drive aims this far above the ceiling: what the final true-peak limiter is meant to take
+# off the loud hits (it may take up to `FINAL_LIMITING_DB` off the loudest).
+FINAL_AIM_DB = 1.0
+_SEARCH_ROUNDS = 6
+PUNCH_GROUPS = ("kick", "snare")
+_HIT_S = 0.05  # the window in which a hit's punch (crest factor) is kept
+_KNEE_DB = 2.0  # a clipped stem is left untouched up to this far under its clip level
+
+
+@dataclass(frozen=True)
+class DriveReport:
+    """What the drive did.
+
+    Attributes:
+        parallel_db: how far parallel compression lifted the quiet parts against the peaks.
+        clip_db: how far under its loud hits each clipped stem was clipped.
+        peak_reduction_db: the bus's peak-to-loudness ratio before the drive minus after it.
+    """
+
+    parallel_db: float = 0.0
+    clip_db: float = 0.0
+    peak_reduction_db: float = 0.0
+
+
+def drive_stems(
+    stems: dict[str, np.ndarray],
+    sample_rate: int,
+    spec: DriveSpec,
+    target_plr_db: float,
+) -> DriveReport:
+    """Drive stereo stems, in place, until their sum's peak-to-loudness ratio reaches a target.
+
+    Args:
+        stems: ``(2, n)`` float32 stems at the bus's level; replaced by their driven versions.
+        sample_rate: in Hz.
+        spec: how deep the preset lets each tool go.
+        target_plr_db: the loud hits' peak over the integrated loudness, in dB, that the target
+            and the ceiling leave room for.
+
+    Returns:
+        What was done; nothing is done when the sum's ratio is already at or under the target.
+    """
+    total = _sum(stems.values())
+    before = _plr_db(total, sample_rate)
+    if not before > target_plr_db or spec.parallel_db <= 0.0 and spec.clip_db <= 0.0:
+        return DriveReport()
+    # The compressed path's gain: a look-ahead peak compressor (the limiter's gain computer)
+    # deep under the loud hits, so that the path holds each transient down from its first
+    # sample; an RMS detector would let the transient through and lift it with the rest.
+    envelope = _peaks(total)
+    threshold = loud_hit_peak(envelope, sample_rate) * 10.0 ** (spec.parallel_threshold_db / 20.0)
+    squeezed = limiter_gain(envelope, threshold, sample_rate).astype(np.float32)
+    del envelope
+    # Punch is judged where a drummer hears it: on the kick's and the snare's loud hits.
+    punchy_groups = [g for g in PUNCH_GROUPS if g in stems] or list(stems)
+    hits = np.unique(np.concatenate([_loud_hits(_peaks(stems[g]), sample_rate)
+                                     for g in punchy_groups]))  # fmt: skip
+    crest_before = _crests_db(total, hits, sample_rate)
+    # The parallel gain never rises above 1, so only samples above the deepest clip's knee can
+    # ever be clipped: each round works on those few, not on whole stems.
+    floor_db = -(spec.clip_db + _KNEE_DB)
+    candidates = {}
+    for group in (g for g in spec.clip_groups if g in stems):
+        peaks = _peaks(stems[group])
+        if peaks.max() > 0.0:  # a silent stem has nothing to clip
+            candidates[group] = np.flatnonzero(peaks > peaks.max() * 10.0 ** (floor_db / 20.0))
+
+    def drive(amount: float) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """For an amount from 0 (none) to 2 (all): the shared gain, and per clipped stem its
+        candidate samples after the gain, before and after clipping."""
+        gain = _parallel_gain(squeezed, min(amount, 1.0) * spec.parallel_db)
+        depth_db = max(0.0, amount - 1.0) * spec.clip_db
+        changes = {}
+        for group, index in candidates.items() if depth_db > 0.0 else ():
+            plain = stems[group][:, index] * gain[index]
+            level = float(np.max(np.abs(plain))) * 10.0 ** (-depth_db / 20.0)
+            changes[group] = (plain, _bend(plain, level))
+        return gain, changes
+
+    def driven_bus(amount: float) -> np.ndarray:
+        gain, changes = drive(amount)
+        bus = total * gain
+        for group, (plain, bent) in changes.items():
+            bus[:, candidates[group]] += bent - plain
+        return bus
+
+    def measure(amount: float) -> tuple[bool, bool]:
+        """Whether ``amount`` reaches the target, and whether it keeps the punch."""
+        bus = driven_bus(amount)
+        punch_lost = float(np.max(crest_before - _crests_db(bus, hits, sample_rate), initial=0))
+        return _plr_db(bus, sample_rate) <= target_plr_db, punch_lost <= spec.punch_budget_db
+
+    # The least drive that reaches the target; where that would cost more punch than the
+    # preset allows, the most drive that keeps it (and the beat may then stop short).
+    low, high = 0.0, 2.0
+    reached, punchy = measure(high)
+    high_keeps_punch = punchy
+    if not punchy or reached:
+        for _ in range(_SEARCH_ROUNDS):
+            middle = (low + high) / 2.0
+            reached, punchy = measure(middle)
+            if punchy and not reached:
+                low = middle
+            else:
+                high, high_keeps_punch = middle, punchy
+    amount = high if high_keeps_punch else low
+    after = _plr_db(driven_bus(amount), sample_rate)
+    gain, changes = drive(amount)
+    for group, stereo in stems.items():
+        stereo *= gain
+        if group in changes:
+            stereo[:, candidates[group]] = changes[group][1]
+    return DriveReport(
+        parallel_db=min(amount, 1.0) * spec.parallel_db,
+        clip_db=max(0.0, amount - 1.0) * spec.clip_db,
+        peak_reduction_db=before - after,
+    )
+
+
+def soft_clip(stereo: np.ndarray, depth_db: float) -> np.ndarray:
+    """A copy of a stem with its loudest hit clipped ``depth_db`` under its peak.
+
+    Under the knee (2 dB below the clip level) the stem passes untouched; above it a tanh
+    curve bends toward the clip level, never past it, with no step in level or slope. Softer
+    hits lose less, or nothing.
+    """
+    return _bend(stereo, float(np.max(np.abs(stereo))) * 10.0 ** (-depth_db / 20.0))
+
+
+def _bend(values: np.ndarray, level: float) -> np.ndarray:
+    out = np.array(values, dtype=np.float32)
+    if level <= 0.0:
+        return out
+    knee = level * 10.0 ** (-_KNEE_DB / 20.0)
+    span = level - knee
+    magnitude = np.abs(out)
+    over = magnitude > knee
+    bent = knee + span * np.tanh((magnitude[over] - knee) / span)
+    out[over] = np.copysign(bent, out[over])
+    return out
+
+
+def _loud_hits(envelope: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Start samples of 50 ms windows on the loud hits of a peak envelope: each 50 ms block's
+    peak within 12 dB of the loud hits' level, from 2 ms before it."""
+    block = max(1, round(_HIT_S * sample_rate))
+    count = envelope.size // block
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    blocks = envelope[: count * block].reshape(count, block)
+    peaks = blocks.max(axis=1)
+    loud = np.flatnonzero(peaks >= loud_hit_peak(envelope, sample_rate) * 10.0 ** (-12 / 20))
+    starts = loud * block + blocks[loud].argmax(axis=1) - round(0.002 * sample_rate)
+    return np.clip(starts, 0, max(0, envelope.size - block))
+
+
+def _crests_db(bus: np.ndarray, starts: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Crest factor (peak over RMS, dB) of the bus over 50 ms from each start."""
+    n = max(1, round(_HIT_S * sample_rate))
+    if starts.size == 0:
+        return np.zeros(0)
+    index = starts[:, np.newaxis] + np.arange(n)
+    power = np.square(bus[:, index], dtype=np.float64).sum(axis=0)  # (hits, n)
+    peak = power.max(axis=1)
+    mean = np.maximum(power.mean(axis=1), 1e-30)
+    return 10.0 * np.log10(np.maximum(peak, 1e-30) / mean)
+
+
+def _parallel_gain(squeezed: np.ndarray, lift_db: float) -> np.ndarray:
+    """Dry plus a compressed copy, as one per-sample gain: where the copy is not compressed
+    (between hits) the sum is ``lift_db`` louder than the dry; on the peaks, barely louder."""
+    mix = 10.0 ** (lift_db / 20.0) - 1.0  # the compressed copy's level against the dry
+    gain = squeezed * np.float32(mix)
+    gain += np.float32(1.0)
+    gain /= np.float32(1.0 + mix)
+    return gain
+
+
+def _plr_db(bus: np.ndarray, sample_rate: int) -> float:
+    """The loudest sample peak over the integrated loudness, in dB."""
+    loudness = frames_lufs(bus, sample_rate)
+    peak = float(np.max(np.abs(bus)))
+    if loudness == -math.inf or peak <= 0.0:
+        return -math.inf
+    return 20.0 * math.log10(peak) - loudness
+
+
+def _sum(stems: object) -> np.ndarray:
+    total: np.ndarray | None = None
+    for stereo in stems:  # type: ignore[attr-defined]
+        total = stereo.copy() if total is None else np.add(total, stereo, out=total)
+    assert total is not None
+    return total
+
+
+def _peaks(stereo: np.ndarray) -> np.ndarray:
+    return np.max(np.abs(stereo), axis=0)

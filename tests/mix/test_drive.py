@@ -1,0 +1,106 @@
+"""The drum-bus drive: loud beats come from the stem and bus processing, not the final limiter;
+hits keep their punch; a beat that cannot get there stops short and says so; every delivered
+file, MP3 included, is measured as delivered and holds its ceiling."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import audiogen
+from audiogen.mix import DriveReport, integrated_lufs, mix_stems
+from audiogen.mix.drive import soft_clip
+from audiogen.score import DrumScore, Hit, Meter
+
+SR = 48_000
+
+
+def hit_crests_db(audio: np.ndarray, starts: list[int]) -> np.ndarray:
+    """Peak over RMS across each hit's first 50 ms, channels summed in power."""
+    frames = audio if audio.ndim == 2 else audio[np.newaxis, :]
+    out = []
+    for start in starts:
+        power = np.sum(np.square(frames[:, start : start + SR // 20], dtype=np.float64), axis=0)
+        out.append(10 * math.log10(power.max() / power.mean()))
+    return np.array(out)
+
+
+def test_a_peaky_beat_is_made_loud_by_the_drive_and_keeps_its_punch(sparse_beat) -> None:
+    result = mix_stems(
+        sparse_beat, SR, preset="acoustic", target_lufs=-14.0, max_shortfall_lu=math.inf
+    )
+    report = result.loudness
+    assert report.limiting_db <= 3.0 + 1e-9  # the final limiter only catches what is left
+    assert report.drive.peak_reduction_db > 1.0 and report.drive.parallel_db > 0.0
+    # Delivered at the target, or short of it by exactly what the report says.
+    lufs = integrated_lufs(result.mix, SR)
+    assert lufs == pytest.approx(-14.0 - report.stopped_short_lu, abs=0.5)
+    # The kick and snare hits keep their crest factor within 6 dB of the dry render.
+    dry = sparse_beat["kick"] + sparse_beat["snare"] + sparse_beat["hats"]
+    starts = [s for s in range(0, dry.size, SR) if np.max(np.abs(dry[s : s + 480])) > 0.3]
+    loss = hit_crests_db(dry, starts) - hit_crests_db(result.mix, starts)
+    assert len(starts) >= 6 and np.max(loss) <= 6.0
+
+
+def test_a_beat_with_room_to_spare_is_not_driven(beat) -> None:
+    # -23 LUFS under -1 dBTP leaves 22 dB from peak to loudness: nothing to do.
+    result = mix_stems(beat, SR, preset="acoustic", target_lufs=-23.0)
+    assert result.loudness.drive == DriveReport()
+    assert result.loudness.limiting_db == 0.0
+
+
+def test_the_drive_stops_where_punch_would_go_and_the_beat_stops_short(sparse_beat, caplog) -> None:
+    # The bed preset may clip only 3 dB: -9 LUFS is out of reach, and the beat says how far.
+    result = mix_stems(sparse_beat, SR, preset="bed", target_lufs=-9.0, max_shortfall_lu=math.inf)
+    report = result.loudness
+    assert report.stopped_short_lu > 2.0 and report.limiting_db <= 3.0 + 1e-9
+    assert report.drive.clip_db <= 3.0 + 1e-9
+
+
+def test_soft_clip_bends_only_the_loud_hits_and_never_past_its_level() -> None:
+    t = np.arange(SR // 4) / SR
+    hit = np.sin(2 * np.pi * 60 * t) * np.exp(-t / 0.05)
+    stereo = np.stack([hit, 0.5 * hit]).astype(np.float32)
+    clipped = soft_clip(stereo, 6.0)
+    level = np.max(np.abs(stereo)) * 10 ** (-6 / 20)
+    assert np.max(np.abs(clipped)) <= level + 1e-6
+    quiet = np.abs(stereo) < level * 10 ** (-2 / 20)  # under the knee: untouched
+    np.testing.assert_array_equal(clipped[quiet], stereo[quiet])
+    # Louder in, louder (or equal) out: the curve never folds back.
+    order = np.argsort(np.abs(stereo[0]))
+    assert np.all(np.diff(np.abs(clipped[0][order])) >= -1e-7)
+
+
+def test_every_delivered_master_holds_its_ceiling_as_decoded(tiny_kit, basic_score, tmp_path):
+    beat = audiogen.render(basic_score, kit="tiny", formats=("wav", "mp3"), loudness="streaming")
+    out = beat.save(tmp_path / "mp3")
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    decoded, _ = sf.read(out / "mix.mp3", dtype="float32", always_2d=True)
+    from audiogen.mix import true_peak_dbtp
+
+    assert true_peak_dbtp(decoded.T, beat.sample_rate) <= -1.0
+    entry = files["mix.mp3"]
+    assert entry["measured_from"] == "the decoded file"
+    assert entry["true_peak_dbtp"] <= -1.0
+    aimed = beat.loudness.target_lufs - beat.loudness.stopped_short_lu
+    assert abs(entry["integrated_lufs"] - aimed) <= 0.5
+    assert files["mix.wav"]["true_peak_dbtp"] == round(beat.loudness.true_peak_dbtp, 2)
+    # Every stem file lists its own loudness and peak too.
+    assert all("true_peak_dbtp" in files[f"stems/{g}.mp3"] for g in beat.stems)
+
+
+def test_one_limiting_figure_in_the_warning_and_the_manifest(tiny_kit, tmp_path, caplog):
+    # A podcast must land within 1 LU of -16 LUFS: on this peaky bar the limiter goes past 3 dB.
+    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 50) for t in range(6, 96, 6)]
+    score = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=tuple(hits))
+    with caplog.at_level("WARNING", logger="audiogen"):
+        beat = audiogen.render(score, kit="tiny", loudness="podcast")
+    out = beat.save(tmp_path / "pod")
+    manifest = json.loads((out / "manifest.json").read_text())
+    warned = [r.getMessage() for r in caplog.records if "limit" in r.getMessage()]
+    assert len(warned) == 1 and manifest["loudness"]["limiting_db"] > 3.0
+    assert f"took {manifest['loudness']['limiting_db']:.1f} dB off the loudest hit" in warned[0]
