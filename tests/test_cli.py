@@ -51,6 +51,7 @@ def test_render_writes_a_finished_beat(tiny_kit, beat_mid, tmp_path, basic_score
         "mix.wav",
         "stems/hats.wav",
         "stems/kick.wav",
+        "stems/room.wav",
         "stems/snare.wav",
     ]
     mix, rate = sf.read(out / "mix.wav", always_2d=True)
@@ -225,7 +226,7 @@ def test_python_api_matches_the_cli_schema(tiny_kit, beat_mid, tmp_path):
 
     beat = audiogen.render(beat_mid, kit="tiny", loudness=-18)
     assert beat.request.loudness == "-18" and beat.loudness.target_lufs == -18.0
-    assert set(beat.stems) == {"kick", "snare", "hats"}
+    assert set(beat.stems) == {"kick", "snare", "hats", "room"}
     assert all(s.shape == beat.mix.shape for s in beat.stems.values())
     # the delivered stems add up to the mix (the limiter only shaves peaks)
     total = sum(beat.stems.values())

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from audiogen.errors import MixError
 from audiogen.instruments import GROUPS
@@ -44,6 +43,8 @@ BUS_LUFS = -20.0
 SILENCE_DBFS = -120.0
 SAMPLE_RATE_RANGE = (8_000, 192_000)
 _SILENCE = 10.0 ** (SILENCE_DBFS / 20.0)
+# The stem that carries the shared room's return, beside the instrument groups.
+ROOM_STEM = "room"
 # Long stems are worked on this many samples at a time (a multiple of pedalboard's buffer).
 _BLOCK_SAMPLES = 1 << 17
 
@@ -54,7 +55,8 @@ class MixResult:
 
     Attributes:
         stems: per group, the processed stereo stem ``(2, n)`` float32 with the master's gain
-            applied; their sum is the master before the limiter.
+            applied, and the shared room's return as ``ROOM_STEM`` when the preset sends to
+            it; their sum is the master before the limiter.
         mix: the master ``(2, n)`` float32, at the loudness target under the ceiling.
         sample_rate: in Hz.
         loudness: what normalisation measured and did.
@@ -110,14 +112,25 @@ def mix_stems(
 
     workers = max(1, min(len(monos), os.cpu_count() or 1))
     # Pedalboard and numpy release the GIL, and every stem gets its own fresh plugins. Stems
-    # with a room send take longest, so they start first and the workers finish together.
-    slowest_first = sorted(monos, key=lambda group: stem_spec(chosen, group).send_db == -math.inf)
+    # with the longest chains start first, so the workers finish together.
+    slowest_first = sorted(monos, key=lambda group: -_chain_length(chosen, group))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
             group: pool.submit(_process_stem, monos[group], chosen, group, sample_rate)
             for group in slowest_first
         }
-        processed = {group: futures[group].result() for group in monos}
+        processed: dict[str, np.ndarray] = {}
+        sent: np.ndarray | None = None
+        for group in monos:
+            processed[group], send = futures[group].result()
+            if send is not None:
+                sent = send if sent is None else np.add(sent, send, out=sent)
+            del futures[group], send
+    # One room for the whole kit, delivered as its own stem (as a drum multitrack has room
+    # mics): the reverb runs once, and the stems still add up to the master.
+    if sent is not None:
+        processed[ROOM_STEM] = _room_return(sent, chosen.room, sample_rate)
+    del sent
 
     bus = _bus(processed)
     bus_lufs = integrated_lufs(bus, sample_rate)
@@ -156,9 +169,9 @@ def mix_stems(
     )
 
 
-def _bus(stems: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The sum of ``(2, n)`` stems, as one new array."""
-    arrays = iter(stems.values())
+def _bus(stems: Mapping[str, np.ndarray] | list[np.ndarray]) -> np.ndarray:
+    """The sum of stems (any one shape), as one new array."""
+    arrays = iter(stems.values() if isinstance(stems, Mapping) else stems)
     bus = next(arrays).copy()
     for stereo in arrays:
         bus += stereo
@@ -203,11 +216,14 @@ def pan_stereo(mono: np.ndarray, pan: float) -> np.ndarray:
     return stereo
 
 
-def _process_stem(mono: np.ndarray, preset: MixPreset, group: str, sample_rate: int) -> np.ndarray:
-    """One stem through its chain, the master EQ, pan and room send: ``(2, n)`` float32."""
+def _process_stem(
+    mono: np.ndarray, preset: MixPreset, group: str, sample_rate: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One stem through its chain, the master EQ and pan: ``(2, n)`` float32, and what it sends
+    to the room (mono, or None)."""
     peak = float(np.max(np.abs(mono)))
     if peak < _SILENCE:
-        return np.zeros((2, mono.size), dtype=np.float32)
+        return np.zeros((2, mono.size), dtype=np.float32), None
     spec: StemSpec = stem_spec(preset, group)
     drive = 10.0 ** (STEM_DRIVE_DBFS / 20.0) / peak
     driven = mono * drive  # float32, as pedalboard takes it
@@ -225,47 +241,46 @@ def _process_stem(mono: np.ndarray, preset: MixPreset, group: str, sample_rate: 
     voiced = master_eq(treated[np.newaxis, :], sample_rate)[0]
     del treated
     stereo = pan_stereo(voiced, spec.pan)
-    if spec.send_db > -math.inf:
-        _add_room_return(stereo, voiced, 10.0 ** (spec.send_db / 20.0), preset.room, sample_rate)
     if not np.all(np.isfinite(stereo)):
         raise MixError(
             f"mix preset {preset.name!r} turned the {group} stem into NaN or infinite samples"
         )
-    return stereo
+    if spec.send_db == -math.inf:
+        return stereo, None
+    voiced *= np.float32(10.0 ** (spec.send_db / 20.0))
+    return stereo, voiced
 
 
-def _add_room_return(
-    stereo: np.ndarray,
-    voiced: npt.NDArray[np.float32],
-    send_gain: float,
-    room: RoomSpec,
-    sample_rate: int,
-) -> None:
-    """Add this stem's share of the shared room to its ``(2, n)`` stereo, in place.
+def _room_return(sent: np.ndarray, room: RoomSpec, sample_rate: int) -> np.ndarray:
+    """The shared room's return ``(2, n)`` for what every stem sent to it (mono).
 
-    The reverb is linear, so the shares of all stems sum to what one shared bus would return;
-    each stem carries its own. The send enters the room centred (constant power). The room runs
-    a block at a time with its state carried over, which pedalboard makes sample-exact, so no
-    copy of the whole stem is made.
+    The send enters the room centred (constant power). The room runs a block at a time with its
+    state carried over, which pedalboard makes sample-exact, so no copy of the whole send is
+    made; nothing comes back before the first sent sample, so the reverb starts there.
     """
-    n = voiced.size
-    first = None  # nothing comes back before the first sent sample, so the reverb starts there
+    n = sent.size
+    stereo = np.zeros((2, n), dtype=np.float32)
+    first = None
     for begin in range(0, n, _BLOCK_SAMPLES):
-        sent = np.flatnonzero(voiced[begin : begin + _BLOCK_SAMPLES] * send_gain)
-        if sent.size:
-            first = begin + int(sent[0])
+        nonzero = np.flatnonzero(sent[begin : begin + _BLOCK_SAMPLES])
+        if nonzero.size:
+            first = begin + int(nonzero[0])
             break
     if first is None:
-        return
+        return stereo
     start = first + round(room.predelay_ms * sample_rate / 1000.0)
     filters, reverb = build_room(room)
     for begin in range(0, n - start, _BLOCK_SAMPLES):
         stop = min(n - start, begin + _BLOCK_SAMPLES)
-        part = voiced[first + begin : first + stop] * send_gain
-        part /= math.sqrt(2.0)
+        part = sent[first + begin : first + stop] / np.float32(math.sqrt(2.0))
         filtered = filters(part[np.newaxis, :], sample_rate, reset=begin == 0)[0]
         returned = reverb(np.stack([filtered, filtered]), sample_rate, reset=begin == 0)
         stereo[:, start + begin : start + stop] += returned
+    return stereo
+
+
+def _chain_length(preset: MixPreset, group: str) -> int:
+    return len(stem_spec(preset, group).chain)
 
 
 def _energy(signal: np.ndarray) -> float:

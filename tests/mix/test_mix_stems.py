@@ -13,7 +13,7 @@ from audiogen.errors import MixError
 from audiogen.instruments import GROUPS
 from audiogen.mix import LOUDNESS_PRESETS, MIX_PRESETS, MixResult, mix_stems
 from audiogen.mix.chains import build_chain, build_room
-from audiogen.mix.mixer import _BLOCK_SAMPLES, _add_room_return
+from audiogen.mix.mixer import _BLOCK_SAMPLES, ROOM_STEM, _room_return
 
 SR = 48_000
 
@@ -41,7 +41,7 @@ def test_every_preset_lands_on_target_under_the_ceiling(
     n = beat["kick"].size
     assert result.preset == preset and result.sample_rate == SR
     assert result.mix.shape == (2, n) and result.mix.dtype == np.float32
-    assert set(result.stems) == set(beat)
+    assert set(result.stems) == set(beat) | {ROOM_STEM}
     for stem in result.stems.values():
         assert stem.shape == (2, n) and stem.dtype == np.float32
         assert np.all(np.isfinite(stem))
@@ -98,7 +98,7 @@ def test_same_input_gives_identical_output(streaming_mixes, beat) -> None:
 def test_missing_groups_and_silent_stems_are_fine(beat) -> None:
     sparse = {"kick": beat["kick"], "snare": beat["snare"], "toms": np.zeros_like(beat["toms"])}
     result = mix_stems(sparse, SR, preset="acoustic")
-    assert set(result.stems) == {"kick", "snare", "toms"}
+    assert set(result.stems) == {"kick", "snare", "toms", ROOM_STEM}
     assert not np.any(result.stems["toms"])
     assert lufs(result.mix) == pytest.approx(-14.0, abs=0.1)
 
@@ -131,16 +131,26 @@ def test_the_room_runs_in_blocks_without_seams() -> None:
         rng.standard_normal(n - 700) * np.repeat(rng.random(n // 4800 + 1), 4800)[: n - 700]
     ).astype(np.float32)
     room = MIX_PRESETS["acoustic"].room
-    stereo = np.zeros((2, n), dtype=np.float32)
-    _add_room_return(stereo, voiced, 0.25, room, SR)
+    stereo = _room_return(voiced * np.float32(0.25), room, SR)
 
     filters, reverb = build_room(room)
     start = 700 + round(room.predelay_ms * SR / 1000.0)
-    send = (voiced[700 : 700 + n - start] * 0.25) / math.sqrt(2.0)
+    send = (voiced[700 : 700 + n - start] * np.float32(0.25)) / np.float32(math.sqrt(2.0))
     filtered = filters(send[np.newaxis, :], SR)[0]
     expected = np.zeros((2, n), dtype=np.float32)
     expected[:, start:] = reverb(np.stack([filtered, filtered]), SR)
     np.testing.assert_array_equal(stereo, expected)
+
+
+def test_the_room_is_its_own_stem_and_the_instruments_stay_dry_of_it(beat) -> None:
+    # One shared room, as a drum multitrack's room mics: the kick (which sends nothing) ends with
+    # its last hit's decay in both mixes, the snare's stem is as dry as its chain left it, and
+    # the room stem carries every send.
+    at_broadcast = mix_stems(beat, SR, preset="acoustic", target_lufs=-23.0)
+    room = at_broadcast.stems[ROOM_STEM]
+    tail = slice(-SR // 10, None)  # the last 100 ms: the snare's last hit has long decayed
+    assert np.max(np.abs(at_broadcast.stems["snare"][:, tail])) < 1e-4
+    assert np.max(np.abs(room[:, tail])) > 1e-3  # the room rings on
 
 
 def test_a_silent_beat_is_refused(beat) -> None:
