@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from audiogen.errors import MixError
 from audiogen.instruments import GROUPS
@@ -251,7 +252,9 @@ def _process_stem(
     return stereo, voiced
 
 
-def _room_return(sent: np.ndarray, room: RoomSpec, sample_rate: int) -> np.ndarray:
+def _room_return(
+    sent: npt.NDArray[np.float32], room: RoomSpec, sample_rate: int
+) -> np.ndarray:
     """The shared room's return ``(2, n)`` for what every stem sent to it (mono).
 
     The send enters the room centred (constant power). The room runs a block at a time with its
