@@ -95,7 +95,7 @@ def map_folder(root: Path) -> FolderMapping:
         shown = ", ".join(_label(root, p) for p in unmapped[:6])
         more = f" and {len(unmapped) - 6} more" if len(unmapped) > 6 else ""
         notes.append(f"no class in the name of {shown}{more}: not played")
-    return FolderMapping(instruments, manifest, tuple(notes), _license_text(root))
+    return FolderMapping(instruments, manifest, tuple(notes), license_text(root))
 
 
 def _label(root: Path, path: Path) -> str:
@@ -162,7 +162,7 @@ def _level_db(path: Path) -> float:
     return 20 * math.log10(max(float(rms.max()), 1e-9))
 
 
-def _license_text(root: Path) -> str | None:
+def license_text(root: Path) -> str | None:
     """The first line of a licence file beside the sounds, naming the file."""
     for path in sorted(root.iterdir()):
         if path.is_file() and path.stem.lower() in LICENSE_FILES:

@@ -15,6 +15,9 @@ from audiogen.instruments import CHOKES, GROUP_OF
 # sampler's curve for levelled kits, and what a pack's unnamed layers are placed by.
 VELOCITY_RANGE_DB = 36.0
 
+USER_LICENSE = "supplied by the user"  # a user kit's licence unless its kit.toml or files say
+DEFAULT_STYLE = "acoustic"  # the mix a user kit that names no style is played with
+
 # When a kit lacks a class, the nearest thing a drummer would reach for on that kit.
 FALLBACKS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {

@@ -13,13 +13,11 @@ import soundfile as sf
 
 from audiogen.errors import KitError
 from audiogen.instruments import INSTRUMENTS
-from audiogen.kits.kit import Kit, KitInstrument, check_style
+from audiogen.kits.kit import DEFAULT_STYLE, USER_LICENSE, Kit, KitInstrument, check_style
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_MB = 50
-DEFAULT_STYLE = "acoustic"  # the mix a kit that names no style is played with
-USER_LICENSE = "supplied by the user"
 
 
 def load_user_kit(path: Path, preset_name: str | None = None) -> Kit:
