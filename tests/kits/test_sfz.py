@@ -76,7 +76,8 @@ def test_an_sfz_plays_its_own_levels_and_chokes(sfz_kit):
     # velocity 64 plays the soft layer, (64/127)^2 down as an SFZ player does
     assert soft == pytest.approx(0.3 * 10 ** (-2 / 20) * (64 / 127) ** 2, rel=0.02)
     hats = stems["hats"]
-    assert np.abs(hats[12000 + 400 : 24000]).max() < 1e-3  # the open hat stopped at beat 2
+    # the open hat stopped when the closed one (2400 samples long) struck
+    assert np.abs(hats[12000 + 2400 : 24000]).max() < 1e-3
 
 
 def test_an_sfz_naming_a_missing_sample_cannot_play(sfz_kit):
