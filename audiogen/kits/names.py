@@ -28,7 +28,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("shaker", rf"shak|{_B}shk{_E}|maraca|cabasa|{_B}egg{_E}|{_B}shkr{_E}|{_B}sh{_E}"),
     ("china", rf"china|chinese|{_B}chn{_E}"),
     ("splash", rf"splash|{_B}spl{_E}|{_B}splsh{_E}"),
-    ("ride_bell", rf"ride ?bell|bell ?ride|{_B}bell{_E}|{_B}rb{_E}|{_B}rdb{_E}"),
+    ("ride_bell", rf"ride ?bell|bell ?ride|{_B}bell{_E}|{_B}cup{_E}|{_B}rb{_E}|{_B}rdb{_E}"),
     ("ride", rf"{_B}ride|{_B}rd{_E}|{_B}rc{_E}|{_B}rde{_E}"),
     ("crash", rf"crash|cymbal|{_B}cym|{_B}cr{_E}|{_B}cy{_E}|{_B}crsh{_E}"),
     ("hat", rf"{_HAT}|{_B}(oh|ohh|hho|oph|ophh|ch|chh|hhc|ph|phh|hhp|fh){_E}"),
@@ -50,9 +50,10 @@ _COMPILED = tuple((name, re.compile(pattern)) for name, pattern in _RULES)
 # Generic "perc" files: a short click that the fallback table routes on to clave and rim.
 GENERIC_PERC = "woodblock_high"
 
-_HIGH = re.compile(rf"{_B}(hi|high|h|hig|hgh|small|sm|quinto|1)({_E}|tom|conga|bongo)")
+# Words only: a tom's number is read by _TOM_NUMBER, and "01" or "16in" say no pitch.
+_HIGH = re.compile(rf"{_B}(hi|high|h|hig|hgh|small|sm|quinto)({_E}|tom|conga|bongo)")
 _LOW = re.compile(rf"{_B}(lo|low|l|big|lg|tumba|floor)({_E}|tom|conga|bongo)")
-_MID = re.compile(rf"{_B}(mid|middle|med|m|2)({_E}|tom)")
+_MID = re.compile(rf"{_B}(mid|middle|med|m)({_E}|tom)")
 _TOM_NUMBER = re.compile(rf"{_B}(?:tom|t) ?0?([1-6]){_E}")
 _TOM_LETTER = re.compile(rf"{_B}([lmhf])t{_E}")
 
@@ -121,6 +122,8 @@ def _refine(name: str, text: str) -> str:
             return "tom_high"
         if _LOW.search(text) or "floor" in text:
             return "tom_low"
+        if _MID.search(text):
+            return "tom_mid"
         if number:  # toms count from the smallest: 1 high, 2 mid, 3 and on low
             return {"1": "tom_high", "2": "tom_mid"}.get(number.group(1), "tom_low")
         return "tom_mid"
