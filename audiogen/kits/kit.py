@@ -55,13 +55,15 @@ FALLBACKS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
 
 @dataclass(frozen=True)
 class Layer:
-    """One velocity layer: the velocity it was played at and its round-robin files; an SFZ or
-    SoundFont region may also set each file's level and tuning (empty: 0 dB, 0 cents)."""
+    """One velocity layer: the velocity it was played at and its round-robin files (or, with
+    ``layered``, files that sound together); an SFZ or SoundFont region may also set each
+    file's level and tuning (empty: 0 dB, 0 cents)."""
 
     velocity: int
     files: tuple[Path, ...]
     gains_db: tuple[float, ...] = ()
     cents: tuple[float, ...] = ()
+    layered: bool = False  # every file sounds at once (a SoundFont's zones), not one in turn
 
     def gain_db(self, index: int) -> float:
         return self.gains_db[index] if self.gains_db else 0.0
@@ -75,6 +77,7 @@ class KitInstrument:
     name: str
     layers: tuple[Layer, ...]
     gain_db: float = 0.0
+    velocity_range_db: float | None = None  # None: the kit's curve (a SoundFont sets its own)
 
 
 @dataclass(frozen=True)

@@ -143,25 +143,31 @@ class Sampler:
         for index, (hit, resolved, start) in enumerate(played):
             spec = self.kit.instruments[resolved]
             layer = pick_layer(spec.layers, hit.velocity)
-            pick = int(rng.integers(len(layer.files)))
-            path = layer.files[pick]
-            used.add(path)
-            gain_db = (
-                spec.gain_db + layer.gain_db(pick)
-                + float(np.clip(rng.normal(0, 1), -2.5, 2.5)) * self.variation.gain_db
+            picks = (
+                range(len(layer.files)) if layer.layered
+                else (int(rng.integers(len(layer.files))),)
             )  # fmt: skip
+            vary_db = float(np.clip(rng.normal(0, 1), -2.5, 2.5)) * self.variation.gain_db
             cents = float(np.clip(rng.normal(0, 1), -2.5, 2.5)) * self.variation.pitch_cents
-            audio = _repitch(self._load(path), cents + layer.cents_of(pick))
             if self.kit.as_recorded:  # the instrument's own levels, its format's velocity curve
-                level = 1.0
-                curve = velocity_gain(hit.velocity, self.kit.velocity_range_db or VELOCITY_RANGE_DB)
+                range_db = next((r for r in (spec.velocity_range_db, self.kit.velocity_range_db)
+                                 if r is not None), VELOCITY_RANGE_DB)  # fmt: skip
+                curve = velocity_gain(hit.velocity, range_db)
             else:
-                # Layers change the timbre; the level follows one velocity curve from the
-                # hardest layer, so loudness rises with velocity even across a layer boundary.
-                level = self._peak(spec.layers[-1].files[0]) / self._peak(path)
                 curve = velocity_gain(hit.velocity)
-            gain = curve * level * 10.0 ** (gain_db / 20.0)
-            voices.append((GROUP_OF[hit.instrument], start, audio, gain, chokes.get(index)))
+            for pick in picks:
+                path = layer.files[pick]
+                used.add(path)
+                gain_db = spec.gain_db + layer.gain_db(pick) + vary_db
+                audio = _repitch(self._load(path), cents + layer.cents_of(pick))
+                # Layers change the timbre; a pack's level follows one velocity curve from the
+                # hardest layer, so loudness rises with velocity even across a layer boundary.
+                level = (
+                    1.0 if self.kit.as_recorded
+                    else self._peak(spec.layers[-1].files[0]) / self._peak(path)
+                )  # fmt: skip
+                gain = curve * level * 10.0 ** (gain_db / 20.0)
+                voices.append((GROUP_OF[hit.instrument], start, audio, gain, chokes.get(index)))
 
         nominal = round(score.duration_s * sr)
         ring = max((start + len(audio) for _, start, audio, _, _ in voices), default=nominal)

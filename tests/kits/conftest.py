@@ -71,17 +71,23 @@ def _gens(zone: dict[int, int | tuple[int, int]]) -> bytes:
     return out
 
 
-def _bags_and_gens(groups: list[list[dict]]) -> tuple[list[int], bytes, bytes]:
-    """Bag index of each group's first zone, the bag records and the generator records."""
-    firsts, bags, gens, count = [], b"", b"", 0
+def _bags_and_gens(groups: list[list[dict]]) -> tuple[list[int], bytes, bytes, bytes]:
+    """Bag index of each group's first zone, and the bag, generator and modulator records (a
+    zone's modulators under the key "mods": (source, destination, amount, amount source,
+    transform) each)."""
+    firsts, bags, gens, mods, count, mod_count = [], b"", b"", b"", 0, 0
     for zones in groups:
         firsts.append(len(bags) // 4)
         for zone in zones:
-            bags += struct.pack("<HH", count, 0)
+            zone = dict(zone)
+            zone_mods = zone.pop("mods", [])
+            bags += struct.pack("<HH", count, mod_count)
             gens += _gens(zone)
+            mods += b"".join(struct.pack("<HHhHH", *m) for m in zone_mods)
             count += len(zone)
-    bags += struct.pack("<HH", count, 0)
-    return firsts, bags, gens + b"\0" * 4
+            mod_count += len(zone_mods)
+    bags += struct.pack("<HH", count, mod_count)
+    return firsts, bags, gens + b"\0" * 4, mods + b"\0" * 10
 
 
 def write_sf2(path: Path, samples: list[tuple[str, np.ndarray, int, int, int]],
@@ -98,10 +104,10 @@ def write_sf2(path: Path, samples: list[tuple[str, np.ndarray, int, int, int]],
         headers += struct.pack("<20sIIIIIBbHH", name.encode(), start, end, start, end, rate,
                                60, 0, link, kind)  # fmt: skip
     headers += struct.pack("<20sIIIIIBbHH", b"EOS", 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    ifirst, ibag, igen = _bags_and_gens([z for _, z in instruments])
+    ifirst, ibag, igen, imod = _bags_and_gens([z for _, z in instruments])
     inst = b"".join(struct.pack("<20sH", n.encode(), f) for (n, _), f in zip(instruments, ifirst))
     inst += struct.pack("<20sH", b"EOI", len(ibag) // 4 - 1)
-    pfirst, pbag, pgen = _bags_and_gens([p[3] for p in presets])
+    pfirst, pbag, pgen, pmod = _bags_and_gens([p[3] for p in presets])
     phdr = b"".join(
         struct.pack("<20sHHHIII", n.encode(), program, bank, f, 0, 0, 0)
         for (n, bank, program, _), f in zip(presets, pfirst)
@@ -111,9 +117,9 @@ def write_sf2(path: Path, samples: list[tuple[str, np.ndarray, int, int, int]],
                            _chunk(b"isng", b"EMU8000\0"), _chunk(b"INAM", b"test kit\0")])
     sdta = _list(b"sdta", [_chunk(b"smpl", pcm)])
     pdta = _list(b"pdta", [
-        _chunk(b"phdr", phdr), _chunk(b"pbag", pbag), _chunk(b"pmod", b"\0" * 10),
+        _chunk(b"phdr", phdr), _chunk(b"pbag", pbag), _chunk(b"pmod", pmod),
         _chunk(b"pgen", pgen), _chunk(b"inst", inst), _chunk(b"ibag", ibag),
-        _chunk(b"imod", b"\0" * 10), _chunk(b"igen", igen), _chunk(b"shdr", headers),
+        _chunk(b"imod", imod), _chunk(b"igen", igen), _chunk(b"shdr", headers),
     ])  # fmt: skip
     body = b"sfbk" + info + sdta + pdta
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)

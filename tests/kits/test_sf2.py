@@ -14,6 +14,8 @@ from .conftest import one_shot, write_sf2
 
 MONO, RIGHT, LEFT = 1, 2, 4
 KEYS, VELS, PAN, ATTEN, SAMPLE, EXCL, ROOT, INSTRUMENT = 43, 44, 17, 48, 53, 57, 58, 41
+HOLD, DECAY, SUSTAIN = 35, 36, 37
+TONE = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(48000) / 48000)  # a second at one level
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def sf2_kit(tmp_path):
         ("snare L", one_shot(200, 32000, level=0.5), 32000, LEFT, 3),
         ("snare R", one_shot(200, 32000, level=0.5), 32000, RIGHT, 2),
         ("hat closed", one_shot(6000, seconds=0.05), 48000, MONO, 0),
-        ("hat open", one_shot(5000, seconds=1.0, level=0.5), 48000, MONO, 0),
+        ("hat open", TONE, 48000, MONO, 0),
         ("tom", one_shot(150), 48000, MONO, 0),
     ]
     drums = [
@@ -32,9 +34,12 @@ def sf2_kit(tmp_path):
         {KEYS: (35, 36), VELS: (91, 127), ATTEN: 50, SAMPLE: 1},
         {KEYS: (38, 38), PAN: -500, SAMPLE: 2},
         {KEYS: (38, 38), PAN: 500, SAMPLE: 3},
-        {KEYS: (42, 42), EXCL: 1, SAMPLE: 4},
-        {KEYS: (46, 46), EXCL: 1, SAMPLE: 5},
-        {KEYS: (41, 50), ROOT: 45, SAMPLE: 6},  # one tom sample pitched across the toms
+        # velocity moves the closed hat 24 dB per decade of velocity instead of 40
+        {KEYS: (42, 42), EXCL: 1, SAMPLE: 4, "mods": [(0x0502, ATTEN, 576, 0, 0)]},
+        # held 0.1 s, then down 96 dB a second to the 1000 cB sustain (silence)
+        {KEYS: (46, 46), EXCL: 1, SAMPLE: 5, HOLD: -3986, DECAY: 0, SUSTAIN: 1000, ROOT: 46},
+        {KEYS: (47, 50), ROOT: 45, SAMPLE: 6},  # one tom sample pitched over two toms
+        {KEYS: (47, 47), SAMPLE: 4, ATTEN: 100, ROOT: 47},  # and a click layered on it
     ]
     return write_sf2(
         tmp_path / "My Drums.sf2",
@@ -55,9 +60,12 @@ def test_the_drum_preset_maps_keys_velocities_and_generators(sf2_kit):
     assert len(snare.files) == 1  # the left and right zones are one stereo take
     assert sf.info(str(snare.files[0])).channels == 2
     assert kit.instruments["tom_high"].layers[0].cents == (500.0,)  # note 50 from root 45
-    assert kit.instruments["tom_low"].layers[0].cents == (-200.0,)  # note 43
+    (mid,) = kit.instruments["tom_mid"].layers  # note 47: the tom and the click sound together
+    assert mid.layered and mid.cents == (200.0, 0.0) and mid.gains_db == (-2.0, -6.0)
     assert kit.chokes == {"hat_closed": ("hat_closed", "hat_open"),
                           "hat_open": ("hat_closed", "hat_open")}  # fmt: skip
+    assert kit.instruments["hat_closed"].velocity_range_db == 24.0
+    assert kit.instruments["kick"].velocity_range_db == 40.0  # the default modulator
     labels = set(kit.labels.values())
     assert "My Drums.sf2: sample 'snare L' + 'snare R'" in labels
 
@@ -84,3 +92,16 @@ def test_a_file_that_is_not_a_soundfont_says_so(tmp_path):
     bad.write_bytes(b"RIFF\x04\x00\x00\x00WAVE")
     with pytest.raises(KitError, match="not a SoundFont 2 file"):
         load_kit(str(bad))
+
+
+def test_the_volume_envelope_is_played_as_fluidsynth_shapes_it(sf2_kit):
+    kit = load_kit(str(sf2_kit))
+    (path,) = kit.instruments["hat_open"].layers[0].files
+    audio, rate = sf.read(str(path))
+
+    def level_db(t):
+        window = audio[round(t * rate) : round(t * rate) + 480]
+        return 20 * np.log10(np.sqrt(np.mean(window**2)) / (0.5 / np.sqrt(2)))
+
+    assert level_db(0.05) == pytest.approx(0, abs=0.1)  # held for 0.1 s
+    assert level_db(0.6) == pytest.approx(-48, abs=0.5)  # half of a 1 s decay: 48 of 96 dB
