@@ -342,7 +342,7 @@ def _kit_sources(kit: Kit, files: tuple[Path, ...]) -> dict[str, Any]:
     base = kit.path if kit.path.is_dir() else kit.path.parent
     return {
         "kit": {"path": str(kit.path), "title": kit.title, "source": kit.source,
-                "license": kit.license},
+                "license": kit.license, "notes": list(kit.notes)},
         "samples": [
             {"file": kit.labels.get(p) or _relative_to(p, base), "sha256": sha256(p)}
             for p in files

@@ -53,8 +53,8 @@ def _load(path: Path, preset_name: str | None, _stamp: tuple[int, int]) -> Kit:
 
         kit = load_sf2(path, preset_name)
     check_playable(kit)
-    for note in kit.notes:
-        log.info("kit %s: %s", kit.title, note)
+    for note in kit.notes:  # once per process and kit: the guesses and what is not played
+        log.warning("kit %s: %s", kit.title, note)
     return kit
 
 

@@ -105,3 +105,25 @@ def test_the_volume_envelope_is_played_as_fluidsynth_shapes_it(sf2_kit):
 
     assert level_db(0.05) == pytest.approx(0, abs=0.1)  # held for 0.1 s
     assert level_db(0.6) == pytest.approx(-48, abs=0.5)  # half of a 1 s decay: 48 of 96 dB
+
+
+def test_a_beat_played_on_a_soundfont_records_which_samples_in_its_manifest(sf2_kit, tmp_path,
+                                                                           basic_score):
+    import json
+
+    from audiogen.cli import main
+    from audiogen.files import sha256
+    from audiogen.midi import write_midi
+
+    midi = tmp_path / "beat.mid"
+    write_midi(basic_score, midi)
+    out = tmp_path / "out"
+    assert main(["render", str(midi), "-o", str(out), "--kit", str(sf2_kit)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    kit = load_kit(str(sf2_kit))
+    played = {s["file"]: s["sha256"] for s in manifest["sources"]["samples"]}
+    assert "My Drums.sf2: sample 'kick hard'" in played
+    by_label = {label: path for path, label in kit.labels.items()}
+    assert all(sha256(by_label[f]) == digest for f, digest in played.items())
+    assert manifest["sources"]["kit"]["path"] == str(sf2_kit)
+    assert any("not played" in n for n in manifest["sources"]["kit"]["notes"])
