@@ -18,7 +18,7 @@ HEADERS = ("control", "global", "master", "group", "region")
 SUPPORTED = frozenset({
     "sample", "key", "lokey", "hikey", "pitch_keycenter", "pitch_keytrack", "lovel", "hivel",
     "seq_length", "seq_position", "lorand", "hirand", "volume", "tune", "transpose", "pan",
-    "group", "off_by", "default_path", "trigger", "amp_veltrack",
+    "group", "off_by", "default_path", "trigger",
 })  # fmt: skip
 # Opcodes that change nothing a one-shot kit plays (loops, release envelopes, UI), not worth a note.
 QUIET = frozenset({"loop_mode", "ampeg_release", "note_offset", "octave_offset", "off_mode"})
