@@ -26,7 +26,9 @@ command -v "$python" >/dev/null || python=python3
 if [ "$bench" = 1 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -q
-  $sudo apt-get install -y -q fluidsynth fluid-soundfont-gm musescore-general-soundfont ffmpeg
+  # musescore-general-soundfont-lossless: MuseScore General as .sf2 (benchmarks/bench_soundfonts.py)
+  $sudo apt-get install -y -q fluidsynth fluid-soundfont-gm musescore-general-soundfont \
+    musescore-general-soundfont-lossless ffmpeg
 fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv

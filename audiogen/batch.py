@@ -144,6 +144,8 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
         if "midi" in entry:
             midi = Path(str(entry["midi"]))
             entry = {**entry, "midi": str(midi if midi.is_absolute() else path.parent / midi)}
+        if "kit" in entry:  # a user's kit, like a MIDI file, lies relative to the recipe
+            entry = {**entry, "kit": _kit_beside(str(entry["kit"]), path.parent)}
         items.append(Item(item_name, entry, error or _check(entry)))
     out_dir = Path(out) if out is not None else Path(str(data.get("out") or Path("out") / name))
     return Recipe(name=name, out=out_dir, items=tuple(items), source=path)
@@ -180,6 +182,20 @@ def _recipe_loader() -> type:
     for tag, (pattern, first) in core.items():
         RecipeLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
     return RecipeLoader
+
+
+def _kit_beside(kit: str, folder: Path) -> str:
+    """A recipe's kit: a shipped kit's name as it is, a relative path taken from the recipe's
+    folder."""
+    from audiogen.kits import kit_names, looks_like_path
+
+    if kit.strip().lower() in kit_names():
+        return kit
+    local = Path(kit).expanduser()
+    beside = folder / local
+    if not local.is_absolute() and (beside.exists() or looks_like_path(kit)):
+        return str(beside)
+    return kit
 
 
 def _over(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:

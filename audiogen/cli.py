@@ -157,7 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_argument(
         "--style", default="openai", help="openai (the default) or anthropic: the shape of a tool"
     )
-    sub.add_parser("kits", help="list the drum kits that ship with audiogen")
+    kits = sub.add_parser(
+        "kits",
+        help="list the drum kits that ship with audiogen, or check your own",
+        description="List the shipped kits; with --check PATH, show how your own kit (a folder "
+        "of one-shots, an .sfz or an .sf2 file) would play: each class's files, layers and "
+        "round robins, what falls back to what, and what is missing. Nothing is rendered.",
+    )
+    kits.add_argument("--check", metavar="PATH", help="your kit: a folder, an .sfz or an .sf2")
+    kits.add_argument(
+        "--preset-name", metavar="NAME", help="with an .sf2: the preset (default: its drum kit)"
+    )
     sub.add_parser("genres", help="list the genres the planner knows, with their defaults")
     return parser
 
@@ -432,8 +442,13 @@ def _genres(args: argparse.Namespace) -> int:
 
 
 def _kits(args: argparse.Namespace) -> int:
-    from audiogen.kits import list_kits
+    from audiogen.kits import list_kits, load_kit
 
+    if args.check is not None:
+        from audiogen.kits.user import describe
+
+        print("\n".join(describe(load_kit(args.check, args.preset_name))))
+        return 0
     kits = list_kits()
     name_w = max((len(k.name) for k in kits), default=4)
     license_w = max((len(k.license) for k in kits), default=7)

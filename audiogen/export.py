@@ -7,7 +7,6 @@ leaves nothing half-written."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -27,8 +26,8 @@ import soundfile as sf
 
 from audiogen.audiofiles import LOSSLESS, Measured, write_audio, write_measured
 from audiogen.errors import OutputError
-from audiogen.files import pid_alive
-from audiogen.kits import load_kit, samples_dir
+from audiogen.files import pid_alive, sha256
+from audiogen.kits import Kit, load_kit, samples_dir
 from audiogen.midi import write_midi
 from audiogen.picture import save_grid
 from audiogen.score import TICKS_PER_QUARTER, DrumScore
@@ -315,12 +314,33 @@ def read_loop_chunks(path: Path) -> dict[str, Any]:
     return found
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _kit_sources(kit: Kit, files: tuple[Path, ...]) -> dict[str, Any]:
+    """The kit a beat was played with: a shipped kit by name, the user's own by its path with a
+    checksum of every sample used (what was played can be told from what is there later)."""
+    if not kit.user:
+        root = samples_dir()
+        return {
+            "kit": {"name": kit.name, "source": kit.source, "license": kit.license},
+            "samples": [str(p.relative_to(root)) for p in files],
+            "licenses": "samples/LICENSES.md",
+        }
+    base = kit.path if kit.path.is_dir() else kit.path.parent
+    return {
+        "kit": {"path": str(kit.path), "title": kit.title, "source": kit.source,
+                "license": kit.license, "notes": list(kit.notes)},
+        "samples": [
+            {"file": kit.labels.get(p) or _relative_to(p, base), "sha256": sha256(p)}
+            for p in files
+        ],
+        "licenses": "the user's own kit: the rights in its sounds are the user's business",
+    }  # fmt: skip
+
+
+def _relative_to(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
 
 
 def build_manifest(
@@ -330,10 +350,13 @@ def build_manifest(
     measured loudness, software versions, and a checksum per written file (with each audio
     file's own loudness and true peak, as delivered)."""
     measured = measured or {}
-    kit = load_kit(beat.request.kit)
-    root = samples_dir()
+    kit = load_kit(beat.request.kit, beat.request.preset_name)
     score = beat.score
-    attributions = [f"Drum kit '{kit.name}': {kit.source} ({kit.license}); see samples/LICENSES.md"]
+    attributions = [
+        f"Drum kit '{kit.title}': {kit.source} ({kit.license}); the rights in these sounds are "
+        "the user's business" if kit.user else
+        f"Drum kit '{kit.name}': {kit.source} ({kit.license}); see samples/LICENSES.md"
+    ]  # fmt: skip
     # The planner learned from the Groove MIDI Dataset, so what it writes carries its credit.
     if score.provenance.source.startswith("groove") or "planner" in dict(score.provenance.models):
         attributions.append(GROOVE_ATTRIBUTION)
@@ -386,11 +409,7 @@ def build_manifest(
             "fade_out_s": beat.request.fade_out_s,
         },
         "loop": _loop_manifest(beat),
-        "sources": {
-            "kit": {"name": kit.name, "source": kit.source, "license": kit.license},
-            "samples": [str(p.relative_to(root)) for p in beat.kit_files],
-            "licenses": "samples/LICENSES.md",
-        },
+        "sources": _kit_sources(kit, beat.kit_files),
         "attributions": attributions,
         "versions": {
             "python": platform.python_version(),

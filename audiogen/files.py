@@ -3,6 +3,7 @@ and telling a dead writer's leftovers from a live one's."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,3 +48,12 @@ def pid_alive(pid: int) -> bool:
     except (OSError, OverflowError):  # not a pid this system can have
         return False
     return True
+
+
+def sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, in hex (read in blocks: a sample pack's files can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,6 +1,6 @@
 """Where the shipped assets live: kits (``samples/``) and models (``checkpoints/``) inside the
 installed package, else beside it in a checkout, unless $AUDIOGEN_SAMPLES / $AUDIOGEN_CHECKPOINTS
-point elsewhere."""
+point elsewhere; and where audiogen keeps what it may recompute (the user's cache)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ def samples_dir() -> Path:
 def checkpoints_dir() -> Path:
     """The trained models, one folder each (``planner/``, ``humanizer/``...)."""
     return _shipped("checkpoints", "AUDIOGEN_CHECKPOINTS")
+
+
+def cache_dir() -> Path:
+    """$AUDIOGEN_CACHE, else the user cache folder ($XDG_CACHE_HOME or ~/.cache) /audiogen."""
+    override = os.environ.get("AUDIOGEN_CACHE")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "audiogen"
 
 
 def _shipped(name: str, variable: str) -> Path:

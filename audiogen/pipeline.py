@@ -213,7 +213,7 @@ class Session:
         from audiogen.renderers.sampler import Sampler
 
         steps("rendering stems")
-        kit = load_kit(request.kit)
+        kit = load_kit(request.kit, request.preset_name)
         if request.renderer == "neural":
             from audiogen.renderers.neural import render_neural
 

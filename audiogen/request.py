@@ -55,7 +55,11 @@ class RenderRequest:
     """Everything that decides how a score becomes audio. Build with `create` to validate."""
 
     preset: str | None = _opt(None, PRESET_HELP, "USE")
-    kit: str = _opt(DEFAULT_KIT, "drum kit to play (see `audiogen kits`)", "NAME")
+    kit: str = _opt(
+        DEFAULT_KIT, "drum kit to play (see `audiogen kits`), or the path of your own: a folder "
+        "of one-shots, an .sfz or an .sf2 file (check it with `audiogen kits --check PATH`)",
+        "NAME|PATH",
+    )  # fmt: skip
     mix: str | None = _opt(
         None, "mix preset: acoustic, electronic, hiphop or bed (default: the kit's style)", "MIX"
     )
@@ -78,6 +82,10 @@ class RenderRequest:
         "the token model; needs its trained checkpoint)", "NAME",
     )  # fmt: skip
     note_map: str = _opt("auto", "MIDI note map: auto, gm or td11 (Roland TD-11)", "MAP")
+    preset_name: str | None = _opt(
+        None, "with an .sf2 kit: the preset to play, by name (default: its drum kit, bank 128)",
+        "NAME",
+    )  # fmt: skip
 
     @classmethod
     def create(cls, fallback: Mapping[str, Any] | None = None, /, **values: Any) -> RenderRequest:
@@ -109,7 +117,8 @@ class RenderRequest:
         from audiogen.midi import NOTE_MAP_CHOICES
         from audiogen.mix import MIX_PRESETS, resolve_loudness
 
-        kit = load_kit(str(self.kit).strip().lower())
+        preset_name = str(self.preset_name).strip() if self.preset_name is not None else None
+        kit = load_kit(str(self.kit), preset_name or None)
         mix = str(self.mix or kit.style).strip().lower()
         if mix not in MIX_PRESETS:
             raise RequestError(f"unknown mix preset {mix!r}; use {', '.join(MIX_PRESETS)}")
@@ -152,6 +161,7 @@ class RenderRequest:
         return dataclasses.replace(
             self,
             kit=kit.name,
+            preset_name=preset_name or None,
             mix=mix,
             loudness=loudness,
             sample_rate=rate,
@@ -166,6 +176,8 @@ class RenderRequest:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["formats"] = list(self.formats)
+        if out["preset_name"] is None:  # only SoundFont kits have one; other manifests stay
+            del out["preset_name"]
         return out
 
 

@@ -18,6 +18,14 @@ collect_ignore = [] if importlib.util.find_spec("audiocraft") else [
 GROOVE = REPO.parent / "shared" / "datasets" / "groove"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Resampled one-shots go to a cache of the test run's own, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUDIOGEN_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture
 def groove_dir() -> Path:
     """The Groove MIDI Dataset as CI lays it beside the repo (../shared)."""

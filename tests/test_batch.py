@@ -17,7 +17,7 @@ import pytest
 from audiogen.batch import is_done, load_recipe, run_batch
 from audiogen.cli import main
 from audiogen.errors import OutputError, RequestError
-from audiogen.export import sha256
+from audiogen.files import sha256
 from audiogen.midi import write_midi
 
 

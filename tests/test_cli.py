@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from audiogen.cli import main
-from audiogen.export import sha256
+from audiogen.files import sha256
 from audiogen.midi import read_midi, write_midi
 from audiogen.mix import integrated_lufs, true_peak_dbtp
 

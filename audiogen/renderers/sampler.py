@@ -6,19 +6,19 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from audiogen.audio import SAMPLE_RATES
 from audiogen.codec.config import CodecConfig
 from audiogen.errors import KitError, RequestError
 from audiogen.instruments import CHOKES, GROUP_OF
-from audiogen.kits import Kit, Layer
+from audiogen.kits import VELOCITY_RANGE_DB, Kit, Layer
+from audiogen.kits.cache import read_mono
 from audiogen.renderers.result import RenderResult
 from audiogen.score import DrumScore, Hit
 
@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 RENDER_RATES = (*SAMPLE_RATES, CodecConfig.sample_rate)
 MAX_TAIL_S = 3.0
 MAX_DURATION_S = 30 * 60.0  # longer is almost surely a broken file, and would not fit in memory
-# Velocity 64 sounds about 11 dB below 127: close to how drum modules scale a single layer.
-VELOCITY_RANGE_DB = 36.0
 CHOKE_FADE_MS = 8.0  # a hand on the cymbal damps it in a few ms, not instantly
 # A hit half-way between two samples starts on the later one, in whichever bar or pass it falls:
 # rounded as computed, float error put such hits (every other 16th note at 200 bpm and 44.1 kHz)
@@ -49,9 +47,10 @@ class Variation:
         return cls(0.0, 0.0)
 
 
-def velocity_gain(velocity: int) -> float:
-    """Linear gain of a hit at ``velocity`` relative to one at 127."""
-    return 10.0 ** (VELOCITY_RANGE_DB * math.log10(velocity / 127) / 20.0)
+def velocity_gain(velocity: int, range_db: float = VELOCITY_RANGE_DB) -> float:
+    """Linear gain of a hit at ``velocity`` relative to one at 127, ``range_db`` down per
+    decade of velocity."""
+    return 10.0 ** (range_db * math.log10(velocity / 127) / 20.0)
 
 
 def pick_layer(layers: tuple[Layer, ...], velocity: int) -> Layer:
@@ -84,14 +83,10 @@ class Sampler:
     def _load(self, path: Path) -> np.ndarray:
         if path not in self._audio:
             try:
-                data, rate = sf.read(path, dtype="float32", always_2d=True)
+                self._audio[path] = read_mono(path, self.sample_rate)
             except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-                raise KitError(f"kit {self.kit.name}: cannot read {path.name} ({exc})") from None
-            mono = data.mean(axis=1)
-            if rate != self.sample_rate:
-                ratio = Fraction(self.sample_rate, rate)
-                mono = resample_poly(mono, ratio.numerator, ratio.denominator).astype(np.float32)
-            self._audio[path] = mono
+                label = self.kit.labels.get(path, path.name)
+                raise KitError(f"kit {self.kit.name}: cannot read {label} ({exc})") from None
         return self._audio[path]
 
     def _peak(self, path: Path) -> float:
@@ -131,30 +126,48 @@ class Sampler:
             start = math.floor(score.time_s(hit) * sr + 0.5 + TIE_SAMPLES)
             start = start % loop_samples if loop_samples else max(0, start)
             played.append((hit, resolved, start))
+        if substitutions and self.kit.user:
+            log.warning(
+                "kit %s plays %s", self.kit.title,
+                ", ".join(f"{k} with {v}" for k, v in sorted(substitutions.items())),
+            )  # fmt: skip
         if dropped:
             log.warning(
                 "kit %s has nothing for %s: those hits are silent",
                 self.kit.name, ", ".join(f"{k} ({n} hits)" for k, n in sorted(dropped.items())),
             )  # fmt: skip
 
-        chokes = _choke_points(played, loop_samples)
+        chokes = _choke_points(played, loop_samples, self.kit.chokes)
         voices = []
         used: set[Path] = set()
         for index, (hit, resolved, start) in enumerate(played):
             spec = self.kit.instruments[resolved]
             layer = pick_layer(spec.layers, hit.velocity)
-            path = layer.files[int(rng.integers(len(layer.files)))]
-            used.add(path)
-            gain_db = (
-                spec.gain_db + float(np.clip(rng.normal(0, 1), -2.5, 2.5)) * self.variation.gain_db
-            )
+            picks = (
+                range(len(layer.files)) if layer.layered
+                else (int(rng.integers(len(layer.files))),)
+            )  # fmt: skip
+            vary_db = float(np.clip(rng.normal(0, 1), -2.5, 2.5)) * self.variation.gain_db
             cents = float(np.clip(rng.normal(0, 1), -2.5, 2.5)) * self.variation.pitch_cents
-            audio = _repitch(self._load(path), cents)
-            # Layers change the timbre; the level follows one velocity curve from the hardest
-            # layer, so loudness rises with velocity even across a layer boundary.
-            level = self._peak(spec.layers[-1].files[0]) / self._peak(path)
-            gain = velocity_gain(hit.velocity) * level * 10.0 ** (gain_db / 20.0)
-            voices.append((GROUP_OF[hit.instrument], start, audio, gain, chokes.get(index)))
+            if self.kit.as_recorded:  # the instrument's own levels, its format's velocity curve
+                range_db = next((r for r in (spec.velocity_range_db, self.kit.velocity_range_db)
+                                 if r is not None), VELOCITY_RANGE_DB)  # fmt: skip
+                curve = velocity_gain(hit.velocity, range_db)
+            else:
+                curve = velocity_gain(hit.velocity)
+            for pick in picks:
+                path = layer.files[pick]
+                used.add(path)
+                gain_db = spec.gain_db + layer.gain_db(pick) + vary_db
+                audio = _repitch(self._load(path), cents + layer.cents_of(pick))
+                # Layers change the timbre; a pack's level follows one velocity curve from the
+                # hardest layer, so loudness rises with velocity even across a layer boundary.
+                level = (
+                    1.0 if self.kit.as_recorded
+                    else self._peak(spec.layers[-1].files[0]) / self._peak(path)
+                )  # fmt: skip
+                gain = curve * level * 10.0 ** (gain_db / 20.0)
+                voices.append((GROUP_OF[hit.instrument], start, audio, gain, chokes.get(index)))
 
         nominal = round(score.duration_s * sr)
         ring = max((start + len(audio) for _, start, audio, _, _ in voices), default=nominal)
@@ -181,7 +194,9 @@ class Sampler:
 
 
 def _choke_points(
-    played: list[tuple[Hit, str, int]], loop_samples: int | None = None
+    played: list[tuple[Hit, str, int]],
+    loop_samples: int | None = None,
+    chokes: Mapping[str, tuple[str, ...]] = CHOKES,
 ) -> dict[int, int]:
     """For each hit that a later hit chokes (an open hat then a closed one): the choke sample.
     In a loop of ``loop_samples``, the next pass's strokes choke what rings past the end."""
@@ -193,7 +208,7 @@ def _choke_points(
     choked_by: dict[str, list[int]] = {}  # choked class -> indices still ringing
     points: dict[int, int] = {}
     for index, resolved, start in strokes:
-        for victim in CHOKES.get(resolved, ()):
+        for victim in chokes.get(resolved, ()):
             for ringing in choked_by.pop(victim, []):
                 if played[ringing][2] < start:
                     points[ringing] = start
