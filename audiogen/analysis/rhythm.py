@@ -175,7 +175,7 @@ def second_half(bar: Iterable[BarHit], ticks: int) -> set[tuple[int, str]]:
 
 def fill_bars(score: DrumScore) -> list[int]:
     """Bars (0-based) that end in a fill: their second half departs from the bar two before
-    (or the one before) and plays toms or more than it, or it is the bar before a section."""
+    (or the one before) and plays toms, more hits than it, or a snare run."""
     bars = score_bars(score)
     ticks = score.meter.ticks_per_bar
     out = []
@@ -183,7 +183,9 @@ def fill_bars(score: DrumScore) -> list[int]:
         ref = bars[i - 2] if i >= 2 else bars[i - 1]
         mine, theirs = second_half(bars[i], ticks), second_half(ref, ticks)
         toms = any(GROUP_OF[inst] == "toms" for _, inst in mine)
-        if dice(mine, theirs) < FILL_DICE and (toms or len(mine) > len(theirs)):
+        snare = [sum(GROUP_OF[inst] == "snare" for _, inst in half) for half in (mine, theirs)]
+        busier = len(mine) > len(theirs) or snare[0] > snare[1] + 1  # a snare run
+        if dice(mine, theirs) < FILL_DICE and (toms or busier):
             out.append(i)
     return out
 

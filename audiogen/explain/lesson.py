@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 SEEK_TRIES = 24  # seeds tried for an example its topic must find (a clave, ghost notes)
 FLAT_VELOCITY = 100
 WIDTH = 92  # columns of the lesson's text
+# Every example at one loudness, low enough that no limiter flattens the accents it teaches.
+LOUDNESS = "broadcast"
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def write_lesson(
             name = f"{k}-{slug(p.example.label)}"
             genre = GENRES[str({**lesson.topic.base, **p.example.options}.get("genre", "rock"))]
             request = RenderRequest.create(
-                {"kit": genre.kit, "mix": genre.mix}, kit=kit, seed=p.seed
+                {"kit": genre.kit, "mix": genre.mix}, kit=kit, seed=p.seed, loudness=LOUDNESS
             )
             beat = session.render(p.score, request)
             for fmt in ("wav", "mp3"):

@@ -42,14 +42,14 @@ def explain_beat(
     (default: out/<name>-explained). Returns the description and the folder."""
     from audiogen.explain.describe import describe, description_marks, description_text
     from audiogen.export import check_writable, staged_folder
+    from audiogen.midi import read_midi
     from audiogen.picture import save_grid
-    from audiogen.pipeline import read_score
     from audiogen.request import check_source
 
     path = check_source(source)
     out = out or Path("out") / f"{path.stem}-explained"
     check_writable(out, force)
-    score = read_score(path)
+    score = read_midi(path)
     d = describe(score)
     text = description_text(d, path.name)
     with staged_folder(out, force) as folder:

@@ -49,7 +49,7 @@ class Topic:
     examples: tuple[Example, ...]
     marks: str  # what the pictures point at (see `audiogen.explain.lesson.marks_for`)
     aliases: tuple[str, ...] = ()
-    seek: str | None = None  # a measure the first example must show; seeds are tried until it does
+    seek: bool = False  # seeds are tried until each planned example passes its checks
     note: str = ""  # what the examples cannot show
     extra: tuple[str, ...] = field(default=())  # lines of counting for figures not played
 
@@ -72,15 +72,15 @@ TOPICS: tuple[Topic, ...] = (
         "backbeat",
         {"bpm": 110, "bars": 4},
         (
-            _ex("backbeat (rock)", (("backbeat", ">=", 0.75),), genre="rock"),
-            _ex("no backbeat (bossa nova)", (("backbeat", "<=", 0.25),), genre="bossa-nova"),
+            _ex("backbeat (pop)", (("backbeat", ">=", 0.75),), genre="pop"),
+            _ex("no backbeat (samba)", (("backbeat", "<=", 0.25),), genre="samba"),
         ),
         title="Backbeat",
         what="The snare (or a clap) on beats 2 and 4, the weak beats, answering the kick on 1 "
         "and 3. It is what makes you nod on 2 and 4.",
         heard="rock, pop, funk, soul, hip-hop, most music with a drum kit since the 1950s",
         count="1 e & a 2 e & a 3 e & a 4 e & a: the snare speaks on the 2 and the 4",
-        varied="the genre (rock against bossa nova, at the same tempo): the planner has no "
+        varied="the genre (pop against samba, at the same tempo): the planner has no "
         "backbeat switch, so the examples are the genre that has one and a genre that has none",
         marks="backbeat",
         aliases=("back beat", "2 and 4", "two and four", "snare on 2 and 4"),
@@ -103,17 +103,17 @@ TOPICS: tuple[Topic, ...] = (
     ),
     _topic(
         "half-time",
-        {"bpm": 140, "bars": 4},
+        {"bpm": 130, "bars": 4},
         (
-            _ex("backbeat on 2 and 4 (rock)", (("half-time", "<=", 0.25),), genre="rock"),
-            _ex("half-time: snare on 3 (dubstep)", (("half-time", ">=", 0.75),), genre="dubstep"),
+            _ex("backbeat on 2 and 4 (pop)", (("half-time", "<=", 0.25),), genre="pop"),
+            _ex("half-time: snare on 3 (trap)", (("half-time", ">=", 0.75),), genre="trap"),
         ),
         title="Half-time",
         what="The backbeat moved to beat 3, once a bar: the tempo stays, but the groove feels "
         "half as fast, heavy and wide.",
         heard="dubstep, trap, half-time rock choruses and breakdowns",
         count="1 e & a 2 e & a 3 e & a 4 e & a: the snare only on 3",
-        varied="the genre (rock against dubstep at 140 bpm): the planner has no half-time switch",
+        varied="the genre (pop against trap at 130 bpm): the planner has no half-time switch",
         marks="backbeat",
         aliases=("half time", "halftime", "half-time feel"),
     ),
@@ -213,7 +213,7 @@ TOPICS: tuple[Topic, ...] = (
         "tried until one plays ghost notes), the second the same beat with its ghost notes "
         "taken out",
         marks="ghosts",
-        seek="ghost notes per bar",
+        seek=True,
         aliases=("ghost note", "ghosts", "ghosting"),
     ),
     _topic(
@@ -233,9 +233,10 @@ TOPICS: tuple[Topic, ...] = (
         "a machine.",
         heard="everywhere; most of all in funk, jazz, marching and Latin drumming",
         count="1 e & a 2 e & a: say the accented counts louder (1, 2&, 4) and whisper the rest",
-        varied="nothing in the planner: the first is a beat it wrote, the second the same beat "
-        "with every stroke at velocity 100",
+        varied="nothing in the planner: the first is a beat it wrote (seeds are tried until its "
+        "velocities spread), the second the same beat with every stroke at velocity 100",
         marks="accents",
+        seek=True,
         aliases=("accent", "dynamics", "velocity", "accents and dynamics"),
     ),
     _topic(
@@ -359,7 +360,7 @@ TOPICS: tuple[Topic, ...] = (
         "its last stroke an 8th late) from its style library, in 3-2 or 2-3 by seed; seeds are "
         "tried until each is found",
         marks="clave",
-        seek="clave",
+        seek=True,
         aliases=("son clave", "rumba clave", "3-2", "2-3", "3-2 clave", "2-3 clave", "bossa clave"),
         note="The planner's library holds the bossa nova clave, not the son or rumba clave: "
         "those are counted below but not played.",
