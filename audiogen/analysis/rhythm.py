@@ -9,6 +9,7 @@ accents, fills, cross-rhythms and the clave.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -252,16 +253,37 @@ def detect_cross_rhythm(ticks: Sequence[int], total_ticks: int, meter: Meter) ->
     return best if best_fit >= 0.9 else None
 
 
+CROSS_WINDOW_BARS = 4  # a long beat is searched for cross-rhythms a few bars at a time
+
+
 def cross_rhythms(score: DrumScore) -> dict[str, str]:
-    """Instrument → the cross-rhythm it plays, for every instrument that plays one."""
-    lanes: dict[str, list[int]] = {}
+    """Instrument → the cross-rhythm it plays, for every instrument that plays one: in a beat
+    longer than `CROSS_WINDOW_BARS`, one found in at least half of the windows where the
+    instrument plays (a cross-rhythm that comes and goes is still named)."""
+    per_bar = score.meter.ticks_per_bar
+    span = CROSS_WINDOW_BARS * per_bar
+    windows = max(1, -(-score.bars // CROSS_WINDOW_BARS))
+    lanes: dict[str, list[list[int]]] = {}
     for h in score.hits:
-        lanes.setdefault(h.instrument, []).append(h.tick)
+        lanes.setdefault(h.instrument, [[] for _ in range(windows)])[h.tick // span].append(
+            h.tick % span
+        )
     found = {}
-    for inst, ticks in lanes.items():
-        spec = detect_cross_rhythm(ticks, score.total_ticks, score.meter)
-        if spec is not None:
-            found[inst] = spec
+    for inst, parts in lanes.items():
+        votes: Counter[str] = Counter()
+        played = 0
+        for k, ticks in enumerate(parts):
+            if len(ticks) < 4:
+                continue
+            played += 1
+            length = min(span, score.total_ticks - k * span)
+            spec = detect_cross_rhythm(ticks, length, score.meter)
+            if spec is not None:
+                votes[spec] += 1
+        if votes:
+            spec, count = votes.most_common(1)[0]
+            if count * 2 >= played:
+                found[inst] = spec
     return found
 
 

@@ -18,7 +18,7 @@ from audiogen.score import DrumScore
 if TYPE_CHECKING:
     from audiogen.planner.genre_classifier import Predictor
 
-LIBRARY_VARIANTS = 8  # seeded variations of each style-library pattern the genre model learns
+LIBRARY_VARIANTS = 3  # seeded variations of each style-library pattern the genre model learns
 TOP_GENRES = 3
 
 
@@ -54,9 +54,8 @@ class Description:
         return dataclasses.asdict(self)
 
 
-def _groove_hits(score: DrumScore) -> DrumScore:
+def _groove_hits(score: DrumScore, crossing: dict[str, str]) -> DrumScore:
     """The score without lanes that play a cross-rhythm (they would read as a swing)."""
-    crossing = set(rhythm.cross_rhythms(score))
     return score.replace(hits=tuple(h for h in score.hits if h.instrument not in crossing))
 
 
@@ -75,7 +74,8 @@ def _common_counts(score: DrumScore, ticks: list[int]) -> tuple[str, ...]:
 def describe(score: DrumScore, genres: bool = True) -> Description:
     """Measure a beat. Args: score: the beat; genres: name the nearest genres too (fits the
     genre model on first use, about a second)."""
-    groove = _groove_hits(score)
+    crossing = rhythm.cross_rhythms(score)
+    groove = _groove_hits(score, crossing)
     feel = rhythm.measure_feel(groove)
     ghosts = rhythm.ghost_notes(score)
     accents = rhythm.accents(score)
@@ -93,7 +93,7 @@ def describe(score: DrumScore, genres: bool = True) -> Description:
         ghost_notes=len(ghosts), ghost_counts=_common_counts(score, ghosts),
         accents=len(accents), accent_counts=_common_counts(score, [t for t, _ in accents]),
         fills=tuple(b + 1 for b in rhythm.fill_bars(score)),
-        cross_rhythms=tuple(sorted(rhythm.cross_rhythms(score).items())),
+        cross_rhythms=tuple(sorted(crossing.items())),
         clave=clave[0] if clave else None,
         genres=nearest_genres(score, feel) if genres else (),
     )  # fmt: skip
