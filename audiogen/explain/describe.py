@@ -99,16 +99,30 @@ def describe(score: DrumScore, genres: bool = True) -> Description:
     )  # fmt: skip
 
 
+GENRE_MODEL = "genre/genre_model.npz"  # under the checkpoints (pipelines/fit_genre_model.py)
+
+
 @lru_cache(maxsize=1)
 def genre_model() -> Predictor:
-    """The genre classifier fitted on the style library and its seeded variations (shipped
-    with the package, so nothing outside it is read)."""
-    from audiogen.planner.genre_classifier import classifier_threads, fit_classifier, phrase_rows
+    """The genre classifier with its tempo prior: the shipped model fitted on the Groove MIDI
+    Dataset's train split and the style library, or, without it, one fitted now on the style
+    library and its seeded variations (about a second)."""
+    from audiogen.paths import checkpoints_dir
+    from audiogen.planner.genre_classifier import (
+        LogReg,
+        classifier_threads,
+        fit_logreg,
+        phrase_rows,
+        with_tempo_prior,
+    )
     from audiogen.planner.library import load_library
 
+    path = checkpoints_dir() / GENRE_MODEL
+    if path.is_file():
+        return with_tempo_prior(LogReg.load(path))
     x, y, _ = phrase_rows(load_library(seed=0, variants=LIBRARY_VARIANTS))
     with classifier_threads():
-        return fit_classifier(x, y, "logreg", requested=True)
+        return with_tempo_prior(fit_logreg(x, y))
 
 
 def nearest_genres(
@@ -116,7 +130,7 @@ def nearest_genres(
 ) -> tuple[tuple[str, float], ...]:
     """The `TOP_GENRES` genres the beat is nearest to, with the classifier's probability."""
     from audiogen.planner.feel import phrase_from_score
-    from audiogen.planner.genre_classifier import classifier_threads, features, segments
+    from audiogen.planner.genre_classifier import features, segments
     from audiogen.planner.genres import GENRES
     from audiogen.score import FEELS
 
@@ -127,8 +141,7 @@ def nearest_genres(
             for seg in segments(phrase.bars) if any(seg)]  # fmt: skip
     if not rows:
         return ()
-    with classifier_threads():
-        probs = genre_model()(np.array(rows)).mean(axis=0)
+    probs = genre_model()(np.array(rows)).mean(axis=0)
     names = list(GENRES)
     best = np.argsort(-probs)[:TOP_GENRES]
     return tuple((names[i], round(float(probs[i]), 3)) for i in best)
