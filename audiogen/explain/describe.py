@@ -71,9 +71,27 @@ def _common_counts(score: DrumScore, ticks: list[int]) -> tuple[str, ...]:
     return tuple(name for name, _ in counts.most_common(4))
 
 
+def on_grid(score: DrumScore) -> DrumScore:
+    """A performance as the planner's scores are: each hit on the grid its measured feel
+    predicts (16ths, or 8th triplets), its timing kept as the offset (`phrase_from_score`), so
+    that a hit a few ms early still counts as the beat it was played on."""
+    from audiogen.planner.bars import phrase_to_score
+    from audiogen.planner.feel import phrase_from_score
+
+    quantised = phrase_to_score(phrase_from_score(score))
+    bars = max(score.bars, quantised.bars)
+    sections = score.sections if bars == score.bars else ()
+    return quantised.replace(bars=bars, sections=sections, provenance=score.provenance)
+
+
 def describe(score: DrumScore, genres: bool = True) -> Description:
-    """Measure a beat. Args: score: the beat; genres: name the nearest genres too (fits the
-    genre model on first use, about a second)."""
+    """Measure a beat, put on the grid first (`on_grid`).
+
+    Args:
+        score: the beat, as read from its MIDI file.
+        genres: name the nearest genres too.
+    """
+    score = on_grid(score)
     crossing = rhythm.cross_rhythms(score)
     groove = _groove_hits(score, crossing)
     feel = rhythm.measure_feel(groove)

@@ -81,7 +81,12 @@ def explain_beat(
 ) -> tuple[str, Path]:
     """Describe a drum MIDI file: description.txt, description.json and grid.png in ``out``
     (default: out/<name>-explained). Returns the description and the folder."""
-    from audiogen.explain.describe import describe, description_marks, description_text
+    from audiogen.explain.describe import (
+        describe,
+        description_marks,
+        description_text,
+        on_grid,
+    )
     from audiogen.export import check_writable, staged_folder
     from audiogen.midi import read_midi
     from audiogen.picture import save_grid
@@ -98,5 +103,6 @@ def explain_beat(
         (folder / "description.json").write_text(json.dumps(d.to_dict(), indent=2) + "\n",
                                                  encoding="utf-8")  # fmt: skip
         title = f"{path.name} · {score.bpm:g} bpm · {score.meter}"
-        save_grid(score, folder / "grid.png", title, description_marks(score, d))
+        grid = on_grid(score)
+        save_grid(grid, folder / "grid.png", title, description_marks(grid, d))
     return text, out
