@@ -40,7 +40,8 @@ import torch
 from machine import describe_machine
 from scipy.stats import spearmanr
 
-from audiogen.analysis.rhythm import detect_cross_rhythm, score_bars
+from audiogen.analysis.cycles import detect_cross_rhythm
+from audiogen.analysis.rhythm import score_bars
 from audiogen.planner.bars import Phrase, density, syncopation_index
 from audiogen.planner.generate import POLYRHYTHMS, Planner, PlanRequest
 from audiogen.planner.genre_classifier import (

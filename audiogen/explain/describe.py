@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audiogen.analysis import rhythm
+from audiogen.analysis import cycles, rhythm
 from audiogen.picture import Marks
 from audiogen.score import DrumScore
 
@@ -92,12 +92,12 @@ def describe(score: DrumScore, genres: bool = True) -> Description:
         genres: name the nearest genres too.
     """
     score = on_grid(score)
-    crossing = rhythm.cross_rhythms(score)
+    crossing = cycles.cross_rhythms(score)
     groove = _groove_hits(score, crossing)
     feel = rhythm.measure_feel(groove)
     ghosts = rhythm.ghost_notes(score)
     accents = rhythm.accents(score)
-    clave = rhythm.detect_clave(score)
+    clave = cycles.detect_clave(score)
     return Description(
         bpm=round(float(score.bpm), 2), meter=str(score.meter), bars=score.bars,
         feel=feel.name, swing=feel.swing, syncopation=round(rhythm.mean_syncopation(score), 3),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-from audiogen.analysis import rhythm
+from audiogen.analysis import cycles, rhythm
 from audiogen.picture import Marks
 from audiogen.score import DrumScore
 
@@ -15,12 +15,12 @@ _SWUNG_NOTE = {"swing8": "8ths", "triplet": "8ths", "swing16": "16ths", "straigh
 
 
 def _cross(score: DrumScore) -> str:
-    found = rhythm.cross_rhythms(score)
+    found = cycles.cross_rhythms(score)
     return next(iter(found.values())) if found else "none"
 
 
 def _clave(score: DrumScore) -> str:
-    found = rhythm.detect_clave(score)
+    found = cycles.detect_clave(score)
     return found[0] if found else "none"
 
 
@@ -86,10 +86,10 @@ def marks_for(kind: str, score: DrumScore) -> Marks:
         hits = set(rhythm.accents(score))
         legend.append("outlined: accents (20 or more louder than the instrument's usual)")
     elif kind == "cross":
-        lanes = tuple(sorted(rhythm.cross_rhythms(score).items()))
+        lanes = tuple(sorted(cycles.cross_rhythms(score).items()))
         legend.append("banded: a lane playing a cross-rhythm" if lanes else "no cross-rhythm")
     elif kind == "clave":
-        found = rhythm.detect_clave(score)
+        found = cycles.detect_clave(score)
         if found:
             lanes = ((found[1], found[0]),)
         legend.append(f"banded: the {found[0]} clave" if found else "no clave found")

@@ -73,18 +73,6 @@ def test_syncopation_rises_with_anticipated_beats_and_the_hits_are_named():
     assert (18, "kick") not in rhythm.syncopations(plain)
 
 
-def test_cross_rhythm_and_clave_are_found_and_not_imagined():
-    three_two = [Hit(t, "cowbell", 100) for t in range(0, 4 * BAR, 16)]  # 3 across 2 beats
-    score = _score([*_rock(bars=4).hits, *three_two], bars=4)
-    assert rhythm.cross_rhythms(score) == {"cowbell": "3:2"}
-    assert rhythm.cross_rhythms(_rock(bars=4)) == {}
-    son = [Hit(c * 2 * BAR + p * 12, "clave", 100) for c in range(2) for p in (0, 3, 6, 10, 12)]
-    assert rhythm.detect_clave(_score(son, bars=4)) == ("son 3-2", "clave")
-    turned = [Hit((h.tick + BAR) % (4 * BAR), "clave", 100) for h in son]
-    assert rhythm.detect_clave(_score(turned, bars=4)) == ("son 2-3", "clave")
-    assert rhythm.detect_clave(_rock(bars=4)) is None
-
-
 def test_fills_crashes_and_rising_energy():
     groove = list(_rock(bars=4).hits)
     fill = [Hit(BAR + 48 + 6 * k, "tom_high", 100) for k in range(8)]
