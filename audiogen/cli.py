@@ -168,6 +168,27 @@ def build_parser() -> argparse.ArgumentParser:
     kits.add_argument(
         "--preset-name", metavar="NAME", help="with an .sf2: the preset (default: its drum kit)"
     )
+    explain = sub.add_parser(
+        "explain",
+        help="a rhythm lesson you can hear (swing, backbeat, clave...), or a drum MIDI described",
+        description="TOPIC: write a lesson folder (the concept in words, how to count it, and "
+        "planner beats that differ only in it: audio, MIDI, annotated grid pictures and an "
+        "index.html that plays them side by side). BEAT.mid: describe a drum MIDI file in "
+        "words (tempo, meter, feel and swing, syncopation, density, kick and snare figures, "
+        "ghost notes, accents, fills, cross-rhythms, nearest genres) beside its annotated grid.",
+    )
+    explain.add_argument(
+        "topic", nargs="*", metavar="TOPIC|BEAT.mid",
+        help='a topic ("swing", "four on the floor", "3:2"; see --list) or a drum MIDI file',
+    )  # fmt: skip
+    explain.add_argument("--list", action="store_true", help="list the topics")
+    explain.add_argument(
+        "-o", "--out", metavar="OUT",
+        help="output folder (default: out/explain-<topic>, or out/<name>-explained)",
+    )  # fmt: skip
+    explain.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    explain.add_argument("--seed", default="0", metavar="N", help="planner seed (default: 0)")
+    explain.add_argument("--kit", metavar="NAME", help="kit to play the examples on")
     sub.add_parser("genres", help="list the genres the planner knows, with their defaults")
     return parser
 
@@ -187,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {
             "render": _render, "generate": _generate, "vary": _vary, "batch": _batch,
             "kits": _kits, "genres": _genres, "serve": _serve, "tools": _tools,
+            "explain": _explain,
         }  # fmt: skip
         if args.command == "generate":
             _check_sentence(sys.argv[1:] if argv is None else argv)
@@ -426,6 +448,28 @@ def _tools(args: argparse.Namespace) -> int:
     from audiogen.server.schema import tool_definitions
 
     print(json.dumps(tool_definitions(args.style), indent=2))
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from audiogen.explain.run import explain_beat, explain_topic, topic_list
+
+    if args.list:
+        print(topic_list())
+        return 0
+    text = " ".join(args.topic).strip()
+    if not text:
+        raise AudiogenError("name a topic (see `audiogen explain --list`) or a drum MIDI file")
+    with _session(args) as session:
+        if text.lower().endswith((".mid", ".midi")) or Path(text).is_file():
+            printed, out = explain_beat(session, text, _out_dir(args, None), args.force)
+        else:
+            printed, out = explain_topic(
+                session, text, _out_dir(args, None), args.force, args.seed, args.kit
+            )
+    if not args.quiet:
+        print(printed, end="")
+        print(f"{out}/")
     return 0
 
 

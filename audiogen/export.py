@@ -15,6 +15,8 @@ import re
 import secrets
 import shutil
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from importlib import metadata
 from itertools import chain
@@ -152,6 +154,20 @@ def save_beat(beat: Beat, out_dir: Path, force: bool = False) -> Path:
         OutputError: the folder exists without ``force`` or holds other files, the disk is
             full, or it cannot be written.
     """
+    with staged_folder(out_dir, force) as staging:
+        _write_all(beat, staging)
+    return out_dir
+
+
+@contextmanager
+def staged_folder(out_dir: Path, force: bool = False) -> Iterator[Path]:
+    """A hidden sibling folder to write ``out_dir``'s files into; when the block ends without
+    an error it takes ``out_dir``'s place (replacing it only with ``force``, and only when
+    audiogen wrote it), otherwise it is removed.
+
+    Raises:
+        OutputError: as `save_beat`.
+    """
     check_writable(out_dir, force)
     parent = out_dir.resolve().parent
     clear_leftovers(parent)
@@ -161,13 +177,12 @@ def save_beat(beat: Beat, out_dir: Path, force: bool = False) -> Path:
     except OSError as exc:
         raise OutputError(_write_failure(out_dir, exc)) from None
     try:
-        _write_all(beat, staging)
+        yield staging
         _swap_into_place(staging, out_dir)
     except (OSError, sf.LibsndfileError) as exc:
         raise OutputError(_write_failure(out_dir, exc)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out_dir
 
 
 def _write_failure(out_dir: Path, exc: Exception) -> str:

@@ -8,6 +8,7 @@ offset survives a round trip to within half a MIDI tick (about 0.5 ms at 120 bpm
 from __future__ import annotations
 
 import bisect
+import io
 import json
 import logging
 import math
@@ -75,6 +76,14 @@ def read_midi(path: str | Path, note_map: str = "auto") -> DrumScore:
             "broken file); save it with ticks per quarter note"
         )
     return _score_from_midi(mid, note_map, source=f"midi:{path.name}", label=str(path))
+
+
+def round_trip(score: DrumScore) -> DrumScore:
+    """``score`` as its MIDI file (`score_to_midi`) reads back: what a user gets, to measure."""
+    data = io.BytesIO()
+    score_to_midi(score).save(file=data)
+    data.seek(0)
+    return _score_from_midi(mido.MidiFile(file=data), "gm", score.provenance.source, "score")
 
 
 def _score_from_midi(mid: mido.MidiFile, note_map: str, source: str, label: str) -> DrumScore:

@@ -40,7 +40,9 @@ import torch
 from machine import describe_machine
 from scipy.stats import spearmanr
 
-from audiogen.planner.bars import BarHit, Phrase, density, syncopation_index
+from audiogen.analysis.cycles import detect_cross_rhythm
+from audiogen.analysis.rhythm import score_bars
+from audiogen.planner.bars import Phrase, density, syncopation_index
 from audiogen.planner.generate import POLYRHYTHMS, Planner, PlanRequest
 from audiogen.planner.genre_classifier import (
     CLASSIFIER_THREADS,
@@ -84,15 +86,6 @@ def default_request(genre: Genre, seed: int, bars: int = 8, **changes) -> PlanRe
     swing = genre.default_swing if feel.startswith("swing") else 0.5
     return PlanRequest(genre=genre.name, bpm=genre.default_bpm, bars=bars, meter=meter, feel=feel,
                        swing=swing, seed=seed, **changes)  # fmt: skip
-
-
-def score_bars(score: DrumScore) -> list[tuple[BarHit, ...]]:
-    """The score's bars as `BarHit`s on the grid (the planner's offsets are only its swing)."""
-    per_bar = score.meter.ticks_per_bar
-    bars: list[list[BarHit]] = [[] for _ in range(score.bars)]
-    for h in score.hits:
-        bars[h.tick // per_bar].append(BarHit(h.tick % per_bar, h.instrument, h.velocity))
-    return [tuple(sorted(b, key=lambda h: (h.position, h.instrument))) for b in bars]
 
 
 class Generator:
@@ -351,34 +344,6 @@ def bench_genre(generated: list, groove: list[Phrase], library: list[Phrase],
 
 
 # -- 2. controls --------------------------------------------------------------------------------
-
-
-def _ratios(most: int = 6) -> list[tuple[int, int]]:
-    """Every A:B with A hits across B beats that is not tied to the beat (neither a multiple of
-    the beat, A = 1, nor a plain subdivision of it, B = 1)."""
-    return [(a, b) for a in range(2, most + 1) for b in range(2, most + 1) if math.gcd(a, b) == 1]
-
-
-def detect_cross_rhythm(ticks: list[int], total_ticks: int, meter: Meter) -> str | None:
-    """The cross-rhythm a lane plays, found from its onsets alone: the lattice of evenly spaced
-    points (spacing B beats / A, any phase) that best explains the onsets, if it explains at
-    least 90 % of them and 90 % of its points are played. None when no lattice does."""
-    onsets = np.array(sorted(set(ticks)), dtype=np.float64)
-    if len(onsets) < 4:
-        return None
-    beat = meter.beat_ticks
-    best, best_fit = None, 0.0
-    for a, b in _ratios():
-        spacing = b * beat / a
-        if total_ticks / spacing < 4:
-            continue
-        for phase in np.unique(np.mod(onsets, spacing).round(3)):
-            lattice = np.round(np.arange(phase, total_ticks, spacing))
-            near = np.abs(onsets[:, None] - lattice[None, :]) <= 1.0
-            fit = min(near.any(1).mean(), near.any(0).mean())
-            if fit > best_fit + 1e-9:
-                best, best_fit = f"{a}:{b}", fit
-    return best if best_fit >= 0.9 else None
 
 
 def bench_syncopation(gen: Generator, seeds: int) -> dict:

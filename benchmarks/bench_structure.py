@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from machine import describe_machine
 
+from audiogen.analysis.rhythm import FILL_DICE, dice
 from audiogen.midi import read_midi
 from audiogen.planner.arrange import default_form, parse_form
 from audiogen.planner.generate import Planner, PlanRequest, core_bars
@@ -41,7 +42,6 @@ from audiogen.score import DrumScore, Meter, Section
 REPO = Path(__file__).resolve().parents[1]
 GROOVE = REPO.parent / "shared" / "datasets" / "groove"
 RESULTS = REPO / "benchmarks" / "results" / "structure.json"
-FILL_DICE = 0.6
 BAND = (0.4, 0.95)  # recognisably the same song, not a copy
 AMOUNTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 VARY_FORM = "verse:4,chorus:4,bridge:4"
@@ -59,10 +59,6 @@ def bars_of(score: DrumScore) -> list[set[tuple[int, str]]]:
     for h in score.hits:
         out[h.tick // ticks].add((h.tick % ticks, h.instrument))
     return out
-
-
-def dice(a: set, b: set) -> float:
-    return 1.0 if not a and not b else 2 * len(a & b) / (len(a) + len(b))
 
 
 def half(bar: set[tuple[int, str]], ticks: int) -> set[tuple[int, str]]:

@@ -102,6 +102,16 @@ def syncopation_index(bar: Iterable[BarHit], meter: Meter = FOUR_FOUR) -> float:
 
 def syncopation_strength(bar: Iterable[BarHit], meter: Meter = FOUR_FOUR) -> float:
     """The uncapped measure behind `syncopation_index`, per quarter note."""
+    total = 0.0
+    for _, _, worth in syncopated_onsets(bar, meter):
+        total += worth
+    return total / (meter.ticks_per_bar / _BEAT)
+
+
+def syncopated_onsets(
+    bar: Iterable[BarHit], meter: Meter = FOUR_FOUR
+) -> list[tuple[int, str, float]]:
+    """(position, stem group, worth) of each onset `syncopation_index` counts as syncopated."""
     levels = _metric_levels(meter)
     ticks = meter.ticks_per_bar
     lanes: dict[str, dict[int, int]] = {}
@@ -109,7 +119,7 @@ def syncopation_strength(bar: Iterable[BarHit], meter: Meter = FOUR_FOUR) -> flo
         lane = lanes.setdefault(GROUP_OF[hit.instrument], {})
         p = hit.position % ticks
         lane[p] = max(lane.get(p, 0), hit.velocity)
-    total = 0.0
+    out = []
     for group, onsets in lanes.items():
         weight = SYNC_GROUP_WEIGHTS.get(group, 0.5)
         for p, velocity in onsets.items():
@@ -118,8 +128,8 @@ def syncopation_strength(bar: Iterable[BarHit], meter: Meter = FOUR_FOUR) -> flo
                 continue
             r = _next_stronger(levels, p)
             if r not in onsets:
-                total += weight * min(1.0, velocity / 100) * (level - levels[r])
-    return total / (ticks / _BEAT)
+                out.append((p, group, weight * min(1.0, velocity / 100) * (level - levels[r])))
+    return out
 
 
 @lru_cache(maxsize=32)

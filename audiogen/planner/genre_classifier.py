@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -189,7 +191,7 @@ def fit_classifier(x: np.ndarray, y: np.ndarray, kind: str, requested: bool) -> 
     last = N_FEATURES if requested else N_FEATURES - REQUESTED
     everything = np.arange(last)
     description = np.arange(N_DETAIL, last)
-    experts = []
+    experts: list[tuple[np.ndarray, Predictor]] = []
     if kind in ("ensemble", "logreg"):
         experts.append((everything, fit_logreg(x[:, everything], y)))
     if kind in ("ensemble", "mlp"):
@@ -198,16 +200,16 @@ def fit_classifier(x: np.ndarray, y: np.ndarray, kind: str, requested: bool) -> 
 
     def predict(z: np.ndarray) -> np.ndarray:
         probs = np.mean([model(z[:, columns]) for columns, model in experts], axis=0)
-        if requested:
-            probs = probs * tempo_weight(z)
         return probs / np.maximum(probs.sum(1, keepdims=True), 1e-12)
 
-    return predict
+    return with_tempo_prior(predict) if requested else predict
 
 
-def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> Predictor:
+def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> LogReg:
     """Softmax regression, class-balanced, L2 on the weights, fitted to convergence by L-BFGS
-    (deterministic: no sampling). Returns a function from features to probabilities."""
+    (deterministic: no sampling). Returns the fitted model, a function from features to
+    probabilities."""
+    mean, std = _stats(x)
     scale = _standardise(x)
     xt, yt = scale(x), torch.tensor(y)
     model = torch.nn.Linear(x.shape[1], len(GENRES))
@@ -222,7 +224,47 @@ def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> Predictor:
         return loss
 
     opt.step(closure)
-    return torch.no_grad()(lambda z: torch.softmax(model(scale(z)), dim=1).numpy())
+    with torch.no_grad():
+        return LogReg(mean, std, model.weight.numpy().copy(), model.bias.numpy().copy())
+
+
+@dataclass(frozen=True)
+class LogReg:
+    """A fitted softmax regression as arrays: features are standardised by ``mean`` and
+    ``std``, then ``weight`` (genres, features) and ``bias`` give the logits. Saved and loaded
+    as one .npz (`save`, `load`), so a fitted model can ship without its training data."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    weight: np.ndarray
+    bias: np.ndarray
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        scaled = ((z - self.mean) / self.std).astype(np.float32)
+        logits = scaled @ self.weight.T + self.bias
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def save(self, path: Path) -> None:
+        from audiogen.files import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, mean=self.mean, std=self.std, weight=self.weight, bias=self.bias)
+
+    @classmethod
+    def load(cls, path: Path) -> LogReg:
+        with np.load(path) as data:
+            return cls(data["mean"], data["std"], data["weight"], data["bias"])
+
+
+def with_tempo_prior(predict: Predictor) -> Predictor:
+    """``predict``'s probabilities weighed by `tempo_weight` and normalised again."""
+
+    def weighed(z: np.ndarray) -> np.ndarray:
+        probs = predict(z) * tempo_weight(z)
+        return probs / np.maximum(probs.sum(1, keepdims=True), 1e-12)
+
+    return weighed
 
 
 def fit_mlp(x: np.ndarray, y: np.ndarray, seed: int, steps: int = 400) -> Predictor:
@@ -250,9 +292,14 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, seed: int, steps: int = 400) -> Predic
     return torch.no_grad()(lambda z: torch.softmax(model(scale(z)), dim=1).numpy())
 
 
+def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and spread of ``x``'s columns (a constant column's spread stays above 0)."""
+    return x.mean(0), x.std(0) + 1e-3
+
+
 def _standardise(x: np.ndarray) -> Callable[[np.ndarray], torch.Tensor]:
-    """Scales rows by the mean and spread of ``x``'s columns (a constant column stays finite)."""
-    mean, std = x.mean(0), x.std(0) + 1e-3
+    """Scales rows by the mean and spread of ``x``'s columns."""
+    mean, std = _stats(x)
     return lambda z: torch.tensor((z - mean) / std, dtype=torch.float32)
 
 

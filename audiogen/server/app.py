@@ -11,6 +11,7 @@ import mimetypes
 import os
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from audiogen.server.schema import (
     WAIT_HELP,
     BeatRequest,
     Error,
+    ExplainRequest,
     RenderOptions,
     VaryRequest,
     body_options,
@@ -188,6 +190,42 @@ def create_app(
         described = {"source": Path(filename).name, "render": render.to_dict()}
         job = jobs.submit("render", described, lambda s: s.render(score, render))
         return await _answer(job, request, wait)
+
+    explainer: list[Session] = []  # one session for lessons, made at the first
+    explaining = threading.Lock()
+
+    def lesson(options: dict[str, Any]) -> dict[str, Any]:
+        from audiogen.explain.run import lesson_answer
+
+        with explaining:  # one lesson at a time through the one planner
+            if not explainer:
+                explainer.append(session())
+            return lesson_answer(explainer[0], options)
+
+    @route("list_topics")
+    def list_topics() -> list[dict[str, Any]]:
+        from audiogen.explain.topics import TOPICS
+
+        return [{"name": t.name, "title": t.title, "aliases": list(t.aliases)} for t in TOPICS]
+
+    @route("explain_topic")
+    async def explain_topic(body: ExplainRequest) -> dict[str, Any]:
+        return await run_in_threadpool(lesson, body_options(body))
+
+    explain_openapi = {
+        "parameters": [{"name": "filename", "in": "query", "required": False,
+                        "schema": {"type": "string"}, "description": "the file's name"}],
+        "requestBody": render_openapi["requestBody"],
+    }  # fmt: skip
+
+    @route("explain_midi", openapi_extra=explain_openapi)
+    async def explain_midi(request: Request, filename: str = "upload.mid") -> dict[str, Any]:
+        from audiogen.explain.describe import describe, description_text
+
+        data = await _upload(request, max_upload_bytes)
+        score = await run_in_threadpool(_read_upload, data, filename, "auto")
+        d = await run_in_threadpool(describe, score)
+        return {"description": d.to_dict(), "text": description_text(d, Path(filename).name)}
 
     @route("list_genres")
     def list_genres() -> list[dict[str, Any]]:

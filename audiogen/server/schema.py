@@ -18,6 +18,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, create_model
 
 from audiogen.errors import RequestError
+from audiogen.explain.run import ExplainOptions
 from audiogen.request import PROMPT_HELP, PlanOptions, RenderRequest, VaryOptions
 
 WAIT_HELP = "seconds to wait for the beat to be finished before answering (default: 0, at once)"
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # made at run time from the schema; to a type checker, models
     BeatRequest = BaseModel
     VaryRequest = BaseModel
     RenderOptions = BaseModel
+    ExplainRequest = BaseModel
 else:
     BeatRequest = _body(
         "BeatRequest",
@@ -84,6 +86,9 @@ else:
     )
     RenderOptions = _body(
         "RenderOptions", "How an uploaded drum MIDI file is rendered.", _options((RenderRequest,))
+    )
+    ExplainRequest = _body(
+        "ExplainRequest", "A rhythm lesson on one concept.", _options((ExplainOptions,))
     )
 
 
@@ -153,6 +158,21 @@ OPERATIONS = (
     Operation("list_genres", "GET", "/v1/genres", "The genres the planner knows, with their "
               "defaults (tempo range, feel, meter, kit)."),
     Operation("list_kits", "GET", "/v1/kits", "The drum kits that ship with audiogen."),
+    Operation("list_topics", "GET", "/v1/explain", "The rhythm lessons explain_topic gives "
+              "(backbeat, swing, syncopation, polyrhythm, clave...) and the words they answer to."),
+    Operation(
+        "explain_topic", "POST", "/v1/explain",
+        "A rhythm lesson: the concept in words (what it is, where it is heard, how to count "
+        "it) and 2-4 planner beats that differ only in it, each with what it measured and the "
+        "generate_beat body that writes it (humanize and seed included) to hear it.",
+        ExplainRequest,
+    ),
+    Operation(
+        "explain_midi", "POST", "/v1/explain/beat",
+        "Describe an uploaded drum MIDI file (the request body) in words and numbers: tempo, "
+        "meter, feel and swing ratio, syncopation, density, kick and snare figures in counts, "
+        "ghost notes, accents, fills, cross-rhythms, nearest genres.", tool=False,
+    ),
     Operation(
         "render_midi", "POST", "/v1/render",
         "Render an uploaded drum MIDI file (the request body; General MIDI channel 10 or Roland "

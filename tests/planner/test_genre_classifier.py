@@ -152,3 +152,16 @@ def test_classifier_threads_are_given_back() -> None:
     with classifier_threads():
         assert torch.get_num_threads() == CLASSIFIER_THREADS
     assert torch.get_num_threads() == before
+
+
+def test_a_fitted_regression_ships_as_one_file_and_answers_the_same(tmp_path) -> None:
+    from audiogen.planner.genre_classifier import LogReg, fit_logreg
+
+    x, y = style_rows(seed=6, count=8)
+    torch.manual_seed(0)
+    with classifier_threads():
+        model = fit_logreg(x, y)
+    model.save(tmp_path / "model.npz")
+    again = LogReg.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(again(x), model(x))
+    assert (again(x).argmax(1) == y).all()

@@ -1,0 +1,192 @@
+"""A lesson: a topic's examples written by the planner (through a `Session`), measured on the
+MIDI they are saved as, rendered short, and written as a folder with the lesson's text, each
+example's audio, MIDI and annotated picture, and a page that plays them side by side."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from audiogen.errors import AudiogenError
+from audiogen.explain.measures import MEASURES, marks_for, passes
+from audiogen.explain.topics import TOPICS, Example, Topic
+from audiogen.score import DrumScore
+
+if TYPE_CHECKING:
+    from audiogen.pipeline import Session
+
+SEEK_TRIES = 24  # seeds tried for an example its topic must find (a clave, ghost notes)
+FLAT_VELOCITY = 100
+WIDTH = 92  # columns of the lesson's text
+# Every example at one loudness, low enough that no limiter flattens the accents it teaches.
+LOUDNESS = "broadcast"
+
+
+@dataclass(frozen=True)
+class Played:
+    """One example as written: its score, the seed that wrote it and what it measured."""
+
+    example: Example
+    score: DrumScore
+    seed: int
+    values: dict[str, Any]
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Lesson:
+    topic: Topic
+    seed: int
+    examples: tuple[Played, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(p.passed for p in self.examples)
+
+
+def transform(score: DrumScore, name: str) -> DrumScore:
+    """The same beat without one thing (`audiogen.explain.topics.TRANSFORMS`)."""
+    from audiogen.analysis.rhythm import ghost_notes
+
+    if name == "without ghost notes":
+        ghosts = set(ghost_notes(score))
+        hits = tuple(h for h in score.hits if not (h.instrument == "snare" and h.tick in ghosts))
+    elif name == "played flat":
+        hits = tuple(dataclasses.replace(h, velocity=FLAT_VELOCITY) for h in score.hits)
+    else:
+        raise ValueError(f"unknown transform {name!r}")
+    return score.replace(hits=hits)
+
+
+def measure(example: Example, score: DrumScore, first: dict[str, Any] | None) -> tuple[dict, bool]:
+    """The example's measured values and whether every check passes."""
+    values = {name: MEASURES[name](score) for name, _, _ in example.checks}
+    ok = all(
+        passes(values[name], op, want, (first or {}).get(name)) for name, op, want in example.checks
+    )
+    return values, ok
+
+
+def plan_lesson(session: Session, topic: Topic, seed: int = 0) -> Lesson:
+    """Write and measure a topic's examples, each from the planner with ``seed`` (for a topic
+    that seeks, the first seed from ``seed`` on whose beat passes its checks)."""
+    from audiogen.midi import round_trip
+    from audiogen.request import PlanOptions
+
+    played: list[Played] = []
+    for example in topic.examples:
+        first = played[0].values if played else None
+        if example.transform is not None:
+            base = played[0]
+            score = round_trip(transform(base.score, example.transform))
+            values, ok = measure(example, score, first)
+            played.append(Played(example, score, base.seed, values, ok))
+            continue
+        options, _ = PlanOptions.create(**{**topic.base, **example.options})
+        tries = range(seed, seed + (SEEK_TRIES if topic.seek else 1))
+        for s in tries:
+            score = session.plan(options, s)
+            if example.humanize:
+                score = session.humanize(score, example.humanize, s)
+            score = round_trip(score)
+            values, ok = measure(example, score, first)
+            if ok:
+                break
+        played.append(Played(example, score, s, values, ok))
+    return Lesson(topic, seed, tuple(played))
+
+
+def lesson_text(lesson: Lesson) -> str:
+    """The lesson in words, as printed and saved (lesson.txt)."""
+    t = lesson.topic
+    lines = [t.title, "=" * len(t.title), "", *_wrap(t.what), ""]
+    lines += _wrap(f"Where you hear it: {t.heard}.") + _wrap(f"How to count it: {t.count}.")
+    lines += [f"  {x}" for x in t.extra]
+    if t.note:
+        lines += ["", *_wrap(t.note)]
+    lines += ["", *_wrap(f"The examples (planner beats; what differs: {t.varied}):")]
+    for k, p in enumerate(lesson.examples, 1):
+        measured = ", ".join(f"{name} {_shown(v)}" for name, v in p.values.items())
+        verdict = "" if p.passed else "  [does not show it: measured otherwise]"
+        lines.append(f"  {k}. {p.example.label}: {measured} (seed {p.seed}){verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, break_on_hyphens=False)
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def slug(label: str) -> str:
+    keep = "".join(c if c.isalnum() else "-" for c in label.lower())
+    return "-".join(p for p in keep.split("-") if p)[:40]
+
+
+def write_lesson(
+    session: Session, lesson: Lesson, out_dir: Path, force: bool = False, kit: str | None = None
+) -> Path:
+    """The lesson folder: lesson.txt, lesson.json, index.html and, per example, NN-name.wav,
+    .mp3, .mid and .png (the picture annotated with the concept). Written whole or not at all.
+    """
+    from audiogen.explain.page import lesson_page
+    from audiogen.export import staged_folder, write_audio
+    from audiogen.midi import write_midi
+    from audiogen.picture import save_grid
+    from audiogen.planner.genres import GENRES
+    from audiogen.request import RenderRequest
+
+    text = lesson_text(lesson)
+    entries = []
+    with staged_folder(out_dir, force) as folder:
+        for k, p in enumerate(lesson.examples, 1):
+            name = f"{k}-{slug(p.example.label)}"
+            genre = GENRES[str({**lesson.topic.base, **p.example.options}.get("genre", "rock"))]
+            request = RenderRequest.create(
+                {"kit": genre.kit, "mix": genre.mix}, kit=kit, seed=p.seed, loudness=LOUDNESS
+            )
+            beat = session.render(p.score, request)
+            for fmt in ("wav", "mp3"):
+                write_audio(folder / f"{name}.{fmt}", beat.mix, beat.sample_rate, fmt)
+            write_midi(p.score, folder / f"{name}.mid")
+            title = f"{k}. {p.example.label} · {p.score.bpm:g} bpm · {p.score.meter}"
+            save_grid(
+                p.score, folder / f"{name}.png", title, marks_for(lesson.topic.marks, p.score)
+            )
+            entries.append({"name": name, "label": p.example.label, "seed": p.seed,
+                            "measured": p.values, "passed": p.passed})  # fmt: skip
+        (folder / "lesson.txt").write_text(text, encoding="utf-8")
+        manifest = {"topic": lesson.topic.name, "title": lesson.topic.title,
+                    "varied": lesson.topic.varied, "examples": entries}  # fmt: skip
+        (folder / "lesson.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+        (folder / "index.html").write_text(lesson_page(lesson, text, folder, entries), "utf-8")
+    return out_dir
+
+
+def topic_list() -> str:
+    """The topics, one a line with a few words a learner may type for each."""
+    width = max(len(t.name) for t in TOPICS)
+    return "\n".join(
+        f"{t.name:<{width}}  {t.title}" + (f" (also: {', '.join(t.aliases[:3])})" if t.aliases
+                                            else "")
+        for t in TOPICS
+    )  # fmt: skip
+
+
+def check_topics() -> None:
+    """Every topic's measures and transforms exist (a typo would only show when taught)."""
+    from audiogen.explain.topics import OPS, TRANSFORMS
+
+    for t in TOPICS:
+        for e in t.examples:
+            if e.transform is not None and e.transform not in TRANSFORMS:
+                raise AudiogenError(f"{t.name}: unknown transform {e.transform!r}")
+            for name, op, _ in e.checks:
+                if name not in MEASURES or op not in OPS:
+                    raise AudiogenError(f"{t.name}: unknown measure or check {name!r} {op!r}")

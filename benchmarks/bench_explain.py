@@ -1,0 +1,171 @@
+"""Benchmarks of `audiogen explain` (issue 20), printed as Markdown for BENCHMARKS.md and saved
+in benchmarks/results/explain.json.
+
+    python benchmarks/bench_explain.py                  # all three, ~10 min on 2 busy cores
+    python benchmarks/bench_explain.py --seeds 3 --groove 20 --swing-beats 20
+
+1. lessons: every topic's lesson planned from seeds 0-9; a seed passes when each example's
+   MIDI (as written, read back) measures what the topic states (`Example.checks`).
+2. groove: `describe` on every MIDI file of the Groove test split: tempo within 1 bpm of
+   info.csv's; the nearest genre (top-1, top-3) against the genre of the file's style label,
+   beside two chance levels (uniform over the genres; always naming the most common label).
+3. swing: planner beats written with a known feel and swing ratio (0.5-0.7), humanized and read
+   back from their MIDI: the measured ratio within ±0.03 of the one asked, and the feel named
+   right (straight, swing8, swing16; a swing8 asked above 0.615 is a triplet feel by the feel
+   fit's rule, and is counted right when named either).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from machine import describe_machine
+
+from audiogen.explain.describe import describe
+from audiogen.explain.lesson import plan_lesson
+from audiogen.explain.topics import TOPICS
+from audiogen.midi import read_midi, round_trip
+from audiogen.pipeline import Session
+from audiogen.planner.genres import GENRES, groove_genre
+from audiogen.request import PlanOptions
+
+REPO = Path(__file__).resolve().parents[1]
+GROOVE = REPO.parent / "shared" / "datasets" / "groove"
+RESULTS = REPO / "benchmarks" / "results" / "explain.json"
+SWING_GENRES = ("hip-hop", "funk", "soul", "pop", "jazz", "lofi", "rock", "reggae")
+SWING_TOLERANCE = 0.03
+
+
+def lessons(session: Session, seeds: int) -> dict:
+    rows = {}
+    for topic in TOPICS:
+        passed, misses = 0, []
+        for seed in range(seeds):
+            lesson = plan_lesson(session, topic, seed)
+            passed += lesson.passed
+            if not lesson.passed:
+                misses.append({"seed": seed, "measured": [p.values for p in lesson.examples]})
+        rows[topic.name] = {"passed": passed, "seeds": seeds, "misses": misses}
+    return rows
+
+
+def groove(limit: int | None) -> dict:
+    with open(GROOVE / "info.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == "test"]
+    rows = rows[:limit] if limit else rows
+    tempo_ok, top1, top3, labelled, seconds = 0, 0, 0, [], []
+    for r in rows:
+        start = time.perf_counter()
+        score = read_midi(GROOVE / r["midi_filename"])
+        d = describe(score)
+        seconds.append(time.perf_counter() - start)
+        tempo_ok += abs(d.bpm - float(r["bpm"])) <= 1.0
+        genre = groove_genre(r["style"])
+        if genre is None:
+            continue
+        names = [g for g, _ in d.genres]
+        labelled.append(genre)
+        top1 += names[:1] == [genre]
+        top3 += genre in names
+    n = len(labelled)
+    most = max(labelled.count(g) for g in set(labelled)) / n if n else 0.0
+    return {
+        "files": len(rows), "tempo_within_1_bpm": tempo_ok, "labelled": n,
+        "top1": top1 / n if n else None, "top3": top3 / n if n else None,
+        "chance_top1_uniform": 1 / len(GENRES), "chance_top3_uniform": 3 / len(GENRES),
+        "chance_top1_majority": most,
+        "labels": {g: labelled.count(g) for g in sorted(set(labelled))},
+        "seconds_per_file_median": float(np.median(seconds)) if seconds else None,
+        "seconds_per_file_max": float(np.max(seconds)) if seconds else None,
+    }  # fmt: skip
+
+
+def swing(session: Session, count: int) -> dict:
+    rng = np.random.default_rng(20)
+    rows = []
+    for k in range(count):
+        genre = SWING_GENRES[k % len(SWING_GENRES)]
+        feel = ("straight", "swing8", "swing16")[k % 3]
+        asked = 0.5 if feel == "straight" else round(float(rng.uniform(0.52, 0.7)), 3)
+        options, _ = PlanOptions.create(genre=genre, bars=4, feel=feel, swing=asked)
+        score = session.humanize(session.plan(options, k), 1.0, k)
+        d = describe(round_trip(score), genres=False)
+        named = {feel} | ({"triplet"} if feel == "swing8" and asked > 0.615 else set())
+        rows.append({"genre": genre, "feel": feel, "asked": asked, "measured": d.swing,
+                     "named": d.feel, "ratio_ok": abs(d.swing - asked) <= SWING_TOLERANCE,
+                     "feel_ok": d.feel in named})  # fmt: skip
+    by = {}
+    for feel in ("straight", "swing8", "swing16"):
+        mine = [r for r in rows if r["feel"] == feel]
+        by[feel] = {"beats": len(mine), "ratio_ok": sum(r["ratio_ok"] for r in mine),
+                    "feel_ok": sum(r["feel_ok"] for r in mine)}  # fmt: skip
+    return {
+        "beats": len(rows), "ratio_ok": sum(r["ratio_ok"] for r in rows),
+        "feel_ok": sum(r["feel_ok"] for r in rows),
+        "mean_abs_error": float(np.mean([abs(r["measured"] - r["asked"]) for r in rows])),
+        "by_feel": by, "misses": [r for r in rows if not (r["ratio_ok"] and r["feel_ok"])],
+    }  # fmt: skip
+
+
+def markdown(res: dict) -> str:
+    out = []
+    if "lessons" in res:
+        out += ["| topic | seeds passed |", "|---|---|"]
+        out += [f"| {name} | {r['passed']} of {r['seeds']} |" for name, r in res["lessons"].items()]
+        out.append("")
+    if "groove" in res:
+        g = res["groove"]
+        out.append(
+            f"Groove test split: {g['files']} files, tempo within 1 bpm in "
+            f"{g['tempo_within_1_bpm']}; genre over {g['labelled']} labelled files: top-1 "
+            f"{g['top1']:.1%} (chance {g['chance_top1_uniform']:.1%} uniform, "
+            f"{g['chance_top1_majority']:.1%} always the commonest label), top-3 {g['top3']:.1%} "
+            f"(chance {g['chance_top3_uniform']:.1%}); {g['seconds_per_file_median']:.2f} s a "
+            f"file (median), {g['seconds_per_file_max']:.1f} s at most."
+        )
+        out.append("")
+    if "swing" in res:
+        s = res["swing"]
+        out.append(
+            f"Swing: {s['beats']} humanized planner beats, ratio within ±{SWING_TOLERANCE} in "
+            f"{s['ratio_ok']}, feel named right in {s['feel_ok']} (mean error "
+            f"{s['mean_abs_error']:.3f}); by feel: "
+            + "; ".join(
+                f"{f} {b['ratio_ok']}/{b['beats']} ratio, {b['feel_ok']}/{b['beats']} feel"
+                for f, b in s["by_feel"].items()
+            )  # fmt: skip
+        )
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--groove", type=int, default=0, help="test files (default: all)")
+    parser.add_argument("--swing-beats", type=int, default=100)
+    parser.add_argument("--only", choices=("lessons", "groove", "swing"))
+    args = parser.parse_args()
+    session = Session()
+    res: dict = {"machine": describe_machine()}
+    start = time.perf_counter()
+    if args.only in (None, "lessons"):
+        res["lessons"] = lessons(session, args.seeds)
+    if args.only in (None, "groove"):
+        res["groove"] = groove(args.groove or None)
+    if args.only in (None, "swing"):
+        res["swing"] = swing(session, args.swing_beats)
+    res["seconds"] = round(time.perf_counter() - start, 1)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(res, indent=2) + "\n")
+    print(markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

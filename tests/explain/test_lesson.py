@@ -1,0 +1,53 @@
+"""Lessons written by the real planner: the examples differ in the concept, measured on their
+MIDI, and the folder holds what a learner opens."""
+
+import json
+
+import pytest
+
+from audiogen.explain.lesson import plan_lesson, write_lesson
+from audiogen.explain.topics import resolve_topic
+from audiogen.midi import read_midi
+from audiogen.pipeline import Session
+
+
+@pytest.fixture(scope="module")
+def session():
+    return Session()
+
+
+@pytest.mark.parametrize("topic", ["syncopation", "polyrhythm", "swing", "half-time"])
+def test_the_examples_differ_in_the_concept(session, topic):
+    lesson = plan_lesson(session, resolve_topic(topic), seed=3)
+    assert lesson.passed, [(p.example.label, p.values) for p in lesson.examples]
+    # one seed for all but a seeking topic: the examples differ in the option, not the dice
+    assert len({p.seed for p in lesson.examples}) == 1
+
+
+def test_a_lesson_folder_plays_alone(session, tiny_kit, tmp_path):
+    lesson = plan_lesson(session, resolve_topic("backbeat"), seed=0)
+    out = write_lesson(session, lesson, tmp_path / "lesson", kit="tiny")
+    names = sorted(p.name for p in out.iterdir())
+    assert "index.html" in names and "lesson.txt" in names
+    for k, p in enumerate(lesson.examples, 1):
+        stem = next(n for n in names if n.startswith(f"{k}-")).rsplit(".", 1)[0]
+        assert {f"{stem}.{x}" for x in ("wav", "mp3", "mid", "png")} <= set(names)
+        again = read_midi(out / f"{stem}.mid")
+        assert len(again.hits) == len(p.score.hits)
+    page = (out / "index.html").read_text()
+    assert page.count("data:audio/mpeg;base64,") == 2 and page.count("data:image/png") == 2
+    assert "http" not in page.replace("https://", "").split("<body>")[0]  # nothing fetched
+    manifest = json.loads((out / "lesson.json").read_text())
+    assert [e["passed"] for e in manifest["examples"]] == [True, True]
+    assert "snare" in (out / "lesson.txt").read_text()
+    from audiogen.mix import integrated_lufs
+
+    levels = [integrated_lufs(*_read(out / f"{n}")) for n in names if n.endswith(".wav")]
+    assert all(abs(level + 23) < 1 for level in levels)  # side by side at one loudness
+
+
+def _read(path):
+    import soundfile as sf
+
+    audio, rate = sf.read(path, always_2d=True)
+    return audio.T, rate
