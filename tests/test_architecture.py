@@ -19,7 +19,8 @@ TRAINING = "audiogen.training"  # training loops and material, the Groove loader
 GENERATE_PATH = ("audiogen.cli", "audiogen.api", "audiogen.planner.generate", "audiogen.humanize",
                  "audiogen.renderers.sampler", "audiogen.renderers.neural", "audiogen.mix",
                  "audiogen.export")  # fmt: skip
-FRONT_DOORS = {"audiogen.cli", "audiogen.__main__", "audiogen.api", "audiogen.batch",
+FRONT_DOORS = {"audiogen.cli", "audiogen.cli.common", "audiogen.cli.info", "audiogen.__main__",
+               "audiogen.api", "audiogen.batch",
                "audiogen.pipeline", "audiogen.server", "audiogen.server.app",
                "audiogen.server.errors", "audiogen.server.jobs",
                "audiogen.server.schema"}  # fmt: skip

@@ -71,4 +71,4 @@ def test_wheel_carries_kits_models_and_styles_but_no_training_state(wheel_files)
     kits = {f.split("/")[4] for f in files if f.startswith(f"{data}/samples/kits/")}
     assert kits == set(kit_names()) and len(kits) >= 8
     assert {f"audiogen/planner/styles/{genre}.toml" for genre in GENRES} <= files
-    assert "audiogen/cli.py" in files
+    assert "audiogen/cli/__init__.py" in files

@@ -8,11 +8,11 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
 
+from audiogen.cli import info
+from audiogen.cli.common import out_dir, terminal_session
 from audiogen.errors import AudiogenError
 from audiogen.request import PROMPT_HELP, cli_fields, plan_fields, vary_fields
 
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     import dataclasses
 
     from audiogen.beat import Beat
-    from audiogen.pipeline import Session
     from audiogen.request import PlanOptions, RenderRequest
     from audiogen.score import DrumScore
 
@@ -207,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {
             "render": _render, "generate": _generate, "vary": _vary, "batch": _batch,
-            "kits": _kits, "genres": _genres, "serve": _serve, "tools": _tools,
-            "explain": _explain,
+            "kits": info.kits, "genres": info.genres, "serve": info.serve, "tools": info.tools,
+            "explain": info.explain,
         }  # fmt: skip
         if args.command == "generate":
             _check_sentence(sys.argv[1:] if argv is None else argv)
@@ -257,29 +256,16 @@ def _check_sentence(argv: list[str]) -> None:
             )
 
 
-@overload
-def _out_dir(args: argparse.Namespace, default: Path) -> Path: ...
-@overload
-def _out_dir(args: argparse.Namespace, default: None) -> Path | None: ...
-def _out_dir(args: argparse.Namespace, default: Path | None) -> Path | None:
-    """The output folder: ``-o`` as given (an empty one is refused), else ``default``."""
-    if args.out is None:
-        return default
-    if not args.out.strip():
-        raise AudiogenError(f"-o {args.out!r}: name an output folder, such as out/my-beat")
-    return Path(args.out)
-
-
 def _render(args: argparse.Namespace) -> int:
     from audiogen.export import check_writable
     from audiogen.pipeline import read_score
     from audiogen.request import RenderRequest, check_source
 
     source = check_source(args.midi)
-    out = _out_dir(args, Path("out") / source.stem)
+    out = out_dir(args, Path("out") / source.stem)
     request = RenderRequest.create(**{f.name: getattr(args, f.name) for f in cli_fields()})
     check_writable(out, args.force)
-    with _session(args) as session:
+    with terminal_session(args) as session:
         beat = session.render(read_score(source, request.note_map), request)
     _save_and_report(beat, out, args, f"{beat.duration_s:.1f} s, {len(beat.stems)} stems")
     return 0
@@ -298,9 +284,9 @@ def _generate(args: argparse.Namespace) -> int:
         from audiogen.prompt import describe
 
         print(describe(request.prompt, _resolved_summary(plan_opts, render_request)), flush=True)
-    out = _out_dir(args, Path("out") / f"{genre.name}-{render_request.seed}")
+    out = out_dir(args, Path("out") / f"{genre.name}-{render_request.seed}")
     check_writable(out, args.force)
-    with _session(args) as session:
+    with terminal_session(args) as session:
         beat = session.generate(request)
     score = beat.score
     summary = f"{genre.title}, {score.bpm:g} bpm, {score.meter}, {score.bars} bars"
@@ -321,11 +307,11 @@ def _vary(args: argparse.Namespace) -> int:
     from audiogen.request import RenderRequest, VaryOptions, check_source
 
     source = check_source(args.midi)
-    out = _out_dir(args, Path("out") / f"{source.stem}-vary")
+    out = out_dir(args, Path("out") / f"{source.stem}-vary")
     opts = VaryOptions.create(**{f.name: getattr(args, f.name) for f in vary_fields()})
     request = RenderRequest.create(**{f.name: getattr(args, f.name) for f in cli_fields()})
     check_writable(out, args.force)
-    with _session(args) as session:
+    with terminal_session(args) as session:
         score = read_score(source, request.note_map)
         beat = session.vary(score, opts, request, name=source.name)
     score = beat.score
@@ -335,16 +321,6 @@ def _vary(args: argparse.Namespace) -> int:
     )
     _save_and_report(beat, out, args, summary)
     return 0
-
-
-@contextmanager
-def _session(args: argparse.Namespace) -> Iterator[Session]:
-    """A pipeline session whose progress is drawn on the terminal (not with --quiet)."""
-    from audiogen.pipeline import Session
-    from audiogen.progress import terminal_bar
-
-    with terminal_bar(enabled=None if not args.quiet else False) as draw:
-        yield Session(callback=draw)
 
 
 def _resolved_summary(plan_opts: PlanOptions, request: RenderRequest) -> dict:
@@ -379,7 +355,7 @@ def _batch(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise AudiogenError(f"--workers {args.workers}: use 1 or more")
-    recipe = load_recipe(args.recipe, out=_out_dir(args, None))
+    recipe = load_recipe(args.recipe, out=out_dir(args, None))
     try:
         with terminal_bar(enabled=None if not args.quiet else False, items=True) as draw:
             outcomes = run_batch(
@@ -404,103 +380,6 @@ def _batch(args: argparse.Namespace) -> int:
     for o in failed:
         print(f"audiogen: failed: {o.name}: {o.error}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    import ipaddress
-    import os
-
-    if args.workers is not None and args.workers < 1:
-        raise AudiogenError(f"--workers {args.workers}: use 1 or more")
-    try:
-        local = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
-    except ValueError:
-        local = False
-    token = args.token if args.token is not None else os.environ.get("AUDIOGEN_TOKEN")
-    if token is not None and not token.strip():
-        raise AudiogenError("the token is empty: give a secret, or leave --token out")
-    if not local and token is None:  # anyone who reaches the port could fill disk and queue
-        raise AudiogenError(
-            f"--host {args.host}: serving beyond this machine needs a token (--token, or "
-            "AUDIOGEN_TOKEN in the environment) that callers send as Authorization: Bearer"
-        )
-    import uvicorn
-
-    from audiogen.server.app import create_app
-    from audiogen.server.jobs import TTL_S
-
-    out = _out_dir(args, None) or Path("out/serve")
-    ttl = args.ttl if args.ttl is not None else TTL_S
-    if not 0 < ttl < float("inf"):
-        raise AudiogenError(f"--ttl {ttl:g}: give a number of seconds over 0")
-    app = create_app(out, workers=args.workers, token=token, ttl_s=ttl)
-    level = "debug" if args.debug else "error" if args.quiet else "info"
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=level)
-    except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then passes the signal on
-        pass
-    return 0
-
-
-def _tools(args: argparse.Namespace) -> int:
-    import json
-
-    from audiogen.server.schema import tool_definitions
-
-    print(json.dumps(tool_definitions(args.style), indent=2))
-    return 0
-
-
-def _explain(args: argparse.Namespace) -> int:
-    from audiogen.explain.run import explain_beat, explain_topic, topic_list
-
-    if args.list:
-        print(topic_list())
-        return 0
-    text = " ".join(args.topic).strip()
-    if not text:
-        raise AudiogenError("name a topic (see `audiogen explain --list`) or a drum MIDI file")
-    with _session(args) as session:
-        if text.lower().endswith((".mid", ".midi")) or Path(text).is_file():
-            printed, out = explain_beat(session, text, _out_dir(args, None), args.force)
-        else:
-            printed, out = explain_topic(
-                session, text, _out_dir(args, None), args.force, args.seed, args.kit
-            )
-    if not args.quiet:
-        print(printed, end="")
-        print(f"{out}/")
-    return 0
-
-
-def _genres(args: argparse.Namespace) -> int:
-    from audiogen.planner.genres import GENRES
-
-    for g in GENRES.values():
-        low, high = g.bpm_range
-        print(
-            f"{g.name:<14} {g.title:<24} {low:g}-{high:g} bpm (default {g.default_bpm:g})  "
-            f"{g.feels[0]:<8} {g.meters[0]:<5} kit {g.kit}"
-        )
-    return 0
-
-
-def _kits(args: argparse.Namespace) -> int:
-    from audiogen.kits import list_kits, load_kit
-
-    if args.check is not None:
-        from audiogen.kits.user import describe
-
-        print("\n".join(describe(load_kit(args.check, args.preset_name))))
-        return 0
-    kits = list_kits()
-    name_w = max((len(k.name) for k in kits), default=4)
-    license_w = max((len(k.license) for k in kits), default=7)
-    for kit in kits:
-        print(
-            f"{kit.name:<{name_w}}  {kit.style:<10}  {kit.license:<{license_w}}  {kit.description}"
-        )
-    return 0
 
 
 if __name__ == "__main__":
