@@ -1,6 +1,6 @@
 """Delivered audio files: written in the format asked, then measured as delivered — a lossy
-encode decoded again — and an MP3 master that overshoots its ceiling encoded again with the
-headroom it needs."""
+encode decoded again — and an MP3 master that overshoots its ceiling encoded again from a copy
+limited under it by the overshoot (codec headroom taken off the peaks, not the loudness)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24"), "mp3": ("MP3", "MPEG_LAYER_III")}
 LOSSLESS = frozenset({"wav", "flac"})
 # An MP3 encode lands its peaks a few tenths of a dB off the input's; re-encoded at most this
-# many times, each with the overshoot (and this margin) taken off first.
+# many times, each from a copy limited that much (and this margin) further under the ceiling.
 _MP3_ATTEMPTS = 4
 _MP3_MARGIN_DB = 0.05
 
@@ -30,14 +30,14 @@ class Measured:
     integrated_lufs: float
     true_peak_dbtp: float
     decoded: bool  # read back from the file (lossy) or from the samples written (lossless)
-    gain_db: float = 0.0  # applied before encoding to keep a lossy master under its ceiling
+    headroom_db: float = 0.0  # how much lower a lossy master's copy was limited before encoding
 
     def to_dict(self) -> dict[str, float | str | None]:
         return {
             "integrated_lufs": _rounded(self.integrated_lufs),
             "true_peak_dbtp": _rounded(self.true_peak_dbtp),
             "measured_from": "the decoded file" if self.decoded else "the samples written",
-            **({"encode_gain_db": round(self.gain_db, 2)} if self.gain_db else {}),
+            **({"codec_headroom_db": round(self.headroom_db, 2)} if self.headroom_db else {}),
         }
 
 
@@ -68,23 +68,25 @@ def write_measured(
     so those are measured; an MP3 is decoded and measured. With ``ceiling_dbtp``, an MP3 whose
     decoded true peak passes it is encoded again, turned down by the overshoot.
     """
-    from audiogen.mix import integrated_lufs, true_peak_dbtp
+    from audiogen.mix import integrated_lufs, limit_true_peak, true_peak_dbtp
 
     if fmt in LOSSLESS:
         write_audio(path, audio, sample_rate, fmt, wav_subtype)
         return Measured(integrated_lufs(audio, sample_rate), true_peak_dbtp(audio, sample_rate),
                         decoded=False)  # fmt: skip
-    gain_db = 0.0
+    headroom_db, encoded = 0.0, audio
     for _ in range(_MP3_ATTEMPTS):
-        write_audio(path, audio * np.float32(10.0 ** (gain_db / 20.0)), sample_rate, fmt)
+        write_audio(path, encoded, sample_rate, fmt)
         decoded, _ = sf.read(path, dtype="float32", always_2d=True)
         peak = true_peak_dbtp(decoded.T, sample_rate)
         if ceiling_dbtp is None or peak <= ceiling_dbtp:
             break
-        gain_db -= peak - ceiling_dbtp + _MP3_MARGIN_DB
+        headroom_db += peak - ceiling_dbtp + _MP3_MARGIN_DB
+        encoded, _ = limit_true_peak(audio, sample_rate, ceiling_dbtp - headroom_db)
     else:
         log.warning("%s still peaks at %.2f dBTP after %d encodes", path.name, peak, _MP3_ATTEMPTS)
-    return Measured(integrated_lufs(decoded.T, sample_rate), peak, decoded=True, gain_db=gain_db)
+    return Measured(integrated_lufs(decoded.T, sample_rate), peak, decoded=True,
+                    headroom_db=headroom_db)  # fmt: skip
 
 
 def _clear_peak_timestamp(path: Path) -> None:

@@ -49,6 +49,7 @@ def drive_stems(
     sample_rate: int,
     spec: DriveSpec,
     target_plr_db: float,
+    stem_plr_db: float = math.inf,
 ) -> DriveReport:
     """Drive stereo stems, in place, until their sum's peak-to-loudness ratio reaches a target.
 
@@ -56,15 +57,20 @@ def drive_stems(
         stems: ``(2, n)`` float32 stems at the bus's level; replaced by their driven versions.
         sample_rate: in Hz.
         spec: how deep the preset lets each tool go.
-        target_plr_db: the loud hits' peak over the integrated loudness, in dB, that the target
+        target_plr_db: the sum's peak over its integrated loudness, in dB, that the target
             and the ceiling leave room for.
+        stem_plr_db: the same for the loudest stem's peak over the sum's loudness, so that at
+            the target no stem passes full scale (where the stems are delivered in 24 bits).
 
     Returns:
         What was done; nothing is done when the sum's ratio is already at or under the target.
     """
     total = _sum(stems.values())
     before = _plr_db(total, sample_rate)
-    if not before > target_plr_db or spec.parallel_db <= 0.0 and spec.clip_db <= 0.0:
+    loudness = frames_lufs(total, sample_rate)
+    loudest_stem_db = 20.0 * math.log10(max(float(np.max(np.abs(s))) for s in stems.values()))
+    fits = before <= target_plr_db and loudest_stem_db - loudness <= stem_plr_db
+    if fits or spec.parallel_db <= 0.0 and spec.clip_db <= 0.0:
         return DriveReport()
     # The compressed path's gain: a look-ahead peak compressor (the limiter's gain computer)
     # deep under the loud hits, so that the path holds each transient down from its first
@@ -78,39 +84,50 @@ def drive_stems(
     hits = np.unique(np.concatenate([_loud_hits(_peaks(stems[g]), sample_rate)
                                      for g in punchy_groups]))  # fmt: skip
     crest_before = _crests_db(total, hits, sample_rate)
-    # The parallel gain never rises above 1, so only samples above the deepest clip's knee can
-    # ever be clipped: each round works on those few, not on whole stems.
-    floor_db = -(spec.clip_db + _KNEE_DB)
+    # The parallel gain lies between 1 and `parallel_db` under it, so only samples that high
+    # under a stem's peak can become its peak or be clipped: each round works on those few.
+    floor_db = -(spec.parallel_db + spec.clip_db + _KNEE_DB)
     candidates = {}
-    for group in (g for g in spec.clip_groups if g in stems):
-        peaks = _peaks(stems[group])
-        if peaks.max() > 0.0:  # a silent stem has nothing to clip
+    for group, stereo in stems.items():
+        peaks = _peaks(stereo)
+        if peaks.max() > 0.0:  # a silent stem has nothing to clip or to peak
             candidates[group] = np.flatnonzero(peaks > peaks.max() * 10.0 ** (floor_db / 20.0))
+    clipped = [g for g in spec.clip_groups if g in candidates]
 
     def drive(amount: float) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
-        """For an amount from 0 (none) to 2 (all): the shared gain, and per clipped stem its
-        candidate samples after the gain, before and after clipping."""
+        """For an amount from 0 (none) to 2 (all): the shared gain, and per stem its candidate
+        samples after the gain, before and after clipping (the same for a stem not clipped)."""
         gain = _parallel_gain(squeezed, min(amount, 1.0) * spec.parallel_db)
         depth_db = max(0.0, amount - 1.0) * spec.clip_db
         changes = {}
-        for group, index in candidates.items() if depth_db > 0.0 else ():
+        for group, index in candidates.items():
             plain = stems[group][:, index] * gain[index]
-            level = float(np.max(np.abs(plain))) * 10.0 ** (-depth_db / 20.0)
-            changes[group] = (plain, _bend(plain, level))
+            if depth_db > 0.0 and group in clipped:
+                level = float(np.max(np.abs(plain))) * 10.0 ** (-depth_db / 20.0)
+                changes[group] = (plain, _bend(plain, level))
+            else:
+                changes[group] = (plain, plain)
         return gain, changes
 
-    def driven_bus(amount: float) -> np.ndarray:
+    def driven_bus(amount: float) -> tuple[np.ndarray, float]:
+        """The driven sum, and the loudest driven stem's peak (dBFS)."""
         gain, changes = drive(amount)
         bus = total * gain
-        for group, (plain, bent) in changes.items():
-            bus[:, candidates[group]] += bent - plain
-        return bus
+        for group in clipped:
+            if group in changes:
+                plain, bent = changes[group]
+                bus[:, candidates[group]] += bent - plain
+        top = max(float(np.max(np.abs(bent))) for _, bent in changes.values())
+        return bus, 20.0 * math.log10(top)
 
     def measure(amount: float) -> tuple[bool, bool]:
-        """Whether ``amount`` reaches the target, and whether it keeps the punch."""
-        bus = driven_bus(amount)
+        """Whether ``amount`` reaches the targets, and whether it keeps the punch."""
+        bus, stem_db = driven_bus(amount)
         punch_lost = float(np.max(crest_before - _crests_db(bus, hits, sample_rate), initial=0))
-        return _plr_db(bus, sample_rate) <= target_plr_db, punch_lost <= spec.punch_budget_db
+        loudness = frames_lufs(bus, sample_rate)
+        peak_db = 20.0 * math.log10(float(np.max(np.abs(bus))))
+        reached = peak_db - loudness <= target_plr_db and stem_db - loudness <= stem_plr_db
+        return reached, punch_lost <= spec.punch_budget_db
 
     # The least drive that reaches the target; where that would cost more punch than the
     # preset allows, the most drive that keeps it (and the beat may then stop short).
@@ -126,11 +143,11 @@ def drive_stems(
             else:
                 high, high_keeps_punch = middle, punchy
     amount = high if high_keeps_punch else low
-    after = _plr_db(driven_bus(amount), sample_rate)
+    after = _plr_db(driven_bus(amount)[0], sample_rate)
     gain, changes = drive(amount)
     for group, stereo in stems.items():
         stereo *= gain
-        if group in changes:
+        if group in clipped and group in changes:
             stereo[:, candidates[group]] = changes[group][1]
     return DriveReport(
         parallel_db=min(amount, 1.0) * spec.parallel_db,

@@ -44,6 +44,10 @@ BUS_LUFS = -20.0
 SILENCE_DBFS = -120.0
 SAMPLE_RATE_RANGE = (8_000, 192_000)
 _SILENCE = 10.0 ** (SILENCE_DBFS / 20.0)
+# Stems stay under this sample peak where the target allows stopping short (24-bit files hold
+# no more); the drive aims a little lower, since limiting lifts the static gain a little.
+STEM_CEILING_DBFS = -0.1
+STEM_MARGIN_DB = 0.5
 # The stem that carries the shared room's return, beside the instrument groups.
 ROOM_STEM = "room"
 # Long stems are worked on this many samples at a time (a multiple of pedalboard's buffer).
@@ -153,10 +157,15 @@ def mix_stems(
     # What the target and the ceiling leave for the loud hits' peak over the loudness, less
     # what the final limiter is meant to take.
     room_db = ceiling_dbtp - LIMITER_MARGIN_DB - target_lufs + FINAL_AIM_DB
-    drive = drive_stems(processed, sample_rate, chosen.drive, room_db)
+    stem_room_db = STEM_CEILING_DBFS - STEM_MARGIN_DB - target_lufs
+    drive = drive_stems(processed, sample_rate, chosen.drive, room_db, stem_room_db)
+    # Where the beat may stop short, it does so before a stem would pass full scale, so that
+    # stems stay 24-bit integer files that still add up to the master.
+    loudest_stem_db = 20.0 * math.log10(max(float(np.max(np.abs(s))) for s in processed.values()))
     mix, report = normalize(
-        _bus(processed), sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu
-    )
+        _bus(processed), sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu,
+        max_gain_db=STEM_CEILING_DBFS - loudest_stem_db,
+    )  # fmt: skip
     report = dataclasses.replace(report, drive=drive)
     master_gain = 10.0 ** (report.gain_db / 20.0)
     for stereo in processed.values():

@@ -67,6 +67,7 @@ def normalize(
     target_lufs: float,
     ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
     max_shortfall_lu: float = 0.0,
+    max_gain_db: float = math.inf,
 ) -> tuple[np.ndarray, LoudnessReport]:
     """Bring audio to an integrated loudness under a true-peak ceiling.
 
@@ -87,6 +88,8 @@ def normalize(
         ceiling_dbtp: true-peak ceiling of the result.
         max_shortfall_lu: how far under the target the beat may stop rather than be crushed
             (``inf``: as far as it takes; 0: the target must be met).
+        max_gain_db: the most static gain to apply while the beat may still stop short (the
+            mixer's, so that no stem passes full scale).
 
     Returns:
         The normalised audio (same shape, float32) and a report of what was done.
@@ -113,7 +116,7 @@ def normalize(
     loudest_db = 20.0 * math.log10(float(np.max(envelope)))
     aim = target_lufs
     reached = _reach(frames, envelope, sample_rate, aim, ceiling_db,
-                     ceiling_db + FINAL_LIMITING_DB - loudest_db)  # fmt: skip
+                     min(ceiling_db + FINAL_LIMITING_DB - loudest_db, max_gain_db))  # fmt: skip
     if target_lufs - reached.loudness > max(max_shortfall_lu, TOLERANCE_LU):
         # Short of what the preset allows: the limiter may go deeper on the loud hits (not on
         # a lone outlier peak) to come within the allowed shortfall.

@@ -104,3 +104,17 @@ def test_one_limiting_figure_in_the_warning_and_the_manifest(tiny_kit, tmp_path,
     warned = [r.getMessage() for r in caplog.records if "limit" in r.getMessage()]
     assert len(warned) == 1 and manifest["loudness"]["limiting_db"] > 3.0
     assert f"took {manifest['loudness']['limiting_db']:.1f} dB off the loudest hit" in warned[0]
+
+
+def test_a_beat_that_may_stop_short_keeps_every_stem_under_full_scale(tiny_kit, tmp_path):
+    # One hard kick over soft hats: at -14 LUFS its kick stem alone would pass 0 dBFS, and the
+    # stems would have to be written as float. It stops short first: 24-bit stems that add up.
+    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 50) for t in range(6, 96, 6)]
+    score = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=tuple(hits))
+    beat = audiogen.render(score, kit="tiny", loudness="streaming", formats=("wav", "flac"))
+    assert max(float(np.max(np.abs(s))) for s in beat.stems.values()) < 1.0
+    out = beat.save(tmp_path / "short")
+    assert sf.info(out / "stems" / "kick.wav").subtype == "PCM_24"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["audio"]["stem_wav_subtype"] == "PCM_24"
+    assert manifest["loudness"]["stopped_short_lu"] > 0.0

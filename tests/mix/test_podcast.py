@@ -37,8 +37,10 @@ def premaster(monkeypatch):
     seen = {}
     normalize = mixer.normalize
 
-    def recording(audio, sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu):
-        out, report = normalize(audio, sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu)
+    def recording(audio, sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu, **caps):
+        out, report = normalize(
+            audio, sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu, **caps
+        )
         seen["master"] = np.asarray(audio, dtype=np.float64) * 10.0 ** (report.gain_db / 20.0)
         return out, report
 
