@@ -69,10 +69,9 @@ def peak_to_loudness_db(audio: np.ndarray, sample_rate: int) -> float:
     return true_peak_dbtp(audio, sample_rate) - integrated_lufs(audio, sample_rate)
 
 
-def measure_render(session: Session, score: Any, request: Any) -> dict[str, float]:
-    beat = session.render(score, request)
-    dry = Sampler(load_kit(request.kit), request.sample_rate).render(score, seed=request.seed)
-    sr = request.sample_rate
+def measure_render(beat: Any, score: Any, dry: Any) -> dict[str, float]:
+    """What the mix stage did to one beat, against the dry sampler render of its score."""
+    sr = beat.sample_rate
     dry_sum = sum(dry.stems.values())
     starts = sorted({round(score.time_s(h) * sr) for h in score.hits
                      if h.group in PUNCH_GROUPS and h.velocity >= 64})  # fmt: skip
@@ -96,10 +95,10 @@ def measure_render(session: Session, score: Any, request: Any) -> dict[str, floa
     }
 
 
-def measure_files(session: Session, score: Any, request: Any, folder: Path) -> list[dict]:
+def measure_files(beat: Any, folder: Path) -> list[dict]:
     """Every delivered audio file decoded (ffmpeg for MP3) and measured."""
-    beat = session.render(score, request)
     out = beat.save(folder, force=True)
+    aimed = beat.loudness.target_lufs - beat.loudness.stopped_short_lu
     rows = []
     for path in sorted(out.rglob("*")):
         if path.suffix not in (".wav", ".flac", ".mp3"):
@@ -109,7 +108,8 @@ def measure_files(session: Session, score: Any, request: Any, folder: Path) -> l
             "file": str(path.relative_to(out)),
             "lufs": integrated_lufs(audio, beat.sample_rate) if path.parent == out else None,
             "dbtp": true_peak_dbtp(audio, beat.sample_rate),
-            "target": beat.loudness.target_lufs, "ceiling": beat.loudness.ceiling_dbtp,
+            "peak_dbfs": 20 * math.log10(float(np.max(np.abs(audio))) + 1e-12),
+            "target": aimed, "ceiling": beat.loudness.ceiling_dbtp,
         })  # fmt: skip
     return rows
 
@@ -132,6 +132,30 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     keys = [k for k in rows[0] if isinstance(rows[0][k], float)]
     return {"renders": len(rows), **{k: dist(k) for k in keys}}
+
+
+def report(rows: list[dict[str, Any]], files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The distributions over every render, and what the delivered files missed."""
+    mixes = [f for f in files if f["lufs"] is not None]
+    over = [f for f in mixes if f["dbtp"] > f["ceiling"] + 1e-3]
+    off = [f for f in mixes if abs(f["lufs"] - f["target"]) > 0.5]
+    stems_over = [f for f in files if f["lufs"] is None and f["file"].endswith(".wav")
+                  and f.get("peak_dbfs", f["dbtp"]) >= 0.0]  # fmt: skip
+    short = [r for r in rows if r["stopped_short_lu"] > 0.0]
+    return {
+        "summary": summarise(rows),
+        "by_preset": {p: summarise([r for r in rows if r["preset"] == p])
+                      for p in sorted({r["preset"] for r in rows})},  # fmt: skip
+        "stopped_short": {"renders": len(short), "of": len(rows),
+                          "by_genre": {g: sum(1 for r in short if r["genre"] == g)
+                                       for g in dict.fromkeys(r["genre"] for r in rows)}},
+        "files": {"masters_measured": len(mixes), "over_ceiling": over, "off_target": off,
+                  "wav_stems_over_0_dbtp": len(stems_over),
+                  "worst_master_dbtp_by_format": {
+                      ext: round(max(f["dbtp"] for f in mixes if f["file"].endswith(ext)), 2)
+                      for ext in (".wav", ".flac", ".mp3")}},  # fmt: skip
+        "worst_final_limiter": sorted(rows, key=lambda r: -r["final_limiter_db"])[:5],
+    }
 
 
 def bench_speed(repeats: int) -> dict[str, float]:
@@ -200,7 +224,16 @@ def main() -> None:
     parser.add_argument("--pictures", type=Path, help="write before/after pictures here")
     parser.add_argument("--before", type=Path, help="a checkout of the tree before the change")
     parser.add_argument("--only-pictures", action="store_true")
+    parser.add_argument("--only-speed", action="store_true")
+    parser.add_argument("--summarise", type=Path, help="summarise the rows of an earlier --json")
     args = parser.parse_args()
+    if args.only_speed:
+        print(json.dumps({"machine": describe_machine(), **bench_speed(args.repeats)}, indent=1))
+        return
+    if args.summarise:
+        done = json.loads(args.summarise.read_text())
+        print(json.dumps(report(done["rows"], done["files"]), indent=1))
+        return
     if args.pictures and args.before:
         print(pictures(args.pictures, args.before))
         if args.only_pictures:
@@ -213,33 +246,29 @@ def main() -> None:
     seeds = (1,) if args.quick else tuple(range(1, args.seeds + 1))
     presets = ("streaming",) if args.quick else PRESETS
     with tempfile.TemporaryDirectory() as tmp:
-        for genre in GENRES:
-            for seed in seeds:
+        for seed in seeds:  # every genre once before any twice: a partial run covers them all
+            for genre in GENRES:
                 base = resolve_generation(None, {"genre": genre, "seed": seed})
                 score = session.humanize(session.plan(base.plan, seed), base.plan.humanize, seed)
                 kits = (base.render.kit,) if args.quick else kit_names()
                 for kit in kits:
+                    dry = Sampler(load_kit(kit), base.render.sample_rate).render(score, seed=seed)
                     for preset in presets:
                         request = resolve_generation(None, {
                             "genre": genre, "seed": seed, "kit": kit, "loudness": preset,
                             "formats": "wav,flac,mp3"}).render  # fmt: skip
-                        row = measure_render(session, score, request)
+                        beat = session.render(score, request)
+                        row = measure_render(beat, score, dry)
                         rows.append({"genre": genre, "kit": kit, "preset": preset,
                                      "seed": seed, **row})  # fmt: skip
                         if kit == base.render.kit and seed == 1:
-                            files += measure_files(session, score, request,
-                                                   Path(tmp) / f"{genre}-{preset}")  # fmt: skip
+                            files += measure_files(beat, Path(tmp) / f"{genre}-{preset}")
                 print(f"{genre} seed {seed}: {rows[-1]}", flush=True)
-    over = [f for f in files if f["dbtp"] > f["ceiling"] + 1e-3]
-    off = [f for f in files if f["lufs"] is not None and abs(f["lufs"] - f["target"]) > 0.5]
+                if args.json:  # what is done so far survives an interrupted run
+                    args.json.write_text(json.dumps({"rows": rows, "files": files}, indent=1))
     result = {
         "machine": machine,
-        "summary": summarise(rows),
-        "files": {"measured": len(files), "over_ceiling": over, "off_target": off,
-                  "worst_dbtp_by_format": {ext: round(max(f["dbtp"] for f in files
-                                                          if f["file"].endswith(ext)), 2)
-                                           for ext in (".wav", ".flac", ".mp3")}},  # fmt: skip
-        "worst_final_limiter": sorted(rows, key=lambda r: -r["final_limiter_db"])[:5],
+        **report(rows, files),
         "speed": bench_speed(args.repeats) if shutil.which("fluidsynth") else None,
         "wall_s": round(time.time() - started),
     }
