@@ -58,8 +58,8 @@ class Part:
     def strokes(self, bar: list[Hit]) -> list[Hit]:
         """The bar's hits this part counts."""
         where = None if self.positions is None else set(self.positions)
-        return [h for h in bar if h[1] in self.instruments
-                and (where is None or h[0] in where) and (not self.loud or h[2] >= LOUD)]  # fmt: skip
+        return [h for h in bar if h[1] in self.instruments and (where is None or h[0] in where)
+                and (not self.loud or h[2] >= LOUD)]  # fmt: skip
 
     def count(self, bar: list[Hit]) -> int:
         return len({h[0] for h in self.strokes(bar)})
@@ -257,24 +257,24 @@ def _figure(genre: str, meter: Meter) -> Figure:
     if genre in ("house", "techno"):
         open_hat = ("hat_open",) if genre == "house" else HATS
         kind = "open hats" if genre == "house" else "hats"
-        parts = (_four_on_the_floor(meter),
+        floor = (_four_on_the_floor(meter),
                  Part(f"{kind} on the off-beat 8ths", open_hat, _offbeats(meter),
                       len(beats) - 1, add=_offbeats(meter)))  # fmt: skip
         words = {"house": "four on the floor: a kick on every beat, a clap on 2 and 4, open "
                           "hats on the off-beat 8ths, closed hats or a shaker in 16ths",
                  "techno": "four on the floor: a relentless kick on every beat, off-beat hats, "
                            "16th closed hats, a clap or a cycling rim figure"}[genre]  # fmt: skip
-        return Figure(genre, meter, "four on the floor", words, parts)
+        return Figure(genre, meter, "four on the floor", words, floor)
     if genre in ("trap", "dubstep"):
-        parts: tuple[Part, ...] = (_kick_on_one(), *_half_time(meter))
+        slow: tuple[Part, ...] = (_kick_on_one(), *_half_time(meter))
         if genre == "trap":
-            parts += (Part("rolling hats (8ths or finer)", HATS, None, len(beats) * 2,
+            slow += (Part("rolling hats (8ths or finer)", HATS, None, len(beats) * 2,
                            add=_offbeats(meter) + beats),)  # fmt: skip
         words = {"trap": "half time: a booming kick on 1, the snare or clap on 3, hats "
                          "rolling in 8ths and 16ths with 32nd and triplet rolls",
                  "dubstep": "half time: a kick on 1, a huge snare on 3, hats in 8ths, 16ths "
                             "or triplets"}[genre]  # fmt: skip
-        return Figure(genre, meter, "half time", words, parts)
+        return Figure(genre, meter, "half time", words, slow)
     if genre == "reggae":
         middle = meter.ticks_per_bar // 2
         return Figure(genre, meter, "one drop",
