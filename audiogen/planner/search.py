@@ -70,8 +70,12 @@ class Search:
                 written[i] = row
             todo = [i for i in todo if self.copied(written[i])]
         if core is not None and chosen is None:
-            chosen = self.nearest(req, pool or versions)  # the model knows nothing else
-            self.correct(chosen)
+            # No version new to the training data holds the figure: each is corrected (see
+            # `correct`), and the nearest of those that stay new is kept.
+            rows = pool or versions
+            for row in rows:
+                self.correct(row)
+            chosen = self.nearest(req, [r for r in rows if not self.copied(r)] or rows)
         return chosen, written
 
     def bar(self, req: PlanRequest, pending: list[int], cache: KVCache, gen: torch.Generator,
