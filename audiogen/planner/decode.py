@@ -28,6 +28,7 @@ from audiogen.planner.tokens import (
     BarCondition,
     Vocabulary,
     encode_bar,
+    encode_lanes,
     tempo_bucket,
     velocity_bin,
 )
@@ -190,6 +191,7 @@ class Row:
                  temperature: float):  # fmt: skip
         self.p, self.req, self.job, self.temperature = decoder, req, job, temperature
         self.tokens = list(head)
+        self.lanes_at = len(head) - 1  # where the bar's lanes begin (its kick's lane word)
         self.done = False
         self.hits: list[tuple[int, str, int]] = []
         self.lane = 0
@@ -207,6 +209,14 @@ class Row:
 
     def bar(self) -> list[BarHit]:
         return [BarHit(p, i, v) for p, i, v in self.hits]
+
+    def rewrite(self, hits: list[tuple[int, str, int]]) -> None:
+        """Replace the written bar by ``hits`` (a drummer's correction of it), its words
+        re-encoded after the same conditioning, as if the model had written them."""
+        assert self.done, "only a finished bar is rewritten"
+        lanes = self.p.vocab.ids(encode_lanes(hits))
+        self.tokens = [*self.tokens[: self.lanes_at], *lanes, self.p.vocab.id(BAR)]
+        self.hits = list(hits)
 
     def words(self) -> list[int]:
         """The bar's words from its <bar> on, without the closing <bar> (which opens the next

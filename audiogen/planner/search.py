@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from audiogen.planner.bars import BarHit, bar_energy, bar_fingerprint, syncopation_index
 from audiogen.planner.controls import PlanRequest
 from audiogen.planner.decode import Decoder, Job, Row
+from audiogen.planner.figures import figure_in
 from audiogen.planner.model import KVCache
 from audiogen.score import Meter
 
@@ -59,7 +60,8 @@ class Search:
             if n_core:
                 versions = rows[:n_core]
                 pool += [r for r in versions if not self.copied(r)]
-                best = self.nearest(req, pool) if pool else None
+                true = [r for r in pool if self.holds(r)]
+                best = self.nearest(req, true) if true else None
                 # A new version far from the request (a sparse bar the model only knows by
                 # heart, say) is kept only when later rounds find none nearer.
                 if best is not None and (self.gap(req, best) <= NEAR or attempt == TRIES - 1):
@@ -68,7 +70,12 @@ class Search:
                 written[i] = row
             todo = [i for i in todo if self.copied(written[i])]
         if core is not None and chosen is None:
-            chosen = self.nearest(req, pool or versions)  # the model knows nothing else
+            # No version new to the training data holds the figure: each is corrected (see
+            # `correct`), and the nearest of those that stay new is kept.
+            rows = pool or versions
+            for row in rows:
+                self.correct(row)
+            chosen = self.nearest(req, [r for r in rows if not self.copied(r)] or rows)
         return chosen, written
 
     def bar(self, req: PlanRequest, pending: list[int], cache: KVCache, gen: torch.Generator,
@@ -77,6 +84,23 @@ class Search:
         row, _ = self.bars(req, pending, cache, gen, job, [])
         assert row is not None  # a core job always brings a bar back
         return row
+
+    def holds(self, row: Row) -> bool:
+        """Whether a groove bar plays its genre's defining figure (`figures`); a lane a
+        cross-rhythm took over is not asked to."""
+        req = row.req
+        figure = figure_in(req.genre, req.meter)
+        skip = frozenset((req.poly_lane,)) if req.polyrhythm else frozenset()
+        return figure is None or figure.holds(row.hits, skip)
+
+    def correct(self, row: Row) -> None:
+        """Make a groove bar that misses its genre's figure play it, as a drummer corrects a
+        take: the figure's missing strokes added, its forbidden ones taken away."""
+        req = row.req
+        figure = figure_in(req.genre, req.meter)
+        skip = frozenset((req.poly_lane,)) if req.polyrhythm else frozenset()
+        if figure is not None and not figure.holds(row.hits, skip):
+            row.rewrite(figure.impose(row.hits, skip))
 
     def nearest(self, req: PlanRequest, rows: list[Row]) -> Row:
         """The version nearest the request (see `_gap`)."""
@@ -107,6 +131,7 @@ class Search:
         amount: toward the input, or away from it)."""
         fresh = [r for r in rows if not self.copied(r)] or rows
         if pull is None:
+            fresh = [r for r in fresh if self.holds(r)] or fresh
             return self.nearest(req, [r for r in fresh if self.varies(r, core)] or fresh)
         keys = {(p, i) for p, i, _ in core}
         return min(fresh, key=lambda r: self.gap(req, r)

@@ -51,6 +51,16 @@ def vary_lanes(amount: float) -> frozenset[str]:
     )  # fmt: skip
 
 
+def groove_fills(bars: int) -> list[int]:
+    """The bars of a groove of ``bars`` that `write_groove` plays as fills: every FILL_EVERY-th
+    and the last (after the core phrase). The other bars repeat the core phrase, whose bars
+    hold the genre's figure (`figures`); a fill may leave it."""
+    fills = list(range(FILL_EVERY - 1, bars, FILL_EVERY))
+    if bars > min(CORE_BARS, bars) and bars - 1 not in fills:
+        fills.append(bars - 1)
+    return fills
+
+
 def write_groove(search: Search, req: PlanRequest, version: str) -> DrumScore:
     """One groove of ``req.bars``: a core phrase of CORE_BARS, repeated, with a fill every
     FILL_EVERY bars and at the end, and a crash after each fill; a cross-rhythm, if asked,
@@ -59,9 +69,7 @@ def write_groove(search: Search, req: PlanRequest, version: str) -> DrumScore:
     poly = cross_rhythm(req.polyrhythm, req.meter, req.bars) if req.polyrhythm else None
     shape = (lambda b: poly[b]) if poly else (lambda b: None)
     core_n = min(CORE_BARS, req.bars)
-    fills = list(range(FILL_EVERY - 1, req.bars, FILL_EVERY))
-    if req.bars > core_n and req.bars - 1 not in fills:
-        fills.append(req.bars - 1)
+    fills = groove_fills(req.bars)
     cache = KVCache(search.decoder.model.cfg)
     pending: list[int] = [search.decoder.vocab.id(BOS)]  # words not yet fed to the model
     core: list[list[tuple[int, str, int]]] = []

@@ -110,7 +110,12 @@ class Vocabulary:
 
 def encode_bar(condition: BarCondition, hits: Iterable[tuple[int, str, int]]) -> list[str]:
     """Words of one bar; ``hits`` are (position, instrument, velocity)."""
-    words = condition.words()
+    return condition.words() + encode_lanes(hits)
+
+
+def encode_lanes(hits: Iterable[tuple[int, str, int]]) -> list[str]:
+    """Words of one bar's lanes, from the kick's lane word on: what follows its conditioning."""
+    words: list[str] = []
     by_group: dict[str, list[tuple[int, int, str, int]]] = {g: [] for g in GROUPS}
     for position, instrument, velocity in hits:
         if 0 <= position < MAX_BAR_TICKS:
