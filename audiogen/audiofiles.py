@@ -25,17 +25,19 @@ _MP3_MARGIN_DB = 0.05
 
 @dataclass(frozen=True)
 class Measured:
-    """One delivered file's own loudness and true peak, and how they were read."""
+    """One delivered file's own loudness and peak, and how they were read: a master's true peak
+    (what its ceiling holds), a stem's sample peak (what a 24-bit file can hold)."""
 
     integrated_lufs: float
-    true_peak_dbtp: float
+    peak_db: float
     decoded: bool  # read back from the file (lossy) or from the samples written (lossless)
     headroom_db: float = 0.0  # how much lower a lossy master's copy was limited before encoding
+    true_peak: bool = True  # peak_db is dBTP (4x oversampled), else the sample peak in dBFS
 
     def to_dict(self) -> dict[str, float | str | None]:
         return {
             "integrated_lufs": _rounded(self.integrated_lufs),
-            "true_peak_dbtp": _rounded(self.true_peak_dbtp),
+            ("true_peak_dbtp" if self.true_peak else "sample_peak_dbfs"): _rounded(self.peak_db),
             "measured_from": "the decoded file" if self.decoded else "the samples written",
             **({"codec_headroom_db": round(self.headroom_db, 2)} if self.headroom_db else {}),
         }
@@ -65,28 +67,39 @@ def write_measured(
     """Write one file and measure it as delivered.
 
     Lossless files hold the samples written (to 24-bit rounding, under a millionth of a dB),
-    so those are measured; an MP3 is decoded and measured. With ``ceiling_dbtp``, an MP3 whose
-    decoded true peak passes it is encoded again, turned down by the overshoot.
+    so those are measured; an MP3 is decoded and measured. A master (``ceiling_dbtp`` given)
+    gets its true peak, and an MP3 master whose decoded true peak passes the ceiling is encoded
+    again from a copy limited under it by the overshoot; a stem gets its sample peak.
     """
     from audiogen.mix import integrated_lufs, limit_true_peak, true_peak_dbtp
 
+    master = ceiling_dbtp is not None
     if fmt in LOSSLESS:
         write_audio(path, audio, sample_rate, fmt, wav_subtype)
-        return Measured(integrated_lufs(audio, sample_rate), true_peak_dbtp(audio, sample_rate),
-                        decoded=False)  # fmt: skip
+        peak = true_peak_dbtp(audio, sample_rate) if master else _sample_peak_db(audio)
+        return Measured(integrated_lufs(audio, sample_rate), peak, decoded=False,
+                        true_peak=master)  # fmt: skip
     headroom_db, encoded = 0.0, audio
     for _ in range(_MP3_ATTEMPTS):
         write_audio(path, encoded, sample_rate, fmt)
         decoded, _ = sf.read(path, dtype="float32", always_2d=True)
+        if ceiling_dbtp is None:
+            peak = _sample_peak_db(decoded)
+            break
         peak = true_peak_dbtp(decoded.T, sample_rate)
-        if ceiling_dbtp is None or peak <= ceiling_dbtp:
+        if peak <= ceiling_dbtp:
             break
         headroom_db += peak - ceiling_dbtp + _MP3_MARGIN_DB
         encoded, _ = limit_true_peak(audio, sample_rate, ceiling_dbtp - headroom_db)
     else:
         log.warning("%s still peaks at %.2f dBTP after %d encodes", path.name, peak, _MP3_ATTEMPTS)
     return Measured(integrated_lufs(decoded.T, sample_rate), peak, decoded=True,
-                    headroom_db=headroom_db)  # fmt: skip
+                    headroom_db=headroom_db, true_peak=master)  # fmt: skip
+
+
+def _sample_peak_db(audio: np.ndarray) -> float:
+    peak = float(np.max(np.abs(audio)))
+    return 20.0 * math.log10(peak) if peak > 0.0 else -math.inf
 
 
 def _clear_peak_timestamp(path: Path) -> None:

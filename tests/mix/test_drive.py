@@ -89,8 +89,11 @@ def test_every_delivered_master_holds_its_ceiling_as_decoded(tiny_kit, basic_sco
     aimed = beat.loudness.target_lufs - beat.loudness.stopped_short_lu
     assert abs(entry["integrated_lufs"] - aimed) <= 0.5
     assert files["mix.wav"]["true_peak_dbtp"] == round(beat.loudness.true_peak_dbtp, 2)
-    # Every stem file lists its own loudness and peak too.
-    assert all("true_peak_dbtp" in files[f"stems/{g}.mp3"] for g in beat.stems)
+    # Every stem file lists its own loudness and (sample) peak too, as decoded.
+    for group in beat.stems:
+        entry = files[f"stems/{group}.mp3"]
+        assert entry["measured_from"] == "the decoded file" and "integrated_lufs" in entry
+        assert "sample_peak_dbfs" in entry
 
 
 def test_one_limiting_figure_in_the_warning_and_the_manifest(tiny_kit, tmp_path, caplog):
