@@ -243,6 +243,9 @@ def create_app(
             for k in list_kits()
         ]  # fmt: skip
 
+    from audiogen.server.page import add_page  # it imports this module's helpers
+
+    add_page(app, route, jobs, max_seconds)
     return app
 
 
