@@ -60,6 +60,7 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def browser() -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = BROWSER or ""
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     flags = ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
              "--autoplay-policy=no-user-gesture-required", "--window-size=1280,1100")  # fmt: skip
     for flag in flags:
@@ -133,6 +134,22 @@ def test_a_hit_added_in_the_grid_is_in_the_rerendered_midi(browser, generated, t
     assert len(browser.find_elements(By.CSS_SELECTOR, "#takes li")) == 2
 
 
+def test_vary_makes_a_take_from_the_one_shown(browser, generated):
+    shown = browser.execute_script("return window.audiogen.job")
+    takes = browser.execute_script("return window.audiogen.takes.length")
+    browser.execute_script(
+        "const a = document.getElementById('amount'); a.value = '0.3';"
+        "a.dispatchEvent(new Event('input'))"
+    )
+    browser.find_element(By.ID, "vary").click()
+    _until(browser, f"window.audiogen.takes.length === {takes + 1} && window.audiogen.ready")
+    varied = browser.execute_script("return window.audiogen.job")
+    assert varied["kind"] == "vary" and varied["request"]["source"] == shown["id"]
+    assert varied["request"]["vary"]["amount"] == 0.3
+    assert varied["request"]["render"]["kit"] == shown["request"]["render"]["kit"]
+    assert browser.execute_script("return window.audiogen.grid.score.bars") == 1
+
+
 def test_a_soloed_stem_silences_the_others(browser, generated):
     gains = browser.execute_script("return window.audiogen.player.gainValues()")
     assert gains["mix"] == 1 and not any(v for name, v in gains.items() if name != "mix")
@@ -144,8 +161,11 @@ def test_a_soloed_stem_silences_the_others(browser, generated):
         set(gains) - {"snare"}, 0
     )
     assert solo.get_attribute("aria-pressed") == "true"
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors
     picture = os.environ.get("AUDIOGEN_PAGE_SCREENSHOT")
     if picture:
+        browser.set_window_size(1280, 1400)  # the whole grid
         browser.find_element(By.ID, "play").click()
         time.sleep(0.6)  # the playhead on its way
         Path(picture).write_bytes(browser.get_screenshot_as_png())

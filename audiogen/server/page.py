@@ -14,8 +14,8 @@ from fastapi.staticfiles import StaticFiles
 
 from audiogen.errors import RequestError
 from audiogen.request import RenderRequest
-from audiogen.server.app import WaitS, _answer, _check_length
 from audiogen.server.jobs import JobQueue
+from audiogen.server.replies import WaitS, answer_job, check_length
 from audiogen.server.schema import ScoreRenderRequest, body_options
 
 STATIC = Path(__file__).parent / "static"  # HTML, CSS and scripts: shipped, no CDN
@@ -59,7 +59,7 @@ def add_page(app: FastAPI, route: Route, jobs: JobQueue, max_seconds: float) -> 
             raise RequestError('give the score as a JSON object: {"bpm": ..., "hits": [...]}')
         render = await run_in_threadpool(lambda: RenderRequest.create(**options))
         score = DrumScore.from_dict(data)
-        _check_length(score.bpm, str(score.meter), score.bars, max_seconds)
+        check_length(score.bpm, str(score.meter), score.bars, max_seconds)
         described = {"source": "score", "render": render.to_dict()}
         job = jobs.submit("render", described, lambda s: s.render(score, render))
-        return await _answer(job, request, wait)
+        return await answer_job(job, request, wait)
