@@ -89,6 +89,7 @@ def generated(url: str, browser: webdriver.Chrome) -> dict:
     _until(browser, "document.querySelectorAll('#genre option').length > 1")
     browser.find_element(By.ID, "prompt").send_keys("a bouncy house beat")
     browser.find_element(By.ID, "bars").send_keys("1")
+    browser.find_element(By.ID, "seed").send_keys("5")  # the same beat each run
     Select(browser.find_element(By.ID, "kit")).select_by_value("acoustic")
     browser.find_element(By.ID, "generate").click()
     _until(browser, "window.audiogen.ready")
@@ -99,7 +100,7 @@ def test_a_sentence_becomes_a_beat_in_the_player(browser, generated):
     assert generated["status"] == "done"
     assert generated["request"]["prompt"]["text"] == "a bouncy house beat"
     assert generated["request"]["plan"]["genre"] == "house"
-    assert generated["request"]["plan"]["bars"] == 1
+    assert generated["request"]["plan"]["bars"] == 1 and generated["request"]["render"]["seed"] == 5
     info = sf.info(io.BytesIO(_get(generated["files"]["mix.wav"])))
     heard = browser.execute_script("return window.audiogen.player.duration")
     assert heard == pytest.approx(info.duration, abs=1e-3)
