@@ -4,7 +4,8 @@
 #   ./install.sh           everything: the product (with torch 2.11 for the planner) and the
 #                          neural renderer's stack (torchaudio 2.11, audiocraft 1.3.0)
 #   ./install.sh --core    the product without the neural renderer's stack
-#   ./install.sh --dev     everything plus the test tools (what CI runs)
+#   ./install.sh --dev     everything plus the test tools (what CI runs), and Debian's chromium
+#                          and chromium-driver (the web page's tests drive them)
 #   ./install.sh --bench   also Debian's fluidsynth, GM soundfonts and ffmpeg (benchmarks, kits)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,9 +24,14 @@ python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
 "$python" -c 'import sys; assert (3, 11) <= sys.version_info < (3, 14), "audiogen needs Python 3.11-3.13"'
 
-if [ "$bench" = 1 ]; then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+if [ -n "$extras" ] || [ "$bench" = 1 ]; then
   $sudo apt-get update -q
+fi
+if [ -n "$extras" ]; then
+  $sudo apt-get install -y -q chromium chromium-driver
+fi
+if [ "$bench" = 1 ]; then
   # musescore-general-soundfont-lossless: MuseScore General as .sf2 (benchmarks/bench_soundfonts.py)
   $sudo apt-get install -y -q fluidsynth fluid-soundfont-gm musescore-general-soundfont \
     musescore-general-soundfont-lossless ffmpeg

@@ -22,8 +22,8 @@ GENERATE_PATH = ("audiogen.cli", "audiogen.api", "audiogen.planner.generate", "a
 FRONT_DOORS = {"audiogen.cli", "audiogen.cli.common", "audiogen.cli.info", "audiogen.__main__",
                "audiogen.api", "audiogen.batch",
                "audiogen.pipeline", "audiogen.server", "audiogen.server.app",
-               "audiogen.server.errors", "audiogen.server.jobs",
-               "audiogen.server.schema"}  # fmt: skip
+               "audiogen.server.errors", "audiogen.server.jobs", "audiogen.server.page",
+               "audiogen.server.replies", "audiogen.server.schema"}  # fmt: skip
 
 
 def _module_name(path: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.resources
+import re
 import zipfile
 from pathlib import Path
 
@@ -72,3 +73,10 @@ def test_wheel_carries_kits_models_and_styles_but_no_training_state(wheel_files)
     assert kits == set(kit_names()) and len(kits) >= 8
     assert {f"audiogen/planner/styles/{genre}.toml" for genre in GENRES} <= files
     assert "audiogen/cli/__init__.py" in files
+    # the web page of `audiogen serve`, whole: it loads nothing from elsewhere
+    page = {f"audiogen/server/static/{f.name}" for f in (PACKAGE / "server" / "static").iterdir()}
+    assert page >= {"audiogen/server/static/index.html", "audiogen/server/static/page.js"}
+    assert page <= files
+    remote = [f.name for f in (PACKAGE / "server" / "static").iterdir()
+              if re.search(r"https?://|[\"'(]//", f.read_text(encoding="utf-8"))]  # fmt: skip
+    assert not remote, f"{remote} load something from elsewhere: the page must work offline"

@@ -183,6 +183,42 @@ def test_an_uploaded_midi_file_renders_to_the_bytes_the_cli_writes(client, beat,
         assert _file(client, answer.json(), name) == (out / name).read_bytes(), name
 
 
+def test_an_edited_json_score_renders_as_its_midi_file_does(client, beat, tmp_path, capsys):
+    from audiogen.midi import read_midi, write_midi
+    from audiogen.score import DrumScore
+
+    answer = client.get(f"/v1/beats/{beat['id']}/score")
+    assert answer.status_code == 200
+    score = answer.json()
+    midi = tmp_path / "beat.mid"
+    midi.write_bytes(_file(client, beat, "beat.mid"))
+    assert DrumScore.from_dict(score).hits == read_midi(midi).hits  # what its MIDI file holds
+    assert "kick" in score["instruments"]
+    snares = {h[0] for h in score["hits"] if h[1] == "snare"}
+    free = next(t for t in range(0, 96, 6) if t not in snares)
+    score["hits"].append([free, "snare", 90, 0.0])
+    options = {"kit": KIT, "formats": ["wav"], "seed": 2}
+    answer = client.post(f"/v1/render/score?wait={WAIT}", json={"score": score, **options})
+    assert answer.status_code == 200 and answer.json()["status"] == "done", answer.text
+    edited = tmp_path / "edited.mid"
+    write_midi(DrumScore.from_dict(score), edited)
+    out = tmp_path / "cli"
+    flags = ["--kit", KIT, "--format", "wav", "--seed", "2", "-o", str(out)]
+    assert _cli(["-q", "render", str(edited), *flags], capsys) == (0, "")
+    for name in ("mix.wav", "beat.mid"):
+        assert _file(client, answer.json(), name) == (out / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"score": [1]}, {"score": {"bpm": 120}}, {"score": {"bpm": 120, "meter": "4/4",
+             "bars": 1, "hits": [[0, "kazoo", 90, 0]]}}],
+)  # fmt: skip
+def test_a_bad_score_is_a_one_line_422(client, body):
+    answer = client.post("/v1/render/score", json=body)
+    assert answer.status_code == 422
+    assert list(answer.json()) == ["error"] and "\n" not in answer.json()["error"]
+
+
 def test_vary_through_the_api_writes_the_bytes_the_cli_writes(client, beat, tmp_path, capsys):
     options = {"form": "verse:1", "amount": 0.3, "kit": KIT, "formats": ["wav"], "seed": 2}
     answer = client.post(f"/v1/beats/{beat['id']}/vary?wait={WAIT}", json=options)

@@ -4,7 +4,6 @@ as the CLI does it, so the same request and seed give the same bytes."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import mimetypes
@@ -12,14 +11,12 @@ import os
 import secrets
 import tempfile
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -29,10 +26,11 @@ from audiogen import __version__
 from audiogen.errors import AudiogenError, MidiError, RequestError
 from audiogen.request import RenderRequest, resolve_generation, split_vary_options
 from audiogen.server.errors import Busy, HttpError, TooLarge
-from audiogen.server.jobs import TTL_S, Job, JobQueue, loaded_session
+from audiogen.server.jobs import TTL_S, JobQueue, loaded_session
+from audiogen.server.page import add_page
+from audiogen.server.replies import WaitS, answer_job, check_length, job_view
 from audiogen.server.schema import (
     OPERATION,
-    WAIT_HELP,
     BeatRequest,
     Error,
     ExplainRequest,
@@ -49,10 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MAX_SECONDS = 600.0  # the longest beat one request may ask for
 MAX_UPLOAD_BYTES = 1 << 20  # a drum MIDI file is kilobytes; a megabyte is a long song
-MAX_WAIT_S = 300.0  # the longest ?wait a request is held for
 MAX_PROMPT_CHARS = 1000
-_POLL_S = 0.05
-WaitS = Annotated[float, Query(ge=0, description=WAIT_HELP)]
 NextHandler = Callable[[Request], Awaitable[Response]]
 
 
@@ -122,18 +117,18 @@ def create_app(
         resolved = await run_in_threadpool(resolve_generation, prompt, options)
         plan = resolved.plan
         assert plan.bpm is not None and plan.bars is not None and plan.meter is not None
-        _check_length(plan.bpm, plan.meter, plan.bars, max_seconds)
+        check_length(plan.bpm, plan.meter, plan.bars, max_seconds)
         described = {
             "prompt": resolved.prompt.to_dict() if resolved.prompt is not None else None,
             "plan": plan.to_dict(),
             "render": resolved.render.to_dict(),
         }
         job = jobs.submit("generate", described, lambda s: s.generate(resolved))
-        return await _answer(job, request, wait)
+        return await answer_job(job, request, wait)
 
     @route("get_beat")
     def get_beat(id: str, request: Request) -> JSONResponse:
-        return JSONResponse(_view(jobs.get(id), request))
+        return JSONResponse(job_view(jobs.get(id), request))
 
     @route("delete_beat", status_code=204)
     def delete_beat(id: str) -> Response:
@@ -160,10 +155,10 @@ def create_app(
         score = await run_in_threadpool(read_score, midi, render.note_map)
         assert options.form is not None  # `VaryOptions.create` spells it out
         bars = sum(s.bars for s in parse_form(options.form))
-        _check_length(score.bpm, str(score.meter), bars, max_seconds)
+        check_length(score.bpm, str(score.meter), bars, max_seconds)
         described = {"source": id, "vary": options.to_dict(), "render": render.to_dict()}
         job = jobs.submit("vary", described, lambda s: s.vary(score, options, render, midi.name))
-        return await _answer(job, request, wait)
+        return await answer_job(job, request, wait)
 
     render_openapi = {
         "parameters": [
@@ -186,10 +181,10 @@ def create_app(
         render = await run_in_threadpool(lambda: RenderRequest.create(**options))
         data = await _upload(request, max_upload_bytes)
         score = await run_in_threadpool(_read_upload, data, filename, render.note_map)
-        _check_length(score.bpm, str(score.meter), score.bars, max_seconds)
+        check_length(score.bpm, str(score.meter), score.bars, max_seconds)
         described = {"source": Path(filename).name, "render": render.to_dict()}
         job = jobs.submit("render", described, lambda s: s.render(score, render))
-        return await _answer(job, request, wait)
+        return await answer_job(job, request, wait)
 
     explainer: list[Session] = []  # one session for lessons, made at the first
     explaining = threading.Lock()
@@ -243,6 +238,7 @@ def create_app(
             for k in list_kits()
         ]  # fmt: skip
 
+    add_page(app, route, jobs, max_seconds)
     return app
 
 
@@ -305,53 +301,6 @@ def _require_token(app: FastAPI, token: str) -> None:
                 status_code=401, headers={"WWW-Authenticate": "Bearer"},
             )  # fmt: skip
         return await call_next(request)
-
-
-def _view(job: Job, request: Request) -> dict[str, Any]:
-    """A job as the client sees it: state, progress 0-1, resolved request, file URLs."""
-    jobs: JobQueue = request.app.state.jobs
-    return {
-        "id": job.id,
-        "kind": job.kind,
-        "status": job.status,
-        "step": job.step,
-        "progress": round(job.progress, 3),
-        "error": job.error,
-        "created": _time(job.created),
-        "expires": _time(job.ended + jobs.ttl_s) if job.ended is not None else None,
-        "url": str(request.url_for("get_beat", id=job.id)),
-        "request": job.request,
-        "files": {
-            name: str(request.url_for("get_beat_file", id=job.id, name=name))
-            for name in jobs.file_names(job)
-        },
-    }
-
-
-def _time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
-
-
-async def _answer(job: Job, request: Request, wait: float) -> JSONResponse:
-    """The job, once finished if that takes at most ``wait`` seconds (200), else as it is now
-    (202); polled, so a waiting client holds no thread."""
-    deadline = time.monotonic() + min(wait, MAX_WAIT_S)
-    while not job.finished.is_set() and time.monotonic() < deadline:
-        await asyncio.sleep(_POLL_S)
-    view = _view(job, request)
-    status = 200 if job.finished.is_set() else 202
-    return JSONResponse(view, status_code=status, headers={"Location": view["url"]})
-
-
-def _check_length(bpm: float, meter: str, bars: int, max_seconds: float) -> None:
-    from audiogen.score import DrumScore, Meter
-
-    seconds = DrumScore(bpm, Meter.parse(meter), bars, ()).duration_s
-    if seconds > max_seconds:
-        raise RequestError(
-            f"{bars} bars at {bpm:g} bpm last {seconds:.0f} s: this server makes at most "
-            f"{max_seconds:g} s per request"
-        )
 
 
 async def _upload(request: Request, limit: int) -> bytes:

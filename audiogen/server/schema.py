@@ -24,6 +24,12 @@ from audiogen.request import PROMPT_HELP, PlanOptions, RenderRequest, VaryOption
 WAIT_HELP = "seconds to wait for the beat to be finished before answering (default: 0, at once)"
 ID_HELP = "the beat's id, as generate_beat or vary_beat answered it"
 _TEXT = {"type": "string"}
+_OBJECT = {"type": "object"}
+SCORE_HELP = (
+    'the drum score, as get_beat_score answers it: {"bpm": 120, "meter": "4/4", "bars": 1, '
+    '"hits": [[tick, instrument, velocity 1-127, offset_ms], ...]}, ticks counted 24 per '
+    "quarter note from the start, instruments as get_beat_score lists them"
+)
 
 
 def _field(default: Any, help: str) -> Any:
@@ -66,6 +72,7 @@ if TYPE_CHECKING:  # made at run time from the schema; to a type checker, models
     BeatRequest = BaseModel
     VaryRequest = BaseModel
     RenderOptions = BaseModel
+    ScoreRenderRequest = BaseModel
     ExplainRequest = BaseModel
 else:
     BeatRequest = _body(
@@ -86,6 +93,14 @@ else:
     )
     RenderOptions = _body(
         "RenderOptions", "How an uploaded drum MIDI file is rendered.", _options((RenderRequest,))
+    )
+    ScoreRenderRequest = _body(
+        "ScoreRenderRequest",
+        "A drum score given as JSON, and how to render it.",
+        {
+            "score": (Annotated[Any, WithJsonSchema(_OBJECT)], _field(None, SCORE_HELP)),
+            **_options((RenderRequest,), skip=("note_map",)),
+        },
     )
     ExplainRequest = _body(
         "ExplainRequest", "A rhythm lesson on one concept.", _options((ExplainOptions,))
@@ -153,6 +168,19 @@ OPERATIONS = (
         "get_beat_file", "GET", "/v1/beats/{id}/files/{name:path}",
         "One of a finished beat's files, by the name get_beat lists: mix.wav, stems/<group>.wav, "
         "stems.zip, beat.mid, grid.png, manifest.json...", tool=False,
+    ),
+    Operation(
+        "get_beat_score", "GET", "/v1/beats/{id}/score",
+        "A finished beat's drum score as JSON, as its beat.mid holds it: tempo, meter, bars, "
+        "sections and hits [tick, instrument, velocity, offset_ms] on a grid of 24 ticks per "
+        "quarter note, with the instruments a score may use. Edit it and send it to "
+        "render_score.",
+    ),
+    Operation(
+        "render_score", "POST", "/v1/render/score",
+        "Render a drum score given as JSON (get_beat_score's, edited, or one written anew) into "
+        "a mix, stems, MIDI and a manifest, as render_midi does with a MIDI file.",
+        ScoreRenderRequest, waits=True,
     ),
     Operation("delete_beat", "DELETE", "/v1/beats/{id}", "Delete a beat and its files."),
     Operation("list_genres", "GET", "/v1/genres", "The genres the planner knows, with their "
