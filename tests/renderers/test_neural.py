@@ -132,7 +132,7 @@ def test_render_with_the_neural_renderer_end_to_end(renderer, tmp_path, monkeypa
     load_shipped.cache_clear()
     try:
         beat = audiogen.render(two_bars(), kit="808", renderer="neural", seed=2)
-        assert sorted(beat.stems) == ["hats", "kick", "snare"] and beat.mix.shape[0] == 2
+        assert sorted(beat.stems) == ["hats", "kick", "room", "snare"] and beat.mix.shape[0] == 2
         manifest = json.loads((beat.save(tmp_path / "beat") / "manifest.json").read_text())
         assert manifest["renderer"]["name"] == "neural"
         models = manifest["renderer"]["models"]
