@@ -15,11 +15,16 @@ import numpy as np
 import soundfile as sf
 
 from audiogen.errors import KitError
-from audiogen.kits.kit import VELOCITY_RANGE_DB, KitInstrument, Layer, instruments_from_toml
+from audiogen.kits.kit import (
+    VELOCITY_RANGE_DB,
+    KitInstrument,
+    Layer,
+    instruments_from_toml,
+    license_text,
+)
 from audiogen.kits.names import NameGuess, guess
 
 AUDIO_SUFFIXES = (".wav", ".wave", ".aif", ".aiff", ".aifc", ".flac", ".ogg")
-LICENSE_FILES = ("license", "licence", "copying")
 # Files of one sound within this many dB are round robins of one layer; a larger step is a
 # softer layer (packs that name no layers still often record two or three).
 LAYER_STEP_DB = 4.0
@@ -160,16 +165,3 @@ def _level_db(path: Path) -> float:
         return 20 * math.log10(max(float(np.sqrt(np.mean(mono**2))) if len(mono) else 0, 1e-9))
     rms = np.sqrt(np.mean(mono[: frames * window].reshape(frames, window) ** 2, axis=1))
     return 20 * math.log10(max(float(rms.max()), 1e-9))
-
-
-def license_text(root: Path) -> str | None:
-    """The first line of a licence file beside the sounds, naming the file."""
-    for path in sorted(root.iterdir()):
-        if path.is_file() and path.stem.lower() in LICENSE_FILES:
-            try:
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
-                continue
-            first = next((line.strip() for line in lines if line.strip()), "")
-            return f"{first[:120]} (see {path.name} in the kit)" if first else None
-    return None

@@ -16,6 +16,7 @@ from audiogen.instruments import CHOKES, GROUP_OF
 VELOCITY_RANGE_DB = 36.0
 
 USER_LICENSE = "supplied by the user"  # a user kit's licence unless its kit.toml or files say
+LICENSE_FILES = ("license", "licence", "copying")  # a licence file beside the sounds
 DEFAULT_STYLE = "acoustic"  # the mix a user kit that names no style is played with
 
 # When a kit lacks a class, the nearest thing a drummer would reach for on that kit.
@@ -119,9 +120,7 @@ class Kit:
         )
 
 
-def instruments_from_toml(
-    data: dict, folder: Path, label: str
-) -> dict[str, KitInstrument]:
+def instruments_from_toml(data: dict, folder: Path, label: str) -> dict[str, KitInstrument]:
     """The ``[instruments]`` table of a kit.toml: class -> velocity layers of files in ``folder``.
 
     Raises:
@@ -153,3 +152,21 @@ def check_style(kit: Kit) -> None:
         raise KitError(
             f"kit {kit.name}: style {kit.style!r} is not one of {', '.join(MIX_PRESETS)}"
         )
+
+
+def license_text(root: Path) -> str | None:
+    """The first line of a licence file beside the sounds, naming the file."""
+    for path in sorted(root.iterdir()):
+        if path.is_file() and path.stem.lower() in LICENSE_FILES:
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            first = next((line.strip() for line in lines if line.strip()), "")
+            return f"{first[:120]} (see {path.name} in the kit)" if first else None
+    return None
+
+
+def user_license(root: Path) -> str:
+    """A user kit's licence: its licence file's first line, else "supplied by the user"."""
+    return license_text(root) or USER_LICENSE

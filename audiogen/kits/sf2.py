@@ -16,7 +16,7 @@ import soundfile as sf
 from audiogen.errors import KitError
 from audiogen.files import atomic_path
 from audiogen.instruments import CHOKES, GM_IMPORT, GM_NOTE_OF, INSTRUMENTS
-from audiogen.kits.kit import DEFAULT_STYLE, USER_LICENSE, Kit, KitInstrument, Layer
+from audiogen.kits.kit import DEFAULT_STYLE, Kit, KitInstrument, Layer, user_license
 from audiogen.kits.sf2file import (
     ATTACK_VOL,
     ATTENUATION,
@@ -128,7 +128,7 @@ def load_sf2(path: Path, preset_name: str | None = None) -> Kit:
         description=f"the SoundFont {path}, preset {name!r}",
         style=DEFAULT_STYLE,
         source=f"the SoundFont {path}, preset {name!r} (bank {bank}, program {program})",
-        license=_license(path),
+        license=user_license(path.parent),
         path=path,
         instruments=MappingProxyType(instruments),
         chokes=_chokes(exclusive),
@@ -275,10 +275,3 @@ def _chokes(exclusive: dict[str, int]) -> MappingProxyType:
     table = {cls: tuple(sorted(o for o, c in exclusive.items() if c == group))
              for cls, group in exclusive.items()}  # fmt: skip
     return MappingProxyType(table)
-
-
-def _license(path: Path) -> str:
-    from audiogen.kits.folder import license_text
-
-    return license_text(path.parent) or USER_LICENSE
-

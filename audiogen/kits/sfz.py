@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from audiogen.errors import KitError
 from audiogen.instruments import CHOKES, GM_IMPORT, GM_NOTE_OF, INSTRUMENTS
-from audiogen.kits.kit import DEFAULT_STYLE, USER_LICENSE, Kit, KitInstrument, Layer
+from audiogen.kits.kit import DEFAULT_STYLE, Kit, KitInstrument, Layer, user_license
 
 HEADERS = ("control", "global", "master", "group", "region")
 # Read and played. `pan` is read but a stem is mono: the mix places each stem group.
@@ -172,7 +172,7 @@ def load_sfz(path: Path) -> Kit:
         description=f"the SFZ instrument {path}",
         style=DEFAULT_STYLE,
         source=f"the SFZ instrument {path}",
-        license=_license(path),
+        license=user_license(path.parent),
         path=path,
         instruments=MappingProxyType(instruments),
         chokes=_chokes(regions, chosen),
@@ -235,9 +235,3 @@ def _chokes(regions: list[Region], chosen: dict[str, list[int]]) -> MappingProxy
             for striker in groups.get(regions[i].opcodes.get("off_by", ""), ()):
                 table.setdefault(striker, set()).add(victim)
     return MappingProxyType({k: tuple(sorted(v)) for k, v in table.items()})
-
-
-def _license(path: Path) -> str:
-    from audiogen.kits.folder import license_text
-
-    return license_text(path.parent) or USER_LICENSE
