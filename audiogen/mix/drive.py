@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audiogen.mix.chains import DriveSpec
-from audiogen.mix.dynamics import loud_hit_peak
+from audiogen.mix.dynamics import loud_hit_peak, sum_of
 from audiogen.mix.limiter import limiter_gain
 from audiogen.mix.meter import frames_lufs
 
@@ -65,7 +65,7 @@ def drive_stems(
     Returns:
         What was done; nothing is done when the sum's ratio is already at or under the target.
     """
-    total = _sum(stems.values())
+    total = sum_of(stems.values())
     before = _plr_db(total, sample_rate)
     loudness = frames_lufs(total, sample_rate)
     loudest_stem_db = 20.0 * math.log10(max(float(np.max(np.abs(s))) for s in stems.values()))
@@ -222,14 +222,6 @@ def _plr_db(bus: np.ndarray, sample_rate: int) -> float:
     if loudness == -math.inf or peak <= 0.0:
         return -math.inf
     return 20.0 * math.log10(peak) - loudness
-
-
-def _sum(stems: object) -> np.ndarray:
-    total: np.ndarray | None = None
-    for stereo in stems:  # type: ignore[attr-defined]
-        total = stereo.copy() if total is None else np.add(total, stereo, out=total)
-    assert total is not None
-    return total
 
 
 def _peaks(stereo: np.ndarray) -> np.ndarray:

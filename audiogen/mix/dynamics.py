@@ -1,9 +1,10 @@
-"""Gain computers the mix stage shares: a stereo-linked bus compressor whose gain can be handed
-to every stem, and the peak level of a beat's loud hits."""
+"""What the mix stage's steps share: a stereo-linked bus compressor whose gain can be handed to
+every stem, the peak level of a beat's loud hits, and the sum of the stems."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -80,3 +81,13 @@ def loud_hit_peak(envelope: np.ndarray, sample_rate: int) -> float:
         return 0.0
     loud = peaks[peaks >= peaks.max() * 10.0 ** (-30.0 / 20.0)]
     return float(np.percentile(loud, 90))
+
+
+def sum_of(arrays: Iterable[np.ndarray]) -> np.ndarray:
+    """The sum of stems of one shape, as one new array (added in the order given)."""
+    total: np.ndarray | None = None
+    for array in arrays:
+        total = array.copy() if total is None else np.add(total, array, out=total)
+    if total is None:
+        raise ValueError("nothing to sum")
+    return total

@@ -29,7 +29,7 @@ from audiogen.mix.chains import (
     stem_spec,
 )
 from audiogen.mix.drive import FINAL_AIM_DB, drive_stems
-from audiogen.mix.dynamics import compressor_gain
+from audiogen.mix.dynamics import compressor_gain, sum_of
 from audiogen.mix.limiter import LIMITER_MARGIN_DB
 from audiogen.mix.meter import integrated_lufs
 from audiogen.mix.normalization import LoudnessReport, normalize
@@ -137,7 +137,7 @@ def mix_stems(
         processed[ROOM_STEM] = _room_return(sent, chosen.room, sample_rate)
     del sent
 
-    bus = _bus(processed)
+    bus = sum_of(processed.values())
     bus_lufs = integrated_lufs(bus, sample_rate)
     if bus_lufs == -math.inf:
         raise MixError(
@@ -163,7 +163,7 @@ def mix_stems(
     # stems stay 24-bit integer files that still add up to the master.
     loudest_stem_db = 20.0 * math.log10(max(float(np.max(np.abs(s))) for s in processed.values()))
     mix, report = normalize(
-        _bus(processed), sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu,
+        sum_of(processed.values()), sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu,
         max_gain_db=STEM_CEILING_DBFS - loudest_stem_db,
     )  # fmt: skip
     report = dataclasses.replace(report, drive=drive)
@@ -177,15 +177,6 @@ def mix_stems(
         loudness=report,
         preset=chosen.name,
     )
-
-
-def _bus(stems: Mapping[str, np.ndarray] | list[np.ndarray]) -> np.ndarray:
-    """The sum of stems (any one shape), as one new array."""
-    arrays = iter(stems.values() if isinstance(stems, Mapping) else stems)
-    bus = next(arrays).copy()
-    for stereo in arrays:
-        bus += stereo
-    return bus
 
 
 def fade_curve(n: int, sample_rate: int, fade_in_s: float, fade_out_s: float) -> np.ndarray:
