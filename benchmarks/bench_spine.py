@@ -42,8 +42,13 @@ EXAMPLES = sorted((REPO / "samples" / "beats").glob("*.mid"))
 
 def sixty_second_beat() -> DrumScore:
     """30 bars at 120 bpm of a busy 16th-note groove with ghost notes, toms and cymbals."""
+    return busy_groove(30)
+
+
+def busy_groove(bars: int) -> DrumScore:
+    """``bars`` bars at 120 bpm (2 s each) of the 60 s beat's busy 16th-note groove."""
     hits = []
-    for bar in range(30):
+    for bar in range(bars):
         base = bar * 96
         for step in range(16):
             tick = base + step * 6
@@ -67,7 +72,7 @@ def sixty_second_beat() -> DrumScore:
         if bar % 4 == 0:
             hits.append(Hit(base, "crash", 115))
     unique = {(h.tick, h.instrument): h for h in hits}
-    return DrumScore(120.0, Meter(4, 4), 30, tuple(unique.values()))
+    return DrumScore(120.0, Meter(4, 4), bars, tuple(unique.values()))
 
 
 def bench_speed(tmp: Path, repeats: int) -> dict:

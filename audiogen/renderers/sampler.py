@@ -138,7 +138,9 @@ class Sampler:
             )  # fmt: skip
 
         chokes = _choke_points(played, loop_samples, self.kit.chokes)
-        voices = []
+        # Each voice is its sample's path and how to play it, not a copy of its audio: memory
+        # grows with the song's length, not with its number of notes.
+        voices: list[tuple[str, int, Path, float, float, int | None]] = []
         used: set[Path] = set()
         for index, (hit, resolved, start) in enumerate(played):
             spec = self.kit.instruments[resolved]
@@ -159,7 +161,6 @@ class Sampler:
                 path = layer.files[pick]
                 used.add(path)
                 gain_db = spec.gain_db + layer.gain_db(pick) + vary_db
-                audio = _repitch(self._load(path), cents + layer.cents_of(pick))
                 # Layers change the timbre; a pack's level follows one velocity curve from the
                 # hardest layer, so loudness rises with velocity even across a layer boundary.
                 level = (
@@ -167,15 +168,23 @@ class Sampler:
                     else self._peak(spec.layers[-1].files[0]) / self._peak(path)
                 )  # fmt: skip
                 gain = curve * level * 10.0 ** (gain_db / 20.0)
-                voices.append((GROUP_OF[hit.instrument], start, audio, gain, chokes.get(index)))
+                voice_cents = cents + layer.cents_of(pick)
+                voices.append(
+                    (GROUP_OF[hit.instrument], start, path, voice_cents, gain, chokes.get(index))
+                )
 
         nominal = round(score.duration_s * sr)
-        ring = max((start + len(audio) for _, start, audio, _, _ in voices), default=nominal)
+        ring = max(
+            (start + _repitched_length(len(self._load(path)), cents)
+             for _, start, path, cents, _, _ in voices),
+            default=nominal,
+        )  # fmt: skip
         length = max(nominal, min(ring, nominal + round(MAX_TAIL_S * sr)))
         stems: dict[str, np.ndarray] = {}
         fade = max(1, round(CHOKE_FADE_MS * sr / 1000))
-        for group, start, audio, gain, choke_at in voices:
+        for group, start, path, cents, gain, choke_at in voices:
             stem = stems.setdefault(group, np.zeros(length, dtype=np.float32))
+            audio = _repitch(self._load(path), cents)
             end = min(length, start + len(audio))
             if choke_at is not None and choke_at + fade < end:
                 end = choke_at + fade
@@ -217,6 +226,13 @@ def _choke_points(
         if index is not None:  # the next pass's strokes only choke
             choked_by.setdefault(resolved, []).append(index)
     return points
+
+
+def _repitched_length(n: int, cents: float) -> int:
+    """How many samples `_repitch` makes of ``n`` (without making them)."""
+    if abs(cents) < 1e-3:
+        return n
+    return math.ceil((n - 1) / 2.0 ** (cents / 1200.0))
 
 
 def _repitch(audio: np.ndarray, cents: float) -> np.ndarray:

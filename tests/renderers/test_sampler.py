@@ -114,3 +114,21 @@ def test_unknown_kit_lists_the_known_ones(tiny_kit):
 
     with pytest.raises(KitError, match="available kits: tiny"):
         load_kit("nope")
+
+
+def test_memory_grows_with_the_songs_length_not_its_note_count(tiny_kit):
+    """A dense file must not need a copy of a sample per hit (it once ran out of memory)."""
+    import tracemalloc
+
+    def peak_mb(notes_per_bar):
+        step = 96 // notes_per_bar
+        score = _score(*(Hit(bar * 96 + i * step, "hat_open", 100)
+                         for bar in range(8) for i in range(notes_per_bar)), bars=8)  # fmt: skip
+        tracemalloc.start()
+        Sampler(tiny_kit).render(score)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak / 2**20
+
+    sparse, dense = peak_mb(2), peak_mb(96)  # 16 hits against 768, each a second of audio
+    assert dense < sparse * 1.5 + 1.0
