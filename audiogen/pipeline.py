@@ -8,18 +8,24 @@ holds the loaded models, so a batch worker or a server loads each model once (as
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audiogen.beat import Beat
+from audiogen.errors import AudiogenError
 from audiogen.progress import ProgressCallback, report
 from audiogen.request import GenerateRequest, PlanOptions, RenderRequest, VaryOptions, check_source
 from audiogen.score import DrumScore, Hit
 
 if TYPE_CHECKING:
     from audiogen.humanize import Humanizer
+    from audiogen.kits import Kit
     from audiogen.planner.generate import Planner
+    from audiogen.renderers.result import RenderResult
+
+log = logging.getLogger(__name__)
 
 GENERATE_STEPS = ("planning", "humanizing", "rendering stems", "mixing and loudness")
 RENDER_STEPS = ("rendering stems", "mixing and loudness")
@@ -132,9 +138,7 @@ class Session:
         )  # fmt: skip
         return self.planner.plan(req)
 
-    def humanize(
-        self, score: DrumScore, amount: float, seed: int, loop: bool = False
-    ) -> DrumScore:
+    def humanize(self, score: DrumScore, amount: float, seed: int, loop: bool = False) -> DrumScore:
         """The humanize stage: ``score`` played ``amount`` (0-1) of the way to how it was
         learned; the humanizer is loaded only when there is something to play."""
         from audiogen.humanize import check_amount, humanize
@@ -214,11 +218,9 @@ class Session:
 
         steps("rendering stems")
         kit = load_kit(request.kit, request.preset_name)
-        if request.renderer == "neural":
-            from audiogen.renderers.neural import render_neural
-
-            dry = render_neural(score, kit, request.sample_rate, seed=request.seed)
-        else:
+        dry = _render_neural(score, kit, request) if request.renderer == "neural" else None
+        if dry is None:
+            request = dataclasses.replace(request, renderer="sample")
             # A loop is played as one pass of itself: early hits sound at its end, and the next
             # pass's first hat stroke chokes an open hat still ringing.
             passes = loop_length(score, request.sample_rate).samples if request.loop else None
@@ -267,3 +269,30 @@ class Session:
             done[0] = min(done[0] + 1, len(names))
 
         return step
+
+
+def _render_neural(score: DrumScore, kit: Kit, request: RenderRequest) -> RenderResult | None:
+    """The neural renderer's stems, or None where it cannot play this kit (no trained
+    checkpoint ships, or the kit is not one it was trained on): the sampler renders instead,
+    and one line says so. Until its benchmark figures hold it is experimental, and says that."""
+    from audiogen.renderers.neural import load_shipped, render_neural
+
+    try:
+        model = load_shipped()
+    except AudiogenError as exc:
+        reason = str(exc)
+        for hint in ("; use --renderer sample", ": use --renderer sample"):
+            reason = reason.replace(hint, "")
+        log.warning("%s: rendered with the sampler instead", reason)
+        return None
+    if kit.name not in model.config.kits:
+        log.warning(
+            "the neural renderer was not trained on kit %s (it knows %s): rendered with the "
+            "sampler instead", kit.name, ", ".join(model.config.kits),
+        )  # fmt: skip
+        return None
+    log.warning(
+        "the neural renderer is experimental: its hits do not yet follow the score as exactly "
+        "as the sampler's (BENCHMARKS.md, 'Neural renderer')"
+    )
+    return render_neural(score, kit, request.sample_rate, seed=request.seed)

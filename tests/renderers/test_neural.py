@@ -141,16 +141,42 @@ def test_render_with_the_neural_renderer_end_to_end(renderer, tmp_path, monkeypa
         load_shipped.cache_clear()
 
 
-def test_without_a_trained_renderer_the_cli_says_to_use_the_sampler(tmp_path, monkeypatch):
+def test_without_a_trained_renderer_the_sampler_renders_and_says_so(tmp_path, monkeypatch, caplog):
+    import json
+
     from audiogen.cli import main
     from audiogen.renderers.neural import load_shipped
 
     monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(tmp_path))
     load_shipped.cache_clear()
-    midi = samples_dir() / "beats" / "rock-groove.mid"
-    code = main(["render", str(midi), "--renderer", "neural", "-o", str(tmp_path / "out")])
-    assert code == 2 and not (tmp_path / "out").exists()
+    try:
+        midi = samples_dir() / "beats" / "rock-groove.mid"
+        with caplog.at_level("WARNING", logger="audiogen"):
+            code = main(["render", str(midi), "--renderer", "neural", "-o", str(tmp_path / "out")])
+        assert code == 0
+        err = caplog.text
+        assert "no trained neural renderer" in err and "rendered with the sampler instead" in err
+        manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+        assert manifest["renderer"]["name"] == "sample" and "models" not in manifest["renderer"]
+    finally:
+        load_shipped.cache_clear()
+
+
+def test_a_kit_the_renderer_was_not_trained_on_is_played_by_the_sampler(renderer, monkeypatch,
+                                                                        caplog):  # fmt: skip
+    import audiogen
+    from audiogen.renderers.neural import load_shipped
+
+    _, folder = renderer
+    monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(folder))
     load_shipped.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="audiogen"):
+            beat = audiogen.render(two_bars(), kit="lofi", renderer="neural", seed=2)
+        assert beat.request.renderer == "sample" and beat.models is None
+        assert any("not trained on kit lofi" in r.getMessage() for r in caplog.records)
+    finally:
+        load_shipped.cache_clear()
 
 
 class FullForward:
