@@ -226,6 +226,8 @@ def main() -> None:
     parser.add_argument("--only-pictures", action="store_true")
     parser.add_argument("--only-speed", action="store_true")
     parser.add_argument("--summarise", type=Path, help="summarise the rows of an earlier --json")
+    parser.add_argument("--cases", nargs="+", metavar="GENRE:KIT:SEED",
+                        help="only these renders (e.g. the misses of an earlier run)")  # fmt: skip
     args = parser.parse_args()
     if args.only_speed:
         print(json.dumps({"machine": describe_machine(), **bench_speed(args.repeats)}, indent=1))
@@ -244,14 +246,21 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
     seeds = (1,) if args.quick else tuple(range(1, args.seeds + 1))
+    cases = {tuple(c.split(":")) for c in args.cases or ()}
+    if cases:
+        seeds = tuple(sorted({int(seed) for _, _, seed in cases}))
     presets = ("streaming",) if args.quick else PRESETS
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:  # every genre once before any twice: a partial run covers them all
             for genre in GENRES:
+                if cases and not any(g == genre and int(n) == seed for g, _, n in cases):
+                    continue
                 base = resolve_generation(None, {"genre": genre, "seed": seed})
                 score = session.humanize(session.plan(base.plan, seed), base.plan.humanize, seed)
                 kits = (base.render.kit,) if args.quick else kit_names()
                 for kit in kits:
+                    if cases and (genre, kit, str(seed)) not in cases:
+                        continue
                     dry = Sampler(load_kit(kit), base.render.sample_rate).render(score, seed=seed)
                     for preset in presets:
                         request = resolve_generation(None, {

@@ -90,15 +90,17 @@ class DriveSpec:
         clip_db: the deepest it may clip the loud hits of ``clip_groups`` under their peak.
         clip_groups: the stems whose transients are clipped; cymbals and hats never are
             (clipped metal turns harsh at once).
-        punch_budget_db: the most crest factor (peak over RMS in its first 50 ms) any loud hit
-            may lose to the drive; the stem chains may take about as much again.
+        punch_budget_db: the most crest factor (peak over RMS in its first 50 ms) any loud
+            kick or snare hit may have lost, against the dry render, once the stem chains and
+            the drive have had their say; the final limiter, aiming 1 dB over the ceiling,
+            takes about 1 dB more off the loudest.
     """
 
     parallel_db: float
     clip_db: float
     clip_groups: tuple[str, ...] = ("kick", "snare", "toms")
     parallel_threshold_db: float = -10.0  # the compressed path's, under the loud hits' peak
-    punch_budget_db: float = 4.5  # the most crest factor any loud hit may lose to the drive
+    punch_budget_db: float = 5.0  # the most crest factor a loud hit may lose before the limiter
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ def drive_stems(
     spec: DriveSpec,
     target_plr_db: float,
     stem_plr_db: float = math.inf,
+    dry: np.ndarray | None = None,
+    must_reach_db: float | None = None,
 ) -> DriveReport:
     """Drive stereo stems, in place, until their sum's peak-to-loudness ratio reaches a target.
 
@@ -61,6 +63,14 @@ def drive_stems(
             and the ceiling leave room for.
         stem_plr_db: the same for the loudest stem's peak over the sum's loudness, so that at
             the target no stem passes full scale (where the stems are delivered in 24 bits).
+        dry: the beat as the renderer made it, before any stem chain, ``(n,)`` or
+            ``(channels, n)``: the hits' punch is kept against it, so that what the chains
+            already took counts against the budget (default: the stems as given).
+        must_reach_db: None where the beat may stop short of its loudness to keep the
+            hits' punch. Where the loudness must be met: how far past ``target_plr_db`` the
+            sum may stay (what the final limiter may take beyond its aim); the drive goes past
+            the punch budget as far as that needs, since punch spent on soft clipping and
+            parallel compression sounds better than the same spent on the final limiter.
 
     Returns:
         What was done; nothing is done when the sum's ratio is already at or under the target.
@@ -83,7 +93,8 @@ def drive_stems(
     punchy_groups = [g for g in PUNCH_GROUPS if g in stems] or list(stems)
     hits = np.unique(np.concatenate([_loud_hits(_peaks(stems[g]), sample_rate)
                                      for g in punchy_groups]))  # fmt: skip
-    crest_before = _crests_db(total, hits, sample_rate)
+    reference = total if dry is None else dry.reshape(-1, dry.shape[-1])
+    crest_before = _crests_db(reference, hits, sample_rate)
     # The parallel gain lies between 1 and `parallel_db` under it, so only samples that high
     # under a stem's peak can become its peak or be clipped: each round works on those few.
     floor_db = -(spec.parallel_db + spec.clip_db + _KNEE_DB)
@@ -120,13 +131,16 @@ def drive_stems(
         top = max(float(np.max(np.abs(bent))) for _, bent in changes.values())
         return bus, 20.0 * math.log10(top)
 
-    def measure(amount: float) -> tuple[bool, bool]:
+    def measure(amount: float, slack_db: float = 0.0) -> tuple[bool, bool]:
         """Whether ``amount`` reaches the targets, and whether it keeps the punch."""
         bus, stem_db = driven_bus(amount)
         punch_lost = float(np.max(crest_before - _crests_db(bus, hits, sample_rate), initial=0))
         loudness = frames_lufs(bus, sample_rate)
         peak_db = 20.0 * math.log10(float(np.max(np.abs(bus))))
-        reached = peak_db - loudness <= target_plr_db and stem_db - loudness <= stem_plr_db
+        reached = (
+            peak_db - loudness <= target_plr_db + slack_db
+            and stem_db - loudness <= stem_plr_db + slack_db
+        )
         return reached, punch_lost <= spec.punch_budget_db
 
     # The least drive that reaches the target; where that would cost more punch than the
@@ -143,6 +157,17 @@ def drive_stems(
             else:
                 high, high_keeps_punch = middle, punchy
     amount = high if high_keeps_punch else low
+    if must_reach_db is not None and not measure(amount, must_reach_db)[0]:
+        # The loudness must be met, and the final limiter would take more than it may: the
+        # least drive past the punch budget that spares it.
+        low, high = amount, 2.0
+        for _ in range(_SEARCH_ROUNDS):
+            middle = (low + high) / 2.0
+            if measure(middle, must_reach_db)[0]:
+                high = middle
+            else:
+                low = middle
+        amount = high
     after = _plr_db(driven_bus(amount)[0], sample_rate)
     gain, changes = drive(amount)
     for group, stereo in stems.items():

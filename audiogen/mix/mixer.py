@@ -32,7 +32,7 @@ from audiogen.mix.drive import FINAL_AIM_DB, drive_stems
 from audiogen.mix.dynamics import compressor_gain, sum_of
 from audiogen.mix.limiter import LIMITER_MARGIN_DB
 from audiogen.mix.meter import integrated_lufs
-from audiogen.mix.normalization import LoudnessReport, normalize
+from audiogen.mix.normalization import FINAL_LIMITING_DB, LoudnessReport, normalize
 from audiogen.mix.targets import DEFAULT_CEILING_DBTP
 
 # Each stem enters its chain with its peak here, so compressors and saturation act alike on
@@ -158,7 +158,13 @@ def mix_stems(
     # what the final limiter is meant to take.
     room_db = ceiling_dbtp - LIMITER_MARGIN_DB - target_lufs + FINAL_AIM_DB
     stem_room_db = STEM_CEILING_DBFS - STEM_MARGIN_DB - target_lufs
-    drive = drive_stems(processed, sample_rate, chosen.drive, room_db, stem_room_db)
+    # A preset that may stop short keeps the hits' punch; one that must meet its loudness
+    # spends it in the drive rather than in the final limiter, past what that may take.
+    dry = sum_of(monos.values())
+    must_reach = None if math.isinf(max_shortfall_lu) else FINAL_LIMITING_DB - FINAL_AIM_DB
+    drive = drive_stems(processed, sample_rate, chosen.drive, room_db, stem_room_db, dry,
+                        must_reach)  # fmt: skip
+    del dry
     # Where the beat may stop short, it does so before a stem would pass full scale, so that
     # stems stay 24-bit integer files that still add up to the master.
     loudest_stem_db = 20.0 * math.log10(max(float(np.max(np.abs(s))) for s in processed.values()))

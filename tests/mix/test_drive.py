@@ -61,6 +61,34 @@ def test_the_drive_stops_where_punch_would_go_and_the_beat_stops_short(sparse_be
     assert report.drive.clip_db <= 3.0 + 1e-9
 
 
+def test_punch_the_stem_chains_took_counts_against_the_drives_budget(sparse_beat) -> None:
+    # Against the dry render, stems whose hits were already squashed by their chains have
+    # less punch left to spend: the drive goes less deep than on the same stems taken as dry.
+    from audiogen.mix.chains import MIX_PRESETS
+    from audiogen.mix.drive import drive_stems
+
+    stereo = {g: np.stack([s, s]) * np.float32(0.25) for g, s in sparse_beat.items()}
+    squashed = {g: np.tanh(4.0 * s) / np.float32(4.0) for g, s in stereo.items()}
+    spec = MIX_PRESETS["acoustic"].drive
+    alone = drive_stems({g: s.copy() for g, s in squashed.items()}, SR, spec, 10.0)
+    counted = drive_stems({g: s.copy() for g, s in squashed.items()}, SR, spec, 10.0,
+                          dry=sum(sparse_beat.values()))  # fmt: skip
+    assert alone.peak_reduction_db > counted.peak_reduction_db + 0.5
+    assert alone.clip_db > counted.clip_db
+
+
+def test_a_loudness_that_must_be_met_is_reached_in_the_drive_not_the_limiter(sparse_beat) -> None:
+    kept = mix_stems(sparse_beat, SR, preset="acoustic", target_lufs=-8.0,
+                     max_shortfall_lu=math.inf)  # fmt: skip
+    met = mix_stems(sparse_beat, SR, preset="acoustic", target_lufs=-8.0, max_shortfall_lu=1.0)
+    assert kept.loudness.stopped_short_lu > 1.5  # punch kept: it stops well short
+    # Where the loudness must come within 1 LU, the drive clips deeper, and the final limiter
+    # still takes no more than its 3 dB.
+    assert met.loudness.drive.clip_db > kept.loudness.drive.clip_db + 1.0
+    assert met.loudness.stopped_short_lu < kept.loudness.stopped_short_lu - 0.5
+    assert met.loudness.limiting_db <= 3.0 + 1e-9
+
+
 def test_soft_clip_bends_only_the_loud_hits_and_never_past_its_level() -> None:
     t = np.arange(SR // 4) / SR
     hit = np.sin(2 * np.pi * 60 * t) * np.exp(-t / 0.05)
@@ -97,8 +125,9 @@ def test_every_delivered_master_holds_its_ceiling_as_decoded(tiny_kit, basic_sco
 
 
 def test_one_limiting_figure_in_the_warning_and_the_manifest(tiny_kit, tmp_path, caplog):
-    # A podcast must land within 1 LU of -16 LUFS: on this peaky bar the limiter goes past 3 dB.
-    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 50) for t in range(6, 96, 6)]
+    # A podcast must land within 1 LU of -16 LUFS: on this peaky bar the limiter goes past 3 dB
+    # even after the drive has gone as deep as it may.
+    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 40) for t in range(6, 96, 6)]
     score = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=tuple(hits))
     with caplog.at_level("WARNING", logger="audiogen"):
         beat = audiogen.render(score, kit="tiny", loudness="podcast")
