@@ -16,6 +16,7 @@ import secrets
 import shutil
 import struct
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from fractions import Fraction
 from importlib import metadata
@@ -229,28 +230,42 @@ def _write_all(beat: Beat, folder: Path) -> None:
             "clip there; WAV stems are written as 32-bit float",
             beat.loudness.limiting_db,
         )
-    measured: dict[str, Measured] = {}
     report = beat.loudness
-    # Lossless files hold the samples written: each stem is measured once whatever its formats,
-    # and the master was measured by loudness normalisation itself.
-    lossless = {"mix": Measured(report.integrated_lufs, report.true_peak_dbtp, decoded=False)}
-    for fmt in beat.request.formats:
-        tracks: list[tuple[str, Path, np.ndarray]] = [("mix", folder / f"mix.{fmt}", beat.mix)]
-        tracks += [(g, folder / "stems" / f"{g}.{fmt}", audio) for g, audio in beat.stems.items()]
-        for name, path, audio in tracks:
-            subtype = stem_subtype if name != "mix" else None
-            if fmt in LOSSLESS and name in lossless:
+    tracks = {"mix": beat.mix, **beat.stems}
+
+    def write_track(name: str) -> dict[str, Measured]:
+        """Every format of one track, each measured as delivered. Lossless files hold the
+        samples written: a track is measured once whatever its lossless formats, and the
+        master was measured by loudness normalisation itself."""
+        audio, stem = tracks[name], name != "mix"
+        lossless = None if stem else Measured(report.integrated_lufs, report.true_peak_dbtp,
+                                              decoded=False)  # fmt: skip
+        written = {}
+        for fmt in beat.request.formats:
+            path = folder / "stems" / f"{name}.{fmt}" if stem else folder / f"mix.{fmt}"
+            subtype = stem_subtype if stem else None
+            if fmt in LOSSLESS and lossless is not None:
                 write_audio(path, audio, beat.sample_rate, fmt, subtype)
-                measure = lossless[name]
+                measure = lossless
             else:
-                ceiling = report.ceiling_dbtp if name == "mix" else None
+                ceiling = None if stem else report.ceiling_dbtp
                 measure = write_measured(path, audio, beat.sample_rate, fmt, ceiling, subtype)
                 if fmt in LOSSLESS:
-                    lossless[name] = measure
-            measured[str(path.relative_to(folder))] = measure
-            files.append(path)
+                    lossless = measure
             if beat.loop is not None and fmt == "wav":
                 add_loop_chunks(path, beat.loop.samples, beat.score, beat.sample_rate)
+            written[fmt] = measure
+        return written
+
+    # Tracks are written side by side: encoding and metering release the GIL.
+    with ThreadPoolExecutor(max_workers=min(len(tracks), os.cpu_count() or 1, 4)) as pool:
+        done = dict(zip(tracks, pool.map(write_track, tracks), strict=True))
+    measured: dict[str, Measured] = {}
+    for fmt in beat.request.formats:
+        for name in tracks:
+            path = folder / "stems" / f"{name}.{fmt}" if name != "mix" else folder / f"mix.{fmt}"
+            measured[str(path.relative_to(folder))] = done[name][fmt]
+            files.append(path)
     write_midi(beat.score, folder / "beat.mid")
     files.append(folder / "beat.mid")
     if beat.parts:  # a varied beat's sections, each a MIDI clip to drop into a DAW
