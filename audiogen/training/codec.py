@@ -126,6 +126,11 @@ def train(
     )  # fmt: skip
     msspec = losses_mod.MultiScaleMelSpectrogramLoss(config.sample_rate).to(device)
     balancer = losses_mod.Balancer(dict(train_config.weights))
+    # Steps without the adversarial losses (every step but each `disc_every`-th) balance the
+    # reconstruction losses on their own: the balancer wants every loss it weighs.
+    plain_balancer = losses_mod.Balancer(
+        {k: w for k, w in dict(train_config.weights).items() if k not in ("adv", "feat")}
+    )
 
     step, runs, seconds, cpu_seconds = 0, 0, 0.0, 0.0
     state_path = state_dir / STATE
@@ -204,7 +209,7 @@ def train(
         opt_g.zero_grad()
         if qres.penalty is not None and qres.penalty.requires_grad:
             qres.penalty.backward(retain_graph=True)
-        balancer.backward(losses, y)
+        (balancer if "adv" in losses else plain_balancer).backward(losses, y)
         opt_g.step()
         step += 1
         for name, value in losses.items():

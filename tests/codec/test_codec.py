@@ -115,6 +115,11 @@ def test_training_resumes_where_it_stopped(tmp_path, phrases):
                                disc_filters=8)  # fmt: skip
     third = train(**{**run, "train_config": lighter})
     assert third["steps"] == 3 and "adv" in third["losses"]
+    # The critic every other step: the steps between train on reconstruction alone.
+    sparse = CodecTrainConfig(segment_s=0.2, batch_size=2, adversarial_after=1, disc_scales=2,
+                              disc_filters=8, disc_every=2)  # fmt: skip
+    fourth = train(**{**run, "train_config": sparse, "max_steps": 2})
+    assert fourth["steps"] == 5 and np.isfinite(fourth["losses"]["l1"])
 
 
 def test_the_onnx_decoder_sounds_the_same_as_torch_at_any_length(tmp_path):
