@@ -85,7 +85,7 @@ def load(port: int, clients: int, duration_s: float, genres: list[str], seed: in
             answers.append(seconds)
 
     def client(index: int) -> None:
-        rng = random.Random(seed * 1000 + index)
+        rng = random.Random(seed * 1_000_000 + clients * 1000 + index)
         while time.perf_counter() < end:
             roll = rng.random()
             if roll < 0.25:
@@ -177,17 +177,23 @@ def _round(value: float | None) -> float | None:
 
 
 def batch_rate(requests: list[dict], folder: Path, workers: int) -> dict:
-    """The same requests as one `audiogen batch` recipe: beats per minute, its start included."""
+    """The same requests as one `audiogen batch` recipe: beats per minute with its start (the
+    worker processes load their models) and without (its items' own seconds)."""
+    unique = list({json.dumps(r, sort_keys=True): r for r in requests}.values())
+    folder.mkdir()
     recipe = folder / "same.yaml"
-    recipe.write_text(json.dumps({"name": "same", "items": requests}), encoding="utf-8")
+    recipe.write_text(json.dumps({"name": "same", "items": unique}), encoding="utf-8")
     command = [sys.executable, "-m", "audiogen", "-q", "batch", str(recipe),
                "-o", str(folder / "batch"), "--workers", str(workers)]  # fmt: skip
     started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=REPO)
+    subprocess.run(command, check=True, cwd=REPO, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
     summary = json.loads((folder / "batch" / "summary.json").read_text())
-    return {"items": len(requests), "done": summary["done"], "seconds": round(seconds, 2),
-            "beats_per_min": round(summary["done"] / seconds * 60, 1)}  # fmt: skip
+    busy = sum(row["seconds"] for row in summary["rows"]) / workers
+    return {"items": len(unique), "done": summary["done"], "seconds": round(seconds, 2),
+            "beats_per_min": round(summary["done"] / seconds * 60, 1),
+            "beats_per_min_without_start": round(summary["done"] / busy * 60, 1),
+            "load_average": os.getloadavg()[0]}  # fmt: skip
 
 
 def kill_test(out: Path, workers: int, genres: list[str]) -> dict:
@@ -295,13 +301,16 @@ def main() -> None:
             genres = [g["name"] for g in call(server.port, "GET", "/v1/genres")[1]]
             result["first_beats_s"] = warm_up(server.port, args.workers, genres)
             save()
-            requests: list[dict] = []
             for clients in args.clients:
                 phase = load(server.port, clients, args.duration, genres, args.seed)
-                requests += phase.pop("valid_requests")
+                phase["load_average"] = os.getloadavg()[0]
                 phase["disk_bytes_at_end"], phase["job_folders_at_end"] = disk_bytes(out)
                 result.setdefault("load", []).append(phase)
                 result["peak_rss_bytes"] = server.peak_rss
+                save()
+                # at once, so that the machine's other load is about the same (the server idles)
+                requests = phase.pop("valid_requests")
+                phase["batch"] = batch_rate(requests, folder / f"batch-{clients}", args.workers)
                 print(json.dumps({k: v for k, v in phase.items() if k != "unexpected"}), flush=True)
                 save()
             # the sweep looks every TTL/4: after TTL and one more look, nothing is left
@@ -314,10 +323,6 @@ def main() -> None:
             server.stop()
         result["kill_test"] = kill_test(folder / "killed", args.workers, genres)
         print(json.dumps(result["kill_test"]), flush=True)
-        save()
-        unique = list({json.dumps(r, sort_keys=True): r for r in requests}.values())
-        result["batch"] = batch_rate(unique[:200], folder, args.workers)
-        print(json.dumps(result["batch"]), flush=True)
         save()
     print(table(result))
 
@@ -345,17 +350,22 @@ def table(result: dict) -> str:
         lambda p: f"{p['answer_p50_ms']:.0f} / {p['answer_p95_ms']:.0f} ms",
     )
     row("requests (by status)", lambda p: f"{p['requests']} ({statuses(p)})")
+    row(
+        "`audiogen batch`, same requests: beats/min (without its start)",
+        lambda p: f"{p['batch']['beats_per_min']} ({p['batch']['beats_per_min_without_start']})",
+    )
+    row("load average (1 min) after the phase / the batch", lambda p: f"{p['load_average']:.1f} / "
+        f"{p['batch']['load_average']:.1f}")  # fmt: skip
     row("5xx", lambda p: p["5xx"])
     row("unexpected answers", lambda p: p["unexpected_count"])
     row("disk at the end of the phase", lambda p: f"{p['disk_bytes_at_end'] / 1e6:.1f} MB, "
         f"{p['job_folders_at_end']} beats")  # fmt: skip
-    batch = result["batch"]
     kill = result["kill_test"]
     lines = [
         *rows,
         "",
-        f"- `audiogen batch` on the same {batch['items']} requests, {result['workers']} workers: "
-        f"{batch['beats_per_min']} beats/min ({batch['seconds']} s, its start included)",
+        f"- server: {result['workers']} workers, up in {result['start_s']} s, first beats (one "
+        f"per worker, not counted above) {result['first_beats_s']} s",
         f"- peak server RSS: {result['peak_rss_bytes'] / 2**20:.0f} MiB",
         f"- disk after the TTL ({result['ttl_s']:g} s): {result['after_ttl']['disk_bytes']} bytes, "
         f"{result['after_ttl']['job_folders']} beats",
