@@ -160,6 +160,12 @@ def test_a_cors_origin_that_is_no_origin_is_refused(tmp_path, capsys, origin):
     assert not (tmp_path / "o").exists()
 
 
+def test_an_address_without_the_ray_backend_is_refused(tmp_path, capsys):
+    assert main(["serve", "--out", str(tmp_path / "o"), "--address", "ray://head:10001"]) == 2
+    assert "give --backend ray with it" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_ray_that_cannot_start_refuses_serve_in_one_line_leaving_nothing(
     tmp_path, monkeypatch, capsys
 ):
