@@ -369,25 +369,42 @@ def _execute(
             yield future.result()
 
 
-def _execute_ray(
-    items: list[Item], out: Path, workers: int, address: str | None
-) -> Iterator[Outcome]:
+def start_ray(workers: int, address: str | None) -> bool:
+    """Connect to the Ray cluster at ``address``, else start one here with ``workers`` CPUs,
+    unless this process is connected already (`audiogen serve --backend ray` uses it too).
+
+    Returns:
+        Whether this call connected, so the caller shuts Ray down when done.
+
+    Raises:
+        RequestError: ray is not installed.
+        OutputError: Ray could not start; one line.
+    """
     try:
         import ray
     except ImportError:
         raise RequestError(
             "the ray backend needs ray: pip install 'ray==2.60.0' (or use --backend local)"
         ) from None
-    started = not ray.is_initialized()
-    if started:
-        try:
-            if address:
-                ray.init(address=address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=max(1, workers), log_to_driver=False, include_dashboard=False)
-        except Exception as exc:  # Ray's own errors, of many kinds: one line for the user
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise OutputError(f"Ray could not start ({first[:200]}); use --backend local") from None
+    if ray.is_initialized():
+        return False
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(1, workers), log_to_driver=False, include_dashboard=False)
+    except Exception as exc:  # Ray's own errors, of many kinds: one line for the user
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise OutputError(f"Ray could not start ({first[:200]}); use --backend local") from None
+    return True
+
+
+def _execute_ray(
+    items: list[Item], out: Path, workers: int, address: str | None
+) -> Iterator[Outcome]:
+    started = start_ray(workers, address)
+    import ray
+
     try:
         remote = ray.remote(num_cpus=1)(_ray_task)
         pending = [remote.remote(item, str(out)) for item in items]
@@ -402,6 +419,13 @@ def _execute_ray(
 def _ray_task(item: Item, out: str) -> Outcome:
     _worker_init()
     return render_item(item, out)
+
+
+def worker_session() -> Session:
+    """The session of a worker process (a Ray task's, the server's on Ray too): one thread,
+    its models loaded once per process."""
+    _worker_init()
+    return _session()
 
 
 def _worker_init(parent: int | None = None) -> None:

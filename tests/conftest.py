@@ -1,9 +1,16 @@
-"""Shared fixtures: tiny scores made in the test, and the location of the shared datasets."""
+"""Shared fixtures: tiny scores made in the test, the location of the shared datasets, and a
+real server for the tests that need one."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +31,36 @@ def _private_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUDIOGEN_CACHE", str(tmp_path_factory.mktemp("cache")))
         yield
+
+
+@contextlib.contextmanager
+def _serving(app: Any) -> Iterator[str]:
+    """The ASGI ``app`` served by uvicorn on a free port of 127.0.0.1, in this process; its
+    URL. It stops when the block ends."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def serving() -> Callable[[Any], contextlib.AbstractContextManager[str]]:
+    """``with serving(app) as url:``: a real server, where a test client is not enough (a
+    browser, a socket)."""
+    return _serving
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ FRONT_DOORS = {"audiogen.cli", "audiogen.cli.common", "audiogen.cli.info", "audi
                "audiogen.api", "audiogen.batch",
                "audiogen.pipeline", "audiogen.server", "audiogen.server.app",
                "audiogen.server.errors", "audiogen.server.jobs", "audiogen.server.page",
-               "audiogen.server.replies", "audiogen.server.schema"}  # fmt: skip
+               "audiogen.server.replies", "audiogen.server.schema", "audiogen.server.guards",
+               "audiogen.server.ray_jobs"}  # fmt: skip
 
 
 def _module_name(path: Path) -> str:

@@ -9,16 +9,14 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
-import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import soundfile as sf
-import uvicorn
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -38,22 +36,10 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def url(tmp_path_factory: pytest.TempPathFactory, serving) -> Iterator[str]:
     """The server on a free port of 127.0.0.1, in this process."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(tmp_path_factory.mktemp("serve"), workers=1, max_queue=8)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(tmp_path_factory.mktemp("serve"), workers=1, max_queue=8)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +156,40 @@ def test_a_soloed_stem_silences_the_others(browser, generated):
         browser.find_element(By.ID, "play").click()
         time.sleep(0.6)  # the playhead on its way
         Path(picture).write_bytes(browser.get_screenshot_as_png())
+
+
+def test_the_page_asks_for_the_token_and_sends_it(browser, tmp_path, serving):
+    with serving(create_app(tmp_path, workers=1, token="s3cret")) as url:
+        assert b"<form" in _get(url + "/") and _get(url + "/static/page.js")  # the page: open
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _get(url + "/v1/kits")
+        assert refused.value.code == 401
+        browser.get(url + "/")
+        _until(browser, "!document.getElementById('access').hidden")
+        assert "needs its token" in browser.find_element(By.ID, "status").text
+        browser.find_element(By.ID, "token").send_keys("s3cret", Keys.ENTER)
+        _until(browser, "document.querySelectorAll('#kit option').length > 1")
+        assert not browser.find_element(By.ID, "access").is_displayed()
+        browser.find_element(By.ID, "bars").send_keys("1")
+        Select(browser.find_element(By.ID, "kit")).select_by_value("acoustic")
+        browser.find_element(By.ID, "generate").click()
+        _until(browser, "window.audiogen.ready")
+        job = browser.execute_script("return window.audiogen.job")
+        assert job["status"] == "done"
+        assert browser.execute_script("return window.audiogen.player.duration") > 0
+        # a download link cannot carry the token: the page fetches the file with it and saves it
+        saved = browser.execute_async_script(
+            """const done = arguments[0];
+            HTMLAnchorElement.prototype.click = async function () {
+              const blob = await (await fetch(this.href)).blob();
+              done([this.download, blob.size]);
+            };
+            const link = document.querySelector('#downloads a[download$="beat.mid"]');
+            link.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true}));"""
+        )
+        request = urllib.request.Request(
+            job["files"]["beat.mid"], headers={"Authorization": "Bearer s3cret"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            midi = answer.read()
+        assert saved == [f"{job['id']}-beat.mid", len(midi)]

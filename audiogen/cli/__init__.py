@@ -147,6 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="require Authorization: Bearer TOKEN on every request (default: $AUDIOGEN_TOKEN; "
         "needed to bind beyond this machine)",
     )  # fmt: skip
+    serve.add_argument(
+        "--cors", action="append", default=[], metavar="ORIGIN",
+        help="let pages from ORIGIN (such as https://app.example.com) call the API from a "
+        "browser; repeat for more (default: none)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--backend", choices=("local", "ray"), default="local",
+        help="run the jobs here, or on the batch's Ray backend (needs ray installed)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--address", metavar="ADDR",
+        help="Ray cluster address (default: a Ray started here); its workers must reach --out",
+    )  # fmt: skip
     tools = sub.add_parser(
         "tools",
         help="print the API's operations as function-calling tool definitions (JSON Schema)",

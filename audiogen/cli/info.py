@@ -37,13 +37,34 @@ def serve(args: argparse.Namespace) -> int:
     ttl = args.ttl if args.ttl is not None else TTL_S
     if not 0 < ttl < float("inf"):
         raise AudiogenError(f"--ttl {ttl:g}: give a number of seconds over 0")
-    app = create_app(out, workers=args.workers, token=token, ttl_s=ttl)
+    if args.address and args.backend != "ray":
+        raise AudiogenError("--address is a Ray cluster's: give --backend ray with it")
+    cors = [_origin(o) for o in args.cors]
+    app = create_app(
+        out, workers=args.workers, token=token, ttl_s=ttl, cors=cors, backend=args.backend,
+        address=args.address,
+    )  # fmt: skip
+    app.state.jobs.open()  # Ray, the folder and its lock: a refusal here is one line
     level = "debug" if args.debug else "error" if args.quiet else "info"
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=level)
     except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then passes the signal on
         pass
+    finally:
+        app.state.jobs.close()  # the lock and Ray, had uvicorn not started
     return 0
+
+
+def _origin(text: str) -> str:
+    """A CORS origin as browsers send it: scheme, host and port, nothing more."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise AudiogenError(
+            f"--cors {text}: give an origin, such as https://app.example.com (no path, no *)"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def tools(args: argparse.Namespace) -> int:

@@ -8,10 +8,9 @@ import dataclasses
 import logging
 import mimetypes
 import os
-import secrets
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,8 @@ from starlette.exceptions import HTTPException
 from audiogen import __version__
 from audiogen.errors import AudiogenError, MidiError, RequestError
 from audiogen.request import RenderRequest, resolve_generation, split_vary_options
-from audiogen.server.errors import Busy, HttpError, TooLarge
+from audiogen.server.errors import Busy, HttpError
+from audiogen.server.guards import BodyLimit, allow_origins, require_token
 from audiogen.server.jobs import TTL_S, JobQueue, loaded_session
 from audiogen.server.page import add_page
 from audiogen.server.replies import WaitS, answer_job, check_length, job_view
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 MAX_SECONDS = 600.0  # the longest beat one request may ask for
 MAX_UPLOAD_BYTES = 1 << 20  # a drum MIDI file is kilobytes; a megabyte is a long song
 MAX_PROMPT_CHARS = 1000
-NextHandler = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(
@@ -60,6 +59,9 @@ def create_app(
     session: Callable[[], Session] = loaded_session,
     token: str | None = None,
     ttl_s: float = TTL_S,
+    cors: Sequence[str] = (),
+    backend: str = "local",
+    address: str | None = None,
 ) -> FastAPI:
     """The API as an ASGI app (serve it with uvicorn, as `audiogen serve` does).
 
@@ -69,14 +71,20 @@ def create_app(
         max_queue: jobs that may wait beyond the running ones (default: 4 per worker); one more
             is answered 429 with Retry-After.
         max_seconds: the longest beat a request may ask for.
-        max_upload_bytes: the largest MIDI file `POST /v1/render` takes, and the largest
-            Content-Length any request may declare (413 beyond).
+        max_upload_bytes: the largest body any request may send, a MIDI file for
+            `POST /v1/render` included, with a declared length or without (413 beyond).
         session: makes a worker's session (default: one with its models loaded at start).
-        token: when set, every request must carry ``Authorization: Bearer <token>`` (401).
+        token: when set, every API request must carry ``Authorization: Bearer <token>`` (401);
+            the page asks for it.
         ttl_s: how long a finished beat (and its files) is kept, across restarts too.
+        cors: the origins whose pages may call the API from a browser (default: none).
+        backend: "local" (worker threads here) or "ray" (the batch's Ray backend).
+        address: the Ray cluster (default: a Ray started here).
     """
     workers = workers or os.cpu_count() or 1
-    jobs = JobQueue(Path(out_dir), workers, max_queue or 4 * workers, session, ttl_s)
+    jobs = JobQueue(
+        Path(out_dir), workers, max_queue or 4 * workers, session, ttl_s, backend, address
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,9 +101,11 @@ def create_app(
     )
     app.state.jobs = jobs
     _handle_errors(app)
-    _limit_bodies(app, max_upload_bytes)
+    app.add_middleware(BodyLimit, limit=max_upload_bytes)
     if token is not None:
-        _require_token(app, token)
+        require_token(app, token)
+    if cors:
+        allow_origins(app, cors)
 
     def route(name: str, **extra: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """A route for one of `schema.OPERATIONS`, named and described there."""
@@ -179,7 +189,7 @@ def create_app(
         options.pop("wait", None)
         filename = options.pop("filename", "upload.mid")
         render = await run_in_threadpool(lambda: RenderRequest.create(**options))
-        data = await _upload(request, max_upload_bytes)
+        data = await _upload(request)
         score = await run_in_threadpool(_read_upload, data, filename, render.note_map)
         check_length(score.bpm, str(score.meter), score.bars, max_seconds)
         described = {"source": Path(filename).name, "render": render.to_dict()}
@@ -217,7 +227,7 @@ def create_app(
     async def explain_midi(request: Request, filename: str = "upload.mid") -> dict[str, Any]:
         from audiogen.explain.describe import describe, description_text
 
-        data = await _upload(request, max_upload_bytes)
+        data = await _upload(request)
         score = await run_in_threadpool(_read_upload, data, filename, "auto")
         d = await run_in_threadpool(describe, score)
         return {"description": d.to_dict(), "text": description_text(d, Path(filename).name)}
@@ -272,48 +282,12 @@ def _handle_errors(app: FastAPI) -> None:
         return answer(500, f"internal error: {exc!r}")
 
 
-def _limit_bodies(app: FastAPI, limit: int) -> None:
-    """Refuse a body declared larger than ``limit`` before it is read (the MIDI upload, which
-    may come without a length, is also counted as it arrives: see `_upload`)."""
-
-    @app.middleware("http")
-    async def check(request: Request, call_next: NextHandler) -> Response:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return JSONResponse({"error": _too_large(limit)}, status_code=TooLarge.status)
-        return await call_next(request)
-
-
-def _too_large(limit: int) -> str:
-    return f"the request body is over {limit} bytes: send a smaller one"
-
-
-def _require_token(app: FastAPI, token: str) -> None:
-    """Every request must carry ``Authorization: Bearer <token>`` (compared in constant time)."""
-    expected = f"Bearer {token}".encode()
-
-    @app.middleware("http")
-    async def check(request: Request, call_next: NextHandler) -> Response:
-        given = request.headers.get("authorization", "").encode()
-        if not secrets.compare_digest(given, expected):
-            return JSONResponse(
-                {"error": "this server needs its token: send Authorization: Bearer <token>"},
-                status_code=401, headers={"WWW-Authenticate": "Bearer"},
-            )  # fmt: skip
-        return await call_next(request)
-
-
-async def _upload(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it passes ``limit`` bytes (a declared length
-    over it is refused before, by `_limit_bodies`)."""
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise TooLarge(_too_large(limit))
+async def _upload(request: Request) -> bytes:
+    """The request body (`guards.BodyLimit` refuses one over the limit as it arrives)."""
+    data = await request.body()
     if not data:
         raise RequestError("send the drum MIDI file as the request body")
-    return bytes(data)
+    return data
 
 
 def _read_upload(data: bytes, filename: str, note_map: str) -> DrumScore:

@@ -22,10 +22,6 @@ class NotFinished(HttpError):
     status = 409
 
 
-class TooLarge(HttpError):
-    status = 413
-
-
 class Busy(HttpError):
     """The job queue is full; the client may try again after ``retry_after_s``."""
 

@@ -3,8 +3,10 @@
 `Beat.save`, as the CLI writes it.
 
 Each job has a record (``<out>/.jobs/<id>.json``) so that a restarted server still knows it: done
-if its folder is there (a folder is there whole or not at all), else failed. Finished jobs expire
-after a time to live, their files with them.
+if its folder is there and whole (every file its manifest lists, of the size and hash listed),
+else failed; a folder with no record is a failed job too. Failed or done, they expire after a time
+to live, their files with them. One server at a time writes a folder (``<out>/.serve.lock``).
+With the Ray backend the jobs run as the batch's Ray tasks, each worker thread waiting on one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import collections
 import json
 import logging
 import math
+import os
 import queue
 import re
 import secrets
@@ -25,18 +28,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audiogen.errors import AudiogenError, OutputError
+from audiogen.errors import AudiogenError, OutputError, RequestError
 from audiogen.files import atomic_path, write_text_atomic
 from audiogen.server.errors import Busy, NotFinished, NotFound
+from audiogen.server.guards import lock_folder
 
 if TYPE_CHECKING:
     from audiogen.beat import Beat
     from audiogen.pipeline import Session
     from audiogen.progress import Progress
+    from audiogen.server.ray_jobs import RayJobs
 
 log = logging.getLogger(__name__)
 STEMS_ZIP = "stems.zip"
 RECORDS = ".jobs"  # inside the output folder: one record per job
+LOCK = ".serve.lock"  # inside the output folder: held by the server writing it
+BACKENDS = ("local", "ray")
 TTL_S = 3600.0  # how long a finished job's files are kept
 ID_BYTES = 8
 _ID = re.compile(f"[0-9a-f]{{{2 * ID_BYTES}}}")
@@ -95,8 +102,10 @@ class JobQueue:
         out_dir: where each job's folder is written.
         workers: threads, each with its own session.
         max_queue: jobs that may wait beyond those running; one more is refused (`Busy`).
-        session: makes a worker's session (default: `loaded_session`).
+        session: makes a worker's session (default: `loaded_session`; not used on Ray).
         ttl_s: how long a finished job (and its files) is kept.
+        backend: "local" (each worker runs its jobs) or "ray" (each hands them to Ray).
+        address: the Ray cluster (default: one started here).
     """
 
     def __init__(
@@ -106,8 +115,15 @@ class JobQueue:
         max_queue: int,
         session: Callable[[], Session] = loaded_session,
         ttl_s: float = TTL_S,
+        backend: str = "local",
+        address: str | None = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise RequestError(f"backend {backend!r}: use {' or '.join(BACKENDS)}")
         self.out_dir = Path(out_dir)
+        self.backend, self.address = backend, address
+        self._ray: RayJobs | None = None
+        self._lock_fd: int | None = None
         self.workers = workers
         self.ttl_s = ttl_s
         self._session = session
@@ -119,18 +135,42 @@ class JobQueue:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
+    def open(self) -> None:
+        """Connect to Ray (with that backend), then make the output folder and lock it: one
+        server per folder, for each takes what it finds there as its own. Done by `start`, or
+        before it, so that a server that cannot start says so in one line.
+
+        Raises:
+            OutputError: Ray cannot start (nothing is made), the folder cannot be made, or
+                another server holds it.
+        """
+        if self._lock_fd is not None:
+            return
+        if self.backend == "ray" and self._ray is None:
+            from audiogen.server.ray_jobs import RayJobs
+
+            self._ray = RayJobs(self.workers, self.address)
+        try:
+            try:
+                (self.out_dir / RECORDS).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"cannot create {self.out_dir}: {exc.strerror}") from None
+            self._lock_fd = lock_folder(self.out_dir / LOCK)
+        except OutputError:
+            if self._ray is not None:
+                self._ray.close()
+                self._ray = None
+            raise
+
     def start(self) -> None:
-        """Make the output folder, take back the jobs a previous server left, and start the
-        workers and the sweeper of expired jobs."""
+        """Lock the output folder (`open`), take back the jobs a previous server left, and
+        start the workers and the sweeper of expired jobs."""
         from audiogen.export import clear_leftovers
 
-        try:
-            (self.out_dir / RECORDS).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create {self.out_dir}: {exc.strerror}") from None
+        self.open()
         clear_leftovers(self.out_dir)  # what a killed server left half-written
-        for partial in self.out_dir.glob(f".*.{STEMS_ZIP}.*.partial"):
-            partial.unlink(missing_ok=True)
+        for partial in [*self.out_dir.glob(".*.partial"), *self.out_dir.glob(f"{RECORDS}/.*")]:
+            partial.unlink(missing_ok=True)  # a stems zip's or a record's, cut off
         self._restore()
         threads = [(self._work, f"audiogen-job-{i}") for i in range(self.workers)]
         for target, name in [*threads, (self._sweep, "audiogen-expiry")]:
@@ -140,19 +180,27 @@ class JobQueue:
 
     def close(self) -> None:
         """Stop the workers once their running jobs end; waiting jobs fail. A job still running
-        when the process exits leaves only a staging folder, which the next start removes."""
-        while True:
-            try:
-                job = self._waiting.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                self._finish(job, "failed", "the server stopped before this job ran")
-        self._stopping.set()
-        for _ in range(self.workers):
-            self._waiting.put(None)
-        for thread in self._threads:  # idle ones end at once; a running job is not waited for
-            thread.join(timeout=CLOSE_WAIT_S)
+        when the process exits leaves only a staging folder, which the next start removes.
+        Then let go of Ray and the folder's lock (also when the server never started)."""
+        if self._threads and not self._stopping.is_set():
+            while True:
+                try:
+                    job = self._waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    self._finish(job, "failed", "the server stopped before this job ran")
+            self._stopping.set()
+            for _ in range(self.workers):
+                self._waiting.put(None)
+            for thread in self._threads:  # idle ones end at once; a running job is not awaited
+                thread.join(timeout=CLOSE_WAIT_S)
+        if self._ray is not None:
+            self._ray.close()
+            self._ray = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # the lock goes with it
+            self._lock_fd = None
 
     def submit(self, kind: str, request: dict[str, Any], run: Callable[[Session], Beat]) -> Job:
         """Queue a job that makes its beat with ``run(session)``.
@@ -269,7 +317,11 @@ class JobQueue:
 
     def _restore(self) -> None:
         """The jobs a previous server left: done where their folder is whole, else failed (a
-        folder is renamed into place whole, so there is no half of one to serve)."""
+        folder is renamed into place whole, but a kill while one expired can leave part of
+        it). A job folder without a record, and a stems zip without a job, are left by a kill
+        too: the folder is a failed job, which expires as any other; the zip goes now."""
+        from audiogen.batch import is_done
+
         for path in sorted((self.out_dir / RECORDS).glob("*.json")):
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
@@ -280,7 +332,7 @@ class JobQueue:
                 continue
             if path.stem != job.id or not _ID.fullmatch(job.id):  # the id names a folder
                 continue
-            job.files = _manifest_files(job.folder)
+            job.files = _manifest_files(job.folder) if is_done(job.folder) else ()
             if job.files:
                 status, error = "done", None
             elif record.get("status") == "failed":
@@ -290,22 +342,40 @@ class JobQueue:
             job.status = job.step = status
             job.error, job.progress = error, 1.0 if status == "done" else 0.0
             job.ended = record.get("ended") or time.time()
-            job.finished.set()
-            self._jobs[job.id] = job
-            self._write_record(job)
+            self._restored(job)
+        for folder in self.out_dir.iterdir():
+            if _ID.fullmatch(folder.name) and folder.name not in self._jobs:
+                lost = Job(folder.name, "unknown", {}, None, folder, created=time.time())
+                lost.status = lost.step = "failed"
+                lost.error = "the server stopped before this job was recorded"
+                lost.ended = time.time()
+                self._restored(lost)
+        for zipped in self.out_dir.glob(f"*.{STEMS_ZIP}"):
+            if zipped.name.removesuffix(f".{STEMS_ZIP}") not in self._jobs:
+                zipped.unlink(missing_ok=True)
+
+    def _restored(self, job: Job) -> None:
+        job.finished.set()
+        self._jobs[job.id] = job
+        self._write_record(job)
 
     def _work(self) -> None:
-        session = self._session()
+        session = self._session() if self._ray is None else None
         while (job := self._waiting.get()) is not None:
             with self._lock:
                 if job.deleted:
                     continue
                 job.status = job.step = "running"
             started = time.monotonic()
-            session.callback = job.update
+            if session is not None:
+                session.callback = job.update
             assert job.run is not None  # only restored jobs have none, and they are not queued
             try:
-                job.run(session).save(job.folder)
+                if self._ray is not None:
+                    self._ray.run(job.run, job.folder)
+                else:
+                    assert session is not None
+                    job.run(session).save(job.folder)
                 job.files = _manifest_files(job.folder)
             except AudiogenError as exc:
                 self._finish(job, "failed", str(exc))
@@ -315,7 +385,8 @@ class JobQueue:
             else:
                 self._finish(job, "done")
             finally:
-                session.callback = None
+                if session is not None:
+                    session.callback = None
                 self._seconds.append(time.monotonic() - started)
 
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:

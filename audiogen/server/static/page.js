@@ -5,8 +5,12 @@ import { Grid } from "./grid.js";
 import { Player } from "./player.js";
 
 const POLL_MS = 250;
+const TOKEN_KEY = "audiogen-token";
 const $ = (id) => document.getElementById(id);
-const player = new Player();
+// A server started with a token wants it on every request: asked for once, kept for the session.
+let token = sessionStorage.getItem(TOKEN_KEY) || "";
+const auth = () => (token ? { Authorization: `Bearer ${token}` } : {});
+const player = new Player(auth);
 const grid = new Grid($("grid"), (edits) => {
   $("edits").textContent = edits ? `${edits} hit${edits > 1 ? "s" : ""} changed` : "";
   $("rerender").disabled = edits === 0 || busy;
@@ -26,15 +30,26 @@ function setBusy(value) {
   $("rerender").disabled = value || grid.edits() === 0;
 }
 
+class NeedsToken extends Error {}
+
 async function api(method, url, body) {
+  const headers = auth();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   const answer = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = answer.status === 204 ? null : await answer.json();
+  if (answer.status === 401) {
+    askToken();
+    throw new NeedsToken(token ? "the token was refused" : "this server needs its token");
+  }
   if (!answer.ok) throw new Error(data && data.error ? data.error : `${answer.status}`);
   return data;
+}
+
+function askToken() {
+  $("access").hidden = false;
+  $("token").focus();
 }
 
 async function fillChoices() {
@@ -157,8 +172,24 @@ function drawDownloads(take) {
     link.href = take.files[name];
     link.download = `${take.id}-${name}`;
     link.textContent = name;
+    link.addEventListener("click", (e) => { if (token) { e.preventDefault(); download(link); } });
     item.append(link);
     list.append(item);
+  }
+}
+
+// A link cannot carry the token, so with one the file is fetched and saved from memory.
+async function download(link) {
+  try {
+    const answer = await fetch(link.href, { headers: auth() });
+    if (!answer.ok) throw new Error(`${answer.status}`);
+    const saving = document.createElement("a");
+    saving.href = URL.createObjectURL(await answer.blob());
+    saving.download = link.download;
+    saving.click();
+    setTimeout(() => URL.revokeObjectURL(saving.href), 60000);
+  } catch (error) {
+    say(`${link.download} could not be downloaded: ${error.message}`);
   }
 }
 
@@ -216,6 +247,23 @@ $("play").addEventListener("click", async () => {
 });
 
 // For people reading the page's state from the browser's console, and for the tests.
-window.audiogen = { player, grid, takes, get job() { return job; }, get ready() { return ready; } };
-fillChoices().catch((e) => say(`Cannot reach the server: ${e.message}`));
+window.audiogen = {
+  player, grid, takes, get job() { return job; }, get ready() { return ready; }, download,
+};
+$("access").addEventListener("submit", (e) => {
+  e.preventDefault();
+  token = $("token").value.trim();
+  sessionStorage.setItem(TOKEN_KEY, token);
+  start();
+});
+
+// The genre and kit lists, once the server lets the page in.
+function start() {
+  fillChoices().then(() => {
+    $("access").hidden = true;
+    say("Ready.");
+  }).catch((e) => say(e instanceof NeedsToken ? `${e.message}: enter it above.` : `Cannot reach the server: ${e.message}`));
+}
+
+start();
 requestAnimationFrame(tick);

@@ -3,7 +3,9 @@
 // stems are, each through its own GainNode.
 
 export class Player {
-  constructor() {
+  // headers: the headers each fetch carries (the server's token, where it has one).
+  constructor(headers = () => ({})) {
+    this.headers = headers;
     this.context = null;
     this.buffers = {};   // "mix" and each stem group -> AudioBuffer
     this.gains = {};     // the same names -> GainNode
@@ -33,7 +35,7 @@ export class Player {
     if (!this.context) this.context = new AudioContext();
     const names = Object.keys(urls);
     const decoded = await Promise.all(names.map(async (name) => {
-      const answer = await fetch(urls[name]);
+      const answer = await fetch(urls[name], { headers: this.headers() });
       if (!answer.ok) throw new Error(`${name}: ${answer.status}`);
       return this.context.decodeAudioData(await answer.arrayBuffer());
     }));
