@@ -8,7 +8,8 @@
 kit but lofi; ``--phrases`` reads it from the pickle that ``pipelines/train_codec.py
 --save-phrases`` writes) through the sampler and encodes it with the frozen codec into shards in
 ``--tokens`` (default ~/.cache/audiogen/train/renderer-tokens); run it again to resume, or with
-``--passes N`` to play each piece through N kits. Training reads the shards only; tokens of
+``--passes N`` to play each piece through N kits (``--workers`` processes make shards side by
+side). Training reads the shards only; tokens of
 another codec are refused. State goes to ~/.cache/audiogen/train/renderer (``--state``), the
 checkpoint to checkpoints/renderer.
 """
@@ -56,7 +57,7 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
     if args.precompute:
         plan = Plan(kits=training_kits(), shard_pieces=args.shard_pieces, passes=args.passes)
         summary = precompute(material(args.groove, args.phrases), args.codec, args.tokens, plan,
-                             max_shards=args.max_shards)  # fmt: skip
+                             max_shards=args.max_shards, workers=args.workers)  # fmt: skip
         logging.info("precompute: %s", summary)
         return
     from audiogen.training.renderer import train

@@ -24,8 +24,9 @@ import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from audiogen.planner.bars import Phrase, phrase_to_score
 from audiogen.renderers.features import FEATURES, stem_frames
 from audiogen.score import MAX_BPM, MIN_BPM, DrumScore
 from audiogen.training.clips import ISOLATED_SHARE, isolated_hits
+
+if TYPE_CHECKING:
+    from audiogen.codec.model import Codec
 
 log = logging.getLogger(__name__)
 
@@ -91,20 +95,18 @@ def shard_path(folder: Path, index: int) -> Path:
 
 def precompute(
     phrases: Sequence[Phrase], codec_dir: Path, folder: Path, plan: Plan,
-    max_shards: int | None = None,
+    max_shards: int | None = None, workers: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
-    """Write the shards of ``plan`` that are not there yet; returns counts and the cost.
+    """Write the shards of ``plan`` that are not there yet, in ``workers`` processes; returns
+    counts and the cost (wall and CPU seconds per minute of material, every stem of it).
 
     ``max_shards`` stops after that many new shards (the rest are made by a later call).
     """
-    import torch
-
-    from audiogen.codec.model import Codec
-    from audiogen.kits import load_kit
-    from audiogen.renderers.sampler import Sampler
+    from concurrent.futures import Executor, ProcessPoolExecutor
+    from multiprocessing import get_context
 
     identity = codec_identity(codec_dir)
-    codec = Codec.load(codec_dir)
+    codec = _codec(codec_dir)
     manifest = dict(identity, kits=list(plan.kits), piece_bars=plan.piece_bars,
                     shard_pieces=plan.shard_pieces, seed=plan.seed,
                     material=material_digest(phrases), sample_rate=codec.sample_rate,
@@ -116,50 +118,85 @@ def precompute(
     todo = pieces(phrases, plan.piece_bars, plan.seed)
     chunks = -(-len(todo) // plan.shard_pieces)
     total = chunks * min(plan.passes, len(plan.kits))
-    hop = codec.config.hop_length
-    made, seconds, busy = 0, 0.0, 0.0
-    for index in range(total):
-        path = shard_path(folder, index)
-        if path.exists():
-            continue
-        if max_shards is not None and made >= max_shards:
-            break
-        started = time.perf_counter()
-        chunk, p = index % chunks, index // chunks
-        k = (chunk + p) % len(plan.kits)
-        rng = np.random.default_rng([plan.seed, index])
-        sampler = Sampler(load_kit(plan.kits[k]), codec.sample_rate)
-        scores = [piece_score(phrase, first, plan.piece_bars, rng) for phrase, first in
-                  todo[chunk * plan.shard_pieces : (chunk + 1) * plan.shard_pieces]]  # fmt: skip
-        instruments = sorted(sampler.kit.instruments)
-        scores += [isolated_hits(instruments, rng)
-                   for _ in range(round(ISOLATED_SHARE * len(scores)))]  # fmt: skip
-        examples = []
-        for score in scores:
-            stems = sampler.render(score, seed=int(rng.integers(2**31))).stems
-            groups = [g for g in GROUPS if g in stems]
-            if not groups:
-                continue
-            length = max(len(stems[g]) for g in groups)
-            length = max(length, round(MIN_SECONDS * codec.sample_rate))
-            length = -(-length // hop) * hop
-            audio = np.stack([np.pad(stems[g], (0, length - len(stems[g]))) for g in groups])
-            with torch.no_grad():
-                codes = codec.encode(audio).cpu().numpy()
-            frames = codes.shape[-1]
-            seconds += length / codec.sample_rate
-            for i, g in enumerate(groups):
-                features = stem_frames(score, g, codec.config.frame_rate, frames)
-                examples.append((codes[i], features, GROUPS.index(g), k))
-        _write_shard(path, examples, identity["codec_sha256"])
-        made += 1
-        busy += time.perf_counter() - started
-        log.info("shard %d/%d (pass %d, kit %s): %d stems in %.0f s; %.1f s per minute of "
-                 "material so far", index + 1, total, p + 1, plan.kits[k], len(examples),
-                 time.perf_counter() - started, 60 * busy / max(seconds, 1e-9))  # fmt: skip
+    missing = [i for i in range(total) if not shard_path(folder, i).exists()][:max_shards]
+    jobs = [
+        _Job(codec_dir, shard_path(folder, i), i, (i % chunks + i // chunks) % len(plan.kits),
+             todo[i % chunks * plan.shard_pieces : (i % chunks + 1) * plan.shard_pieces], plan,
+             identity["codec_sha256"])
+        for i in missing
+    ]  # fmt: skip
+    pool: Executor | None = None
+    if workers > 1 and len(jobs) > 1:
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    seconds = wall = cpu = 0.0
+    try:
+        for n, (job, made) in enumerate(zip(jobs, (pool.map if pool else map)(_make_shard, jobs))):
+            seconds, wall, cpu = seconds + made[1], wall + made[2], cpu + made[3]
+            log.info("shard %d/%d (pass %d, kit %s): %d stems, %.1f min of beats in %.0f s "
+                     "(%.0f CPU s); %d of %d new shards made, %.1f s (%.1f CPU s) per minute "
+                     "so far", job.index + 1, total, job.index // chunks + 1,
+                     plan.kits[job.kit], made[0], made[1] / 60, made[2], made[3], n + 1,
+                     len(jobs), 60 * wall / seconds, 60 * cpu / seconds)  # fmt: skip
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
     done = sum(shard_path(folder, i).exists() for i in range(total))
-    return {"shards": total, "done": done, "made": made, "material_s": seconds,
-            "seconds": busy, "s_per_minute": 60 * busy / seconds if seconds else None}  # fmt: skip
+    per_minute = (lambda x: round(60 * x / seconds, 2) if seconds else None)  # noqa: E731
+    return {"shards": total, "done": done, "made": len(jobs), "material_s": round(seconds, 1),
+            "s_per_minute": per_minute(wall), "cpu_s_per_minute": per_minute(cpu)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Job:
+    codec_dir: Path
+    path: Path
+    index: int
+    kit: int
+    pieces: list[tuple[Phrase, int]]
+    plan: Plan
+    codec_sha256: str
+
+
+@lru_cache(maxsize=1)
+def _codec(folder: Path) -> Codec:
+    from audiogen.codec.model import Codec
+
+    return Codec.load(folder)
+
+
+def _make_shard(job: _Job) -> tuple[int, float, float, float]:
+    """Render, encode and write one shard; (stems, seconds of beats, wall s, CPU s)."""
+    import torch
+
+    from audiogen.kits import load_kit
+    from audiogen.renderers.sampler import Sampler
+
+    started, started_cpu = time.perf_counter(), time.process_time()
+    codec, plan = _codec(job.codec_dir), job.plan
+    hop, rate = codec.config.hop_length, codec.config.frame_rate
+    rng = np.random.default_rng([plan.seed, job.index])
+    sampler = Sampler(load_kit(plan.kits[job.kit]), codec.sample_rate)
+    scores = [piece_score(phrase, first, plan.piece_bars, rng) for phrase, first in job.pieces]
+    instruments = sorted(sampler.kit.instruments)
+    scores += [isolated_hits(instruments, rng) for _ in range(round(ISOLATED_SHARE * len(scores)))]
+    examples, seconds = [], 0.0
+    for score in scores:
+        stems = sampler.render(score, seed=int(rng.integers(2**31))).stems
+        groups = [g for g in GROUPS if g in stems]
+        if not groups:
+            continue
+        length = max(max(len(stems[g]) for g in groups), round(MIN_SECONDS * codec.sample_rate))
+        length = -(-length // hop) * hop
+        audio = np.stack([np.pad(stems[g], (0, length - len(stems[g]))) for g in groups])
+        with torch.no_grad():
+            codes = codec.encode(audio).cpu().numpy()
+        seconds += length / codec.sample_rate
+        for i, g in enumerate(groups):
+            features = stem_frames(score, g, rate, codes.shape[-1])
+            examples.append((codes[i], features, GROUPS.index(g), job.kit))
+    _write_shard(job.path, examples, job.codec_sha256)
+    return (len(examples), seconds, time.perf_counter() - started,
+            time.process_time() - started_cpu)  # fmt: skip
 
 
 def _check_manifest(folder: Path, manifest: dict[str, Any]) -> None:
@@ -188,19 +225,17 @@ def _write_shard(path: Path, examples: list[tuple[np.ndarray, np.ndarray, int, i
     starts = np.cumsum([0] + [codes.shape[-1] for codes, _, _, _ in examples])
     features = np.concatenate([f for _, f, _, _ in examples]) if examples else np.zeros((0, 1))
     rows, columns = np.nonzero(features)
-    arrays = {
-        "tokens": np.concatenate([c for c, _, _, _ in examples], axis=-1).astype(np.int16)
-        if examples else np.zeros((0, 0), np.int16),
-        "starts": starts.astype(np.int64),
-        "stem": np.array([s for _, _, s, _ in examples], dtype=np.int8),
-        "kit": np.array([k for _, _, _, k in examples], dtype=np.int8),
-        "feature_frame": rows.astype(np.int64),
-        "feature_column": columns.astype(np.int16),
-        "feature_value": features[rows, columns].astype(np.float32),
-        "codec_sha256": np.array(codec_sha256),
-    }  # fmt: skip
+    tokens = (np.concatenate([c for c, _, _, _ in examples], axis=-1) if examples
+              else np.zeros((0, 0)))  # fmt: skip
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        np.savez_compressed(
+            fh, tokens=tokens.astype(np.int16), starts=starts.astype(np.int64),
+            stem=np.array([s for _, _, s, _ in examples], dtype=np.int8),
+            kit=np.array([k for _, _, _, k in examples], dtype=np.int8),
+            feature_frame=rows.astype(np.int64), feature_column=columns.astype(np.int16),
+            feature_value=features[rows, columns].astype(np.float32),
+            codec_sha256=np.array(codec_sha256),
+        )  # fmt: skip
 
 
 @dataclass
@@ -243,7 +278,8 @@ class Shards:
                 part = {k: data[k] for k in data.files}
             if str(part.pop("codec_sha256")) != manifest["codec_sha256"]:
                 raise AudiogenError(f"{path} was made by another codec than {folder}'s: delete it")
-            parts.append(part)
+            if len(part["stem"]):  # a shard whose pieces all played nothing adds nothing
+                parts.append(part)
         if not parts:
             raise AudiogenError(f"no shards in {folder} yet: run the precompute first")
         frames = np.cumsum([0] + [p["tokens"].shape[-1] for p in parts[:-1]])
