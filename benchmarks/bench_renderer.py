@@ -242,7 +242,9 @@ def main() -> None:
     pictured: set[str] = set()
     neural_s = sampler_s = music_s = 0.0
     stems = 0
-    for index, phrase in enumerate(groove_test_beats(args.performances, args.groove)):
+    phrases = groove_test_beats(args.performances, args.groove)
+    renderer.render(opening(phrases[0], 0.0), kits[0], sample_rate=sr)  # warm-up, not timed
+    for index, phrase in enumerate(phrases):
         score, kit = opening(phrase, args.seconds), kits[index % len(kits)]
         made = render_pair(score, kit, renderer, codec, seed=index)
         neural_s, sampler_s = neural_s + made["neural_s"], sampler_s + made["sampler_s"]
