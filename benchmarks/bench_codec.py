@@ -42,7 +42,7 @@ from measures import (  # noqa: E402
 from audiogen.codec.model import Codec  # noqa: E402
 from audiogen.instruments import GROUPS  # noqa: E402
 from audiogen.kits import load_kit  # noqa: E402
-from audiogen.planner.bars import phrase_to_score  # noqa: E402
+from audiogen.planner.bars import Phrase, phrase_to_score  # noqa: E402
 from audiogen.renderers.sampler import Sampler, Variation  # noqa: E402
 from audiogen.training.clips import HELD_OUT_KIT, training_kits  # noqa: E402
 from audiogen.training.groove import load_groove  # noqa: E402
@@ -52,12 +52,17 @@ MAX_SECONDS = 12.0
 GROOVE = ROOT.parent / "shared/datasets/groove"
 
 
+def groove_test_beats(performances: int, groove: Path = GROOVE) -> list[Phrase]:
+    """``performances`` beats of the Groove test split (never trained on), the same every run."""
+    phrases = [p for p in load_groove(groove, ("test",)) if p.kind == "beat"]
+    rng = np.random.default_rng(0)
+    return [phrases[i] for i in sorted(rng.choice(len(phrases), performances, replace=False))]
+
+
 def held_out_stems(performances: int, sample_rate: int, groove: Path = GROOVE,
                    ) -> dict[str, list[tuple[str, np.ndarray]]]:  # fmt: skip
     """condition -> [(label, stem)] for 'seen kits' and 'held-out kit'."""
-    phrases = [p for p in load_groove(groove, ("test",)) if p.kind == "beat"]
-    rng = np.random.default_rng(0)
-    chosen = [phrases[i] for i in sorted(rng.choice(len(phrases), performances, replace=False))]
+    chosen = groove_test_beats(performances, groove)
     kits = training_kits()
     out: dict[str, list[tuple[str, np.ndarray]]] = {"seen kits": [], "held-out kit": []}
     for index, phrase in enumerate(chosen):

@@ -1,11 +1,17 @@
 """Train the neural renderer (audiocraft LMModel over our codec's tokens); resumable.
 
-    python pipelines/train_renderer.py --minutes 60          # needs checkpoints/codec
-    python pipelines/train_renderer.py --minutes 60          # again: resumes from its state
+    python pipelines/train_renderer.py --precompute            # once: tokens of the material
+    python pipelines/train_renderer.py --minutes 60            # train on them
+    python pipelines/train_renderer.py --minutes 60            # again: resumes from its state
 
-Material: as the codec's (Groove train split + style library, every kit but lofi); ``--phrases``
-reads it from the pickle that ``pipelines/train_codec.py --save-phrases`` writes. State goes to
-~/.cache/audiogen/train/renderer (``--state``), the checkpoint to checkpoints/renderer.
+``--precompute`` renders the material (as the codec's: Groove train split + style library, every
+kit but lofi; ``--phrases`` reads it from the pickle that ``pipelines/train_codec.py
+--save-phrases`` writes) through the sampler and encodes it with the frozen codec into shards in
+``--tokens`` (default ~/.cache/audiogen/train/renderer-tokens); run it again to resume, or with
+``--passes N`` to play each piece through N kits (``--workers`` processes make shards side by
+side). Training reads the shards only; tokens of
+another codec are refused. State goes to ~/.cache/audiogen/train/renderer (``--state``), the
+checkpoint to checkpoints/renderer.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from audiogen.errors import AudiogenError  # noqa: E402
 from audiogen.renderers.neural import RendererConfig  # noqa: E402
-from audiogen.training.clips import material, training_kits  # noqa: E402
 from pipelines.common import setup_logging, training_parser  # noqa: E402
 
 
@@ -26,20 +32,47 @@ def main() -> None:
     parser = training_parser(__doc__, "renderer", 16)
     parser.add_argument("--codec", type=Path, default=ROOT / "checkpoints/codec")
     parser.add_argument("--frames", type=int, default=250, help="frames per example (50/s)")
+    tokens = Path.home() / ".cache/audiogen/train/renderer-tokens"
+    parser.add_argument("--tokens", type=Path, default=tokens, help="precomputed tokens' folder")
+    parser.add_argument("--precompute", action="store_true", help="make the tokens and stop")
+    parser.add_argument("--passes", type=int, default=1, help="kits each piece is played by")
+    parser.add_argument("--shard-pieces", type=int, default=48, help="pieces per shard")
+    parser.add_argument("--max-shards", type=int, default=None, help="stop after this many")
+    parser.add_argument("--dim", type=int, default=RendererConfig.dim, help="model width")
+    parser.add_argument("--layers", type=int, default=RendererConfig.num_layers)
+    parser.add_argument("--heads", type=int, default=RendererConfig.num_heads)
     args = parser.parse_args()
 
     setup_logging(args.log)
-    from audiogen.codec.model import Codec
+    try:
+        run(args)
+    except AudiogenError as exc:
+        sys.exit(f"error: {exc}")
+
+
+def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
+    from audiogen.training.clips import material, training_kits
+    from audiogen.training.tokens import Plan, Shards, codec_identity, precompute
+
+    if args.precompute:
+        plan = Plan(kits=training_kits(), shard_pieces=args.shard_pieces, passes=args.passes)
+        summary = precompute(material(args.groove, args.phrases), args.codec, args.tokens, plan,
+                             max_shards=args.max_shards, workers=args.workers)  # fmt: skip
+        logging.info("precompute: %s", summary)
+        return
     from audiogen.training.renderer import train
 
-    phrases = material(args.groove, args.phrases)
+    shards = Shards.load(args.tokens, codec_identity(args.codec)["codec_sha256"])
+    logging.info("%d examples, %.1f hours of stems", shards.examples,
+                 shards.tokens.shape[-1] / shards.manifest["frame_rate"] / 3600)  # fmt: skip
     if args.fresh:
         (args.state / "last.pt").unlink(missing_ok=True)
-    codec = Codec.load(args.codec, device=args.device or "cpu")
-    config = RendererConfig(kits=training_kits(), n_q=codec.config.n_q, card=codec.config.bins)
-    summary = train(phrases, training_kits(), codec, args.out, args.state, args.minutes, config,
-                    batch_size=args.batch, frames=args.frames, device=args.device,
-                    workers=args.workers, max_steps=args.max_steps)  # fmt: skip
+    manifest = shards.manifest
+    config = RendererConfig(kits=tuple(manifest["kits"]), n_q=manifest["n_q"],
+                            card=manifest["card"], dim=args.dim, num_layers=args.layers,
+                            num_heads=args.heads)  # fmt: skip
+    summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
+                    frames=args.frames, device=args.device, max_steps=args.max_steps)
     logging.info("done: %s", summary)
 
 

@@ -1,8 +1,8 @@
-"""Training the neural renderer on (score, codec tokens) pairs made on the fly by the sampler.
+"""Training the neural renderer on precomputed (score features, codec tokens) pairs.
 
-The same material and held-out kit as the codec (`audiogen.training.clips`); each pair is one
-stem of a short excerpt: its frame features and its audio, which the frozen codec turns into
-tokens.
+The material is made once by `audiogen.training.tokens` (the sampler's stems of the codec's
+material through the training kits, encoded by the frozen codec); each step reads random windows
+of ``frames`` frames of it from memory, so no step renders or encodes.
 Time-boxed and resumable like the codec's training (``state_dir/last.pt``).
 """
 
@@ -10,71 +10,35 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from audiogen.codec.model import Codec
 from audiogen.files import atomic_path
-from audiogen.instruments import GROUPS
-from audiogen.kits import load_kit
-from audiogen.planner.bars import Phrase
-from audiogen.renderers.features import stem_frames
 from audiogen.renderers.neural import RendererConfig, build, predict, save_checkpoint
-from audiogen.renderers.sampler import Sampler
-from audiogen.training.clips import excerpt
+from audiogen.training.tokens import Shards
 
 log = logging.getLogger(__name__)
 
 STATE = "last.pt"
 
 
-@dataclass
-class PairMaker:
-    """(audio, features, stem, kit) examples of ``frames`` codec frames each."""
-
-    phrases: Sequence[Phrase]
-    kits: Sequence[str]
-    sample_rate: int
-    frame_rate: float
-    frames: int
-
-    def pairs(self, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray, int, int]]:
-        rng = np.random.default_rng(seed)
-        samplers: dict[str, Sampler] = {}
-        hop = round(self.sample_rate / self.frame_rate)
-        while True:
-            k = int(rng.integers(len(self.kits)))
-            kit = self.kits[k]
-            sampler = samplers.setdefault(kit, Sampler(load_kit(kit), self.sample_rate))
-            score = excerpt(self.phrases[int(rng.integers(len(self.phrases)))], rng)
-            stems = sampler.render(score, seed=int(rng.integers(2**31))).stems
-            for group, audio in sorted(stems.items()):
-                total = len(audio) // hop
-                start = int(rng.integers(max(1, total - self.frames // 2)))
-                clip = audio[start * hop : (start + self.frames) * hop]
-                clip = np.pad(clip, (0, self.frames * hop - len(clip)))
-                features = stem_frames(score, group, self.frame_rate, self.frames,
-                                       start / self.frame_rate)  # fmt: skip
-                yield clip.astype(np.float32), features, GROUPS.index(group), k
-
-
 def train(
-    phrases: Sequence[Phrase], kits: Sequence[str], codec: Codec, out_dir: Path, state_dir: Path,
-    minutes: float, config: RendererConfig, batch_size: int = 16, frames: int = 250,
-    lr: float = 5e-4, device: str | None = None, workers: int = 0, max_steps: int | None = None,
-    seed: int = 0,
+    shards: Shards, out_dir: Path, state_dir: Path, minutes: float, config: RendererConfig,
+    batch_size: int = 16, frames: int = 250, lr: float = 5e-4, device: str | None = None,
+    max_steps: int | None = None, seed: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
-    """Train (or resume) for ``minutes`` or ``max_steps``; returns steps, rate and last loss."""
-    import torch
-    from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+    """Train (or resume) for ``minutes`` or ``max_steps``; returns steps, rate and last loss.
 
+    ``steps_per_s`` counts the steps after this run's first (which pays for warm-up).
+    """
+    import torch
+
+    if tuple(shards.manifest["kits"]) != config.kits:
+        raise ValueError(f"the tokens' kits {shards.manifest['kits']} are not {config.kits}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
-    codec.model.to(device)
     lm, conditioner = build(config)
     lm.to(device)
     conditioner.to(device)
@@ -90,14 +54,7 @@ def train(
         step, runs = state["step"], state["runs"]
         log.info("resumed from %s at step %d", state_path, step)
     runs += 1
-    maker = PairMaker(phrases, kits, codec.sample_rate, codec.config.frame_rate, frames)
-
-    class Pairs(IterableDataset):
-        def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, int, int]]:
-            info = get_worker_info()
-            yield from maker.pairs(seed * 1000 + runs * 100 + (info.id if info else 0))
-
-    batches = iter(DataLoader(Pairs(), batch_size=batch_size, num_workers=workers))
+    rng = np.random.default_rng([seed, runs])
 
     def save_state() -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -107,14 +64,16 @@ def train(
                         "config": config.to_dict()}, tmp)  # fmt: skip
 
     start = last_log = last_save = time.time()
-    first, average = step, None
+    first, average, warm = step, None, None
     lm.train()
     conditioner.train()
     while time.time() - start < minutes * 60 and (max_steps is None or step - first < max_steps):
-        audio, features, stem, kit = (t.to(device) for t in next(batches))
-        with torch.no_grad():
-            codes, _ = codec.model.encode(audio[:, None])
+        codes, features, stem, kit, valid = (
+            torch.from_numpy(a).to(device) for a in shards.batch(rng, batch_size, frames)
+        )
         logits, mask = predict(lm, conditioner, codes, features, stem, kit)
+        real = torch.arange(frames, device=device)[None, None, :] < valid[:, None, None]
+        mask = mask & real  # padding past a short example's end is not learned
         loss = torch.nn.functional.cross_entropy(logits[mask], codes[mask])
         optimizer.zero_grad()
         loss.backward()
@@ -124,17 +83,20 @@ def train(
         value = float(loss.detach())
         average = value if average is None else 0.98 * average + 0.02 * value
         now = time.time()
+        warm = warm or now  # the end of this run's first step
         if now - last_log > 30 or step == first + 1:
-            rate = (step - first) / (now - start)
+            rate = (step - first - 1) / (now - warm) if now > warm else float("nan")
             log.info("step %d  %.2f steps/s  loss %.4f", step, rate, average)
             last_log = now
         if now - last_save > 180:
             save_state()
             last_save = now
+    end = time.time()
     save_state()
-    meta = {"version": f"renderer@{step}", "steps": step, "codec": codec.version,
+    meta = {"version": f"renderer@{step}", "steps": step, "codec": shards.manifest["codec"],
+            "codec_sha256": shards.manifest["codec_sha256"],
             "train_loss": round(average or float("nan"), 4), "frames": frames,
             "batch": batch_size}  # fmt: skip
     save_checkpoint(lm, conditioner, config, out_dir, meta)
-    return {"steps": step, "runs": runs, "loss": average,
-            "steps_per_s": (step - first) / max(time.time() - start, 1e-9)}  # fmt: skip
+    rate = (step - first - 1) / (end - warm) if warm and end > warm else float("nan")
+    return {"steps": step, "runs": runs, "loss": average, "steps_per_s": rate}

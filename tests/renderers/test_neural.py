@@ -1,5 +1,6 @@
-"""The neural renderer's machinery on tiny untrained models: features, batching, windows, seeds,
-checkpoints and resumable training. (How it sounds is a benchmark, once a model is trained.)"""
+"""The neural renderer's machinery on tiny untrained models: features, batching, windows, seeds
+and checkpoints (its training: tests/training/test_renderer.py). (How it sounds is a benchmark,
+once a model is trained.)"""
 
 from __future__ import annotations
 
@@ -102,23 +103,6 @@ def test_unknown_kit_and_mismatched_or_broken_checkpoints_name_the_sampler(rende
         NeuralRenderer.load(folder / "renderer", other)
     with pytest.raises(AudiogenError, match="cannot be read.*--renderer sample"):
         NeuralRenderer.load(folder / "missing", model.codec)
-
-
-def test_training_resumes_and_writes_a_loadable_checkpoint(renderer, tmp_path):
-    from audiogen.planner.library import load_library
-    from audiogen.renderers.neural import NeuralRenderer
-    from audiogen.training.renderer import train
-
-    model, _ = renderer
-    phrases = [p for p in load_library() if p.genre == "rock"][:3]
-    run = dict(phrases=phrases, kits=KITS, codec=model.codec, out_dir=tmp_path / "out",
-               state_dir=tmp_path / "state", minutes=5, config=model.config, batch_size=2,
-               frames=20, device="cpu", max_steps=1)  # fmt: skip
-    assert train(**run)["steps"] == 1
-    second = train(**run)
-    assert second["steps"] == 2 and second["runs"] == 2 and np.isfinite(second["loss"])
-    loaded = NeuralRenderer.load(tmp_path / "out", model.codec)
-    assert loaded.version == "renderer@2"
 
 
 def test_render_with_the_neural_renderer_end_to_end(renderer, tmp_path, monkeypatch):

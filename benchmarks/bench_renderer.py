@@ -1,0 +1,284 @@
+"""Neural renderer benchmark: the token model's stems against the sampler's, on held-out scores.
+
+    python benchmarks/bench_renderer.py [--checkpoint checkpoints/renderer] [--performances 8]
+
+Material: the Groove test split (never trained on), the opening ``--seconds`` of each performance,
+through the training kits in turn (one kit per performance). Every stem group that plays is
+rendered by the neural renderer and by the sampler at the codec's rate, in the same run. Per stem
+group: onset F-measure (50 ms) against the score and median onset error; Spearman between MIDI
+velocity and the rendered hit's peak level, per instrument; the loudest level where the sampler's
+stem has rung out between hits; log-mel distance to the sampler's stem, as a ratio to the codec's
+own reconstruction of it. The sampler's own onset and velocity figures are given beside, as the
+ceiling the measures allow. Speed: the whole neural render (tokens + decode, all stems) and the
+sampler's, × real time. Spectrograms of one beat per stem group, sampler | neural.
+Writes benchmarks/results/renderer.json (after every performance) and renderer-<group>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_codec import GROOVE, groove_test_beats  # noqa: E402
+from machine import describe_machine  # noqa: E402
+from measures import (  # noqa: E402
+    detect_onsets,
+    log_mel_distance,
+    match_onsets,
+    onset_f_measure,
+    spectrogram_image,
+)  # fmt: skip
+
+from audiogen.instruments import GROUPS  # noqa: E402
+from audiogen.planner.bars import Phrase, phrase_to_score  # noqa: E402
+from audiogen.score import DrumScore  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+SAME_ATTACK_S = 0.03  # hits of one stem closer than this are one attack to an onset detector
+PEAK_WINDOW_S = (-0.005, 0.03)  # where a hit's peak level is read, around its score time
+RUNG_OUT_DB = -60.0  # the sampler's stem below this has rung out
+QUIET_FRAME_S = 0.01
+TARGETS = {"onset_f": 0.95, "onset_error_ms": 5.0, "spearman": 0.9, "rung_out_db": -50.0,
+           "log_mel_ratio": 1.3, "x_realtime": 2.0}  # fmt: skip
+
+
+def opening(phrase: Phrase, seconds: float) -> DrumScore:
+    """The first whole bars of ``phrase`` that fit in ``seconds`` (at least one)."""
+    bar_s = phrase_to_score(dataclasses.replace(phrase, bars=phrase.bars[:1])).duration_s
+    bars = max(1, int(seconds // bar_s))
+    return phrase_to_score(dataclasses.replace(phrase, bars=phrase.bars[:bars]))
+
+
+def attacks(times: np.ndarray) -> np.ndarray:
+    """Sorted onset times with those closer than `SAME_ATTACK_S` to the previous merged."""
+    kept: list[float] = []
+    for t in np.sort(times):
+        if not kept or t - kept[-1] >= SAME_ATTACK_S:
+            kept.append(float(t))
+    return np.array(kept)
+
+
+def onset_timing(score_times: np.ndarray, audio: np.ndarray, sample_rate: int) -> dict:
+    """Onset F-measure of the stem against the score's attacks, and the median |error| (ms)."""
+    reference, detected = attacks(score_times), detect_onsets(audio, sample_rate)
+    pairs = match_onsets(reference, detected)
+    error = float(np.median([abs(r - t) for r, t in pairs]) * 1000) if pairs else float("nan")
+    return {"onset_f": onset_f_measure(reference, detected), "onset_error_ms": error}
+
+
+def hit_levels(times: np.ndarray, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Peak level (dBFS) of ``audio`` in `PEAK_WINDOW_S` around each time."""
+    out = []
+    for t in times:
+        a = max(0, round((t + PEAK_WINDOW_S[0]) * sample_rate))
+        b = max(a + 1, round((t + PEAK_WINDOW_S[1]) * sample_rate))
+        out.append(20 * np.log10(max(float(np.abs(audio[a:b]).max(initial=0.0)), 1e-6)))
+    return np.array(out)
+
+
+def isolated(times: np.ndarray) -> np.ndarray:
+    """Which hits of a stem (their ``times``) have no other hit of the stem within a peak
+    window's span of them, so that their peak level is their own."""
+    span = PEAK_WINDOW_S[1] - PEAK_WINDOW_S[0]
+    return np.array([np.sum(np.abs(times - t) <= span) == 1 for t in times], dtype=bool)
+
+
+def velocity_spearman(velocities: np.ndarray, levels: np.ndarray) -> float | None:
+    """Spearman's rank correlation; None with under 5 hits or a single velocity."""
+    from scipy.stats import spearmanr
+
+    if len(velocities) < 5 or len(set(velocities.tolist())) < 2:
+        return None
+    return float(spearmanr(velocities, levels).statistic)
+
+
+def rung_out_level(reference: np.ndarray, test: np.ndarray, sample_rate: int,
+                   hits_s: np.ndarray, settle_s: float = 0.05,
+                   guard_s: float = 0.02) -> float | None:  # fmt: skip
+    """The loudest 10 ms frame peak (dBFS) of ``test`` where ``reference`` has rung out: frames
+    where it has stayed below `RUNG_OUT_DB` for ``settle_s`` and that end ``guard_s`` or more
+    before the next hit. None when the reference never rings out."""
+    hop = round(QUIET_FRAME_S * sample_rate)
+    n = min(len(reference), len(test)) // hop
+    peak = lambda x: np.abs(x[: n * hop].reshape(n, hop)).max(axis=1)  # noqa: E731
+    quiet = 20 * np.log10(np.maximum(peak(reference), 1e-6)) < RUNG_OUT_DB
+    settle = round(settle_s / QUIET_FRAME_S)
+    run = np.zeros(n, dtype=int)  # quiet frames in a row, up to this one
+    for i in range(n):
+        run[i] = run[i - 1] + 1 if quiet[i] and i else int(quiet[i])
+    starts = np.arange(n) * QUIET_FRAME_S
+    hits = np.append(np.sort(hits_s), np.inf)
+    before_next = hits[np.searchsorted(hits, starts)] >= starts + QUIET_FRAME_S + guard_s
+    rung_out = (run > settle) & before_next
+    if not rung_out.any():
+        return None
+    return float(20 * np.log10(max(float(peak(test)[rung_out].max()), 1e-6)))
+
+
+def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int) -> dict:
+    """Both renders of ``score`` at the codec's rate, the codec's reconstruction of the
+    sampler's stems, and the seconds each renderer took."""
+    from audiogen.kits import load_kit
+    from audiogen.renderers.sampler import Sampler, Variation
+
+    sr = codec.sample_rate
+    start = time.perf_counter()
+    sampler = Sampler(load_kit(kit), sr, Variation()).render(score, seed=seed).stems
+    sampler_s = time.perf_counter() - start
+    start = time.perf_counter()
+    neural = renderer.render(score, kit, sample_rate=sr, seed=seed)
+    neural_s = time.perf_counter() - start
+    codec_stems = {g: codec.decode(codec.encode(a), len(a))[0] for g, a in sampler.items()}
+    return {"sampler": sampler, "neural": neural, "codec": codec_stems,
+            "sampler_s": sampler_s, "neural_s": neural_s}  # fmt: skip
+
+
+def measure_stem(score: DrumScore, group: str, sampler: np.ndarray, neural: np.ndarray,
+                 reconstructed: np.ndarray, sr: int) -> dict:  # fmt: skip
+    """Every per-stem measure of one group; per-instrument Spearman under 'spearman'."""
+    hits = score.hits_in_group(group)
+    times = np.array([score.time_s(h) for h in hits])
+    out: dict = {"neural": onset_timing(times, neural, sr),
+                 "sampler": onset_timing(times, sampler, sr)}  # fmt: skip
+    out["log_mel"] = log_mel_distance(sampler, neural, sr)
+    out["log_mel_codec"] = log_mel_distance(sampler, reconstructed, sr)
+    out["rung_out_db"] = rung_out_level(sampler, neural, sr, times)
+    alone = isolated(times)
+    spearman: dict = {}
+    for instrument in sorted({h.instrument for h in hits}):
+        mine = np.array([h.instrument == instrument for h in hits]) & alone
+        velocities = np.array([h.velocity for h in hits])[mine]
+        spearman[instrument] = {
+            name: velocity_spearman(velocities, hit_levels(times[mine], audio, sr))
+            for name, audio in (("neural", neural), ("sampler", sampler))
+        }
+    out["spearman"] = spearman
+    return out
+
+
+def summarise(rows: list[dict], neural_s: float, sampler_s: float, music_s: float,
+              stems: int) -> dict:  # fmt: skip
+    """Per group: means over the stems (onset error: median of the medians), the log-mel ratio,
+    the worst rung-out level; per instrument: mean Spearman; the speeds."""
+    groups: dict = {}
+    for group in GROUPS:
+        mine = [r for r in rows if r["group"] == group]
+        if not mine:
+            continue
+
+        def mean(values: list) -> float | None:
+            kept = [v for v in values if v is not None and np.isfinite(v)]
+            return round(float(np.mean(kept)), 4) if kept else None
+
+        neural_mel, codec_mel = mean([r["log_mel"] for r in mine]), mean(
+            [r["log_mel_codec"] for r in mine])  # fmt: skip
+        rung = [r["rung_out_db"] for r in mine if r["rung_out_db"] is not None]
+        groups[group] = {
+            "stems": len(mine),
+            **{f"{who}_{k}": (mean if k == "onset_f" else _median)(
+                [r[who][k] for r in mine]) for who in ("neural", "sampler")
+               for k in ("onset_f", "onset_error_ms")},
+            "log_mel": neural_mel, "log_mel_codec": codec_mel,
+            "log_mel_ratio": round(neural_mel / codec_mel, 3) if neural_mel and codec_mel else None,
+            "rung_out_db": round(max(rung), 1) if rung else None,
+        }  # fmt: skip
+    instruments: dict = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        for instrument, values in row["spearman"].items():
+            for who, value in values.items():
+                if value is not None:
+                    instruments[instrument][who].append(value)
+    spearman = {i: {w: round(float(np.mean(v)), 3) for w, v in values.items()}
+                for i, values in sorted(instruments.items())}  # fmt: skip
+    speed = {"neural_x_realtime": round(music_s / neural_s, 2) if neural_s else None,
+             "sampler_x_realtime": round(music_s / sampler_s, 1) if sampler_s else None,
+             "beats_s": round(music_s, 1), "stems_per_beat": round(stems, 2)}  # fmt: skip
+    return {"groups": groups, "spearman": spearman, "speed": speed}
+
+
+def _median(values: list) -> float | None:
+    kept = [v for v in values if v is not None and np.isfinite(v)]
+    return round(float(np.median(kept)), 2) if kept else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints/renderer")
+    parser.add_argument("--codec", type=Path, default=ROOT / "checkpoints/codec")
+    parser.add_argument("--performances", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=12.0, help="of each performance")
+    parser.add_argument("--groove", type=Path, default=GROOVE)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the outputs")
+    args = parser.parse_args()
+
+    from audiogen.codec.model import Codec
+    from audiogen.errors import AudiogenError
+    from audiogen.renderers.neural import CARD, NeuralRenderer
+    from audiogen.training.clips import training_kits
+
+    if not (args.checkpoint / CARD).exists():
+        sys.exit(f"no renderer checkpoint in {args.checkpoint}: train one first "
+                 "(pipelines/train_renderer.py --precompute, then --minutes N) or pass "
+                 "--checkpoint DIR")  # fmt: skip
+    try:
+        codec = Codec.load(args.codec)
+        renderer = NeuralRenderer.load(args.checkpoint, codec)
+    except AudiogenError as exc:
+        sys.exit(f"error: {exc}")
+    sr, kits = codec.sample_rate, [k for k in training_kits() if k in renderer.config.kits]
+    args.results.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    pictured: set[str] = set()
+    neural_s = sampler_s = music_s = 0.0
+    stems = 0
+    phrases = groove_test_beats(args.performances, args.groove)
+    renderer.render(opening(phrases[0], 0.0), kits[0], sample_rate=sr)  # warm-up, not timed
+    for index, phrase in enumerate(phrases):
+        score, kit = opening(phrase, args.seconds), kits[index % len(kits)]
+        made = render_pair(score, kit, renderer, codec, seed=index)
+        neural_s, sampler_s = neural_s + made["neural_s"], sampler_s + made["sampler_s"]
+        music_s += score.duration_s
+        stems += len(made["neural"])
+        for group in [g for g in score.groups if g in made["sampler"]]:
+            row = measure_stem(score, group, made["sampler"][group], made["neural"][group],
+                               made["codec"][group], sr)  # fmt: skip
+            rows.append(row | {"group": group, "kit": kit, "source": phrase.source})
+            if group not in pictured:
+                pictured.add(group)
+                beat = slice(0, round(min(score.duration_s, 4.0) * sr))
+                spectrogram_image(
+                    [(f"sampler {group} ({kit})", made["sampler"][group][beat]),
+                     (f"neural {group} ({renderer.version})", made["neural"][group][beat])],
+                    sr, args.results / f"renderer-{group}.png",
+                )  # fmt: skip
+        result = {
+            "machine": describe_machine(),
+            "checkpoint": renderer.version, "codec": codec.version,
+            "performances": index + 1, "seconds_each": args.seconds, "targets": TARGETS,
+            "summary": summarise(rows, neural_s, sampler_s, music_s, stems / (index + 1)),
+            "stems": rows,
+        }  # fmt: skip
+        (args.results / "renderer.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(f"performance {index + 1}/{args.performances} ({kit}, {phrase.source}) measured",
+              flush=True)  # fmt: skip
+    summary = result["summary"]
+    for group, values in summary["groups"].items():
+        print(f"{group:8s} " + "  ".join(f"{k} {v}" for k, v in values.items()))
+    for instrument, values in summary["spearman"].items():
+        print(f"spearman {instrument:12s} " + "  ".join(f"{k} {v}" for k, v in values.items()))
+    print("speed " + "  ".join(f"{k} {v}" for k, v in summary["speed"].items()))
+
+
+if __name__ == "__main__":
+    main()

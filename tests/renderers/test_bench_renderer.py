@@ -1,0 +1,75 @@
+"""The neural renderer benchmark's measures on synthetic stems whose answers are known: onsets
+on time or 60 ms late, levels that follow velocity or not, silence or hiss between hits."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SR = 32000
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_renderer.py"
+pytest.importorskip("librosa")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    if not BENCH.exists():
+        pytest.skip("the benchmarks are not beside the package")
+    spec = importlib.util.spec_from_file_location("bench_renderer", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def hits_audio(times, gains, seconds=4.0, decay_s=0.03):
+    """Noise bursts starting at ``times`` with peak ``gains``, decaying to nothing in ~0.3 s."""
+    rng = np.random.default_rng(0)
+    audio = np.zeros(round(seconds * SR), dtype=np.float32)
+    length = round(0.3 * SR)
+    envelope = np.exp(-np.arange(length) / (decay_s * SR))
+    for t, g in zip(times, gains):
+        start = round(t * SR)
+        burst = rng.uniform(-1, 1, length) * envelope
+        burst *= g / np.abs(burst).max()
+        audio[start : start + length] += burst[: len(audio) - start]
+    return audio
+
+
+TIMES = np.arange(0.25, 3.5, 0.5)  # seven hits, 0.5 s apart
+
+
+def test_onsets_on_time_score_one_and_60_ms_late_score_zero(bench):
+    on_time = bench.onset_timing(TIMES, hits_audio(TIMES, [0.5] * 7), SR)
+    assert on_time["onset_f"] == 1.0 and on_time["onset_error_ms"] <= 5.0
+    late = bench.onset_timing(TIMES, hits_audio(TIMES + 0.06, [0.5] * 7), SR)
+    assert late["onset_f"] == 0.0
+    slightly = bench.onset_timing(TIMES, hits_audio(TIMES + 0.02, [0.5] * 7), SR)
+    assert slightly["onset_f"] == 1.0 and 15.0 <= slightly["onset_error_ms"] <= 25.0
+    flam = np.append(TIMES, TIMES[0] + 0.01)  # two hits 10 ms apart are one attack
+    assert bench.onset_timing(flam, hits_audio(TIMES, [0.5] * 7), SR)["onset_f"] == 1.0
+
+
+def test_hit_level_follows_velocity_only_when_the_audio_does(bench):
+    velocities = np.array([20, 40, 60, 80, 100, 120, 127])
+    following = hits_audio(TIMES, velocities / 127)
+    levels = bench.hit_levels(TIMES, following, SR)
+    assert levels[-1] == pytest.approx(0.0, abs=0.1)  # peak 1.0 is 0 dBFS
+    assert bench.velocity_spearman(velocities, levels) == pytest.approx(1.0)
+    reversed_ = bench.hit_levels(TIMES, hits_audio(TIMES, velocities[::-1] / 127), SR)
+    assert bench.velocity_spearman(velocities, reversed_) == pytest.approx(-1.0)
+    assert bench.velocity_spearman(np.full(7, 90), levels) is None  # one velocity: no ranking
+    assert bench.isolated(np.array([0.0, 0.01, 0.5])).tolist() == [False, False, True]
+
+
+def test_level_between_rung_out_hits_finds_hiss_and_not_silence(bench):
+    reference = hits_audio(TIMES, [0.8] * 7)
+    assert bench.rung_out_level(reference, reference, SR, TIMES) < -60  # the sampler's own tails
+    hiss = reference + np.random.default_rng(1).uniform(-0.01, 0.01, len(reference))  # -40 dBFS
+    assert bench.rung_out_level(reference, hiss, SR, TIMES) == pytest.approx(-40, abs=1.0)
+    late = hits_audio(TIMES + 0.01, [0.8] * 7)  # a hit 10 ms late lands in the guard, not the gap
+    assert bench.rung_out_level(reference, late, SR, TIMES) < -60
+    dense = np.random.default_rng(2).uniform(-0.5, 0.5, len(reference))  # never rings out
+    assert bench.rung_out_level(dense, dense, SR, TIMES) is None

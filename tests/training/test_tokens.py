@@ -1,0 +1,104 @@
+"""The token model's precomputed material: shards of sampler stems encoded by the frozen codec,
+read back exactly, tied to the codec that made them, and made once (a second run resumes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audiogen.errors import AudiogenError
+from audiogen.planner.library import load_library
+from audiogen.renderers.features import CLASS_INDEX, FEATURES
+
+pytest.importorskip("audiocraft")
+
+KITS = ("acoustic", "808")
+
+
+@pytest.fixture(scope="module")
+def phrases():
+    return [p for p in load_library() if p.genre == "rock"][:2]
+
+
+@pytest.fixture(scope="module")
+def made(tiny_codec_dir, phrases, tmp_path_factory):
+    from audiogen.training.tokens import Plan, precompute
+
+    folder = tmp_path_factory.mktemp("tokens")
+    plan = Plan(kits=KITS, piece_bars=2, shard_pieces=2, passes=2)
+    first = precompute(phrases, tiny_codec_dir, folder, plan, max_shards=1)
+    return folder, plan, first
+
+
+def test_shards_are_written_tagged_with_the_codec_and_resume_skips_the_done_ones(
+    made, phrases, tiny_codec_dir
+):
+    from audiogen.files import sha256
+    from audiogen.training.tokens import Shards, precompute, shard_path
+
+    folder, plan, first = made
+    assert first["made"] == 1 and first["done"] == 1 and first["shards"] >= 2
+    assert first["material_s"] > 0 and first["s_per_minute"] > 0
+    done = shard_path(folder, 0).stat().st_mtime_ns
+    rest = precompute(phrases, tiny_codec_dir, folder, plan)
+    assert rest["made"] == first["shards"] - 1 and rest["done"] == first["shards"]
+    assert shard_path(folder, 0).stat().st_mtime_ns == done  # not made again
+    assert precompute(phrases, tiny_codec_dir, folder, plan)["made"] == 0
+    shards = Shards.load(folder, sha256(tiny_codec_dir / "codec.safetensors"))
+    assert set(shards.kit.tolist()) == {0, 1}  # two passes: every piece through both kits
+    assert shards.tokens.dtype == np.int16 and 0 <= shards.tokens.min() <= shards.tokens.max() < 16
+    for i in range(shards.examples):  # every stem holds hits, on a kick/snare/hat lane of its own
+        tokens, features, stem, _ = shards.example(i)
+        assert tokens.shape == (2, len(features)) and len(features) >= 250  # 5 s at least
+        assert features[:, 0::3].any()
+
+
+def test_a_shard_reads_back_exactly_what_was_written(tmp_path):
+    from audiogen.training.tokens import MANIFEST, Shards, _write_shard
+
+    rng = np.random.default_rng(1)
+    examples = []
+    for length, stem in ((300, 0), (260, 2)):
+        features = np.zeros((length, FEATURES), dtype=np.float32)
+        onsets = rng.choice(length, 12, replace=False)
+        c = 3 * CLASS_INDEX["kick"]
+        features[onsets, c], features[onsets, c + 1] = 1.0, rng.uniform(0, 1, 12)
+        features[onsets, c + 2] = rng.uniform(0, 1, 12)
+        examples.append((rng.integers(0, 1024, (8, length)), features, stem, 1))
+    (tmp_path / MANIFEST).write_text('{"codec": "codec@x", "codec_sha256": "abc"}')
+    _write_shard(tmp_path / "shard-00000.npz", examples[:1], "abc")
+    _write_shard(tmp_path / "shard-00001.npz", examples[1:], "abc")
+    shards = Shards.load(tmp_path, "abc")
+    assert shards.examples == 2
+    for i, (tokens, features, stem, kit) in enumerate(examples):
+        back = shards.example(i)
+        assert np.array_equal(back[0], tokens) and np.array_equal(back[1], features)
+        assert back[2:] == (stem, kit)
+    start = int(shards.starts[1]) + 40  # a window of the second example, past its end
+    tokens, features, valid = shards.window(start, 250, int(shards.starts[2]))
+    assert valid == 220 and np.array_equal(features[:valid], examples[1][1][40:])
+    assert not features[valid:].any() and np.array_equal(tokens[:, :valid], examples[1][0][:, 40:])
+    codes, feats, stems, kits, real = shards.batch(rng, 4, 200)
+    assert codes.shape == (4, 8, 200) and feats.shape == (4, 200, FEATURES)
+    assert real.max() <= 200 and set(stems.tolist()) <= {0, 2} and set(kits.tolist()) == {1}
+
+
+def test_tokens_of_another_codec_are_refused_in_one_line(made, phrases, tiny_codec_dir, tmp_path):
+    import shutil
+
+    from audiogen.training.tokens import Shards, precompute
+
+    folder, plan, _ = made
+    with pytest.raises(AudiogenError, match="made by codec@tiny") as caught:
+        Shards.load(folder, "0" * 64)
+    assert "\n" not in str(caught.value) and "precompute" in str(caught.value)
+    other = tmp_path / "codec"
+    shutil.copytree(tiny_codec_dir, other)
+    weights = other / "codec.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-2] + bytes(255 - b for b in data[-2:]))  # same version, retrained
+    with pytest.raises(AudiogenError, match="another codec") as caught:
+        precompute(phrases, other, folder, plan)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(AudiogenError, match="no precomputed tokens in"):
+        Shards.load(tmp_path / "nothing")
