@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audiogen.analysis import cycles, rhythm
+from audiogen.analysis import cycles, rhythm, swing
 from audiogen.picture import Marks
 from audiogen.score import DrumScore
 
@@ -94,7 +94,7 @@ def describe(score: DrumScore, genres: bool = True) -> Description:
     score = on_grid(score)
     crossing = cycles.cross_rhythms(score)
     groove = _groove_hits(score, crossing)
-    feel = rhythm.measure_feel(groove)
+    feel = swing.measure_feel(groove)
     ghosts = rhythm.ghost_notes(score)
     accents = rhythm.accents(score)
     clave = cycles.detect_clave(score)
@@ -144,7 +144,7 @@ def genre_model() -> Predictor:
 
 
 def nearest_genres(
-    score: DrumScore, feel: rhythm.Feel | None = None
+    score: DrumScore, feel: swing.Feel | None = None
 ) -> tuple[tuple[str, float], ...]:
     """The `TOP_GENRES` genres the beat is nearest to, with the classifier's probability."""
     from audiogen.planner.feel import phrase_from_score
@@ -152,7 +152,7 @@ def nearest_genres(
     from audiogen.planner.genres import GENRES
     from audiogen.score import FEELS
 
-    feel = feel or rhythm.measure_feel(score)
+    feel = feel or swing.measure_feel(score)
     name = feel.name if feel.name in FEELS else "straight"
     phrase = phrase_from_score(score, feel=name, swing=feel.swing)
     rows = [features(seg, phrase.meter, phrase.bpm, name, feel.swing)
