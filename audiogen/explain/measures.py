@@ -24,6 +24,20 @@ def _clave(score: DrumScore) -> str:
     return found[0] if found else "none"
 
 
+def _clave_third(score: DrumScore) -> str:
+    """Where the clave lane's third stroke on its three side falls, counted ("4" in the son
+    clave, "4&" in the rumba): the stroke that tells them apart."""
+    found = cycles.detect_clave(score)
+    if not found:
+        return "none"
+    name, lane = found
+    per_bar = score.meter.ticks_per_bar
+    bar = 0 if "3-2" in name else 1  # the three side of the first cycle
+    places = sorted(h.tick % per_bar for h in score.hits
+                    if h.instrument == lane and h.tick // per_bar == bar)  # fmt: skip
+    return rhythm.syllable(places[2], score.meter) if len(places) >= 3 else "none"
+
+
 MEASURES: MappingProxyType[str, Callable[[DrumScore], Any]] = MappingProxyType({
     "backbeat": lambda s: round(rhythm.backbeat_share(s), 3),
     "four on the floor": lambda s: round(rhythm.four_on_the_floor_share(s), 3),
@@ -39,6 +53,7 @@ MEASURES: MappingProxyType[str, Callable[[DrumScore], Any]] = MappingProxyType({
     "energy rise": lambda s: round(rhythm.energy_rise(s), 2),
     "cross-rhythm": _cross,
     "clave": _clave,
+    "clave third stroke": _clave_third,
     "meter": lambda s: str(s.meter),
 })  # fmt: skip
 
