@@ -1,7 +1,7 @@
 """Benchmarks of `audiogen explain` (issue 20), printed as Markdown for BENCHMARKS.md and saved
 in benchmarks/results/explain.json.
 
-    python benchmarks/bench_explain.py                  # all three, ~10 min on 2 busy cores
+    python benchmarks/bench_explain.py                  # all three, ~15 min on 2 busy cores
     python benchmarks/bench_explain.py --seeds 3 --groove 20 --swing-beats 20
 
 1. lessons: every topic's lesson planned from seeds 0-9; a seed passes when each example's
@@ -12,7 +12,9 @@ in benchmarks/results/explain.json.
 3. swing: planner beats written with a known feel and swing ratio (0.5-0.7), humanized and read
    back from their MIDI: the measured ratio within ±0.03 of the one asked, and the feel named
    right (straight, swing8, swing16; a swing8 asked above 0.615 is a triplet feel by the feel
-   fit's rule, and is counted right when named either).
+   fit's rule, and is counted right when named either). The same beats are also measured
+   quantised (the swing as asked, in the offsets), and 150 more are drawn from other seeds
+   (rng 7, plan seeds 1000 on), so that a rule fitted to the first 100 would show.
 """
 
 from __future__ import annotations
