@@ -195,10 +195,18 @@ def main() -> int:
     args = parser.parse_args()
     session = Session()
     res: dict = {"machine": describe_machine()}
+    if args.only and RESULTS.is_file():  # one part again: the others' numbers are kept
+        res = json.loads(RESULTS.read_text())
+    if args.only:
+        res.setdefault("reruns", []).append({"only": args.only, "machine": describe_machine()})
     start = time.perf_counter()
 
     def save() -> None:  # after each part: a killed run still leaves its numbers
-        res["seconds"] = round(time.perf_counter() - start, 1)
+        seconds = round(time.perf_counter() - start, 1)
+        if args.only:
+            res["reruns"][-1]["seconds"] = seconds
+        else:
+            res["seconds"] = seconds
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(res, indent=2) + "\n")
 
