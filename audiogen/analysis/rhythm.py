@@ -3,14 +3,14 @@
 The bar measures the planner steers by (`density`, `syncopation_index`) and the feel fit that
 quantises performances (`estimate_feel`) live with the planner; this module reads whole scores
 with them and adds what a listener names: a backbeat, four on the floor, half-time, ghost notes,
-accents, fills, and how to count it all. Patterns that run across the beat (cross-rhythms, the
-clave) are in `audiogen.analysis.cycles`.
+accents, fills, and how to count it all. The feel and swing are measured in
+`audiogen.analysis.swing`; patterns that run across the beat (cross-rhythms, the clave) are in
+`audiogen.analysis.cycles`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,8 +24,7 @@ from audiogen.planner.bars import (
     syncopation_index,
 )
 from audiogen.planner.controls import offbeatness
-from audiogen.planner.feel import estimate_feel
-from audiogen.score import TICKS_PER_QUARTER, DrumScore, Meter
+from audiogen.score import DrumScore, Meter
 
 GHOST_VELOCITY = 56  # a snare stroke this soft or softer is a ghost note
 BACKBEAT_VOICES = ("snare", "clap", "rim")
@@ -218,30 +217,6 @@ def section_densities(score: DrumScore) -> list[tuple[str, float]]:
     per_bar = densities(score)
     return [(s.name, float(np.mean(per_bar[s.first_bar : s.first_bar + s.bars])))
             for s in score.sections]  # fmt: skip
-
-
-# -- feel ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Feel:
-    """A performance's feel, measured: its name and swing ratio (0.5 straight, 0.667 triplet)."""
-
-    name: str
-    swing: float
-
-
-def measure_feel(score: DrumScore) -> Feel:
-    """The feel and swing ratio measured from where the hits fall in the beat; the planner's
-    triplet feel (hits on the 8th-triplet grid) is read off the grid itself."""
-    per_beat = [h.tick % TICKS_PER_QUARTER for h in score.hits]
-    off = [p for p in per_beat if p]
-    if score.meter.denominator == 4 and off:
-        on_triplets = sum(p in (8, 16) for p in off) / len(off)
-        if on_triplets >= 0.6:
-            return Feel("triplet", 0.667)
-    feel, swing = estimate_feel(score)
-    return Feel(feel, swing)
 
 
 # -- counting ---------------------------------------------------------------------------------

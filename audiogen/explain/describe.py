@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audiogen.analysis import cycles, rhythm
+from audiogen.analysis import cycles, rhythm, swing
 from audiogen.picture import Marks
+from audiogen.planner.feel import estimate_feel
 from audiogen.score import DrumScore
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def describe(score: DrumScore, genres: bool = True) -> Description:
     score = on_grid(score)
     crossing = cycles.cross_rhythms(score)
     groove = _groove_hits(score, crossing)
-    feel = rhythm.measure_feel(groove)
+    feel = swing.measure_feel(groove)
     ghosts = rhythm.ghost_notes(score)
     accents = rhythm.accents(score)
     clave = cycles.detect_clave(score)
@@ -113,7 +114,7 @@ def describe(score: DrumScore, genres: bool = True) -> Description:
         fills=tuple(b + 1 for b in rhythm.fill_bars(score)),
         cross_rhythms=tuple(sorted(crossing.items())),
         clave=clave[0] if clave else None,
-        genres=nearest_genres(score, feel) if genres else (),
+        genres=nearest_genres(score, swing.Feel(*estimate_feel(groove))) if genres else (),
     )  # fmt: skip
 
 
@@ -144,15 +145,19 @@ def genre_model() -> Predictor:
 
 
 def nearest_genres(
-    score: DrumScore, feel: rhythm.Feel | None = None
+    score: DrumScore, feel: swing.Feel | None = None
 ) -> tuple[tuple[str, float], ...]:
-    """The `TOP_GENRES` genres the beat is nearest to, with the classifier's probability."""
+    """The `TOP_GENRES` genres the beat is nearest to, with the classifier's probability.
+
+    The classifier learned from phrases whose feel the feel fit gave (`estimate_feel`), so that
+    is the feel it is given by default, not the named one (`swing.measure_feel`), which also
+    names swing too light for the fit."""
     from audiogen.planner.feel import phrase_from_score
     from audiogen.planner.genre_classifier import features, segments
     from audiogen.planner.genres import GENRES
     from audiogen.score import FEELS
 
-    feel = feel or rhythm.measure_feel(score)
+    feel = feel or swing.Feel(*estimate_feel(score))
     name = feel.name if feel.name in FEELS else "straight"
     phrase = phrase_from_score(score, feel=name, swing=feel.swing)
     rows = [features(seg, phrase.meter, phrase.bpm, name, feel.swing)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from audiogen.analysis.cycles import CLAVES, detect_clave
 from audiogen.errors import AudiogenError
 from audiogen.explain.measures import MEASURES, marks_for, passes
 from audiogen.explain.topics import TOPICS, Example, Topic
-from audiogen.score import DrumScore
+from audiogen.score import DrumScore, Hit
 
 if TYPE_CHECKING:
     from audiogen.pipeline import Session
@@ -49,7 +50,8 @@ class Lesson:
 
 
 def transform(score: DrumScore, name: str) -> DrumScore:
-    """The same beat without one thing (`audiogen.explain.topics.TRANSFORMS`)."""
+    """The same beat without one thing, or with its clave lane playing another clave
+    (`audiogen.explain.topics.TRANSFORMS`)."""
     from audiogen.analysis.rhythm import ghost_notes
 
     if name == "without ghost notes":
@@ -57,9 +59,25 @@ def transform(score: DrumScore, name: str) -> DrumScore:
         hits = tuple(h for h in score.hits if not (h.instrument == "snare" and h.tick in ghosts))
     elif name == "played flat":
         hits = tuple(dataclasses.replace(h, velocity=FLAT_VELOCITY) for h in score.hits)
+    elif name.removesuffix(" clave") in CLAVES:
+        hits = with_clave(score, name.removesuffix(" clave"))
     else:
         raise ValueError(f"unknown transform {name!r}")
     return score.replace(hits=hits)
+
+
+def with_clave(score: DrumScore, clave: str) -> tuple[Hit, ...]:
+    """The beat's hits with its clave lane (the instrument that plays a clave, else the rim)
+    playing ``clave`` of `CLAVES` instead, in two-bar cycles of 8ths, at the lane's median
+    loudness; nothing else changes."""
+    found = detect_clave(score)
+    lane = found[1] if found else "rim"
+    old = sorted(h.velocity for h in score.hits if h.instrument == lane)
+    velocity = old[len(old) // 2] if old else 100
+    pulse, span = score.meter.ticks_per_bar // 8, 2 * score.meter.ticks_per_bar
+    ticks = [c * span + s * pulse for c in range(-(-score.bars // 2)) for s in CLAVES[clave]]
+    strokes = [Hit(t, lane, velocity) for t in ticks if t < score.total_ticks]
+    return tuple(h for h in score.hits if h.instrument != lane) + tuple(strokes)
 
 
 def measure(example: Example, score: DrumScore, first: dict[str, Any] | None) -> tuple[dict, bool]:

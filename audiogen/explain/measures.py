@@ -7,7 +7,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-from audiogen.analysis import cycles, rhythm
+from audiogen.analysis import cycles, rhythm, swing
 from audiogen.picture import Marks
 from audiogen.score import DrumScore
 
@@ -24,13 +24,27 @@ def _clave(score: DrumScore) -> str:
     return found[0] if found else "none"
 
 
+def _clave_third(score: DrumScore) -> str:
+    """Where the clave lane's third stroke on its three side falls, counted ("4" in the son
+    clave, "4&" in the rumba): the stroke that tells them apart."""
+    found = cycles.detect_clave(score)
+    if not found:
+        return "none"
+    name, lane = found
+    per_bar = score.meter.ticks_per_bar
+    bar = 0 if "3-2" in name else 1  # the three side of the first cycle
+    places = sorted(h.tick % per_bar for h in score.hits
+                    if h.instrument == lane and h.tick // per_bar == bar)  # fmt: skip
+    return rhythm.syllable(places[2], score.meter) if len(places) >= 3 else "none"
+
+
 MEASURES: MappingProxyType[str, Callable[[DrumScore], Any]] = MappingProxyType({
     "backbeat": lambda s: round(rhythm.backbeat_share(s), 3),
     "four on the floor": lambda s: round(rhythm.four_on_the_floor_share(s), 3),
     "half-time": lambda s: round(rhythm.half_time_share(s), 3),
-    "swing": lambda s: rhythm.measure_feel(s).swing,
-    "feel": lambda s: rhythm.measure_feel(s).name,
-    "swung note": lambda s: _SWUNG_NOTE[rhythm.measure_feel(s).name],
+    "swing": lambda s: swing.measure_feel(s).swing,
+    "feel": lambda s: swing.measure_feel(s).name,
+    "swung note": lambda s: _SWUNG_NOTE[swing.measure_feel(s).name],
     "syncopation": lambda s: round(rhythm.mean_syncopation(s), 3),
     "ghost notes per bar": lambda s: round(len(rhythm.ghost_notes(s)) / s.bars, 2),
     "velocity spread": lambda s: round(rhythm.velocity_spread(s), 1),
@@ -39,6 +53,7 @@ MEASURES: MappingProxyType[str, Callable[[DrumScore], Any]] = MappingProxyType({
     "energy rise": lambda s: round(rhythm.energy_rise(s), 2),
     "cross-rhythm": _cross,
     "clave": _clave,
+    "clave third stroke": _clave_third,
     "meter": lambda s: str(s.meter),
 })  # fmt: skip
 
@@ -60,7 +75,7 @@ def marks_for(kind: str, score: DrumScore) -> Marks:
     """What a picture of ``score`` points at for a lesson of ``kind`` (`Topic.marks`)."""
     meter = score.meter
     per_bar = meter.ticks_per_bar
-    counts = rhythm.count_marks(meter, rhythm.measure_feel(score).name)
+    counts = rhythm.count_marks(meter, swing.measure_feel(score).name)
     hits: set[tuple[int, str]] = set()
     legend: list[str] = []
     lanes: tuple[tuple[str, str], ...] = ()
@@ -111,7 +126,7 @@ def marks_for(kind: str, score: DrumScore) -> Marks:
                       "from the grid on average")  # fmt: skip
     straight = kind in ("swing", "timing")
     if kind == "swing":
-        feel = rhythm.measure_feel(score)
+        feel = swing.measure_feel(score)
         legend.append(f"ticks under the lanes: the straight 8ths and 16ths; measured {feel.name}, "
                       f"swing ratio {feel.swing:.2f}")  # fmt: skip
         ms_per_tick = score.seconds_per_tick * 1000

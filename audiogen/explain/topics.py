@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from audiogen.analysis.cycles import CLAVES
 from audiogen.errors import RequestError
 
 # How an example's measured value must compare: with a number or a name, or with the lesson's
@@ -54,13 +55,18 @@ class Topic:
     extra: tuple[str, ...] = field(default=())  # lines of counting for figures not played
 
 
-# Transforms of a planned beat that some lessons need: the same beat without one thing.
-TRANSFORMS = ("without ghost notes", "played flat")
+# Transforms of a planned beat that some lessons need: the same beat without one thing, or with
+# its clave lane playing a clave the planner does not write (`audiogen.explain.lesson.transform`).
+TRANSFORMS = ("without ghost notes", "played flat",
+              *(f"{name} clave" for name in CLAVES if not name.startswith("bossa")))  # fmt: skip
 
 
 def _ex(label: str, checks: tuple[tuple[str, str, Any], ...], humanize: float = 0.0,
         transform: str | None = None, **options: Any) -> Example:  # fmt: skip
     return Example(label, MappingProxyType(options), checks, humanize, transform)
+
+
+_THIRD_ON_4 = ("clave third stroke", "==", "4")  # the son clave's, where the rumba's is on 4&
 
 
 def _topic(name: str, base: dict[str, Any], examples: tuple[Example, ...], **words: Any) -> Topic:
@@ -347,23 +353,40 @@ TOPICS: tuple[Topic, ...] = (
         "clave",
         {"genre": "bossa-nova", "bpm": 120, "bars": 4},
         (
-            _ex("3-2 clave", (("clave", "==", "bossa 3-2"),)),
-            _ex("2-3 clave", (("clave", "==", "bossa 2-3"),)),
+            _ex("bossa nova clave 3-2 (the planner's)", (("clave", "==", "bossa 3-2"),)),
+            _ex(
+                "son clave 3-2",
+                (("clave", "==", "son 3-2"), _THIRD_ON_4),
+                transform="son 3-2 clave",
+            ),
+            _ex(
+                "rumba clave 3-2",
+                (("clave", "==", "rumba 3-2"), ("clave third stroke", "==", "4&")),
+                transform="rumba 3-2 clave",
+            ),
+            _ex(
+                "son clave 2-3",
+                (("clave", "==", "son 2-3"), _THIRD_ON_4),
+                transform="son 2-3 clave",
+            ),
         ),
         title="Clave: son and rumba, 3-2 and 2-3",
         what="A two-bar key pattern of five strokes, three on one side and two on the other, "
-        "that the whole band lines up with. 3-2 starts with the three side, 2-3 with the two.",
+        "that the whole band lines up with. 3-2 starts with the three side, 2-3 with the two. "
+        "The son and the rumba clave differ in one stroke: the rumba's third comes an 8th "
+        "later, on 4& instead of 4, which puts the whole three side off the beat after the 1.",
         heard="salsa, son, rumba, Afro-Cuban jazz; the bossa nova clave in Brazilian music",
-        count="son 3-2: 1 2& 4 | 2 3 (in 8ths: x..x..x. ..x.x...); rumba 3-2: 1 2& 4& | 2 3; "
-        "2-3: the same two bars, the two side first",
-        varied="nothing the planner is asked: it writes the bossa nova clave (son clave with "
-        "its last stroke an 8th late) from its style library, in 3-2 or 2-3 by seed; seeds are "
-        "tried until each is found",
+        count="son 3-2: 1 2& 4 | 2 3 (in 8ths: x..x..x. ..x.x...); rumba 3-2: 1 2& 4& | 2 3 "
+        "(x..x...x ..x.x...); 2-3: the same two bars, the two side first",
+        varied="the clave on the cross-stick of one bossa nova beat: the planner writes the "
+        "bossa nova clave (the son clave with its last stroke an 8th late) from its style "
+        "library, seeds tried until it plays 3-2; the son and rumba claves are that beat with "
+        "its cross-stick lane rewritten, nothing else changed",
         marks="clave",
         seek=True,
         aliases=("son clave", "rumba clave", "3-2", "2-3", "3-2 clave", "2-3 clave", "bossa clave"),
-        note="The planner's library holds the bossa nova clave, not the son or rumba clave: "
-        "those are counted below but not played.",
+        note="The planner's library holds the bossa nova clave only: the son and rumba "
+        "examples are its beat with the clave lane rewritten by the lesson.",
         extra=(
             "son 3-2:   1 . . 2& . . 4 . | . . 2 . 3 . . .",
             "son 2-3:   . . 2 . 3 . . . | 1 . . 2& . . 4 .",

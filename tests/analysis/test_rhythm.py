@@ -1,7 +1,7 @@
 """Rhythm measures on beats built in the test: what a listener would name, read off the hits."""
 
 from audiogen.analysis import rhythm
-from audiogen.score import DrumScore, Hit, Meter, Provenance, swing_offset_ms
+from audiogen.score import DrumScore, Hit, Meter, Provenance
 
 BAR = 96
 
@@ -49,20 +49,6 @@ def test_counting_syllables():
     assert rhythm.figure(rock, ("kick",)) == "1 3"
     assert rhythm.figure(rock, ("snare",)) == "2 4"
     assert rhythm.counting_line(six) == "1 & a 2 & a"
-
-
-def test_swing_is_measured_from_where_the_offbeats_fall():
-    hits = []
-    for b in range(4):
-        for e in range(8):
-            tick = b * BAR + e * 12
-            hits.append(
-                Hit(tick, "hat_closed", 90, swing_offset_ms(tick % BAR, "swing8", 0.6, 100))
-            )
-    feel = rhythm.measure_feel(_score(hits, bars=4))
-    assert feel.name == "swing8" and abs(feel.swing - 0.6) < 0.01
-    straight = _score([Hit(h.tick, h.instrument, h.velocity) for h in hits], bars=4)
-    assert rhythm.measure_feel(straight).name == "straight"
 
 
 def test_syncopation_rises_with_anticipated_beats_and_the_hits_are_named():

@@ -1,5 +1,7 @@
 """A drum MIDI described in words, on beats built in the test."""
 
+import pytest
+
 from audiogen.explain.describe import describe, description_text, nearest_genres
 from audiogen.score import DrumScore, Hit, Meter
 
@@ -36,3 +38,23 @@ def test_nearest_genres_hear_a_house_beat_as_house_and_a_backbeat_as_not():
     assert len(house) == 3 and sum(p for _, p in house) <= 1.0 + 1e-6
     assert house[0][0] == "house"
     assert nearest_genres(_beat())[0][0] != "house"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_light_16th_swing_in_a_played_midi_is_described_as_swung_16ths(seed):
+    import numpy as np
+
+    from audiogen.midi import round_trip
+    from audiogen.score import swing_offset_ms
+
+    rng = np.random.default_rng(seed)
+    hits = []
+    for b in range(4):
+        for p in range(0, 96, 6):
+            late = swing_offset_ms(p, "swing16", 0.53, 96.0) + float(rng.normal(0.0, 12.0))
+            hits.append(Hit(b * 96 + p, "hat_closed", 80, round(late, 2)))
+        hits += [Hit(b * 96 + k, "kick", 110) for k in (0, 48)]
+        hits += [Hit(b * 96 + k, "snare", 112) for k in (24, 72)]
+    d = describe(round_trip(DrumScore(96.0, Meter(4, 4), 4, tuple(hits))), genres=False)
+    assert d.feel == "swing16" and abs(d.swing - 0.53) <= 0.03
+    assert "swung 16ths" in description_text(d)

@@ -24,6 +24,19 @@ def test_the_examples_differ_in_the_concept(session, topic):
     assert len({p.seed for p in lesson.examples}) == 1
 
 
+def test_the_son_and_rumba_claves_are_both_played_one_stroke_apart(session):
+    lesson = plan_lesson(session, resolve_topic("clave"), seed=0)
+    assert lesson.passed, [(p.example.label, p.values) for p in lesson.examples]
+    played = {p.example.label: p for p in lesson.examples}
+    son, rumba = played["son clave 3-2"], played["rumba clave 3-2"]
+    assert son.values["clave"] == "son 3-2" and rumba.values["clave"] == "rumba 3-2"
+    assert son.values["clave third stroke"] == "4" and rumba.values["clave third stroke"] == "4&"
+    # one beat under both: only the clave's third stroke moves, an 8th (12 ticks) later
+    moved = set(son.score.hits) ^ set(rumba.score.hits)
+    assert len(moved) == 2 * (son.score.bars // 2)
+    assert {h.instrument for h in moved} == {"rim"}
+
+
 def test_a_lesson_folder_plays_alone(session, tiny_kit, tmp_path):
     lesson = plan_lesson(session, resolve_topic("backbeat"), seed=0)
     out = write_lesson(session, lesson, tmp_path / "lesson", kit="tiny")

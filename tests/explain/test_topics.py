@@ -2,8 +2,10 @@
 
 import pytest
 
+from audiogen.analysis.cycles import detect_clave
 from audiogen.errors import RequestError
 from audiogen.explain.lesson import check_topics, topic_list, transform
+from audiogen.explain.measures import MEASURES
 from audiogen.explain.topics import TOPICS, resolve_topic
 from audiogen.score import DrumScore, Hit, Meter
 
@@ -51,3 +53,19 @@ def test_transforms_take_out_one_thing_and_keep_the_rest():
     assert [(h.tick, h.instrument) for h in plain.hits] == [(0, "kick"), (24, "snare")]
     flat = transform(score, "played flat")
     assert {h.velocity for h in flat.hits} == {100} and len(flat.hits) == len(hits)
+
+
+def test_a_clave_transform_rewrites_the_clave_lane_and_nothing_else():
+    bossa = (0, 3, 6, 10, 13)  # the bossa 3-2 clave, in 8ths over two bars
+    hits = [Hit(c * 192 + p * 12, "rim", 90) for c in range(2) for p in bossa]
+    hits += [Hit(b * 96 + k, "kick", 100) for b in range(4) for k in (0, 36, 48)]
+    score = DrumScore(120.0, Meter(4, 4), 4, tuple(hits))
+    son, rumba = transform(score, "son 3-2 clave"), transform(score, "rumba 3-2 clave")
+    assert detect_clave(son) == ("son 3-2", "rim") and detect_clave(rumba) == ("rumba 3-2", "rim")
+    assert MEASURES["clave third stroke"](son) == "4"
+    assert MEASURES["clave third stroke"](rumba) == "4&"
+    # the two differ in one stroke a cycle: son on 4 (tick 72), rumba an 8th later (tick 84)
+    assert set(son.hits) - set(rumba.hits) == {Hit(72, "rim", 90), Hit(264, "rim", 90)}
+    kicks = [h for h in score.hits if h.instrument == "kick"]
+    assert [h for h in son.hits if h.instrument == "kick"] == kicks
+    assert MEASURES["clave"](transform(score, "son 2-3 clave")) == "son 2-3"
