@@ -139,3 +139,30 @@ def test_generated_beat_records_humanizer_and_amount(tiny_kit, tmp_path):
     beat.save(tmp_path / "beat")
     manifest = json.loads((tmp_path / "beat" / "manifest.json").read_text())
     assert manifest["score"]["provenance"]["models"]["humanizer"] == models["humanizer"]
+
+
+@pytest.mark.parametrize("genre", ["jazz", "soul", "hip-hop"])
+def test_a_beat_asked_straight_stays_straight(humanizer, genre):
+    # Groove's jazz, soul and hip-hop drummers drag their ghost notes between the 8ths: drawn as
+    # learned, a beat asked straight came out swung. Each hit keeps its scatter; the
+    # subdivisions keep the feel asked.
+    bpm, bars = 95.0, 8
+    hits = []
+    for bar in range(bars):
+        base = bar * 96
+        hits += [Hit(base + 12 * k, "hat_closed", 85) for k in range(8)]
+        hits += [Hit(base + t, "kick", 105) for t in (0, 42, 60)]
+        hits += [Hit(base + t, "snare", 120) for t in (24, 72)]
+        hits += [Hit(base + t, "snare", 35) for t in range(0, 96, 6) if t not in (24, 72)]
+    provenance = Provenance(source="planner", genre=genre, feel="straight")
+    score = DrumScore(bpm=bpm, meter=Meter(4, 4), bars=bars, hits=tuple(hits),
+                      provenance=provenance)  # fmt: skip
+    sixteenth_ms = 60_000 / bpm / 4
+    for seed in range(3):
+        ghosts = [h for h in humanizer.humanize(score, seed=seed).hits if h.velocity < 90
+                  and h.instrument == "snare"]  # fmt: skip
+        eighths = [h.offset_ms for h in ghosts if h.tick % 12 == 0]
+        between = [h.offset_ms for h in ghosts if h.tick % 12 == 6]
+        late = (sum(between) / len(between) - sum(eighths) / len(eighths)) / sixteenth_ms
+        assert abs(late) < 0.04  # the 16ths' swing ratio within 0.49-0.51
+        assert max(between) - min(between) > 3.0  # still played by a person, not a grid
