@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from audiogen.errors import KitError
+from audiogen.files import exists
 from audiogen.kits.kit import (
     FALLBACKS,
     VELOCITY_RANGE_DB,
@@ -66,7 +67,7 @@ def looks_like_path(text: str) -> bool:
     """Whether a --kit value names a path rather than a shipped kit."""
     return (
         "/" in text or "\\" in text or text.startswith("~")
-        or Path(text).suffix.lower() in (".sfz", ".sf2") or Path(text).expanduser().exists()
+        or Path(text).suffix.lower() in (".sfz", ".sf2") or exists(Path(text).expanduser())
     )  # fmt: skip
 
 
