@@ -198,7 +198,7 @@ def _kit_beside(kit: str, folder: Path) -> str:
         return kit
     local = Path(kit).expanduser()
     beside = folder / local
-    if not local.is_absolute() and (beside.exists() or looks_like_path(kit)):
+    if not local.is_absolute() and (exists(beside) or looks_like_path(kit)):
         return str(beside)
     return kit
 
@@ -409,6 +409,7 @@ def _execute_ray(
         ) from None
     started = not ray.is_initialized()
     if started:
+        _check_reachable(address)
         try:
             if address:
                 ray.init(address=address, log_to_driver=False)
@@ -426,6 +427,25 @@ def _execute_ray(
     finally:
         if started:
             ray.shutdown()
+
+
+def _check_reachable(address: str | None) -> None:
+    """Refuse a Ray cluster address that nothing answers at, at once: `ray.init` would retry
+    it for minutes."""
+    import socket
+
+    if not address or address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), 5.0):
+            pass
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise OutputError(
+            f"no Ray cluster answers at {address} ({why}); check --address, or use --backend "
+            "local"
+        ) from None
 
 
 def _ray_task(item: Item, out: str) -> Outcome:

@@ -126,6 +126,8 @@ class RenderRequest:
         loudness = name if name != "custom" else f"{target_lufs:g}"
         try:
             rate = int(self.sample_rate)
+            if rate != float(self.sample_rate) or isinstance(self.sample_rate, bool):
+                rate = -1  # 44100.5 is no sample rate, not 44100
         except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
             rate = -1
         if rate not in SAMPLE_RATES:
@@ -385,6 +387,9 @@ def _known_values(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if isinstance(value, str) and not value.strip():  # not a silent "use the default"
             raise RequestError(f"{name} {value!r}: give a value, or leave the option out")
+        if name != "formats" and isinstance(value, (list, tuple, set, dict, bytes)):
+            # str() would make a list of one genre, ['house'], read as that genre
+            raise RequestError(f"{name} {value!r}: give one value, not a list or a mapping")
     return {k: v for k, v in values.items() if v is not None}
 
 

@@ -338,3 +338,15 @@ def test_ray_that_cannot_start_is_one_line_and_leaves_no_folder(
     err = capsys.readouterr().err.strip()
     assert "Ray could not start (Failed to start the raylet)" in err and "\n" not in err
     assert not out.exists()
+
+
+def test_a_ray_address_nothing_answers_at_is_one_line_at_once(recipe, tmp_path, capsys):
+    pytest.importorskip("ray")
+    out = tmp_path / "o"
+    started = time.monotonic()
+    code = main(["batch", str(recipe), "-o", str(out), "--backend", "ray",
+                 "--address", "127.0.0.1:9"])  # fmt: skip
+    assert code == 2 and time.monotonic() - started < 60  # ray.init would retry for minutes
+    err = capsys.readouterr().err.strip()
+    assert "no Ray cluster answers at 127.0.0.1:9" in err and "\n" not in err
+    assert not out.exists()

@@ -109,3 +109,12 @@ def test_any_recipe_shape_is_loaded_or_refused_in_one_line(recipe):
         return
     for item in loaded.items:
         assert not item.error.startswith("internal"), (recipe, item.error)
+
+
+@settings(FUZZ, max_examples=20)
+@given(key=st.sampled_from(["kit", "midi"]), length=st.integers(200, 5000))
+def test_a_path_too_long_to_look_up_fails_only_its_item(key, length):
+    name = "/".join(["p" * 200] * (length // 200)) or "p"
+    recipe = _load(f"items:\n  - {GOOD}\n  - {{{key}: '{name}', seed: 2}}\n")
+    good, other = recipe.items
+    assert good.error == "" and other.error and not other.error.startswith("internal")

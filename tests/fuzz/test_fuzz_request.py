@@ -117,3 +117,27 @@ def test_render_options_are_a_request_or_one_audiogen_error(options):
         RenderRequest.create(**options)
     except AudiogenError as exc:
         assert str(exc) and "\n" not in str(exc)
+
+
+VALID = {"genre": "house", "kit": "acoustic", "mix": "acoustic", "meter": "4/4", "feel": "swing8",
+         "loudness": "podcast", "preset": "video", "renderer": "sample", "on": "snare",
+         "polyrhythm": "3:4", "bpm": 120, "seed": 3, "sample_rate": 48000}  # fmt: skip
+
+
+@FUZZ
+@given(name=st.sampled_from(sorted(VALID)), shape=st.sampled_from([list, tuple, set, "dict"]))
+def test_a_list_of_one_good_value_is_not_that_value(name, shape):
+    # `genre: [house]` in a recipe or a JSON body would otherwise read as str(['house'])...
+    value = VALID[name]
+    given_value = {value: value} if shape == "dict" else shape([value])
+    with pytest.raises(AudiogenError, match=name):
+        resolve_generation(None, {name: given_value})
+
+
+@FUZZ
+@given(rate=st.sampled_from([44100, 48000]), fraction=st.floats(0.001, 0.999))
+def test_a_sample_rate_with_a_fraction_is_refused(rate, fraction):
+    with pytest.raises(AudiogenError, match="sample rate"):
+        RenderRequest.create(sample_rate=rate + fraction)
+    with pytest.raises(AudiogenError, match="sample rate"):
+        RenderRequest.create(sample_rate=f"{rate + fraction}")
