@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiogen.errors import AudiogenError, OutputError, RequestError
-from audiogen.files import exists, write_text_atomic
+from audiogen.files import exists, expand_user, write_text_atomic
 from audiogen.progress import ProgressCallback, report
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def _kit_beside(kit: str, folder: Path) -> str:
 
     if kit.strip().lower() in kit_names():
         return kit
-    local = Path(kit).expanduser()
+    local = expand_user(kit)
     beside = folder / local
     if not local.is_absolute() and (exists(beside) or looks_like_path(kit)):
         return str(beside)

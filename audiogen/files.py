@@ -44,6 +44,15 @@ def exists(path: str | Path) -> bool:
         return False
 
 
+def expand_user(path: str | Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; as given when there is no such user
+    (so that it is reported missing, not a RuntimeError)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` still runs (one of another user's counts as running)."""
     if pid <= 0:  # 0 and negatives name process groups, not a process

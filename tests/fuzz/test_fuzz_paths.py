@@ -98,3 +98,18 @@ def test_input_paths_of_any_length_are_one_line(command, name, capsys):
     assert main(["-q", *(part.format(name) for part in command)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("audiogen: error:") and "\n" not in err, err
+
+
+@pytest.mark.parametrize("kit", ["~nobody-audiogen/kit", "~nobody-audiogen", "~nobody-x/a.sfz"])
+def test_a_kit_in_the_home_of_no_such_user_is_one_line(kit, tmp_path, capsys):
+    from audiogen.batch import load_recipe
+    from audiogen.cli import main
+
+    out = str(tmp_path / "o")
+    assert main(["-q", "generate", "--genre", "house", "--kit", kit, "-o", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("audiogen: error:") and "\n" not in err, err
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"items:\n  - {{genre: house, kit: '{kit}'}}\n  - {{genre: house}}\n")
+    bad, good = load_recipe(recipe).items
+    assert bad.error and not bad.error.startswith("internal") and good.error == ""
