@@ -2,7 +2,8 @@
 through the Python API, batch recipes, the HTTP server (FastAPI's TestClient) and the CLI (a
 subprocess each), counted per category:
 
-- clean: refused with one line (`AudiogenError`; exit 2; a 4xx with {"error": line});
+- clean: refused with one line (`AudiogenError`; exit 2; a 4xx with {"error": line}; argparse's
+  usage line and one error line for an option a command does not have);
 - valid: accepted, and the input was one a user may give (what it made checks out);
 - internal: any other exception, an "internal error", a traceback, a 500;
 - hang: past the case's time limit;
@@ -385,6 +386,8 @@ def run_cli(case: CliCase, root: Path) -> tuple[str, str, bool]:
         return "internal", f"rc {done.returncode}: {err[-300:]}", left
     if problem:
         return "internal", problem, left
+    if done.returncode == 2 and err.startswith("usage:") and len(err.splitlines()) == 2:
+        err = err.splitlines()[1]  # argparse's refusal: its usage line, then one error line
     if done.returncode != 0:
         if not err.startswith("audiogen: error:") or len(err.splitlines()) != 1:
             if done.returncode == 1 and "failed:" in err:  # a batch whose bad items failed
