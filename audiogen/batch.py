@@ -30,6 +30,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -37,13 +38,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiogen.errors import AudiogenError, OutputError, RequestError
-from audiogen.files import pid_alive, write_text_atomic
+from audiogen.files import exists, expand_user, write_text_atomic
 from audiogen.progress import ProgressCallback, report
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ SUMMARY_FIELDS = (
 )  # fmt: skip
 RECIPE_KEYS = ("name", "out", "defaults", "items", "matrix", "name_format", "description")
 LOCK = ".batch.lock"
-LOCK_WRITE_S = 10.0  # an empty lock younger than this is being written, so held
 LOG = ".batch-log.jsonl"
 MAX_ITEMS = 100_000
 
@@ -79,8 +79,11 @@ class Recipe:
     source: Path
 
 
-def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
-    """Read and check a YAML recipe: every item's options are validated before any work starts.
+def load_recipe(
+    path: str | Path, out: str | Path | None = None, callback: ProgressCallback | None = None
+) -> Recipe:
+    """Read and check a YAML recipe: every item's options are validated before any work starts
+    (``callback`` is told the items checked; a recipe holds at most `MAX_ITEMS`).
 
     Raises:
         RequestError: a missing or malformed file, unknown keys, bad option values, or two items
@@ -89,7 +92,7 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
     import yaml
 
     path = Path(path)
-    if not path.is_file():
+    if not exists(path) or not path.is_file():
         raise RequestError(f"{path}: no such recipe file")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_recipe_loader())
@@ -106,15 +109,13 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
     listed = data.get("items") or []
     if not isinstance(listed, list):
         raise RequestError(f"{path}: items must be a list of mappings")
-    entries = [_over(defaults, _mapping(e, path, f"item {i + 1}")) for i, e in enumerate(listed)]
     matrix = _mapping(data.get("matrix") or {}, path, "matrix")
-    if matrix:
-        axes = {k: v if isinstance(v, list) else [v] for k, v in matrix.items()}
-        total = 1
-        for values in axes.values():
-            total *= len(values)
-        if total > MAX_ITEMS:
-            raise RequestError(f"{path}: the matrix makes {total} items; the most is {MAX_ITEMS}")
+    axes = {k: v if isinstance(v, list) else [v] for k, v in matrix.items()}
+    total = len(listed) + (math.prod(len(v) for v in axes.values()) if axes else 0)
+    if total > MAX_ITEMS:  # before any item is looked at
+        raise RequestError(f"{path}: the recipe makes {total} items; the most is {MAX_ITEMS}")
+    entries = [_over(defaults, _mapping(e, path, f"item {i + 1}")) for i, e in enumerate(listed)]
+    if axes:
         for combo in itertools.product(*axes.values()):
             entries.append(_over(defaults, dict(zip(axes, combo))))
     if not entries:
@@ -124,7 +125,10 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
     items = []
     seen: dict[str, int] = {}
     requests: dict[str, int] = {}
+    check = _checker()
     for index, entry in enumerate(entries):
+        if index % 1000 == 0:
+            report(callback, "checking items", index, len(entries))
         same = requests.setdefault(json.dumps(entry, sort_keys=True, default=str), index)
         if same != index:
             raise RequestError(
@@ -146,7 +150,8 @@ def load_recipe(path: str | Path, out: str | Path | None = None) -> Recipe:
             entry = {**entry, "midi": str(midi if midi.is_absolute() else path.parent / midi)}
         if "kit" in entry:  # a user's kit, like a MIDI file, lies relative to the recipe
             entry = {**entry, "kit": _kit_beside(str(entry["kit"]), path.parent)}
-        items.append(Item(item_name, entry, error or _check(entry)))
+        items.append(Item(item_name, entry, error or check(entry)))
+    report(callback, "checking items", len(entries), len(entries))
     out_dir = Path(out) if out is not None else Path(str(data.get("out") or Path("out") / name))
     return Recipe(name=name, out=out_dir, items=tuple(items), source=path)
 
@@ -191,9 +196,9 @@ def _kit_beside(kit: str, folder: Path) -> str:
 
     if kit.strip().lower() in kit_names():
         return kit
-    local = Path(kit).expanduser()
+    local = expand_user(kit)
     beside = folder / local
-    if not local.is_absolute() and (beside.exists() or looks_like_path(kit)):
+    if not local.is_absolute() and (exists(beside) or looks_like_path(kit)):
         return str(beside)
     return kit
 
@@ -240,6 +245,30 @@ def _item_name(entry: dict, index: int, varying: list[str], fmt: Any, path: Path
         text = "-".join(parts)
     text = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or f"{index:04d}"
     return text[:120]
+
+
+def _checker() -> Callable[[dict[str, Any]], str]:
+    """`_check`, done once per distinct request but for the seed: a matrix of 100,000 seeds is
+    checked as fast as one item (the seed, the only option that changes no other's meaning, is
+    checked on its own)."""
+    from audiogen.request import check_seed
+
+    known: dict[str, str] = {}
+
+    def check(entry: dict[str, Any]) -> str:
+        rest = {k: v for k, v in entry.items() if k != "seed"}
+        key = json.dumps(rest, sort_keys=True, default=lambda v: f"{type(v).__name__}:{v!r}")
+        if key not in known:
+            known[key] = _check(rest)
+        if known[key] or "seed" not in entry:
+            return known[key]
+        try:
+            check_seed(entry["seed"])
+        except AudiogenError as exc:
+            return str(exc)
+        return ""
+
+    return check
 
 
 def _check(entry: dict[str, Any]) -> str:
@@ -388,6 +417,7 @@ def start_ray(workers: int, address: str | None) -> bool:
         ) from None
     if ray.is_initialized():
         return False
+    _check_reachable(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=False)
@@ -414,6 +444,25 @@ def _execute_ray(
     finally:
         if started:
             ray.shutdown()
+
+
+def _check_reachable(address: str | None) -> None:
+    """Refuse a Ray cluster address that nothing answers at, at once: `ray.init` would retry
+    it for minutes."""
+    import socket
+
+    if not address or address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), 5.0):
+            pass
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise OutputError(
+            f"no Ray cluster answers at {address} ({why}); check --address, or use --backend "
+            "local"
+        ) from None
 
 
 def _ray_task(item: Item, out: str) -> Outcome:
@@ -521,55 +570,57 @@ def _clear_half_done(out: Path) -> None:
 
 
 class _lock:
-    """An exclusive lock file on the output folder, holding its batch's pid from the moment
-    it exists; cleared when that process is gone."""
+    """An exclusive lock on the output folder: a lock file holding its batch's pid, owned
+    through an advisory ``flock`` that the kernel drops when the batch ends in any way (a
+    ``kill -9`` included). Taking it is one atomic step, so two batches racing for a folder
+    (or for a lock a dead batch left) cannot both win, and a lock still empty because its
+    holder has not written its pid yet is held all the same."""
 
     def __init__(self, out: Path) -> None:
         self.path = out / LOCK
+        self._fd: int | None = None
 
     def __enter__(self) -> None:
-        for _ in range(2):
-            if self._take():
-                return
+        import fcntl
+
+        for _ in range(100):  # a retry only when the holder let go between open and flock
             try:
-                text = self.path.read_text().strip()
-                age = time.time() - self.path.stat().st_mtime
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputError(f"cannot lock {self.path.parent}: {exc.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                continue  # released meanwhile
-            pid = int(text) if text.isdigit() else 0
-            # An empty lock is one being written (by a file system without hard links): held.
-            if (pid and pid_alive(pid)) or (not text and age < LOCK_WRITE_S):
-                holder = f" (process {pid})" if pid else ""
+                os.close(fd)
                 raise OutputError(
-                    f"another batch{holder} is writing {self.path.parent}; wait for it or stop "
-                    "it first"
+                    f"another batch{self._holder()} is writing {self.path.parent}; wait for it "
+                    "or stop it first"
                 ) from None
-            self.path.unlink(missing_ok=True)  # left by a killed batch
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except OSError:  # removed by a holder on its way out
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+                self._fd = fd
+                return
+            os.close(fd)
         raise OutputError(f"cannot lock {self.path.parent}")
 
-    def _take(self) -> bool:
-        """Create the lock with the pid already in it: written beside, then hard-linked into
-        place, which fails if the lock exists."""
-        mine = self.path.with_name(f"{LOCK}.{os.getpid()}")
-        mine.write_text(str(os.getpid()))
+    def _holder(self) -> str:
         try:
-            os.link(mine, self.path)
-            return True
-        except FileExistsError:
-            return False
-        except OSError:  # no hard links here: create, then write (the empty moment is held)
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            return True
-        finally:
-            mine.unlink(missing_ok=True)
+            text = self.path.read_text().strip()
+        except OSError:
+            return ""
+        return f" (process {text})" if text.isdigit() else ""
 
     def __exit__(self, *exc: object) -> None:
+        # Unlinked while still held: a batch that opened this file meanwhile sees it is gone.
         self.path.unlink(missing_ok=True)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _read_log(out: Path) -> dict[str, float]:

@@ -61,6 +61,8 @@ def check_writable(out_dir: Path, force: bool) -> None:
     """Fail before any work if ``out_dir`` cannot be written: it exists without ``force``, it
     is not a folder audiogen wrote (``force`` replaces only those), its name is empty or too
     long, or its parent cannot be made or written."""
+    if "\x00" in str(out_dir):  # no file system takes it; Python's os calls raise ValueError
+        raise OutputError(f"output folder {str(out_dir)!r}: a path cannot hold a NUL character")
     if out_dir.name in ("", ".", "..") or not out_dir.name.strip():
         raise OutputError(
             f"output folder {str(out_dir)!r}: name a new folder (such as out/my-beat), not the "

@@ -35,6 +35,24 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def exists(path: str | Path) -> bool:
+    """Whether ``path`` is there; a path the system cannot even look up (a name past 255 bytes,
+    one past the path length limit, a NUL character) is not, instead of an OSError."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def expand_user(path: str | Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; as given when there is no such user
+    (so that it is reported missing, not a RuntimeError)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` still runs (one of another user's counts as running)."""
     if pid <= 0:  # 0 and negatives name process groups, not a process

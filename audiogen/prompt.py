@@ -125,7 +125,7 @@ _BPM_BARE = re.compile(
 )
 _DURATION = re.compile(
     r"\b(\d+(?:\.\d+)?)[\s-]*(s|secs?|seconds?|mins?|minutes?|hours?|hrs?)\b"
-    r"|\b(\d{1,2}):([0-5]\d)\b"
+    r"|\b(\d+):(\d\d)\b"
 )
 _BARS = re.compile(r"\b(\d+|[a-z]+(?:-[a-z]+)?)[\s-]*(?:bars?|measures?)\b")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
@@ -222,6 +222,11 @@ def parse_prompt(text: str) -> Resolution:
     if match and "bars" not in options:
         seconds: float
         if match.group(3):  # m:ss
+            if int(match.group(4)) >= 60:  # not a length: "0:60" is not bpm 60 either
+                raise RequestError(
+                    f'"{match.group(0)}" in the sentence: write a length as minutes:seconds, '
+                    "the seconds under 60"
+                )
             seconds = int(match.group(3)) * 60 + int(match.group(4))
         else:
             seconds = float(match.group(1)) * _UNIT_SECONDS.get(match.group(2)[0], 1)

@@ -126,6 +126,8 @@ class RenderRequest:
         loudness = name if name != "custom" else f"{target_lufs:g}"
         try:
             rate = int(self.sample_rate)
+            if rate != float(self.sample_rate) or isinstance(self.sample_rate, bool):
+                rate = -1  # 44100.5 is no sample rate, not 44100
         except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
             rate = -1
         if rate not in SAMPLE_RATES:
@@ -139,12 +141,7 @@ class RenderRequest:
         bad = [f for f in formats if f not in AUDIO_FORMATS]
         if bad or not formats:
             raise RequestError(f"unknown format {bad[0] if bad else ''!r}; use wav, flac, mp3")
-        try:
-            seed = int(self.seed) if int(self.seed) == float(self.seed) else -1
-        except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
-            seed = -1
-        if not 0 <= seed < 2**32:
-            raise RequestError(f"seed {self.seed!r}: use a whole number from 0 to 4294967295")
+        seed = check_seed(self.seed)
         renderer = str(self.renderer).strip().lower()
         if renderer not in RENDERERS:
             raise RequestError(f"unknown renderer {self.renderer!r}; use {', '.join(RENDERERS)}")
@@ -181,6 +178,21 @@ class RenderRequest:
         return out
 
 
+def check_seed(value: Any) -> int:
+    """A seed as given (a number, or its text) → the whole number 0 to 2**32 - 1 it names.
+
+    Raises:
+        RequestError: anything else (``true`` included: a slip, not seed 1).
+    """
+    try:
+        seed = int(value) if int(value) == float(value) else -1
+    except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
+        seed = -1
+    if isinstance(value, bool) or not 0 <= seed < 2**32:
+        raise RequestError(f"seed {value!r}: use a whole number from 0 to 4294967295")
+    return seed
+
+
 def cli_fields() -> list[dataclasses.Field]:
     """The request's fields, for the CLI to turn into flags."""
     return list(dataclasses.fields(RenderRequest))
@@ -188,8 +200,10 @@ def cli_fields() -> list[dataclasses.Field]:
 
 def check_source(path: str | Path) -> Path:
     """A MIDI path given by a user, checked before any work starts."""
+    from audiogen.files import exists
+
     path = Path(path)
-    if not path.exists():
+    if not exists(path):
         raise AudiogenError(f"{path}: no such file")
     if path.is_dir():
         raise AudiogenError(f"{path} is a folder: give a .mid file")
@@ -373,13 +387,16 @@ def _known_values(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if isinstance(value, str) and not value.strip():  # not a silent "use the default"
             raise RequestError(f"{name} {value!r}: give a value, or leave the option out")
+        if name != "formats" and isinstance(value, (list, tuple, set, dict, bytes)):
+            # str() would make a list of one genre, ['house'], read as that genre
+            raise RequestError(f"{name} {value!r}: give one value, not a list or a mapping")
     return {k: v for k, v in values.items() if v is not None}
 
 
 def _number(name: str, value: Any, low: float, high: float, whole: bool = False) -> float:
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        number = float(value) if not isinstance(value, bool) else math.nan  # true is not 1
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a whole number past 1e308
         number = math.nan
     if not low <= number <= high or (whole and number != int(number)):
         kind = "a whole number" if whole else "a number"

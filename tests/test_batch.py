@@ -87,14 +87,35 @@ def test_half_done_items_are_redone_and_stale_staging_removed(recipe, tmp_path):
     assert not any(p.name.startswith(f".{second}.partial") for p in out.iterdir())
 
 
+def _hold_lock(out: Path, text: str) -> subprocess.Popen:
+    """Another batch holding ``out``'s lock (as `audiogen.batch` takes it), its file holding
+    ``text``; returns once the lock is held."""
+    code = (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(out / '.batch.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        f"os.write(fd, {text!r}.encode())\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
 def test_a_second_batch_on_the_same_folder_is_refused(recipe, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".batch.lock").write_text(str(os.getppid()))  # a live process holds it
-    with pytest.raises(OutputError, match="another batch"):
-        run_batch(load_recipe(recipe, out=out))
-    (out / ".batch.lock").write_text("999999999")  # a dead one: taken over
+    holder = _hold_lock(out, "12345")  # a live batch holds it
+    try:
+        with pytest.raises(OutputError, match=r"another batch \(process 12345\)"):
+            run_batch(load_recipe(recipe, out=out))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (out / ".batch.lock").exists()  # a dead one's lock, its pid still in it: taken over
     assert len(run_batch(load_recipe(recipe, out=out))) == 7
+    assert not (out / ".batch.lock").exists()
 
 
 @pytest.mark.parametrize(
@@ -220,17 +241,49 @@ def test_generate_only_defaults_do_not_fail_midi_items(tmp_path, tiny_kit, basic
     assert item.error == "" and "bars" not in item.options
 
 
-def test_an_empty_lock_is_held_while_young(recipe, tmp_path):
+def test_an_empty_lock_is_held_however_old(recipe, tmp_path):
     out = tmp_path / "o"
     out.mkdir()
-    lock = out / ".batch.lock"
-    lock.write_text("")  # another batch between creating its lock and writing its pid
-    with pytest.raises(OutputError, match="another batch"):
-        run_batch(load_recipe(recipe, out=out))
-    assert lock.exists()
+    holder = _hold_lock(out, "")  # a batch between taking its lock and writing its pid
     old = time.time() - 600
-    os.utime(lock, (old, old))  # an empty lock that stayed empty: its batch died
-    assert len(run_batch(load_recipe(recipe, out=out))) == 7
+    os.utime(out / ".batch.lock", (old, old))  # and slow about it: still held
+    try:
+        with pytest.raises(OutputError, match="another batch"):
+            run_batch(load_recipe(recipe, out=out))
+        assert (out / ".batch.lock").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_racing_batches_take_a_dead_batchs_lock_once(tmp_path):
+    # Eight batches start at the same moment on a folder whose lock a killed batch left: one
+    # takes it, the others are refused (three folders, one round each).
+    folders = [tmp_path / f"o{r}" for r in range(3)]
+    for folder in folders:
+        folder.mkdir()
+        (folder / ".batch.lock").write_text("999999999")
+    code = f"""
+import sys, time
+from pathlib import Path
+from audiogen.batch import _lock
+from audiogen.errors import OutputError
+start = float(sys.argv[1])
+for r, folder in enumerate({[str(f) for f in folders]!r}):
+    time.sleep(max(0.0, start + 1.5 * r - time.time()))
+    try:
+        with _lock(Path(folder)):
+            print("took", end=" ", flush=True)
+            time.sleep(max(0.0, start + 1.5 * r + 1.0 - time.time()))
+    except OutputError:
+        print("refused", end=" ", flush=True)
+"""
+    start = time.time() + 3.0
+    argv = [sys.executable, "-c", code, str(start)]
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(8)]
+    said = [run.communicate(timeout=60)[0].split() for run in runs]
+    for r in range(3):
+        assert sorted(words[r] for words in said) == ["refused"] * 7 + ["took"]
 
 
 def test_workers_die_with_their_batch(tmp_path):
@@ -284,4 +337,16 @@ def test_ray_that_cannot_start_is_one_line_and_leaves_no_folder(
     assert main(["batch", str(recipe), "-o", str(out), "--backend", "ray"]) == 2
     err = capsys.readouterr().err.strip()
     assert "Ray could not start (Failed to start the raylet)" in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_a_ray_address_nothing_answers_at_is_one_line_at_once(recipe, tmp_path, capsys):
+    pytest.importorskip("ray")
+    out = tmp_path / "o"
+    started = time.monotonic()
+    code = main(["batch", str(recipe), "-o", str(out), "--backend", "ray",
+                 "--address", "127.0.0.1:9"])  # fmt: skip
+    assert code == 2 and time.monotonic() - started < 60  # ray.init would retry for minutes
+    err = capsys.readouterr().err.strip()
+    assert "no Ray cluster answers at 127.0.0.1:9" in err and "\n" not in err
     assert not out.exists()

@@ -368,9 +368,11 @@ def _batch(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise AudiogenError(f"--workers {args.workers}: use 1 or more")
-    recipe = load_recipe(args.recipe, out=out_dir(args, None))
+    bar = None if not args.quiet else False
+    with terminal_bar(enabled=bar, items=True) as draw:  # a large recipe takes a while to check
+        recipe = load_recipe(args.recipe, out=out_dir(args, None), callback=draw)
     try:
-        with terminal_bar(enabled=None if not args.quiet else False, items=True) as draw:
+        with terminal_bar(enabled=bar, items=True) as draw:
             outcomes = run_batch(
                 recipe, workers=args.workers, backend=args.backend, address=args.address,
                 callback=draw,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from audiogen.cli.common import out_dir, terminal_session
 from audiogen.errors import AudiogenError
+from audiogen.files import exists
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -86,7 +87,7 @@ def explain(args: argparse.Namespace) -> int:
     if not text:
         raise AudiogenError("name a topic (see `audiogen explain --list`) or a drum MIDI file")
     with terminal_session(args) as session:
-        if text.lower().endswith((".mid", ".midi")) or Path(text).is_file():
+        if text.lower().endswith((".mid", ".midi")) or (exists(text) and Path(text).is_file()):
             printed, out = explain_beat(session, text, out_dir(args, None), args.force)
         else:
             printed, out = explain_topic(

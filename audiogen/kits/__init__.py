@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from audiogen.errors import KitError
+from audiogen.files import exists, expand_user
 from audiogen.kits.kit import (
     FALLBACKS,
     VELOCITY_RANGE_DB,
@@ -54,7 +55,7 @@ def load_kit(name: str, preset_name: str | None = None) -> Kit:
     if looks_like_path(text):
         from audiogen.kits.user import load_user_kit
 
-        return load_user_kit(Path(text).expanduser(), preset_name)
+        return load_user_kit(expand_user(text), preset_name)
     known = ", ".join(names) or f"none found in {samples_dir() / 'kits'}"
     raise KitError(
         f"unknown kit {name!r}; available kits: {known}, or the path of a folder of one-shots, "
@@ -66,7 +67,7 @@ def looks_like_path(text: str) -> bool:
     """Whether a --kit value names a path rather than a shipped kit."""
     return (
         "/" in text or "\\" in text or text.startswith("~")
-        or Path(text).suffix.lower() in (".sfz", ".sf2") or Path(text).expanduser().exists()
+        or Path(text).suffix.lower() in (".sfz", ".sf2") or exists(expand_user(text))
     )  # fmt: skip
 
 

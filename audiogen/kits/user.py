@@ -12,6 +12,7 @@ from types import MappingProxyType
 import soundfile as sf
 
 from audiogen.errors import KitError
+from audiogen.files import exists
 from audiogen.instruments import INSTRUMENTS
 from audiogen.kits.kit import DEFAULT_STYLE, USER_LICENSE, Kit, KitInstrument, check_style
 
@@ -29,7 +30,7 @@ def load_user_kit(path: Path, preset_name: str | None = None) -> Kit:
         KitError: one line saying why the kit cannot play.
     """
     path = path.resolve()
-    if not path.exists():
+    if not exists(path):
         raise KitError(f"kit {path}: no such folder or file")
     if path.is_file() and path.suffix.lower() not in (".sfz", ".sf2"):
         raise KitError(
