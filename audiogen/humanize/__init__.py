@@ -27,7 +27,7 @@ __all__ = ["Humanizer", "check_amount", "humanize"]
 # A loop is humanized as the middle of this many passes of itself: every bar is played with the
 # bars around it, the first after the last, as the listener hears it on repeat.
 LOOP_PASSES = 3
-_LEAN_MIN_HITS = 4  # a subdivision's shared lean is taken off only where this many hits show it
+_LEAN_MIN_HITS = 2  # a lean two hits share on one instrument and subdivision is heard as feel
 
 
 def check_amount(amount: Any) -> float:
@@ -153,7 +153,7 @@ def _keep_the_feel(drag_ms: np.ndarray, hits: list[Hit]) -> np.ndarray:
     A drummer's timing carries a lean per subdivision (on Groove's jazz, soul and hip-hop, the
     ghost notes between the 8ths come late), which is swing by another name: played as drawn, a
     beat asked straight came out swung, and light swing was lost. The feel is the request's, so
-    on each instrument every subdivision's mean push or drag (over four hits or more) is
+    on each instrument every subdivision's mean push or drag (over two hits or more) is
     brought to the instrument's own: the kick may still sit ahead and the snare behind, and
     each hit keeps its scatter.
     """
