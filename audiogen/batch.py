@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiogen.errors import AudiogenError, OutputError, RequestError
-from audiogen.files import exists, expand_user, write_text_atomic
+from audiogen.files import exists, expand_user, take_lock, write_text_atomic
 from audiogen.progress import ProgressCallback, report
 
 if TYPE_CHECKING:
@@ -460,8 +460,7 @@ def _check_reachable(address: str | None) -> None:
     except (OSError, ValueError) as exc:
         why = getattr(exc, "strerror", None) or str(exc)
         raise OutputError(
-            f"no Ray cluster answers at {address} ({why}); check --address, or use --backend "
-            "local"
+            f"no Ray cluster answers at {address} ({why}); check --address, or use --backend local"
         ) from None
 
 
@@ -570,50 +569,17 @@ def _clear_half_done(out: Path) -> None:
 
 
 class _lock:
-    """An exclusive lock on the output folder: a lock file holding its batch's pid, owned
-    through an advisory ``flock`` that the kernel drops when the batch ends in any way (a
-    ``kill -9`` included). Taking it is one atomic step, so two batches racing for a folder
-    (or for a lock a dead batch left) cannot both win, and a lock still empty because its
-    holder has not written its pid yet is held all the same."""
+    """An exclusive lock on the output folder (`files.take_lock`): a lock file holding its
+    batch's pid, removed when the batch ends."""
 
     def __init__(self, out: Path) -> None:
         self.path = out / LOCK
         self._fd: int | None = None
 
     def __enter__(self) -> None:
-        import fcntl
-
-        for _ in range(100):  # a retry only when the holder let go between open and flock
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise OutputError(f"cannot lock {self.path.parent}: {exc.strerror}") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise OutputError(
-                    f"another batch{self._holder()} is writing {self.path.parent}; wait for it "
-                    "or stop it first"
-                ) from None
-            try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except OSError:  # removed by a holder on its way out
-                same = False
-            if same:
-                os.ftruncate(fd, 0)
-                os.write(fd, str(os.getpid()).encode())
-                self._fd = fd
-                return
-            os.close(fd)
-        raise OutputError(f"cannot lock {self.path.parent}")
-
-    def _holder(self) -> str:
-        try:
-            text = self.path.read_text().strip()
-        except OSError:
-            return ""
-        return f" (process {text})" if text.isdigit() else ""
+        self._fd = take_lock(
+            self.path, "another batch{holder} is writing {folder}; wait for it or stop it first"
+        )
 
     def __exit__(self, *exc: object) -> None:
         # Unlinked while still held: a batch that opened this file meanwhile sees it is gone.

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from audiogen.errors import OutputError
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -51,6 +53,50 @@ def expand_user(path: str | Path) -> Path:
         return Path(path).expanduser()
     except RuntimeError:
         return Path(path)
+
+
+def take_lock(path: Path, busy: str) -> int:
+    """Hold an advisory lock on the file ``path`` (created) for as long as the returned
+    descriptor is open, and write this process's pid in it.
+
+    The kernel drops the lock when the process ends in any way (a ``kill -9`` included), so a
+    lock is never left behind, and taking it is one atomic step: two processes racing for it
+    (or for one a dead process left) cannot both win, and a lock still empty because its holder
+    has not written its pid yet is held all the same. A holder may unlink the file on its way
+    out: a process that opened it meanwhile sees that it is gone and tries again.
+
+    Args:
+        path: the lock file.
+        busy: the message when another process holds it; ``{holder}`` becomes " (process
+            PID)" where the file names one, ``{folder}`` the file's folder.
+
+    Raises:
+        OutputError: another process holds it, or the file cannot be opened.
+    """
+    import fcntl
+
+    for _ in range(100):  # a retry only when the holder let go between open and flock
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot lock {path.parent}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            holder = f" (process {text})" if text.isdigit() else ""
+            raise OutputError(busy.format(holder=holder, folder=path.parent)) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except OSError:  # removed by a holder on its way out
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            return fd
+        os.close(fd)
+    raise OutputError(f"cannot lock {path.parent}")
 
 
 def pid_alive(pid: int) -> bool:

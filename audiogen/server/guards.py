@@ -4,17 +4,13 @@ output folder."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from audiogen.errors import OutputError
 
 NextHandler = Callable[[Request], Awaitable[Response]]
 TOO_LARGE = 413
@@ -86,32 +82,3 @@ def allow_origins(app: FastAPI, origins: Iterable[str]) -> None:
         CORSMiddleware, allow_origins=list(origins), allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Authorization", "Content-Type"], expose_headers=["Location", "Retry-After"],
     )  # fmt: skip
-
-
-def lock_folder(path: Path) -> int:
-    """Hold an advisory lock on ``path`` (created) for as long as the returned descriptor is
-    open: the kernel drops it when the process ends in any way, a ``kill -9`` included, so a
-    lock is never left behind; the file stays, holding the last holder's pid.
-
-    Raises:
-        OutputError: another process holds it.
-    """
-    import fcntl
-
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise OutputError(f"cannot lock {path.parent}: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        os.close(fd)
-        which = f" (process {holder})" if holder.isdigit() else ""
-        raise OutputError(
-            f"another audiogen serve{which} writes {path.parent}: stop it, or give this one "
-            "another --out"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd

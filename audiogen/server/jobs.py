@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiogen.errors import AudiogenError, OutputError, RequestError
-from audiogen.files import atomic_path, write_text_atomic
+from audiogen.files import atomic_path, take_lock, write_text_atomic
 from audiogen.server.errors import Busy, NotFinished, NotFound
-from audiogen.server.guards import lock_folder
 
 if TYPE_CHECKING:
     from audiogen.beat import Beat
@@ -155,7 +154,11 @@ class JobQueue:
                 (self.out_dir / RECORDS).mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise OutputError(f"cannot create {self.out_dir}: {exc.strerror}") from None
-            self._lock_fd = lock_folder(self.out_dir / LOCK)
+            self._lock_fd = take_lock(
+                self.out_dir / LOCK,
+                "another audiogen serve{holder} writes {folder}: stop it, or give this one "
+                "another --out",
+            )
         except OutputError:
             if self._ray is not None:
                 self._ray.close()
