@@ -235,7 +235,7 @@ def _write_all(beat: Beat, folder: Path) -> None:
     report = beat.loudness
     tracks = {"mix": beat.mix, **beat.stems}
 
-    def write_track(name: str) -> dict[str, Measured]:
+    def write_track(name: str) -> dict[str, tuple[Path, Measured]]:
         """Every format of one track, each measured as delivered. Lossless files hold the
         samples written: a track is measured once whatever its lossless formats, and the
         master was measured by loudness normalisation itself."""
@@ -256,7 +256,7 @@ def _write_all(beat: Beat, folder: Path) -> None:
                     lossless = measure
             if beat.loop is not None and fmt == "wav":
                 add_loop_chunks(path, beat.loop.samples, beat.score, beat.sample_rate)
-            written[fmt] = measure
+            written[fmt] = path, measure
         return written
 
     # Tracks are written side by side: encoding and metering release the GIL.
@@ -265,8 +265,8 @@ def _write_all(beat: Beat, folder: Path) -> None:
     measured: dict[str, Measured] = {}
     for fmt in beat.request.formats:
         for name in tracks:
-            path = folder / "stems" / f"{name}.{fmt}" if name != "mix" else folder / f"mix.{fmt}"
-            measured[str(path.relative_to(folder))] = done[name][fmt]
+            path, measure = done[name][fmt]
+            measured[str(path.relative_to(folder))] = measure
             files.append(path)
     write_midi(beat.score, folder / "beat.mid")
     files.append(folder / "beat.mid")

@@ -275,14 +275,12 @@ def _render_neural(score: DrumScore, kit: Kit, request: RenderRequest) -> Render
     """The neural renderer's stems, or None where it cannot play this kit (no trained
     checkpoint ships, or the kit is not one it was trained on): the sampler renders instead,
     and one line says so. Until its benchmark figures hold it is experimental, and says that."""
-    from audiogen.renderers.neural import load_shipped, render_neural
+    from audiogen.renderers.neural import SAMPLER_HINT, load_shipped, render_neural
 
     try:
         model = load_shipped()
     except AudiogenError as exc:
-        reason = str(exc)
-        for hint in ("; use --renderer sample", ": use --renderer sample"):
-            reason = reason.replace(hint, "")
+        reason = str(exc).removesuffix(SAMPLER_HINT).rstrip("; ")
         log.warning("%s: rendered with the sampler instead", reason)
         return None
     if kit.name not in model.config.kits:

@@ -47,6 +47,11 @@ CONDITION = "score"
 UNKNOWN = -1
 
 
+# How a message about a missing or unusable checkpoint ends (`pipeline` renders with the
+# sampler instead, and says why without it).
+SAMPLER_HINT = "use --renderer sample"
+
+
 @dataclass(frozen=True)
 class RendererConfig:
     """The token model's shape and what it was trained with."""
@@ -169,7 +174,7 @@ class NeuralRenderer:
         from safetensors.torch import load_file
 
         folder = Path(folder)
-        hint = "; use --renderer sample"
+        hint = f"; {SAMPLER_HINT}"
         try:
             meta = json.loads((folder / CARD).read_text())
             config = RendererConfig.from_dict(meta["config"])
@@ -421,7 +426,7 @@ def load_shipped() -> NeuralRenderer:
     root = checkpoints_dir()
     if not (root / "renderer" / CARD).exists() or not (root / "codec").exists():
         raise AudiogenError(
-            f"no trained neural renderer in {root} (codec/ and renderer/): use --renderer sample"
+            f"no trained neural renderer in {root} (codec/ and renderer/); {SAMPLER_HINT}"
         )
     return NeuralRenderer.load(root / "renderer", Codec.load(root / "codec"))
 
