@@ -41,6 +41,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=RendererConfig.dim, help="model width")
     parser.add_argument("--layers", type=int, default=RendererConfig.num_layers)
     parser.add_argument("--heads", type=int, default=RendererConfig.num_heads)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr-decay", action="store_true",
+                        help="cosine from --lr to a tenth of it over this run")  # fmt: skip
+    parser.add_argument("--eval-every", type=int, default=250, help="steps between held-out losses")
     args = parser.parse_args()
 
     setup_logging(args.log)
@@ -72,7 +76,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             card=manifest["card"], dim=args.dim, num_layers=args.layers,
                             num_heads=args.heads)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
-                    frames=args.frames, device=args.device, max_steps=args.max_steps)
+                    frames=args.frames, device=args.device, max_steps=args.max_steps,
+                    lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every)  # fmt: skip
     logging.info("done: %s", summary)
 
 

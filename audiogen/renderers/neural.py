@@ -145,6 +145,45 @@ def predict(
     return logits.permute(0, 2, 3, 1), mask[None].expand(B, -1, -1)
 
 
+def loss(
+    lm: LMModel, conditioner: torch.nn.Module, codes: torch.Tensor, features: torch.Tensor,
+    stem: torch.Tensor, kit: torch.Tensor, valid: torch.Tensor,
+) -> torch.Tensor:  # fmt: skip
+    """Teacher-forced cross-entropy over the real frames (the first ``valid[b]`` of each example):
+    the mean of `predict`'s masked loss, computed where the model writes it.
+
+    The delayed pattern puts frame t of codebook k at sequence step t + k + 1 (step 0 is the
+    special token), and the model's output at step s predicts step s + 1. So each codebook's
+    logits are scored against the sequence shifted by one, one codebook at a time: neither the
+    [B, K, S, card] stack nor its reverted copy is made, which were most of a step's memory
+    traffic on a CPU.
+    """
+    torch = _modules()[0]
+    B, K, T = codes.shape
+    pattern = lm.pattern_provider.get_pattern(T)
+    sequence, _, _ = pattern.build_pattern_sequence(codes.contiguous(), lm.special_token_id, True)
+    condition = conditioner(features, stem, kit, sequence.shape[-1])
+    ones = torch.ones(condition.shape[:2], device=condition.device)
+    hidden = sum(lm.emb[k](sequence[:, k]) for k in range(K))
+    hidden, cross = lm.fuser(hidden, {CONDITION: (condition, ones)})
+    hidden = lm.transformer(hidden, cross_attention_src=cross)
+    if lm.out_norm:
+        hidden = lm.out_norm(hidden)
+    hidden = hidden[:, :-1]  # step s predicts step s + 1
+    steps = torch.arange(hidden.shape[1], device=codes.device)
+    total = hidden.new_zeros(())
+    count = 0
+    for k in range(K):
+        frame = steps - k  # the frame codebook k's target at step s + 1 belongs to
+        real = (frame[None] >= 0) & (frame[None] < torch.clamp(valid, max=T)[:, None])
+        target = torch.where(real, sequence[:, k, 1:], -100)
+        total = total + torch.nn.functional.cross_entropy(
+            lm.linears[k](hidden).flatten(0, 1), target.flatten(), reduction="sum"
+        )
+        count += int(real.sum())
+    return total / max(count, 1)
+
+
 @dataclass
 class NeuralRenderer:
     """A trained token model with the codec it writes for.

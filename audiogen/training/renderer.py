@@ -3,11 +3,18 @@
 The material is made once by `audiogen.training.tokens` (the sampler's stems of the codec's
 material through the training kits, encoded by the frozen codec); each step reads random windows
 of ``frames`` frames of it from memory, so no step renders or encodes.
-Time-boxed and resumable like the codec's training (``state_dir/last.pt``).
+Time-boxed and resumable like the codec's training (``state_dir/last.pt``). Every
+``HELD_OUT``-th example is kept out of training; the loss on fixed windows of them is logged to
+``state_dir/curve.jsonl`` as the run goes, and the checkpoint is replaced only when that loss is
+lower than the shipped one's (for the same codec).
+
+On a CPU with bfloat16 arithmetic the forward and backward run under autocast (weights, optimizer
+and loss stay float32): 0.87 CPU s a step of 16 × 250 frames against 1.4 in float32 here.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -16,22 +23,35 @@ from typing import Any
 import numpy as np
 
 from audiogen.files import atomic_path
-from audiogen.renderers.neural import RendererConfig, build, predict, save_checkpoint
+from audiogen.renderers.neural import CARD, RendererConfig, build, loss, save_checkpoint
+from audiogen.training.schedule import cosine_decay
 from audiogen.training.tokens import Shards
 
 log = logging.getLogger(__name__)
 
 STATE = "last.pt"
+CURVE = "curve.jsonl"
+HELD_OUT = 50  # every 50th example is held out (when there are enough of them)
+WARMUP = 300  # steps of linear learning-rate warm-up at the model's start
+EVAL_WINDOWS = 64
+
+
+def held_out(shards: Shards) -> np.ndarray:
+    """The examples kept out of training (none when there are too few to spare)."""
+    index = np.arange(shards.examples)
+    return index[index % HELD_OUT == HELD_OUT - 1] if shards.examples >= 2 * HELD_OUT else index[:0]
 
 
 def train(
     shards: Shards, out_dir: Path, state_dir: Path, minutes: float, config: RendererConfig,
     batch_size: int = 16, frames: int = 250, lr: float = 5e-4, device: str | None = None,
-    max_steps: int | None = None, seed: int = 0,
+    max_steps: int | None = None, seed: int = 0, lr_decay: bool = False, eval_every: int = 250,
 ) -> dict[str, Any]:  # fmt: skip
-    """Train (or resume) for ``minutes`` or ``max_steps``; returns steps, rate and last loss.
+    """Train (or resume) for ``minutes`` or ``max_steps``; returns steps, rate, last loss and the
+    held-out loss.
 
-    ``steps_per_s`` counts the steps after this run's first (which pays for warm-up).
+    ``lr_decay`` decays the learning rate (cosine, to a tenth) over this run. ``steps_per_s``
+    counts the steps after this run's first (which pays for warm-up).
     """
     import torch
 
@@ -55,6 +75,34 @@ def train(
         log.info("resumed from %s at step %d", state_path, step)
     runs += 1
     rng = np.random.default_rng([seed, runs])
+    kept = held_out(shards)
+    training = np.setdiff1d(np.arange(shards.examples), kept)
+    probe = (shards.batch(np.random.default_rng(seed), EVAL_WINDOWS, frames, kept)
+             if len(kept) else None)  # fmt: skip
+    mixed = device == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=mixed)
+    cpu_start = time.process_time()
+
+    def evaluate() -> float | None:
+        if probe is None:
+            return None
+        lm.eval()
+        conditioner.eval()
+        with torch.no_grad():
+            tensors = [torch.from_numpy(a).to(device) for a in probe]
+            chunks = [float(loss(lm, conditioner, *(t[i : i + 16] for t in tensors)))
+                      for i in range(0, EVAL_WINDOWS, 16)]  # fmt: skip
+        lm.train()
+        conditioner.train()
+        return round(float(np.mean(chunks)), 4)
+
+    def record(held: float | None) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        with (state_dir / CURVE).open("a") as fh:
+            fh.write(json.dumps({"step": step, "run": runs, "train_loss": round(average or 0, 4),
+                                 "held_out_loss": held, "lr": optimizer.param_groups[0]["lr"],
+                                 "run_cpu_h": round((time.process_time() - cpu_start) / 3600, 3),
+                                 "time": round(time.time())}) + "\n")  # fmt: skip
 
     def save_state() -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -68,19 +116,20 @@ def train(
     lm.train()
     conditioner.train()
     while time.time() - start < minutes * 60 and (max_steps is None or step - first < max_steps):
-        codes, features, stem, kit, valid = (
-            torch.from_numpy(a).to(device) for a in shards.batch(rng, batch_size, frames)
-        )
-        logits, mask = predict(lm, conditioner, codes, features, stem, kit)
-        real = torch.arange(frames, device=device)[None, None, :] < valid[:, None, None]
-        mask = mask & real  # padding past a short example's end is not learned
-        loss = torch.nn.functional.cross_entropy(logits[mask], codes[mask])
+        elapsed = time.time() - start
+        progress = max(elapsed / (minutes * 60), (step - first) / max_steps if max_steps else 0)
+        for group in optimizer.param_groups:
+            group["lr"] = (min(1.0, (step + 1) / WARMUP)
+                           * (cosine_decay(lr, progress) if lr_decay else lr))  # fmt: skip
+        batch = shards.batch(rng, batch_size, frames, training)
+        with autocast:  # padding past a short example's end is not learned
+            value_t = loss(lm, conditioner, *(torch.from_numpy(a).to(device) for a in batch))
         optimizer.zero_grad()
-        loss.backward()
+        value_t.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         step += 1
-        value = float(loss.detach())
+        value = float(value_t.detach())
         average = value if average is None else 0.98 * average + 0.02 * value
         now = time.time()
         warm = warm or now  # the end of this run's first step
@@ -88,15 +137,37 @@ def train(
             rate = (step - first - 1) / (now - warm) if now > warm else float("nan")
             log.info("step %d  %.2f steps/s  loss %.4f", step, rate, average)
             last_log = now
+        if (step - first) % eval_every == 0:
+            record(evaluate())
         if now - last_save > 180:
             save_state()
             last_save = now
     end = time.time()
     save_state()
+    held = evaluate()
+    record(held)
     meta = {"version": f"renderer@{step}", "steps": step, "codec": shards.manifest["codec"],
             "codec_sha256": shards.manifest["codec_sha256"],
-            "train_loss": round(average or float("nan"), 4), "frames": frames,
-            "batch": batch_size}  # fmt: skip
-    save_checkpoint(lm, conditioner, config, out_dir, meta)
+            "train_loss": round(average or float("nan"), 4), "held_out_loss": held,
+            "frames": frames, "batch": batch_size}  # fmt: skip
+    if _improves(out_dir, meta):
+        save_checkpoint(lm, conditioner, config, out_dir, meta)
+    else:
+        save_checkpoint(lm, conditioner, config, state_dir / "candidate", meta)
+        log.info("held-out loss %s is not below the checkpoint's in %s: kept in %s", held,
+                 out_dir, state_dir / "candidate")  # fmt: skip
     rate = (step - first - 1) / (end - warm) if warm and end > warm else float("nan")
-    return {"steps": step, "runs": runs, "loss": average, "steps_per_s": rate}
+    return {"steps": step, "runs": runs, "loss": average, "held_out_loss": held,
+            "steps_per_s": rate}  # fmt: skip
+
+
+def _improves(out_dir: Path, meta: dict[str, Any]) -> bool:
+    """Whether ``meta``'s model should replace the checkpoint in ``out_dir``: there is none, it
+    was made for another codec, or its held-out loss is higher."""
+    try:
+        old = json.loads((out_dir / CARD).read_text())
+    except (OSError, ValueError):
+        return True
+    if old.get("codec_sha256") != meta["codec_sha256"] or old.get("held_out_loss") is None:
+        return True
+    return meta["held_out_loss"] is not None and meta["held_out_loss"] < old["held_out_loss"]

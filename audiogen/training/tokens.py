@@ -315,11 +315,14 @@ class Shards:
         return tokens, features, valid
 
     def batch(self, rng: np.random.Generator, size: int, frames: int,
+              among: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """``size`` random windows (examples drawn by their length): tokens [B, K, frames],
-        features [B, frames, F], stem [B], kit [B] and real frames [B]."""
-        lengths = np.diff(self.starts)
-        picks = rng.choice(len(lengths), size=size, p=lengths / lengths.sum())
+        """``size`` random windows (examples drawn by their length, only ``among`` these example
+        indices if given): tokens [B, K, frames], features [B, frames, F], stem [B], kit [B] and
+        real frames [B]."""
+        among = np.arange(self.examples) if among is None else among
+        lengths = np.diff(self.starts)[among]
+        picks = among[rng.choice(len(among), size=size, p=lengths / lengths.sum())]
         out = []
         for i in picks:
             a, b = int(self.starts[i]), int(self.starts[i + 1])

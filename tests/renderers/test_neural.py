@@ -219,3 +219,27 @@ def test_generation_writes_the_reference_paths_tokens(short_memory, monkeypatch)
     fast = short_memory.generate(*args, seed=3)
     monkeypatch.setattr(neural, "_Decoder", FullForward)
     assert torch.equal(short_memory.generate(*args, seed=3), fast)
+
+
+def test_training_loss_scores_every_real_frame_of_every_codebook_once(short_memory):
+    """The loss computed in the model's own (delayed) order equals the cross-entropy of the
+    reverted logits over the real frames: no frame scored twice, none missed, none of the padding
+    past an example's end."""
+    import torch
+
+    from audiogen.renderers.neural import loss, predict
+
+    lm, conditioner = short_memory.lm, short_memory.conditioner
+    generator = torch.Generator().manual_seed(1)
+    codes = torch.randint(0, 16, (3, 2, 20), generator=generator)
+    args = (codes, torch.rand(3, 20, FEATURES, generator=generator), torch.tensor([0, 1, 2]),
+            torch.tensor([0, 1, 0]))  # fmt: skip
+    valid = torch.tensor([20, 7, 1])
+    with torch.no_grad():
+        logits, mask = predict(lm, conditioner, *args)
+        mask = mask & (torch.arange(20)[None, None] < valid[:, None, None])
+        expected = torch.nn.functional.cross_entropy(logits[mask], codes[mask])
+        assert torch.allclose(loss(lm, conditioner, *args, valid), expected, atol=1e-5)
+        padded = codes.clone()
+        padded[1, :, 7:] = (padded[1, :, 7:] + 5) % 16  # what lies past the end does not count
+        assert torch.allclose(loss(lm, conditioner, padded, *args[1:], valid), expected, atol=1e-5)
