@@ -30,7 +30,7 @@ import soundfile as sf
 from audiogen.audiofiles import LOSSLESS, Measured, write_audio, write_measured
 from audiogen.errors import OutputError
 from audiogen.files import pid_alive, sha256
-from audiogen.kits import Kit, load_kit, samples_dir
+from audiogen.kits import Kit, load_kit, parse_blend, samples_dir
 from audiogen.midi import write_midi
 from audiogen.picture import save_grid
 from audiogen.score import TICKS_PER_QUARTER, DrumScore
@@ -382,12 +382,14 @@ def build_manifest(
     measured loudness, software versions, and a checksum per written file (with each audio
     file's own loudness and true peak, as delivered)."""
     measured = measured or {}
-    kit = load_kit(beat.request.kit, beat.request.preset_name)
+    kits = [load_kit(name, beat.request.preset_name)
+            for name in parse_blend(beat.request.kit) or [beat.request.kit]]  # fmt: skip
     score = beat.score
     attributions = [
         f"Drum kit '{kit.title}': {kit.source} ({kit.license}); the rights in these sounds are "
         "the user's business" if kit.user else
         f"Drum kit '{kit.name}': {kit.source} ({kit.license}); see samples/LICENSES.md"
+        for kit in kits
     ]  # fmt: skip
     # The planner learned from the Groove MIDI Dataset, so what it writes carries its credit.
     if score.provenance.source.startswith("groove") or "planner" in dict(score.provenance.models):
@@ -441,7 +443,11 @@ def build_manifest(
             "fade_out_s": beat.request.fade_out_s,
         },
         "loop": _loop_manifest(beat),
-        "sources": _kit_sources(kit, beat.kit_files),
+        "sources": _kit_sources(kits[0], beat.kit_files) if len(kits) == 1 else {
+            "kits": [_kit_sources(kit, ())["kit"] for kit in kits],  # a blend: the model's kits
+            "samples": [],
+            "licenses": "samples/LICENSES.md",
+        },
         "attributions": attributions,
         "versions": {
             "python": platform.python_version(),

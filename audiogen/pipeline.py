@@ -205,7 +205,7 @@ class Session:
     def _render(
         self, score: DrumScore, request: RenderRequest, steps: Callable[[str], None]
     ) -> Beat:
-        from audiogen.kits import load_kit
+        from audiogen.kits import lead_kit, load_kit
         from audiogen.loop import loop_length, mix_loop
         from audiogen.mix import (
             loudness_ceiling,
@@ -217,7 +217,7 @@ class Session:
         from audiogen.renderers.sampler import Sampler
 
         steps("rendering stems")
-        kit = load_kit(request.kit, request.preset_name)
+        kit = load_kit(lead_kit(request.kit), request.preset_name)  # a blend's heaviest kit
         dry = _render_neural(score, kit, request) if request.renderer == "neural" else None
         if dry is None:
             request = dataclasses.replace(request, renderer="sample")
@@ -275,22 +275,28 @@ def _render_neural(score: DrumScore, kit: Kit, request: RenderRequest) -> Render
     """The neural renderer's stems, or None where it cannot play this kit (no trained
     checkpoint ships, or the kit is not one it was trained on): the sampler renders instead,
     and one line says so. Until its benchmark figures hold it is experimental, and says that."""
+    from audiogen.kits import parse_blend
     from audiogen.renderers.neural import SAMPLER_HINT, load_shipped, render_neural
 
+    blend = parse_blend(request.kit) or {kit.name: 1.0}
+    instead = "the sampler instead"
+    if len(blend) > 1:
+        instead += f" (kit {kit.name}, the blend's heaviest)"
     try:
         model = load_shipped()
     except AudiogenError as exc:
         reason = str(exc).removesuffix(SAMPLER_HINT).rstrip("; ")
-        log.warning("%s: rendered with the sampler instead", reason)
+        log.warning("%s: rendered with %s", reason, instead)
         return None
-    if kit.name not in model.config.kits:
+    unknown = [name for name in blend if name not in model.config.kits]
+    if unknown:
         log.warning(
-            "the neural renderer was not trained on kit %s (it knows %s): rendered with the "
-            "sampler instead", kit.name, ", ".join(model.config.kits),
+            "the neural renderer was not trained on kit %s (it knows %s): rendered with %s",
+            ", ".join(unknown), ", ".join(model.config.kits), instead,
         )  # fmt: skip
         return None
     log.warning(
         "the neural renderer is experimental: its hits do not yet follow the score as exactly "
         "as the sampler's (BENCHMARKS.md, 'Neural renderer')"
     )
-    return render_neural(score, kit, request.sample_rate, seed=request.seed)
+    return render_neural(score, blend, request.sample_rate, seed=request.seed)

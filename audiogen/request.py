@@ -57,7 +57,8 @@ class RenderRequest:
     preset: str | None = _opt(None, PRESET_HELP, "USE")
     kit: str = _opt(
         DEFAULT_KIT, "drum kit to play (see `audiogen kits`), or the path of your own: a folder "
-        "of one-shots, an .sfz or an .sf2 file (check it with `audiogen kits --check PATH`)",
+        "of one-shots, an .sfz or an .sf2 file (check it with `audiogen kits --check PATH`); "
+        "with --renderer neural, a blend of shipped kits such as acoustic:0.7,808:0.3",
         "NAME|PATH",
     )  # fmt: skip
     mix: str | None = _opt(
@@ -113,12 +114,13 @@ class RenderRequest:
         return req._resolved()
 
     def _resolved(self) -> RenderRequest:
-        from audiogen.kits import load_kit
+        from audiogen.kits import blend_text, lead_kit, load_kit, parse_blend
         from audiogen.midi import NOTE_MAP_CHOICES
         from audiogen.mix import MIX_PRESETS, resolve_loudness
 
         preset_name = str(self.preset_name).strip() if self.preset_name is not None else None
-        kit = load_kit(str(self.kit), preset_name or None)
+        blend = parse_blend(str(self.kit))
+        kit = load_kit(lead_kit(str(self.kit)), preset_name or None)
         mix = str(self.mix or kit.style).strip().lower()
         if mix not in MIX_PRESETS:
             raise RequestError(f"unknown mix preset {mix!r}; use {', '.join(MIX_PRESETS)}")
@@ -145,6 +147,11 @@ class RenderRequest:
         renderer = str(self.renderer).strip().lower()
         if renderer not in RENDERERS:
             raise RequestError(f"unknown renderer {self.renderer!r}; use {', '.join(RENDERERS)}")
+        if blend and renderer != "neural":
+            raise RequestError(
+                f"the kit blend {self.kit!r} is played by the neural renderer only (a sampler "
+                "has no kit between two kits): add --renderer neural"
+            )
         if self.note_map not in NOTE_MAP_CHOICES:
             raise RequestError(f"note map {self.note_map!r}: use {', '.join(NOTE_MAP_CHOICES)}")
         loop = _switch("loop", self.loop)
@@ -157,7 +164,7 @@ class RenderRequest:
             )
         return dataclasses.replace(
             self,
-            kit=kit.name,
+            kit=blend_text(blend) if blend else kit.name,
             preset_name=preset_name or None,
             mix=mix,
             loudness=loudness,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audiogen.errors import KitError
 from audiogen.kits import kit_names, load_kit, samples_dir
 
 CORE = ("kick", "snare", "hat_closed", "hat_open")
@@ -44,3 +45,19 @@ def test_samples_start_at_their_onset_and_end_in_silence(name):
 def test_samples_folder_stays_small():
     total = sum(p.stat().st_size for p in samples_dir().rglob("*") if p.is_file())
     assert total < 40 * 1024 * 1024
+
+
+def test_a_kit_blend_is_read_with_weights_summing_to_one_and_bad_ones_refused():
+    from audiogen.kits import blend_text, lead_kit, parse_blend
+
+    assert parse_blend("acoustic:0.7, 808:0.3") == pytest.approx({"acoustic": 0.7, "808": 0.3})
+    assert parse_blend("Rock:1,jazz-brush:1") == {"rock": 0.5, "jazz-brush": 0.5}
+    assert blend_text(parse_blend("acoustic:2,808:6")) == "acoustic:0.25,808:0.75"
+    assert lead_kit("acoustic:0.4,808:0.6") == "808" and lead_kit("acoustic") == "acoustic"
+    assert parse_blend("acoustic") is None and parse_blend("/tmp/my:kit") is None
+    for bad, says in [("acoustic:0.5,nope:0.5", "not a shipped kit"),
+                      ("acoustic:-1,808:2", "from 0 up"), ("acoustic:nan,808:1", "from 0 up"),
+                      ("acoustic:inf,808:1", "from 0 up"), ("acoustic:x,808:1", "from 0 up"),
+                      ("acoustic:1,acoustic:1", "twice"), ("acoustic:0,808:0", "sum to 0")]:
+        with pytest.raises(KitError, match=says):
+            parse_blend(bad)

@@ -23,9 +23,9 @@ from audiogen.kits.kit import (
 from audiogen.paths import samples_dir
 
 __all__ = [
-    "FALLBACKS", "VELOCITY_RANGE_DB", "Kit", "KitInstrument", "Layer", "check_style",
-    "instruments_from_toml", "kit_names", "list_kits", "load_kit", "looks_like_path",
-    "samples_dir",
+    "FALLBACKS", "VELOCITY_RANGE_DB", "Kit", "KitInstrument", "Layer", "blend_text",
+    "check_style", "instruments_from_toml", "kit_names", "lead_kit", "list_kits", "load_kit",
+    "looks_like_path", "parse_blend", "samples_dir",
 ]  # fmt: skip
 
 
@@ -92,3 +92,50 @@ def _load_shipped(name: str) -> Kit:
     if missing:
         raise KitError(f"kit {name}: missing sample file {missing[0]}")
     return kit
+
+
+def parse_blend(text: str) -> dict[str, float] | None:
+    """A kit blend, ``"acoustic:0.7,808:0.3"``, as {kit: weight} with the weights summing to 1
+    (the neural renderer interpolates the kits' conditioning); None for one kit or a path.
+
+    Raises:
+        KitError: a kit that is not a shipped one, a weight that is not a number from 0 up, a kit
+            named twice, or weights that sum to 0.
+    """
+    text = str(text).strip()
+    if ":" not in text or looks_like_path(text):
+        return None
+    names, blend = kit_names(), {}
+    for part in text.split(","):
+        name, _, weight = part.partition(":")
+        name = name.strip().lower()
+        if name not in names:
+            raise KitError(
+                f"kit blend {text!r}: {name!r} is not a shipped kit ({', '.join(names)})"
+            )
+        try:
+            value = float(weight)
+        except ValueError:
+            value = -1.0
+        if not 0 <= value < float("inf"):
+            raise KitError(f"kit blend {text!r}: give each kit a weight from 0 up, as in "
+                           "acoustic:0.7,808:0.3")  # fmt: skip
+        if name in blend:
+            raise KitError(f"kit blend {text!r} names {name} twice")
+        blend[name] = value
+    total = sum(blend.values())
+    if total <= 0:
+        raise KitError(f"kit blend {text!r}: the weights sum to 0")
+    return {name: value / total for name, value in blend.items()}
+
+
+def lead_kit(text: str) -> str:
+    """The kit a --kit value plays on the sampler: a blend's heaviest kit (the first of equals),
+    otherwise the value itself."""
+    blend = parse_blend(text)
+    return max(blend, key=lambda name: blend[name]) if blend else text
+
+
+def blend_text(blend: dict[str, float]) -> str:
+    """A blend as its canonical --kit value (the weights summing to 1)."""
+    return ",".join(f"{name}:{weight:.3g}" for name, weight in blend.items())

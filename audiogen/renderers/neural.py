@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from audiocraft.modules.transformer import StreamingTransformerLayer
     from torch import nn
 
-    from audiogen.kits import Kit
     from audiogen.renderers.result import RenderResult
 
 log = logging.getLogger(__name__)
@@ -111,7 +110,9 @@ def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
             x = features.transpose(1, 2)  # [B, F, T]
             x = torch.nn.functional.pad(x, (config.window - 2, 1 + steps - x.shape[-1]))
             out = self.conv(x).transpose(1, 2)  # [B, steps, dim]
-            return out + self.stem(stem)[:, None] + self.kit(kit)[:, None]
+            # a kit's index, or a blend: weights over the kits [B, kits] mixing their vectors
+            vector = kit @ self.kit.weight if kit.is_floating_point() else self.kit(kit)
+            return out + self.stem(stem)[:, None] + vector[:, None]
 
     lm = lm_module.LMModel(
         pattern_provider=patterns.DelayedPatternProvider(n_q=config.n_q),
@@ -239,20 +240,24 @@ class NeuralRenderer:
         return cls(lm.eval(), conditioner.eval(), codec, config, meta)
 
     def render(
-        self, score: DrumScore, kit: str, sample_rate: int = 48000, seed: int = 0,
-        temperature: float = 1.0, top_k: int = 50,
+        self, score: DrumScore, kit: str | Mapping[str, float], sample_rate: int = 48000,
+        seed: int = 0, temperature: float = 1.0, top_k: int = 50,
     ) -> dict[str, np.ndarray]:  # fmt: skip
-        """One mono float32 stem per group the score plays, at ``sample_rate``.
+        """One mono float32 stem per group the score plays, at ``sample_rate``, through ``kit``:
+        a kit's name, or a blend {kit: weight} (weights summing to 1) whose kits' conditioning
+        vectors are mixed by weight.
 
         Same score, kit and seed → the same audio.
         """
         torch = _modules()[0]
         from scipy.signal import resample_poly
 
-        if kit not in self.config.kits:
+        blend = {kit: 1.0} if isinstance(kit, str) else dict(kit)
+        unknown = [name for name in blend if name not in self.config.kits]
+        if unknown:
             raise AudiogenError(
-                f"the neural renderer knows the kits {', '.join(self.config.kits)}, not {kit}; "
-                "use one of them or --renderer sample"
+                f"the neural renderer knows the kits {', '.join(self.config.kits)}, not "
+                f"{', '.join(unknown)}; use one of them or --renderer sample"
             )
         groups = score.groups
         if not groups:
@@ -261,7 +266,13 @@ class NeuralRenderer:
         frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
         features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
         stem = torch.tensor([GROUPS.index(g) for g in groups])
-        kits = torch.full((len(groups),), self.config.kits.index(kit))
+        if len(blend) == 1:
+            kits = torch.full((len(groups),), self.config.kits.index(next(iter(blend))))
+        else:
+            weights = torch.zeros(len(self.config.kits))
+            for name, weight in blend.items():
+                weights[self.config.kits.index(name)] = weight
+            kits = weights.expand(len(groups), -1)
         codes = self.generate(torch.from_numpy(features), stem, kits, seed, temperature, top_k)
         length = round((score.duration_s + TAIL_S) * self.codec.sample_rate)
         audio = self.codec.decode(codes, length)
@@ -470,12 +481,14 @@ def load_shipped() -> NeuralRenderer:
     return NeuralRenderer.load(root / "renderer", Codec.load(root / "codec"))
 
 
-def render_neural(score: DrumScore, kit: Kit, sample_rate: int, seed: int = 0) -> RenderResult:
-    """The shipped neural renderer's stems, as every renderer hands them on (`RenderResult`)."""
+def render_neural(score: DrumScore, kit: Mapping[str, float], sample_rate: int, seed: int = 0,
+                  ) -> RenderResult:  # fmt: skip
+    """The shipped neural renderer's stems through ``kit`` ({kit: weight}, one kit or a blend),
+    as every renderer hands them on (`RenderResult`)."""
     from audiogen.renderers.result import RenderResult
 
     model = load_shipped()
-    stems = model.render(score, kit.name, sample_rate, seed)
+    stems = model.render(score, kit, sample_rate, seed)
     versions = {"codec": model.codec.version, "renderer": model.version}
     return RenderResult(stems=stems, sample_rate=sample_rate, substitutions={}, dropped={},
                          files_used=(), models=versions)  # fmt: skip

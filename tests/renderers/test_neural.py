@@ -243,3 +243,47 @@ def test_training_loss_scores_every_real_frame_of_every_codebook_once(short_memo
         padded = codes.clone()
         padded[1, :, 7:] = (padded[1, :, 7:] + 5) % 16  # what lies past the end does not count
         assert torch.allclose(loss(lm, conditioner, padded, *args[1:], valid), expected, atol=1e-5)
+
+
+def test_a_kit_blend_mixes_the_kits_conditioning_and_its_ends_are_the_kits(renderer):
+    model, _ = renderer
+    score = two_bars()
+    acoustic = model.render(score, "acoustic", seed=4)
+    drum_808 = model.render(score, "808", seed=4)
+    assert all(np.array_equal(model.render(score, {"acoustic": 1.0, "808": 0.0}, seed=4)[g],
+                              acoustic[g]) for g in acoustic)  # fmt: skip
+    assert all(np.array_equal(model.render(score, {"acoustic": 0.0, "808": 1.0}, seed=4)[g],
+                              drum_808[g]) for g in acoustic)  # fmt: skip
+    between = model.render(score, {"acoustic": 0.5, "808": 0.5}, seed=4)
+    assert any(not np.array_equal(between[g], acoustic[g]) for g in acoustic)
+    assert any(not np.array_equal(between[g], drum_808[g]) for g in acoustic)
+    with pytest.raises(AudiogenError, match="not lofi"):
+        model.render(score, {"acoustic": 0.5, "lofi": 0.5})
+
+
+def test_a_blend_request_renders_neural_and_the_manifest_names_it(renderer, tmp_path,
+                                                                  monkeypatch, caplog):  # fmt: skip
+    import json
+
+    import audiogen
+    from audiogen.errors import RequestError
+    from audiogen.renderers.neural import load_shipped
+
+    with pytest.raises(RequestError, match="--renderer neural"):
+        audiogen.render(two_bars(), kit="acoustic:0.7,808:0.3")
+    _, folder = renderer
+    monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(folder))
+    load_shipped.cache_clear()
+    try:
+        beat = audiogen.render(two_bars(), kit="acoustic:7,808:3", renderer="neural", seed=2)
+        manifest = json.loads((beat.save(tmp_path / "beat") / "manifest.json").read_text())
+        assert manifest["request"]["kit"] == "acoustic:0.7,808:0.3"
+        assert manifest["renderer"]["name"] == "neural"
+        monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(tmp_path / "none"))
+        load_shipped.cache_clear()
+        with caplog.at_level("WARNING", logger="audiogen"):
+            beat = audiogen.render(two_bars(), kit="acoustic:0.3,808:0.7", renderer="neural")
+        assert beat.request.renderer == "sample"
+        assert "sampler instead (kit 808, the blend's heaviest)" in caplog.text
+    finally:
+        load_shipped.cache_clear()
