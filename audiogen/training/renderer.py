@@ -64,14 +64,18 @@ def train(
     conditioner.to(device)
     params = list(lm.parameters()) + list(conditioner.parameters())
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
-    step, runs = 0, 0
+    step, runs, warm_from = 0, 0, 0
     state_path = state_dir / STATE
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=False)
         lm.load_state_dict(state["lm"])
         conditioner.load_state_dict(state["cond"])
-        optimizer.load_state_dict(state["optim"])
         step, runs = state["step"], state["runs"]
+        if "optim" in state:
+            optimizer.load_state_dict(state["optim"])
+        else:  # a committed state keeps the weights only (see pipelines/TRAINING.md)
+            warm_from = step
+            log.info("no optimizer state in %s: Adam starts afresh, with a warm-up", state_path)
         log.info("resumed from %s at step %d", state_path, step)
     runs += 1
     rng = np.random.default_rng([seed, runs])
@@ -119,7 +123,7 @@ def train(
         elapsed = time.time() - start
         progress = max(elapsed / (minutes * 60), (step - first) / max_steps if max_steps else 0)
         for group in optimizer.param_groups:
-            group["lr"] = (min(1.0, (step + 1) / WARMUP)
+            group["lr"] = (min(1.0, (step + 1 - warm_from) / WARMUP)
                            * (cosine_decay(lr, progress) if lr_decay else lr))  # fmt: skip
         batch = shards.batch(rng, batch_size, frames, training)
         with autocast:  # padding past a short example's end is not learned

@@ -3,6 +3,8 @@ the renderer loads with the codec the tokens were made by."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,8 @@ KITS = ("acoustic", "808")
 
 
 def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_codec_dir, tmp_path):
+    import torch
+
     from audiogen.codec.model import Codec
     from audiogen.renderers.neural import NeuralRenderer, RendererConfig
     from audiogen.training.renderer import train
@@ -31,5 +35,11 @@ def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_code
     assert second["steps"] == 2 and second["runs"] == 2 and np.isfinite(second["loss"])
     loaded = NeuralRenderer.load(tmp_path / "out", Codec.load(tiny_codec_dir))
     assert loaded.version == "renderer@2" and loaded.meta["codec"] == "codec@tiny"
+    state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
+    del state["optim"]  # as committed: the weights without Adam's moments
+    torch.save(state, tmp_path / "state" / "last.pt")
+    assert train(**run)["steps"] == 3
+    curve = (tmp_path / "state" / "curve.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in curve] == [1, 2, 3]
     with pytest.raises(ValueError, match="kits"):
         train(**(run | {"config": RendererConfig(kits=("rock",), n_q=2, card=16)}))
