@@ -126,7 +126,8 @@ def rung_out_level(reference: np.ndarray, test: np.ndarray, sample_rate: int,
     return float(20 * np.log10(max(float(peak(test)[rung_out].max()), 1e-6)))
 
 
-def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int) -> dict:
+def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int,
+                sampling: dict | None = None) -> dict:  # fmt: skip
     """Both renders of ``score`` at the codec's rate, the codec's reconstruction of the
     sampler's stems, and the seconds each renderer took."""
     from audiogen.kits import load_kit
@@ -137,7 +138,7 @@ def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int) -> dict:
     sampler = Sampler(load_kit(kit), sr, Variation()).render(score, seed=seed).stems
     sampler_s = time.perf_counter() - start
     start = time.perf_counter()
-    neural = renderer.render(score, kit, sample_rate=sr, seed=seed)
+    neural = renderer.render(score, kit, sample_rate=sr, seed=seed, **(sampling or {}))
     neural_s = time.perf_counter() - start
     codec_stems = {g: codec.decode(codec.encode(a), len(a))[0] for g, a in sampler.items()}
     return {"sampler": sampler, "neural": neural, "codec": codec_stems,
@@ -220,7 +221,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="of each performance")
     parser.add_argument("--groove", type=Path, default=GROOVE)
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the outputs")
+    parser.add_argument("--temperature", type=float, default=None, help="the renderer's default")
+    parser.add_argument("--top-k", type=int, default=None, help="the renderer's default")
     args = parser.parse_args()
+    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k))
+                if v is not None}  # fmt: skip
 
     from audiogen.codec.model import Codec
     from audiogen.errors import AudiogenError
@@ -246,7 +251,7 @@ def main() -> None:
     renderer.render(opening(phrases[0], 0.0), kits[0], sample_rate=sr)  # warm-up, not timed
     for index, phrase in enumerate(phrases):
         score, kit = opening(phrase, args.seconds), kits[index % len(kits)]
-        made = render_pair(score, kit, renderer, codec, seed=index)
+        made = render_pair(score, kit, renderer, codec, seed=index, sampling=sampling)
         neural_s, sampler_s = neural_s + made["neural_s"], sampler_s + made["sampler_s"]
         music_s += score.duration_s
         stems += len(made["neural"])
@@ -264,7 +269,7 @@ def main() -> None:
                 )  # fmt: skip
         result = {
             "machine": describe_machine(),
-            "checkpoint": renderer.version, "codec": codec.version,
+            "checkpoint": renderer.version, "codec": codec.version, "sampling": sampling,
             "performances": index + 1, "seconds_each": args.seconds, "targets": TARGETS,
             "summary": summarise(rows, neural_s, sampler_s, music_s, stems / (index + 1)),
             "stems": rows,
