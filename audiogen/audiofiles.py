@@ -21,6 +21,7 @@ LOSSLESS = frozenset({"wav", "flac"})
 # many times, each from a copy limited that much (and this margin) further under the ceiling.
 _MP3_ATTEMPTS = 4
 _MP3_MARGIN_DB = 0.2  # decoders differ by a few hundredths of a dB in the peaks they return
+_WRITE_BLOCK = 1 << 16  # samples per channel handed to the encoder at a time
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,13 @@ def write_audio(
     container, subtype = FORMATS[fmt]
     if fmt == "wav" and wav_subtype:
         subtype = wav_subtype
-    sf.write(path, np.ascontiguousarray(audio.T), sample_rate, format=container, subtype=subtype)
+    frames = np.atleast_2d(audio)
+    channels, n = frames.shape
+    # A block at a time: the file takes samples interleaved, and an interleaved copy of a
+    # long track is as large as the track.
+    with sf.SoundFile(path, "w", sample_rate, channels, subtype, format=container) as file:
+        for start in range(0, n, _WRITE_BLOCK):
+            file.write(np.ascontiguousarray(frames[:, start : start + _WRITE_BLOCK].T))
     if subtype == "FLOAT":
         _clear_peak_timestamp(path)
     return path
@@ -98,7 +105,7 @@ def write_measured(
 
 
 def _sample_peak_db(audio: np.ndarray) -> float:
-    peak = float(np.max(np.abs(audio)))
+    peak = max(float(np.max(audio)), -float(np.min(audio)))  # no copy of the track as np.abs
     return 20.0 * math.log10(peak) if peak > 0.0 else -math.inf
 
 

@@ -238,10 +238,11 @@ class Session:
             )
             mixed = loop.mixed
         else:
+            # The render's stems are handed over: the mix lets each go once it is processed.
             mixed = mix_stems(
                 dry.stems, request.sample_rate, request.mix, target_lufs, ceiling,
                 fade_in_s=request.fade_in_s, fade_out_s=request.fade_out_s,
-                max_shortfall_lu=shortfall,
+                max_shortfall_lu=shortfall, release_stems=True,
             )  # fmt: skip
         warn_about_loudness(mixed.loudness)
         steps("done")

@@ -98,7 +98,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     if where == "audio":
-        monkeypatch.setattr(audiogen.export.sf, "write", libsndfile_full)
+        monkeypatch.setattr(audiogen.export.sf.SoundFile, "write", libsndfile_full)
         usage = audiogen.export.shutil.disk_usage(tmp_path)
         monkeypatch.setattr(
             audiogen.export.shutil, "disk_usage", lambda p: usage._replace(free=4096)

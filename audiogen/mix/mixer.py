@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -84,6 +84,7 @@ def mix_stems(
     fade_in_s: float = 0.0,
     fade_out_s: float = 0.0,
     max_shortfall_lu: float = 0.0,
+    release_stems: bool = False,
 ) -> MixResult:
     """Mix mono drum stems into a stereo master at a loudness target.
 
@@ -99,6 +100,8 @@ def mix_stems(
             applied before loudness normalisation, so the faded master meets the target.
         max_shortfall_lu: how far under the target the beat may stop rather than have its
             hits crushed (see `normalize`; `loudness_shortfall` gives each preset's).
+        release_stems: empty ``stems`` (a dict the caller no longer needs) as each stem is
+            processed, so that a long beat's dry stems are not held through the whole mix.
 
     Returns:
         The stereo stems, the master and a loudness report.
@@ -115,6 +118,12 @@ def mix_stems(
             "normalise; check that the score has notes and the kit has sounds"
         )
 
+    # The drive keeps the hits' punch against the beat as rendered: their sum is all it needs
+    # of the dry stems, which can then go as each is processed.
+    dry = sum_of(monos.values())
+    if release_stems:
+        assert isinstance(stems, MutableMapping)
+        stems.clear()
     workers = max(1, min(len(monos), os.cpu_count() or 1))
     # Pedalboard and numpy release the GIL, and every stem gets its own fresh plugins. Stems
     # with the longest chains start first, so the workers finish together.
@@ -126,11 +135,13 @@ def mix_stems(
         }
         processed: dict[str, np.ndarray] = {}
         sent: np.ndarray | None = None
-        for group in monos:
+        for group in list(monos):
             processed[group], send = futures[group].result()
             if send is not None:
                 sent = send if sent is None else np.add(sent, send, out=sent)
             del futures[group], send
+            if release_stems:
+                del monos[group]
     # One room for the whole kit, delivered as its own stem (as a drum multitrack has room
     # mics): the reverb runs once, and the stems still add up to the master.
     if sent is not None:
@@ -160,7 +171,6 @@ def mix_stems(
     stem_room_db = STEM_CEILING_DBFS - STEM_MARGIN_DB - target_lufs
     # A preset that may stop short keeps the hits' punch; one that must meet its loudness
     # spends it in the drive rather than in the final limiter, past what that may take.
-    dry = sum_of(monos.values())
     must_reach = None if math.isinf(max_shortfall_lu) else FINAL_LIMITING_DB - FINAL_AIM_DB
     drive = drive_stems(processed, sample_rate, chosen.drive, room_db, stem_room_db, dry,
                         must_reach)  # fmt: skip
@@ -258,9 +268,7 @@ def _process_stem(
     return stereo, voiced
 
 
-def _room_return(
-    sent: npt.NDArray[np.float32], room: RoomSpec, sample_rate: int
-) -> np.ndarray:
+def _room_return(sent: npt.NDArray[np.float32], room: RoomSpec, sample_rate: int) -> np.ndarray:
     """The shared room's return ``(2, n)`` for what every stem sent to it (mono).
 
     The send enters the room centred (constant power). The room runs a block at a time with its

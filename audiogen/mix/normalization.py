@@ -122,11 +122,13 @@ def normalize(
         # a lone outlier peak) to come within the allowed shortfall.
         aim = target_lufs - max_shortfall_lu
         loud_hit_db = 20.0 * math.log10(loud_hit_peak(envelope, sample_rate))
+        del reached  # its gain is as long as the beat
         reached = _reach(frames, envelope, sample_rate, aim, ceiling_db,
                          ceiling_db + MAX_LIMITING_DB - loud_hit_db)  # fmt: skip
     del envelope
     result = apply_gain(frames, reached.gain)
-    gain_db, loudness = reached.gain_db, reached.loudness
+    gain_db, loudness, limiting_db = reached.gain_db, reached.loudness, reached.limiting_db
+    del reached
     peak_dbtp = true_peak_dbtp(result, sample_rate)
     while peak_dbtp > ceiling_dbtp:
         # True peak scales exactly with a static gain; the extra 0.005 dB absorbs float32 rounding.
@@ -150,7 +152,7 @@ def normalize(
         true_peak_dbtp=peak_dbtp,
         ceiling_dbtp=float(ceiling_dbtp),
         gain_db=gain_db,
-        limiting_db=reached.limiting_db,
+        limiting_db=limiting_db,
         stopped_short_lu=max(0.0, shortfall) if shortfall > MAX_MISS_LU else 0.0,
     )
     return result.reshape(np.shape(audio)), report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pyloudnorm
@@ -118,3 +119,16 @@ def test_audio_shorter_than_a_gating_block_is_measured_as_a_loop(tone) -> None:
     assert integrated_lufs(tone(997.0, 0.1, 0.25), SR) == pytest.approx(
         integrated_lufs(tone(997.0, 0.1, 2.0), SR), abs=0.1
     )
+
+
+def test_true_peak_of_a_long_track_copies_blocks_of_it_not_all_of_it(tone) -> None:
+    # Three minutes of stereo (69 MB) whose every block must be oversampled.
+    audio = np.tile(tone(SR / 4, 0.5, 180.0, phase=math.pi / 4).astype(np.float32), (2, 1))
+    tracemalloc.start()
+    try:
+        peak_dbtp = true_peak_dbtp(audio, SR)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_dbtp > -6.5  # the crests between samples were seen: the samples peak at -9 dB
+    assert peak < audio.nbytes / 3

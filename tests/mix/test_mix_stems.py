@@ -186,3 +186,12 @@ def test_presets_treat_every_group_with_valid_plugins(preset: str) -> None:
         assert len(build_chain(spec.chain)) == len(spec.chain)
         assert -1.0 <= spec.pan <= 1.0
     assert len(build_chain(chosen.master_eq, linear_only=True)) == len(chosen.master_eq)
+
+
+def test_released_stems_mix_the_same_and_are_let_go(beat) -> None:
+    kept = mix_stems(beat, SR, preset="electronic")
+    handed = {group: stem.copy() for group, stem in beat.items()}
+    released = mix_stems(handed, SR, preset="electronic", release_stems=True)
+    assert handed == {}  # the caller's dry stems are not held through the mix
+    assert np.array_equal(released.mix, kept.mix)
+    assert all(np.array_equal(released.stems[g], kept.stems[g]) for g in kept.stems)
