@@ -50,13 +50,28 @@ class Lesson:
 
 
 def transform(score: DrumScore, name: str) -> DrumScore:
-    """The same beat without one thing, or with its clave lane playing another clave
+    """The same beat without one thing (its ghost notes, its dynamics, its backbeat, its kick
+    on 2 and 4), or with its clave lane playing another clave
     (`audiogen.explain.topics.TRANSFORMS`)."""
-    from audiogen.analysis.rhythm import ghost_notes
+    from audiogen.analysis.rhythm import BACKBEAT_VOICES, backbeat_positions, ghost_notes
 
+    per_bar, beat = score.meter.ticks_per_bar, score.meter.beat_ticks
     if name == "without ghost notes":
         ghosts = set(ghost_notes(score))
         hits = tuple(h for h in score.hits if not (h.instrument == "snare" and h.tick in ghosts))
+    elif name == "without the backbeat":  # snare, clap and rim taken off 2 and 4
+        off = set(backbeat_positions(score.meter))
+        hits = tuple(
+            h
+            for h in score.hits
+            if not (h.instrument in BACKBEAT_VOICES and h.tick % per_bar in off)
+        )
+    elif name == "kick on 1 and 3":  # the kick's strokes on the even beats taken out
+        hits = tuple(
+            h
+            for h in score.hits
+            if not (h.instrument == "kick" and h.tick % per_bar % (2 * beat) == beat)
+        )
     elif name == "played flat":
         hits = tuple(dataclasses.replace(h, velocity=FLAT_VELOCITY) for h in score.hits)
     elif name.removesuffix(" clave") in CLAVES:

@@ -24,6 +24,19 @@ def test_the_examples_differ_in_the_concept(session, topic):
     assert len({p.seed for p in lesson.examples}) == 1
 
 
+@pytest.mark.parametrize(
+    ("topic", "taken"), [("backbeat", {"snare", "clap", "rim"}), ("four-on-the-floor", {"kick"})]
+)
+def test_the_counterpart_is_the_same_beat_with_the_concept_taken_out(session, topic, taken):
+    lesson = plan_lesson(session, resolve_topic(topic), seed=7)
+    assert lesson.passed, [(p.example.label, p.values) for p in lesson.examples]
+    full, without = (p.score for p in lesson.examples)
+    assert set(without.hits) < set(full.hits)  # nothing added, nothing else moved
+    gone = set(full.hits) - set(without.hits)
+    assert {h.instrument for h in gone} <= taken
+    assert {h.tick % 96 for h in gone} <= {24, 72}  # only strokes on 2 and 4
+
+
 def test_the_son_and_rumba_claves_are_both_played_one_stroke_apart(session):
     lesson = plan_lesson(session, resolve_topic("clave"), seed=0)
     assert lesson.passed, [(p.example.label, p.values) for p in lesson.examples]
