@@ -50,7 +50,7 @@ class Topic:
     examples: tuple[Example, ...]
     marks: str  # what the pictures point at (see `audiogen.explain.lesson.marks_for`)
     aliases: tuple[str, ...] = ()
-    seek: bool = False  # seeds are tried until each planned example passes its checks
+    seek: bool = False  # seeds are tried until every example passes its checks
     note: str = ""  # what the examples cannot show
     extra: tuple[str, ...] = field(default=())  # lines of counting for figures not played
 
@@ -58,6 +58,7 @@ class Topic:
 # Transforms of a planned beat that some lessons need: the same beat without one thing, or with
 # its clave lane playing a clave the planner does not write (`audiogen.explain.lesson.transform`).
 TRANSFORMS = ("without ghost notes", "played flat", "without the backbeat", "kick on 1 and 3",
+              "without the fill and crash",
               *(f"{name} clave" for name in CLAVES if not name.startswith("bossa")))  # fmt: skip
 
 
@@ -160,8 +161,10 @@ TOPICS: tuple[Topic, ...] = (
         "falls: 0.5 is straight, 0.67 is a triplet shuffle.",
         heard="jazz (swung 8ths); boom-bap hip-hop, lo-fi, neo-soul, new jack swing (swung 16ths)",
         count="straight: 1 & 2 &, evenly; swung: 1 (2 3) & ... the & waits, like 'dah-da dah-da'",
-        varied="the feel and swing options of the planner (same genre, tempo and seed)",
+        varied="the feel and swing options of the planner (same genre, tempo and seed; seeds "
+        "are tried until each example has notes to swing and shows its feel)",
         marks="swing",
+        seek=True,
         aliases=(
             "swing 8ths",
             "swing 16ths",
@@ -286,13 +289,13 @@ TOPICS: tuple[Topic, ...] = (
     ),
     _topic(
         "fills",
-        {"genre": "rock", "bpm": 120},
+        {"genre": "rock", "bpm": 120, "form": "verse:2,chorus:2"},
         (
-            _ex("one groove, 4 bars", (("fill and crash into bar 3", "==", "no"),), bars=4),
+            _ex("verse then chorus", (("fill and crash into bar 3", "==", "yes"),)),
             _ex(
-                "verse then chorus",
-                (("fill and crash into bar 3", "==", "yes"),),
-                form="verse:2,chorus:2",
+                "the same without the fill and crash",
+                (("fill and crash into bar 3", "==", "no"),),
+                transform="without the fill and crash",
             ),
         ),
         title="Fills and crashes",
@@ -301,8 +304,12 @@ TOPICS: tuple[Topic, ...] = (
         heard="every song form: before a chorus, into a bridge, at the end of 4 or 8 bars",
         count="count the bars: 1 2 3 4 | 2 2 3 4 | ... the fill takes the last beats of bar 2, "
         "the crash lands on 1 of bar 3",
-        varied="the planner's form option (one groove against verse:2,chorus:2)",
+        varied="nothing in the planner: the first example is a verse and chorus it wrote "
+        "(seeds are tried until a fill ends the verse and a crash opens the chorus), the second "
+        "the same beat with the fill's half bar played as the bar before it played it and the "
+        "crash taken out",
         marks="fills",
+        seek=True,
         aliases=("fill", "drum fill", "crash", "crashes", "fills and crashes"),
     ),
     _topic(
