@@ -5,8 +5,7 @@ Quantisation. A performance is first given a feel, measured from where its hits 
 beat (`estimate_feel`): its hits are compared with the beat positions each candidate feel
 predicts — straight 16ths; 16ths with the off-beat 8th delayed (swing8, ratio s; the "e" and "a"
 either delayed with it or left even) or every other 16th delayed (swing16); the 8th-triplet grid
-(also where swing8 fits past 0.615, unless 16ths left even between fit it better) — after
-removing the drummer's overall push or drag.
+(also where swing8 fits past 0.615) — after removing the drummer's overall push or drag.
 Then every hit goes to the grid point whose predicted (swung) place is nearest:
 
 - straight, swing8, swing16: the 16th grid (positions that are multiples of 6 ticks); swing stays
@@ -69,9 +68,6 @@ def _model(feel: str, s: float) -> tuple[np.ndarray, np.ndarray]:
     return grid, grid
 
 
-_TRIPLET = np.array([0.0, 8.0, 16.0, 24.0, 24.0, 24.0, 24.0])  # as a row beside swing8's places
-
-
 def _costs(phase: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """Mean capped squared distance (ticks²) from each hit to its nearest predicted place, for
     each row of ``predicted`` (models × places)."""
@@ -127,11 +123,8 @@ def fit_feel(performed: np.ndarray, meter: Meter, style: str = "") -> tuple[str,
         lo, hi = (10.0, 20.0) if feel == "triplet" else (12 * s + 3, 24 * s + 3)
         sel = phase[(phase > lo) & (phase < hi)]
         s = float(np.median(sel)) / _BEAT if len(sel) else s
-        if s > _TRIPLET_FROM and feel == "swing8":
-            # swung so hard that the 8th-triplet grid is the truth, unless straight 16ths
-            # between (on the "e" and "a") fit the swing8 grid better than the triplets
-            swung, triplets = _costs(phase, np.array([_model("swing8", s)[0], _TRIPLET]))
-            feel = "triplet" if triplets <= swung else feel
+        if s > _TRIPLET_FROM:  # swung so hard that the 8th-triplet grid is the truth
+            feel = "triplet"
     else:
         half = np.mod(phase, _BEAT / 2)
         sel = half[(half > 4.0) & (half < 9.0)]
