@@ -166,3 +166,28 @@ def test_a_beat_asked_straight_stays_straight(humanizer, genre):
         late = (sum(between) / len(between) - sum(eighths) / len(eighths)) / sixteenth_ms
         assert abs(late) < 0.04  # the 16ths' swing ratio within 0.49-0.51
         assert max(between) - min(between) > 3.0  # still played by a person, not a grid
+
+
+@pytest.mark.parametrize("genre", ["jazz", "soul"])
+def test_an_instrument_played_between_the_8ths_keeps_them_straight(humanizer, genre):
+    # Toms or ghosts that play only on the "e" and "a" have no pulse of their own to lean with:
+    # measured against their own mean they kept the learned drag, and a straight beat swung.
+    bpm, bars = 140.0, 8
+    hits = []
+    for bar in range(bars):
+        base = bar * 96
+        hits += [Hit(base + 12 * k, "ride", 90) for k in range(8)]
+        hits += [Hit(base + t, "kick", 100) for t in (0, 48)]
+        hits += [Hit(base + t, "snare", 110) for t in (24, 72)]
+        hits += [Hit(base + t, "tom_low", 70) for t in (18, 42, 66, 90)]
+    provenance = Provenance(source="planner", genre=genre, feel="straight")
+    score = DrumScore(bpm=bpm, meter=Meter(4, 4), bars=bars, hits=tuple(hits),
+                      provenance=provenance)  # fmt: skip
+    sixteenth_ms = 60_000 / bpm / 4
+    for seed in range(3):
+        played = humanizer.humanize(score, seed=seed).hits
+        pulse = [h.offset_ms for h in played if h.tick % 12 == 0]
+        toms = [h.offset_ms for h in played if h.instrument == "tom_low"]
+        late = (sum(toms) / len(toms) - sum(pulse) / len(pulse)) / sixteenth_ms
+        assert abs(late) < 0.04  # the 16ths' swing ratio within 0.49-0.51
+        assert max(toms) - min(toms) > 3.0  # still played by a person, not a grid

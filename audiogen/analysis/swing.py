@@ -8,8 +8,11 @@ is measured directly, from the hits on the grid the fit chose:
 - the 8ths: how late the "&" falls after its beat, against the beat's own hits;
 - the 16ths: how late the "e" and "a" fall, against the 8ths around them.
 
-Each lateness is compared per instrument (a drummer's kick and hats may sit apart) and as a median
-(a flam or a stray fill note moves it little), and becomes a ratio: 0.5 straight, 0.667 triplet.
+Each lateness is compared per instrument (a drummer's kick and hats may sit apart) and as a mean,
+whose standard error is the one the noise test below divides by (a median's is a quarter larger
+for the same scatter, so a median over that error claimed more than it knew; a flam or a fill's
+32nds sit off the 16th grid and are not counted), and becomes a ratio: 0.5 straight, 0.667
+triplet.
 A subdivision is named swung when its ratio reaches `SWUNG_FROM` and its lateness stands clear of
 the timing noise (`CLEAR_OF_NOISE` standard errors over at least `MIN_NOTES` off-beats); the 8ths
 are asked first, since a late "&" is 8th swing whatever the 16ths do.
@@ -37,7 +40,7 @@ MIN_NOTES = 3  # off-beats needed before a subdivision's swing is measured at al
 @dataclass(frozen=True)
 class Lateness:
     """How one subdivision's off-beats fall: how many there are, their swing ratio, and their
-    median lateness over its standard error (0 when too few to tell)."""
+    mean lateness over its standard error (0 when too few to tell)."""
 
     notes: int
     ratio: float
@@ -67,15 +70,15 @@ def _lateness(rows: list[tuple[int, str, float]], off: int, span: int) -> Latene
     everyone = [t for v in ref.values() for t in v]
     if not everyone:
         return Lateness(0, 0.5, 0.0)
-    base = {i: float(np.median(v if len(v) >= 2 else everyone)) for i, v in ref.items()}
-    fallback = float(np.median(everyone))
+    base = {i: float(np.mean(v if len(v) >= 2 else everyone)) for i, v in ref.items()}
+    fallback = float(np.mean(everyone))
     late = np.array([t - base.get(inst, fallback) for p, inst, t in rows if p % span == off])
     if len(late) < MIN_NOTES:
         return Lateness(len(late), 0.5, 0.0)
-    median = float(np.median(late))
+    mean = float(np.mean(late))
     error = float(np.std(late, ddof=1)) / np.sqrt(len(late))
-    clear = median / error if error > 0 else (np.inf if median > 0 else 0.0)
-    return Lateness(len(late), round((off + median) / span, 3), float(clear))
+    clear = mean / error if error > 0 else (np.inf if mean > 0 else 0.0)
+    return Lateness(len(late), round((off + mean) / span, 3), float(clear))
 
 
 def subdivision_swing(score: DrumScore) -> tuple[str, float, dict[str, Lateness]]:

@@ -50,13 +50,30 @@ class Lesson:
 
 
 def transform(score: DrumScore, name: str) -> DrumScore:
-    """The same beat without one thing, or with its clave lane playing another clave
+    """The same beat without one thing (its ghost notes, its dynamics, its backbeat, its kick
+    on 2 and 4), or with its clave lane playing another clave
     (`audiogen.explain.topics.TRANSFORMS`)."""
-    from audiogen.analysis.rhythm import ghost_notes
+    from audiogen.analysis.rhythm import BACKBEAT_VOICES, backbeat_positions, ghost_notes
 
+    per_bar, beat = score.meter.ticks_per_bar, score.meter.beat_ticks
     if name == "without ghost notes":
         ghosts = set(ghost_notes(score))
         hits = tuple(h for h in score.hits if not (h.instrument == "snare" and h.tick in ghosts))
+    elif name == "without the backbeat":  # snare, clap and rim taken off 2 and 4
+        off = set(backbeat_positions(score.meter))
+        hits = tuple(
+            h
+            for h in score.hits
+            if not (h.instrument in BACKBEAT_VOICES and h.tick % per_bar in off)
+        )
+    elif name == "kick on 1 and 3":  # the kick's strokes on the even beats taken out
+        hits = tuple(
+            h
+            for h in score.hits
+            if not (h.instrument == "kick" and h.tick % per_bar % (2 * beat) == beat)
+        )
+    elif name == "without the fill and crash":
+        hits = without_fills(score)
     elif name == "played flat":
         hits = tuple(dataclasses.replace(h, velocity=FLAT_VELOCITY) for h in score.hits)
     elif name.removesuffix(" clave") in CLAVES:
@@ -64,6 +81,27 @@ def transform(score: DrumScore, name: str) -> DrumScore:
     else:
         raise ValueError(f"unknown transform {name!r}")
     return score.replace(hits=hits)
+
+
+def without_fills(score: DrumScore) -> tuple[Hit, ...]:
+    """The beat's hits without the fills that lead into a crash (the way a drummer marks a new
+    section, `rhythm.fill_into`): each such fill's half bar played as the bar before it plays
+    that half, and the crash (splash, china) on the downbeat after it taken out; nothing else
+    changes (a chorus that differs from the verse still differs)."""
+    from audiogen.analysis.rhythm import crash_bars, fill_bars
+
+    per_bar = score.meter.ticks_per_bar
+    middle = per_bar // 2  # where a fill's half bar starts (`rhythm.second_half`)
+    crashes = set(crash_bars(score))
+    fills = {b for b in fill_bars(score) if b + 1 in crashes and b >= 1}
+    cymbals = ("crash", "splash", "china")
+    kept = [h for h in score.hits
+            if not (h.tick // per_bar in fills and h.tick % per_bar >= middle)
+            and not (h.tick // per_bar - 1 in fills and h.tick % per_bar == 0
+                     and h.instrument in cymbals)]  # fmt: skip
+    added = [dataclasses.replace(h, tick=h.tick + per_bar) for h in score.hits
+             if h.tick // per_bar + 1 in fills and h.tick % per_bar >= middle]  # fmt: skip
+    return tuple(sorted(kept + added, key=lambda h: (h.tick, h.instrument)))
 
 
 def with_clave(score: DrumScore, clave: str) -> tuple[Hit, ...]:
@@ -91,7 +129,17 @@ def measure(example: Example, score: DrumScore, first: dict[str, Any] | None) ->
 
 def plan_lesson(session: Session, topic: Topic, seed: int = 0) -> Lesson:
     """Write and measure a topic's examples, each from the planner with ``seed`` (for a topic
-    that seeks, the first seed from ``seed`` on whose beat passes its checks)."""
+    that seeks, the first seed from ``seed`` on where every example passes its checks; all
+    examples of a lesson come from one seed either way)."""
+    played: tuple[Played, ...] = ()
+    for s in range(seed, seed + (SEEK_TRIES if topic.seek else 1)):
+        played = _plan_examples(session, topic, s)
+        if all(p.passed for p in played):
+            break
+    return Lesson(topic, seed, played)
+
+
+def _plan_examples(session: Session, topic: Topic, seed: int) -> tuple[Played, ...]:
     from audiogen.midi import round_trip
     from audiogen.request import PlanOptions
 
@@ -99,23 +147,16 @@ def plan_lesson(session: Session, topic: Topic, seed: int = 0) -> Lesson:
     for example in topic.examples:
         first = played[0].values if played else None
         if example.transform is not None:
-            base = played[0]
-            score = round_trip(transform(base.score, example.transform))
-            values, ok = measure(example, score, first)
-            played.append(Played(example, score, base.seed, values, ok))
-            continue
-        options, _ = PlanOptions.create(**{**topic.base, **example.options})
-        tries = range(seed, seed + (SEEK_TRIES if topic.seek else 1))
-        for s in tries:
-            score = session.plan(options, s)
+            score = transform(played[0].score, example.transform)
+        else:
+            options, _ = PlanOptions.create(**{**topic.base, **example.options})
+            score = session.plan(options, seed)
             if example.humanize:
-                score = session.humanize(score, example.humanize, s)
-            score = round_trip(score)
-            values, ok = measure(example, score, first)
-            if ok:
-                break
-        played.append(Played(example, score, s, values, ok))
-    return Lesson(topic, seed, tuple(played))
+                score = session.humanize(score, example.humanize, seed)
+        score = round_trip(score)
+        values, ok = measure(example, score, first)
+        played.append(Played(example, score, seed, values, ok))
+    return tuple(played)
 
 
 def lesson_text(lesson: Lesson) -> str:

@@ -50,14 +50,15 @@ class Topic:
     examples: tuple[Example, ...]
     marks: str  # what the pictures point at (see `audiogen.explain.lesson.marks_for`)
     aliases: tuple[str, ...] = ()
-    seek: bool = False  # seeds are tried until each planned example passes its checks
+    seek: bool = False  # seeds are tried until every example passes its checks
     note: str = ""  # what the examples cannot show
     extra: tuple[str, ...] = field(default=())  # lines of counting for figures not played
 
 
 # Transforms of a planned beat that some lessons need: the same beat without one thing, or with
 # its clave lane playing a clave the planner does not write (`audiogen.explain.lesson.transform`).
-TRANSFORMS = ("without ghost notes", "played flat",
+TRANSFORMS = ("without ghost notes", "played flat", "without the backbeat", "kick on 1 and 3",
+              "without the fill and crash",
               *(f"{name} clave" for name in CLAVES if not name.startswith("bossa")))  # fmt: skip
 
 
@@ -76,35 +77,48 @@ def _topic(name: str, base: dict[str, Any], examples: tuple[Example, ...], **wor
 TOPICS: tuple[Topic, ...] = (
     _topic(
         "backbeat",
-        {"bpm": 110, "bars": 4},
+        {"genre": "pop", "bpm": 110, "bars": 4},
         (
-            _ex("backbeat (pop)", (("backbeat", ">=", 0.75),), genre="pop"),
-            _ex("no backbeat (samba)", (("backbeat", "<=", 0.25),), genre="samba"),
+            _ex("backbeat", (("backbeat", ">=", 0.75),)),
+            _ex(
+                "the same beat without it",
+                (("backbeat", "<=", 0.25),),
+                transform="without the backbeat",
+            ),
         ),
         title="Backbeat",
         what="The snare (or a clap) on beats 2 and 4, the weak beats, answering the kick on 1 "
         "and 3. It is what makes you nod on 2 and 4.",
         heard="rock, pop, funk, soul, hip-hop, most music with a drum kit since the 1950s",
         count="1 e & a 2 e & a 3 e & a 4 e & a: the snare speaks on the 2 and the 4",
-        varied="the genre (pop against samba, at the same tempo): the planner has no "
-        "backbeat switch, so the examples are the genre that has one and a genre that has none",
+        varied="nothing in the planner: the first example is a pop beat it wrote (seeds are "
+        "tried until it plays the backbeat), the second the same beat with the snare, clap and "
+        "rim strokes on 2 and 4 taken out; what is left of the groove is unchanged",
         marks="backbeat",
+        seek=True,
         aliases=("back beat", "2 and 4", "two and four", "snare on 2 and 4"),
     ),
     _topic(
         "four-on-the-floor",
-        {"bpm": 122, "bars": 4},
+        {"genre": "house", "bpm": 122, "bars": 4},
         (
-            _ex("four on the floor (house)", (("four on the floor", ">=", 0.75),), genre="house"),
-            _ex("kick on 1 and 3 (rock)", (("four on the floor", "<=", 0.25),), genre="rock"),
+            _ex("four on the floor", (("four on the floor", ">=", 0.75),)),
+            _ex(
+                "the same beat, the kick on 1 and 3",
+                (("four on the floor", "<=", 0.25),),
+                transform="kick on 1 and 3",
+            ),
         ),
         title="Four on the floor",
         what="The bass drum on every beat of the bar, steady as a heartbeat; the snare or clap "
         "often doubles it on 2 and 4 and the open hat sits on the &s between.",
         heard="disco, house, techno, dance pop",
         count="1 e & a 2 e & a 3 e & a 4 e & a: the kick on 1, 2, 3 and 4",
-        varied="the genre (house against rock at the same tempo)",
+        varied="nothing in the planner: the first example is a house beat it wrote (seeds are "
+        "tried until its kick plays every beat), the second the same beat with the kick on 2 "
+        "and 4 taken out, leaving the kick on 1 and 3 of a rock or pop beat",
         marks="kick beats",
+        seek=True,
         aliases=("four on the floor", "4 on the floor", "4otf", "fotf"),
     ),
     _topic(
@@ -147,8 +161,10 @@ TOPICS: tuple[Topic, ...] = (
         "falls: 0.5 is straight, 0.67 is a triplet shuffle.",
         heard="jazz (swung 8ths); boom-bap hip-hop, lo-fi, neo-soul, new jack swing (swung 16ths)",
         count="straight: 1 & 2 &, evenly; swung: 1 (2 3) & ... the & waits, like 'dah-da dah-da'",
-        varied="the feel and swing options of the planner (same genre, tempo and seed)",
+        varied="the feel and swing options of the planner (same genre, tempo and seed; seeds "
+        "are tried until each example has notes to swing and shows its feel)",
         marks="swing",
+        seek=True,
         aliases=(
             "swing 8ths",
             "swing 16ths",
@@ -273,13 +289,13 @@ TOPICS: tuple[Topic, ...] = (
     ),
     _topic(
         "fills",
-        {"genre": "rock", "bpm": 120},
+        {"genre": "rock", "bpm": 120, "form": "verse:2,chorus:2"},
         (
-            _ex("one groove, 4 bars", (("fill and crash into bar 3", "==", "no"),), bars=4),
+            _ex("verse then chorus", (("fill and crash into bar 3", "==", "yes"),)),
             _ex(
-                "verse then chorus",
-                (("fill and crash into bar 3", "==", "yes"),),
-                form="verse:2,chorus:2",
+                "the same without the fill and crash",
+                (("fill and crash into bar 3", "==", "no"),),
+                transform="without the fill and crash",
             ),
         ),
         title="Fills and crashes",
@@ -288,8 +304,12 @@ TOPICS: tuple[Topic, ...] = (
         heard="every song form: before a chorus, into a bridge, at the end of 4 or 8 bars",
         count="count the bars: 1 2 3 4 | 2 2 3 4 | ... the fill takes the last beats of bar 2, "
         "the crash lands on 1 of bar 3",
-        varied="the planner's form option (one groove against verse:2,chorus:2)",
+        varied="nothing in the planner: the first example is a verse and chorus it wrote "
+        "(seeds are tried until a fill ends the verse and a crash opens the chorus), the second "
+        "the same beat with the fill's half bar played as the bar before it played it and the "
+        "crash taken out",
         marks="fills",
+        seek=True,
         aliases=("fill", "drum fill", "crash", "crashes", "fills and crashes"),
     ),
     _topic(

@@ -148,21 +148,26 @@ class Humanizer:
 
 def _keep_the_feel(drag_ms: np.ndarray, hits: list[Hit]) -> np.ndarray:
     """The learned push or drag of each hit, less what an instrument's hits on one subdivision
-    share.
+    share against its 8th pulse.
 
     A drummer's timing carries a lean per subdivision (on Groove's jazz, soul and hip-hop, the
     ghost notes between the 8ths come late), which is swing by another name: played as drawn, a
     beat asked straight came out swung, and light swing was lost. The feel is the request's, so
     on each instrument every subdivision's mean push or drag (over two hits or more) is
-    brought to the instrument's own: the kick may still sit ahead and the snare behind, and
+    brought to the instrument's own on the 8ths (the beats and "&"s), or to the whole kit's
+    where the instrument plays the 8ths less than twice (toms or ghosts only on the "a"; against
+    their own mean they kept the lean): the kick may still sit ahead and the snare behind, and
     each hit keeps its scatter.
     """
     out = drag_ms.copy()
     places = np.array([h.tick % TICKS_PER_QUARTER for h in hits])
     names = np.array([h.instrument for h in hits])
+    eighths = places % (TICKS_PER_QUARTER // 2) == 0
+    kit = float(np.mean(drag_ms[eighths])) if eighths.any() else float(np.mean(drag_ms))
     for name in np.unique(names):
         mine = names == name
-        own = float(np.mean(drag_ms[mine]))
+        pulse = mine & eighths
+        own = float(np.mean(drag_ms[pulse])) if np.count_nonzero(pulse) >= _LEAN_MIN_HITS else kit
         for place in np.unique(places[mine]):
             on = mine & (places == place)
             if np.count_nonzero(on) >= _LEAN_MIN_HITS:

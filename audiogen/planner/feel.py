@@ -3,8 +3,9 @@
 
 Quantisation. A performance is first given a feel, measured from where its hits fall inside the
 beat (`estimate_feel`): its hits are compared with the beat positions each candidate feel
-predicts — straight 16ths; 16ths with the off-beat 8th delayed (swing8, ratio s) or every other
-16th delayed (swing16); the 8th-triplet grid — after removing the drummer's overall push or drag.
+predicts — straight 16ths; 16ths with the off-beat 8th delayed (swing8, ratio s; the "e" and "a"
+either delayed with it or left even) or every other 16th delayed (swing16); the 8th-triplet grid
+(also where swing8 fits past 0.615) — after removing the drummer's overall push or drag.
 Then every hit goes to the grid point whose predicted (swung) place is nearest:
 
 - straight, swing8, swing16: the 16th grid (positions that are multiples of 6 ticks); swing stays
@@ -58,7 +59,10 @@ def _model(feel: str, s: float) -> tuple[np.ndarray, np.ndarray]:
         return grid, grid
     grid = np.array([0.0, 6.0, 12.0, 18.0, 24.0])
     if feel == "swing8":
-        return np.array([0.0, 12 * s, 24 * s, 24 * s + 12 * (1 - s), 24.0]), grid
+        # The "&" late; the "e" and "a" either swung with it or played straight (a swing8 beat
+        # with 16ths on the hats or ghost notes between keeps them even, `swing_offset_ms`).
+        places = np.array([0.0, 12 * s, 6.0, 24 * s, 24 * s + 12 * (1 - s), 18.0, 24.0])
+        return places, np.array([0.0, 6.0, 6.0, 12.0, 18.0, 18.0, 24.0])
     if feel == "swing16":
         return np.array([0.0, 12 * s, 12.0, 12.0 + 12 * s, 24.0]), grid
     return grid, grid
@@ -232,4 +236,3 @@ def phrase_from_score(
         source=source or score.provenance.source, split=split, genre=genre, style=style,
         bpm=float(score.bpm), meter=score.meter, feel=feel, swing=swing, kind=kind, bars=bars,
     )  # fmt: skip
-

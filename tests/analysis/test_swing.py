@@ -61,3 +61,12 @@ def test_hard_8th_swing_and_the_shuffle():
 def test_a_beat_with_no_16ths_off_the_8ths_cannot_be_16th_swung():
     # swing16 moves only the "e" and "a": a beat of 8ths is the same with it or without.
     assert swing.measure_feel(_played("swing16", 0.6, step=12, seed=5)).name == "straight"
+
+
+@pytest.mark.parametrize(("ratio", "seed"), [(0.64, 6), (0.68, 7)])
+def test_hard_8th_swing_over_straight_16ths_is_not_read_straight(ratio, seed):
+    # The planner's swing8 moves the "&" only: hats on every 16th keep the "e" and "a" even.
+    # Read on a grid that swung the 16ths too, such a beat fitted straight (the "&" taken for a
+    # late "a"). Past 0.615 the feel fit names it the triplet feel, its rule for hard swing.
+    feel = swing.measure_feel(_played("swing8", ratio, noise_ms=8.0, seed=seed))
+    assert feel.name == "triplet" and abs(feel.swing - ratio) <= 0.03

@@ -16,12 +16,34 @@ def session():
     return Session()
 
 
-@pytest.mark.parametrize("topic", ["syncopation", "polyrhythm", "swing", "half-time"])
+@pytest.mark.parametrize("topic", ["syncopation", "polyrhythm", "swing", "half-time", "fills"])
 def test_the_examples_differ_in_the_concept(session, topic):
     lesson = plan_lesson(session, resolve_topic(topic), seed=3)
     assert lesson.passed, [(p.example.label, p.values) for p in lesson.examples]
-    # one seed for all but a seeking topic: the examples differ in the option, not the dice
+    # one seed for all, a seeking topic's too: the examples differ in the option, not the dice
     assert len({p.seed for p in lesson.examples}) == 1
+
+
+@pytest.mark.parametrize(
+    ("topic", "taken"), [("backbeat", {"snare", "clap", "rim"}), ("four-on-the-floor", {"kick"})]
+)
+def test_the_counterpart_is_the_same_beat_with_the_concept_taken_out(session, topic, taken):
+    lesson = plan_lesson(session, resolve_topic(topic), seed=7)
+    assert lesson.passed, [(p.example.label, p.values) for p in lesson.examples]
+    full, without = (p.score for p in lesson.examples)
+    assert set(without.hits) < set(full.hits)  # nothing added, nothing else moved
+    gone = set(full.hits) - set(without.hits)
+    assert {h.instrument for h in gone} <= taken
+    assert {h.tick % 96 for h in gone} <= {24, 72}  # only strokes on 2 and 4
+
+
+def test_the_fills_lesson_takes_out_the_fill_and_the_crash_and_nothing_else(session):
+    lesson = plan_lesson(session, resolve_topic("fills"), seed=12)
+    assert lesson.passed, [(p.example.label, p.values) for p in lesson.examples]
+    full, plain = (p.score for p in lesson.examples)
+    changed = set(full.hits) ^ set(plain.hits)
+    assert changed and all(96 * 1 + 48 <= h.tick <= 96 * 2 for h in changed)  # bar 2's 2nd half
+    assert not any(h.instrument == "crash" and h.tick == 192 for h in plain.hits)
 
 
 def test_the_son_and_rumba_claves_are_both_played_one_stroke_apart(session):

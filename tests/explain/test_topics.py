@@ -55,6 +55,45 @@ def test_transforms_take_out_one_thing_and_keep_the_rest():
     assert {h.velocity for h in flat.hits} == {100} and len(flat.hits) == len(hits)
 
 
+def test_the_backbeat_and_the_kick_on_2_and_4_are_taken_out_and_nothing_else():
+    beat = [Hit(b * 24, "kick", 110) for b in range(4)] + [Hit(24, "snare", 115),
+            Hit(72, "clap", 100), Hit(78, "snare", 40), Hit(36, "kick", 90)]  # fmt: skip
+    beat += [Hit(k * 12, "hat_closed", 80) for k in range(8)]
+    score = DrumScore(110.0, Meter(4, 4), 2, tuple(beat + [Hit(96 + h.tick, h.instrument,
+                      h.velocity) for h in beat]))  # fmt: skip
+    assert MEASURES["backbeat"](score) == 1.0 and MEASURES["four on the floor"](score) == 1.0
+    plain = transform(score, "without the backbeat")
+    assert MEASURES["backbeat"](plain) == 0.0 and MEASURES["four on the floor"](plain) == 1.0
+    gone = set(score.hits) - set(plain.hits)
+    assert {(h.tick % 96, h.instrument) for h in gone} == {(24, "snare"), (72, "clap")}
+    rock = transform(score, "kick on 1 and 3")
+    assert MEASURES["four on the floor"](rock) == 0.0 and MEASURES["backbeat"](rock) == 1.0
+    kicks = sorted(h.tick % 96 for h in rock.hits if h.instrument == "kick" and h.tick < 96)
+    assert kicks == [0, 36, 48]  # 1, the 2& push and 3 stay
+    assert len(score.hits) - len(rock.hits) == 4
+
+
+def test_without_fills_plays_the_fill_half_bar_as_the_bar_before_and_drops_its_crash():
+    groove = [(0, "kick"), (24, "snare"), (48, "kick"), (72, "snare")]
+    groove += [(12 * k, "hat_closed") for k in range(8)]
+    fill = [(48, "tom_high"), (54, "tom_high"), (60, "tom_mid"), (66, "tom_mid"),
+            (72, "tom_low"), (78, "tom_low"), (84, "snare"), (90, "snare")]  # fmt: skip
+    bars = [groove, groove[:2] + [h for h in groove[4:] if h[0] < 48] + fill, groove, groove]
+    hits = [Hit(b * 96 + t, inst, 100) for b, bar in enumerate(bars) for t, inst in bar]
+    hits.append(Hit(192, "crash", 120))
+    score = DrumScore(120.0, Meter(4, 4), 4, tuple(hits))
+    assert MEASURES["fill and crash into bar 3"](score) == "yes"
+    plain = transform(score, "without the fill and crash")
+    assert MEASURES["fill and crash into bar 3"](plain) == "no"
+    second = sorted((h.tick - 96, h.instrument) for h in plain.hits if 96 <= h.tick < 192)
+    assert [x for x in second if x[0] >= 48] == sorted(x for x in groove if x[0] >= 48)
+    assert [x for x in second if x[0] < 48] == sorted(
+        (h.tick - 96, h.instrument) for h in score.hits if 96 <= h.tick < 144
+    )
+    rest = [h for h in score.hits if h.tick < 96 or h.tick >= 192 and h.instrument != "crash"]
+    assert set(rest) <= set(plain.hits)
+
+
 def test_a_clave_transform_rewrites_the_clave_lane_and_nothing_else():
     bossa = (0, 3, 6, 10, 13)  # the bossa 3-2 clave, in 8ths over two bars
     hits = [Hit(c * 192 + p * 12, "rim", 90) for c in range(2) for p in bossa]
