@@ -427,6 +427,7 @@ def build_manifest(
             "drive": {
                 "parallel_compression_db": round(report.drive.parallel_db, 1),
                 "clip_db": round(report.drive.clip_db, 1),
+                "bus_clip_db": round(report.drive.bus_clip_db, 1),
                 "peak_reduction_db": round(report.drive.peak_reduction_db, 1),
             },
         },

@@ -1,11 +1,13 @@
 """Drum-bus drive: how a beat gets loud before its final limiter, as a mix engineer gets drums
 loud. Parallel compression lifts what lies under the peaks (the body of each hit, the room,
 the ghost notes); then a soft clipper on the kick, snare and toms shaves the tops of their
-transients. Each goes only as deep
-as the beat's loudness target needs, so a beat that is loud enough already is left alone.
+transients. Each goes only as deep as the beat's loudness target needs, so a beat that is loud
+enough already is left alone. Where the loudness must be met, the sum itself is then clipped
+on the hits that land together.
 
-Parallel compression is one gain shared by every stem, and each stem is clipped on its own, so
-the stems still sum to the bus that the final limiter gets.
+Parallel compression is one gain shared by every stem, each stem is clipped on its own, and
+the sum's clip is one gain per sample shared by every stem, so the stems still sum to the bus
+that the final limiter gets.
 """
 
 from __future__ import annotations
@@ -40,12 +42,15 @@ class DriveReport:
     Attributes:
         parallel_db: how far parallel compression lifted the quiet parts against the peaks.
         clip_db: how far under its loud hits each clipped stem was clipped.
+        bus_clip_db: how far under its loudest peak the sum was clipped where hits land
+            together (only where the loudness must be met).
         peak_reduction_db: the bus's peak-to-loudness ratio before the drive minus after it.
     """
 
     parallel_db: float = 0.0
     clip_db: float = 0.0
     peak_reduction_db: float = 0.0
+    bus_clip_db: float = 0.0
 
 
 def drive_stems(
@@ -102,12 +107,13 @@ def drive_stems(
     candidates = _Candidates(stems, spec)
 
     def drive(amount: float) -> tuple[np.ndarray, dict[str, _Bent], float]:
-        """For an amount from 0 (none) to 2 (all): the shared gain; per clipped stem, the
+        """For an amount from 0 (none) to 2 (all; past it the sum is clipped, see
+        `_clip_bus`): the shared gain; per clipped stem, the
         samples the clipper may bend, before and after it; and the loudest driven stem's
         peak."""
         lift_db = min(amount, 1.0) * spec.parallel_db
         gain = _parallel_gain(squeezed, lift_db)
-        depth_db = max(0.0, amount - 1.0) * spec.clip_db
+        depth_db = min(max(0.0, amount - 1.0), 1.0) * spec.clip_db
         top, changes = 0.0, {}
         for group, loud in candidates.loud.items():
             # The stem's driven peak lies among its loud samples, since the gain is at most 1.
@@ -134,6 +140,9 @@ def drive_stems(
                 bus = total * gain
                 for index, plain, bent in changes.values():
                     bus[:, index] += bent - plain
+                if amount > 2.0:
+                    _clip_bus(bus, (amount - 2.0) * spec.bus_clip_db)
+                # Past 2 the stems are only turned down, so ``top`` bounds them from above.
                 loud_db, stem_db = frames_lufs(bus, sample_rate), 20.0 * math.log10(top)
             plr_db = _plr_db(float(np.max(np.abs(bus))), loud_db)
             lost = float(np.max(crest_before - _crests_db(bus, hits, sample_rate), initial=0))
@@ -150,8 +159,13 @@ def drive_stems(
                     keep_low=lambda high: measure(high).punch_db > 0.0)  # fmt: skip
     if must_reach_db is not None and measure(amount).over_db > must_reach_db:
         # The loudness must be met, and the final limiter would take more than it may: the
-        # least drive past the punch budget that spares it.
-        amount = _least(lambda a: measure(a).over_db - must_reach_db, amount, 2.0)
+        # least drive past the punch budget that spares it. Past the deepest clip of each
+        # stem, the sum itself is clipped: where hits land together (a one-drop's kick and
+        # rim on three) the sum peaks over every stem's clip level, and a clipper that bends
+        # only those samples costs the hits less than the limiter's gain, which takes down
+        # all of each hit's first milliseconds.
+        deepest = 3.0 if spec.bus_clip_db > 0.0 else 2.0
+        amount = _least(lambda a: measure(a).over_db - must_reach_db, amount, deepest)
     after = measure(amount).plr_db
     gain, changes, _ = drive(amount)
     for group, stereo in stems.items():
@@ -159,11 +173,34 @@ def drive_stems(
         if group in changes:
             index, _, bent = changes[group]
             stereo[:, index] = bent
+    bus_clip_db = max(0.0, amount - 2.0) * spec.bus_clip_db
+    if bus_clip_db > 0.0:
+        # One gain per sample and channel, shared by every stem: they still add up to the
+        # clipped sum.
+        where, bend = _clip_bus(sum_of(stems.values()), bus_clip_db)
+        for stereo in stems.values():
+            stereo[where] *= bend
     return DriveReport(
         parallel_db=min(amount, 1.0) * spec.parallel_db,
-        clip_db=max(0.0, amount - 1.0) * spec.clip_db,
+        clip_db=min(max(0.0, amount - 1.0), 1.0) * spec.clip_db,
         peak_reduction_db=before - after,
+        bus_clip_db=bus_clip_db,
     )
+
+
+def _clip_bus(bus: np.ndarray, depth_db: float) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Soft-clip a stereo sum, in place, ``depth_db`` under its peak (as `soft_clip`).
+
+    Returns:
+        Where it bent (channel and sample indices) and, there, the bent values over the
+        sum's: the gain that bends it.
+    """
+    level = float(np.max(np.abs(bus))) * 10.0 ** (-depth_db / 20.0)
+    where = np.nonzero(np.abs(bus) > np.float32(level * 10.0 ** (-_KNEE_DB / 20.0)))
+    plain = bus[where]
+    bent = _bend(plain, level)
+    bus[where] = bent
+    return where, bent / plain
 
 
 # A clipped stem's samples that the clipper may bend, before and after it.
@@ -225,7 +262,7 @@ def _least(
 class _Candidates:
     """The few samples of each stem a drive round must look at: where its driven peak can
     lie (the parallel gain is between 1 and ``parallel_db`` under it) and, in clipped stems,
-    where the clipper can bend (down to its knee under the deepest clip), loudest first."""
+    where the clipper can bend (down to its knee under the deepest clip)."""
 
     def __init__(self, stems: dict[str, np.ndarray], spec: DriveSpec) -> None:
         self.loud: dict[str, np.ndarray] = {}
@@ -241,13 +278,12 @@ class _Candidates:
             )
             if group in spec.clip_groups:
                 near = np.flatnonzero(peaks > top * reach)
-                order = np.argsort(-peaks[near], kind="stable")
-                self.clipped[group] = near[order], -peaks[near][order]  # rising: for searchsorted
+                self.clipped[group] = near, peaks[near]
 
     def over(self, group: str, level: float) -> np.ndarray:
         """The clipped stem's samples that peak over ``level``."""
-        index, falling = self.clipped[group]
-        return index[: int(np.searchsorted(falling, -level, side="left"))]
+        index, peaks = self.clipped[group]
+        return index[peaks > np.float32(level)]
 
 
 def soft_clip(stereo: np.ndarray, depth_db: float) -> np.ndarray:
