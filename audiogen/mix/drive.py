@@ -129,6 +129,7 @@ def drive_stems(
         return gain, changes, top
 
     points: dict[float, _Point] = {}
+    last: list[tuple[float, tuple[np.ndarray, dict[str, _Bent], float]]] = []  # kept to apply
 
     def measure(amount: float) -> _Point:
         """How far ``amount`` leaves the sum over its targets and the hits over their budget."""
@@ -137,6 +138,7 @@ def drive_stems(
                 bus, loud_db, stem_db = total, loudness, loudest_stem_db
             else:
                 gain, changes, top = drive(amount)
+                last[:] = [(amount, (gain, changes, top))]
                 bus = total * gain
                 for index, plain, bent in changes.values():
                     bus[:, index] += bent - plain
@@ -167,7 +169,8 @@ def drive_stems(
         deepest = 3.0 if spec.bus_clip_db > 0.0 else 2.0
         amount = _least(lambda a: measure(a).over_db - must_reach_db, amount, deepest)
     after = measure(amount).plr_db
-    gain, changes, _ = drive(amount)
+    gain, changes, _ = last[0][1] if last and last[0][0] == amount else drive(amount)
+    last.clear()
     for group, stereo in stems.items():
         stereo *= gain
         if group in changes:
