@@ -236,7 +236,7 @@ def main() -> None:
         return
     if args.summarise:
         done = json.loads(args.summarise.read_text())
-        print(json.dumps(report(done["rows"], done["files"]), indent=1))
+        print(json.dumps(report(done["rows"], done.get("file_rows", done["files"])), indent=1))
         return
     if args.pictures and args.before:
         print(pictures(args.pictures, args.before))
@@ -286,7 +286,8 @@ def main() -> None:
         "wall_s": round(time.time() - started),
     }
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "files": files, **result}, indent=1))
+        # The files' own rows beside their summary (``result["files"]``).
+        args.json.write_text(json.dumps({"rows": rows, **result, "file_rows": files}, indent=1))
     print(json.dumps(result, indent=1))
 
 
