@@ -108,9 +108,8 @@ def drive_stems(
 
     def drive(amount: float) -> tuple[np.ndarray, dict[str, _Bent], float]:
         """For an amount from 0 (none) to 2 (all; past it the sum is clipped, see
-        `_clip_bus`): the shared gain; per clipped stem, the
-        samples the clipper may bend, before and after it; and the loudest driven stem's
-        peak."""
+        `_clip_bus`): the shared gain; per clipped stem, the samples the clipper may bend,
+        before and after it; and the loudest driven stem's peak."""
         lift_db = min(amount, 1.0) * spec.parallel_db
         gain = _parallel_gain(squeezed, lift_db)
         depth_db = min(max(0.0, amount - 1.0), 1.0) * spec.clip_db
