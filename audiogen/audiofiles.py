@@ -1,6 +1,7 @@
 """Delivered audio files: written in the format asked, then measured as delivered — a lossy
 encode decoded again — and an MP3 master that overshoots its ceiling encoded again from a copy
-limited under it by the overshoot (codec headroom taken off the peaks, not the loudness)."""
+limited under it by the overshoot (codec headroom taken off the peaks, not the loudness), turned
+up again where that limiting cost loudness."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ log = logging.getLogger(__name__)
 FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24"), "mp3": ("MP3", "MPEG_LAYER_III")}
 LOSSLESS = frozenset({"wav", "flac"})
 # An MP3 encode lands its peaks a few tenths of a dB off the input's; re-encoded at most this
-# many times, each from a copy limited that much (and this margin) further under the ceiling.
-_MP3_ATTEMPTS = 4
+# many times, each from a copy limited that much (and this margin) further under the ceiling,
+# and turned up by what the limiting cost where the decoded file lands this far off the master.
+_MP3_ATTEMPTS = 6
 _MP3_MARGIN_DB = 0.2  # decoders differ by a few hundredths of a dB in the peaks they return
 _WRITE_BLOCK = 1 << 16  # samples per channel handed to the encoder at a time
+_MP3_AIM_LU = 0.3
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ def write_measured(
     Lossless files hold the samples written (to 24-bit rounding, under a millionth of a dB),
     so those are measured; an MP3 is decoded and measured. A master (``ceiling_dbtp`` given)
     gets its true peak, and an MP3 master whose decoded true peak passes the ceiling is encoded
-    again from a copy limited under it by the overshoot; a stem gets its sample peak.
+    again from a copy limited under it by the overshoot, with the loudness that limiting took
+    given back (so the file lands within 0.3 LU of the master); a stem gets its sample peak.
     """
     from audiogen.mix import integrated_lufs, limit_true_peak, true_peak_dbtp
 
@@ -86,22 +90,47 @@ def write_measured(
         peak = true_peak_dbtp(audio, sample_rate) if master else _sample_peak_db(audio)
         return Measured(integrated_lufs(audio, sample_rate), peak, decoded=False,
                         true_peak=master)  # fmt: skip
-    headroom_db, encoded = 0.0, audio
+    headroom_db = gain_db = 0.0
+    encoded, aim = audio, None
+    tried: list[tuple[float, float]] = []  # (gain, loudness) of each limited copy's file
     for _ in range(_MP3_ATTEMPTS):
         write_audio(path, encoded, sample_rate, fmt)
         decoded, _ = sf.read(path, dtype="float32", always_2d=True)
+        loudness = integrated_lufs(decoded.T, sample_rate)
         if ceiling_dbtp is None:
             peak = _sample_peak_db(decoded)
             break
         peak = true_peak_dbtp(decoded.T, sample_rate)
-        if peak <= ceiling_dbtp:
+        missed_lu = 0.0 if aim is None else aim - loudness
+        if peak <= ceiling_dbtp and abs(missed_lu) <= _MP3_AIM_LU:
             break
-        headroom_db += peak - ceiling_dbtp + _MP3_MARGIN_DB
-        encoded, _ = limit_true_peak(audio, sample_rate, ceiling_dbtp - headroom_db)
+        if aim is None:  # the master's own loudness, which the limited copies are aimed at
+            aim = integrated_lufs(audio, sample_rate)
+        else:
+            tried.append((gain_db, loudness))
+        if peak > ceiling_dbtp:
+            # What the codec added over the copy's own true peak, and a margin; where that
+            # is no more than the copy already had, what the file passed the ceiling by.
+            needed = peak - true_peak_dbtp(encoded, sample_rate) + _MP3_MARGIN_DB
+            if needed <= headroom_db:
+                needed = headroom_db + peak - ceiling_dbtp + _MP3_MARGIN_DB
+            headroom_db = needed
+        if abs(missed_lu) > _MP3_AIM_LU:
+            # Under a limiter, loudness grows slower than the gain: the secant through the
+            # last two copies says how much slower.
+            slope = 1.0
+            if len(tried) >= 2 and tried[-1][0] != tried[-2][0]:
+                (g0, l0), (g1, l1) = tried[-2:]
+                slope = min(1.0, max(0.1, (l1 - l0) / (g1 - g0)))
+            gain_db += missed_lu / slope
+        louder = audio * np.float32(10.0 ** (gain_db / 20.0))
+        encoded, _ = limit_true_peak(louder, sample_rate, ceiling_dbtp - headroom_db)
+        del louder
     else:
-        log.warning("%s still peaks at %.2f dBTP after %d encodes", path.name, peak, _MP3_ATTEMPTS)
-    return Measured(integrated_lufs(decoded.T, sample_rate), peak, decoded=True,
-                    headroom_db=headroom_db, true_peak=master)  # fmt: skip
+        log.warning("%s lands at %.2f LUFS and %.2f dBTP after %d encodes", path.name,
+                    loudness, peak, _MP3_ATTEMPTS)  # fmt: skip
+    return Measured(loudness, peak, decoded=True, headroom_db=headroom_db,
+                    true_peak=master)  # fmt: skip
 
 
 def _sample_peak_db(audio: np.ndarray) -> float:

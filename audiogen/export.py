@@ -259,8 +259,10 @@ def _write_all(beat: Beat, folder: Path) -> None:
             written[fmt] = path, measure
         return written
 
-    # Tracks are written side by side: encoding and metering release the GIL.
+    # Tracks are written side by side, and the grid picture beside them: encoding and metering
+    # release the GIL.
     with ThreadPoolExecutor(max_workers=min(len(tracks), os.cpu_count() or 1, 4)) as pool:
+        grid = pool.submit(save_grid, beat.score, folder / "grid.png", title=_title(beat))
         done = dict(zip(tracks, pool.map(write_track, tracks), strict=True))
     measured: dict[str, Measured] = {}
     for fmt in beat.request.formats:
@@ -275,7 +277,7 @@ def _write_all(beat: Beat, folder: Path) -> None:
         for name, part in beat.parts.items():
             write_midi(part, folder / "sections" / f"{name}.mid")
             files.append(folder / "sections" / f"{name}.mid")
-    files.append(save_grid(beat.score, folder / "grid.png", title=_title(beat)))
+    files.append(grid.result())
     manifest = build_manifest(beat, {str(f.relative_to(folder)): f for f in files}, measured)
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
@@ -395,6 +397,8 @@ def build_manifest(
     if score.provenance.source.startswith("groove") or "planner" in dict(score.provenance.models):
         attributions.append(GROOVE_ATTRIBUTION)
     report = beat.loudness
+    with ThreadPoolExecutor(max_workers=max(1, min(len(files), os.cpu_count() or 1, 4))) as pool:
+        digests = dict(zip(files, pool.map(sha256, files.values()), strict=True))  # GIL released
     return {
         "audiogen": _version("audiogen"),
         "request": beat.request.to_dict(),
@@ -429,6 +433,7 @@ def build_manifest(
             "drive": {
                 "parallel_compression_db": round(report.drive.parallel_db, 1),
                 "clip_db": round(report.drive.clip_db, 1),
+                "bus_clip_db": round(report.drive.bus_clip_db, 1),
                 "peak_reduction_db": round(report.drive.peak_reduction_db, 1),
             },
         },
@@ -455,7 +460,7 @@ def build_manifest(
         },
         "files": {
             name: {
-                "sha256": sha256(path),
+                "sha256": digests[name],
                 "bytes": path.stat().st_size,
                 **(measured[name].to_dict() if name in measured else {}),
             }

@@ -153,7 +153,8 @@ def report(rows: list[dict[str, Any]], files: list[dict[str, Any]]) -> dict[str,
                   "wav_stems_over_0_dbtp": len(stems_over),
                   "worst_master_dbtp_by_format": {
                       ext: round(max(f["dbtp"] for f in mixes if f["file"].endswith(ext)), 2)
-                      for ext in (".wav", ".flac", ".mp3")}},  # fmt: skip
+                      for ext in (".wav", ".flac", ".mp3")
+                      if any(f["file"].endswith(ext) for f in mixes)}},  # fmt: skip
         "worst_final_limiter": sorted(rows, key=lambda r: -r["final_limiter_db"])[:5],
     }
 
@@ -226,6 +227,7 @@ def main() -> None:
     parser.add_argument("--only-pictures", action="store_true")
     parser.add_argument("--only-speed", action="store_true")
     parser.add_argument("--summarise", type=Path, help="summarise the rows of an earlier --json")
+    parser.add_argument("--presets", nargs="+", choices=PRESETS, help="only these presets")
     parser.add_argument("--cases", nargs="+", metavar="GENRE:KIT:SEED",
                         help="only these renders (e.g. the misses of an earlier run)")  # fmt: skip
     args = parser.parse_args()
@@ -234,7 +236,7 @@ def main() -> None:
         return
     if args.summarise:
         done = json.loads(args.summarise.read_text())
-        print(json.dumps(report(done["rows"], done["files"]), indent=1))
+        print(json.dumps(report(done["rows"], done.get("file_rows", done["files"])), indent=1))
         return
     if args.pictures and args.before:
         print(pictures(args.pictures, args.before))
@@ -249,7 +251,7 @@ def main() -> None:
     cases = {tuple(c.split(":")) for c in args.cases or ()}
     if cases:
         seeds = tuple(sorted({int(seed) for _, _, seed in cases}))
-    presets = ("streaming",) if args.quick else PRESETS
+    presets = tuple(args.presets or (("streaming",) if args.quick else PRESETS))
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:  # every genre once before any twice: a partial run covers them all
             for genre in GENRES:
@@ -271,7 +273,9 @@ def main() -> None:
                         rows.append({"genre": genre, "kit": kit, "preset": preset,
                                      "seed": seed, **row})  # fmt: skip
                         if kit == base.render.kit and seed == 1:
-                            files += measure_files(beat, Path(tmp) / f"{genre}-{preset}")
+                            where = {"genre": genre, "kit": kit, "preset": preset}
+                            folder = Path(tmp) / f"{genre}-{preset}"
+                            files += [{**where, **f} for f in measure_files(beat, folder)]
                 print(f"{genre} seed {seed}: {rows[-1]}", flush=True)
                 if args.json:  # what is done so far survives an interrupted run
                     args.json.write_text(json.dumps({"rows": rows, "files": files}, indent=1))
@@ -282,7 +286,8 @@ def main() -> None:
         "wall_s": round(time.time() - started),
     }
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "files": files, **result}, indent=1))
+        # The files' own rows beside their summary (``result["files"]``).
+        args.json.write_text(json.dumps({"rows": rows, **result, "file_rows": files}, indent=1))
     print(json.dumps(result, indent=1))
 
 

@@ -101,6 +101,9 @@ class DriveSpec:
     clip_groups: tuple[str, ...] = ("kick", "snare", "toms")
     parallel_threshold_db: float = -10.0  # the compressed path's, under the loud hits' peak
     punch_budget_db: float = 5.0  # the most crest factor a loud hit may lose before the limiter
+    # Where the loudness must be met and the stems are clipped as deep as they may be: how far
+    # the sum may be clipped under its peak, on the hits that land together.
+    bus_clip_db: float = 3.0
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,19 @@
 """Drum-bus drive: how a beat gets loud before its final limiter, as a mix engineer gets drums
 loud. Parallel compression lifts what lies under the peaks (the body of each hit, the room,
 the ghost notes); then a soft clipper on the kick, snare and toms shaves the tops of their
-transients. Each goes only as deep
-as the beat's loudness target needs, so a beat that is loud enough already is left alone.
+transients. Each goes only as deep as the beat's loudness target needs, so a beat that is loud
+enough already is left alone. Where the loudness must be met, the sum itself is then clipped
+on the hits that land together.
 
-Parallel compression is one gain shared by every stem, and each stem is clipped on its own, so
-the stems still sum to the bus that the final limiter gets.
+Parallel compression is one gain shared by every stem, each stem is clipped on its own, and
+the sum's clip is one gain per sample shared by every stem, so the stems still sum to the bus
+that the final limiter gets.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +27,9 @@ from audiogen.mix.meter import frames_lufs
 # off the loud hits (it may take up to `FINAL_LIMITING_DB` off the loudest).
 FINAL_AIM_DB = 1.0
 _SEARCH_ROUNDS = 6
+_CLOSE_DB = 0.1  # the search stops this close to a target (the limiter's aim is 1 dB over it)
+_STEP = 1.0 / 32.0  # ... or this close in amount (a 32nd of the parallel or the clip depth)
+_SPARE_DB = 0.01  # float32 rounding of the gain, kept clear of when choosing candidates
 PUNCH_GROUPS = ("kick", "snare")
 _HIT_S = 0.05  # the window in which a hit's punch (crest factor) is kept
 _KNEE_DB = 2.0  # a clipped stem is left untouched up to this far under its clip level
@@ -36,12 +42,15 @@ class DriveReport:
     Attributes:
         parallel_db: how far parallel compression lifted the quiet parts against the peaks.
         clip_db: how far under its loud hits each clipped stem was clipped.
+        bus_clip_db: how far under its loudest peak the sum was clipped where hits land
+            together (only where the loudness must be met).
         peak_reduction_db: the bus's peak-to-loudness ratio before the drive minus after it.
     """
 
     parallel_db: float = 0.0
     clip_db: float = 0.0
     peak_reduction_db: float = 0.0
+    bus_clip_db: float = 0.0
 
 
 def drive_stems(
@@ -76,8 +85,8 @@ def drive_stems(
         What was done; nothing is done when the sum's ratio is already at or under the target.
     """
     total = sum_of(stems.values())
-    before = _plr_db(total, sample_rate)
     loudness = frames_lufs(total, sample_rate)
+    before = _plr_db(float(np.max(np.abs(total))), loudness)
     loudest_stem_db = 20.0 * math.log10(max(float(np.max(np.abs(s))) for s in stems.values()))
     fits = before <= target_plr_db and loudest_stem_db - loudness <= stem_plr_db
     if fits or spec.parallel_db <= 0.0 and spec.clip_db <= 0.0:
@@ -95,90 +104,188 @@ def drive_stems(
                                      for g in punchy_groups]))  # fmt: skip
     reference = total if dry is None else dry.reshape(-1, dry.shape[-1])
     crest_before = _crests_db(reference, hits, sample_rate)
-    # The parallel gain lies between 1 and `parallel_db` under it, so only samples that high
-    # under a stem's peak can become its peak or be clipped: each round works on those few.
-    floor_db = -(spec.parallel_db + spec.clip_db + _KNEE_DB)
-    candidates = {}
-    for group, stereo in stems.items():
-        peaks = _peaks(stereo)
-        if peaks.max() > 0.0:  # a silent stem has nothing to clip or to peak
-            candidates[group] = np.flatnonzero(peaks > peaks.max() * 10.0 ** (floor_db / 20.0))
-    clipped = [g for g in spec.clip_groups if g in candidates]
+    candidates = _Candidates(stems, spec)
 
-    def drive(amount: float) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
-        """For an amount from 0 (none) to 2 (all): the shared gain, and per stem its candidate
-        samples after the gain, before and after clipping (the same for a stem not clipped)."""
-        gain = _parallel_gain(squeezed, min(amount, 1.0) * spec.parallel_db)
-        depth_db = max(0.0, amount - 1.0) * spec.clip_db
-        changes = {}
-        for group, index in candidates.items():
-            plain = stems[group][:, index] * gain[index]
-            if depth_db > 0.0 and group in clipped:
-                level = float(np.max(np.abs(plain))) * 10.0 ** (-depth_db / 20.0)
-                changes[group] = (plain, _bend(plain, level))
+    def drive(amount: float) -> tuple[np.ndarray, dict[str, _Bent], float]:
+        """For an amount from 0 (none) to 2 (all; past it the sum is clipped, see
+        `_clip_bus`): the shared gain; per clipped stem, the samples the clipper may bend,
+        before and after it; and the loudest driven stem's peak."""
+        lift_db = min(amount, 1.0) * spec.parallel_db
+        gain = _parallel_gain(squeezed, lift_db)
+        depth_db = min(max(0.0, amount - 1.0), 1.0) * spec.clip_db
+        top, changes = 0.0, {}
+        for group, loud in candidates.loud.items():
+            # The stem's driven peak lies among its loud samples, since the gain is at most 1.
+            peak = float(np.max(np.abs(stems[group][:, loud] * gain[loud])))
+            if depth_db > 0.0 and group in candidates.clipped:
+                level = peak * 10.0 ** (-depth_db / 20.0)
+                index = candidates.over(group, level * 10.0 ** (-_KNEE_DB / 20.0))
+                plain = stems[group][:, index] * gain[index]
+                bent = _bend(plain, level)
+                changes[group] = (index, plain, bent)
+                peak = float(np.max(np.abs(bent)))
+            top = max(top, peak)
+        return gain, changes, top
+
+    points: dict[float, _Point] = {}
+    last: list[tuple[float, tuple[np.ndarray, dict[str, _Bent], float]]] = []  # kept to apply
+
+    def measure(amount: float) -> _Point:
+        """How far ``amount`` leaves the sum over its targets and the hits over their budget."""
+        if amount not in points:
+            if amount == 0.0:
+                bus, loud_db, stem_db = total, loudness, loudest_stem_db
             else:
-                changes[group] = (plain, plain)
-        return gain, changes
-
-    def driven_bus(amount: float) -> tuple[np.ndarray, float]:
-        """The driven sum, and the loudest driven stem's peak (dBFS)."""
-        gain, changes = drive(amount)
-        bus = total * gain
-        for group in clipped:
-            if group in changes:
-                plain, bent = changes[group]
-                bus[:, candidates[group]] += bent - plain
-        top = max(float(np.max(np.abs(bent))) for _, bent in changes.values())
-        return bus, 20.0 * math.log10(top)
-
-    def measure(amount: float, slack_db: float = 0.0) -> tuple[bool, bool]:
-        """Whether ``amount`` reaches the targets, and whether it keeps the punch."""
-        bus, stem_db = driven_bus(amount)
-        punch_lost = float(np.max(crest_before - _crests_db(bus, hits, sample_rate), initial=0))
-        loudness = frames_lufs(bus, sample_rate)
-        peak_db = 20.0 * math.log10(float(np.max(np.abs(bus))))
-        reached = (
-            peak_db - loudness <= target_plr_db + slack_db
-            and stem_db - loudness <= stem_plr_db + slack_db
-        )
-        return reached, punch_lost <= spec.punch_budget_db
+                gain, changes, top = drive(amount)
+                last[:] = [(amount, (gain, changes, top))]
+                bus = total * gain
+                for index, plain, bent in changes.values():
+                    bus[:, index] += bent - plain
+                if amount > 2.0:
+                    _clip_bus(bus, (amount - 2.0) * spec.bus_clip_db)
+                # Past 2 the stems are only turned down, so ``top`` bounds them from above.
+                loud_db, stem_db = frames_lufs(bus, sample_rate), 20.0 * math.log10(top)
+            plr_db = _plr_db(float(np.max(np.abs(bus))), loud_db)
+            lost = float(np.max(crest_before - _crests_db(bus, hits, sample_rate), initial=0))
+            points[amount] = _Point(
+                over_db=max(plr_db - target_plr_db, stem_db - loud_db - stem_plr_db),
+                punch_db=lost - spec.punch_budget_db,
+                plr_db=plr_db,
+            )
+        return points[amount]
 
     # The least drive that reaches the target; where that would cost more punch than the
     # preset allows, the most drive that keeps it (and the beat may then stop short).
-    low, high = 0.0, 2.0
-    reached, punchy = measure(high)
-    high_keeps_punch = punchy
-    if not punchy or reached:
-        for _ in range(_SEARCH_ROUNDS):
-            middle = (low + high) / 2.0
-            reached, punchy = measure(middle)
-            if punchy and not reached:
-                low = middle
-            else:
-                high, high_keeps_punch = middle, punchy
-    amount = high if high_keeps_punch else low
-    if must_reach_db is not None and not measure(amount, must_reach_db)[0]:
+    amount = _least(lambda a: min(measure(a).over_db, -measure(a).punch_db), 0.0, 2.0,
+                    keep_low=lambda high: measure(high).punch_db > 0.0)  # fmt: skip
+    if must_reach_db is not None and measure(amount).over_db > must_reach_db:
         # The loudness must be met, and the final limiter would take more than it may: the
-        # least drive past the punch budget that spares it.
-        low, high = amount, 2.0
-        for _ in range(_SEARCH_ROUNDS):
-            middle = (low + high) / 2.0
-            if measure(middle, must_reach_db)[0]:
-                high = middle
-            else:
-                low = middle
-        amount = high
-    after = _plr_db(driven_bus(amount)[0], sample_rate)
-    gain, changes = drive(amount)
+        # least drive past the punch budget that spares it. Past the deepest clip of each
+        # stem, the sum itself is clipped: where hits land together (a one-drop's kick and
+        # rim on three) the sum peaks over every stem's clip level, and a clipper that bends
+        # only those samples costs the hits less than the limiter's gain, which takes down
+        # all of each hit's first milliseconds.
+        deepest = 3.0 if spec.bus_clip_db > 0.0 else 2.0
+        amount = _least(lambda a: measure(a).over_db - must_reach_db, amount, deepest)
+    after = measure(amount).plr_db
+    gain, changes, _ = last[0][1] if last and last[0][0] == amount else drive(amount)
+    last.clear()
     for group, stereo in stems.items():
         stereo *= gain
-        if group in clipped and group in changes:
-            stereo[:, candidates[group]] = changes[group][1]
+        if group in changes:
+            index, _, bent = changes[group]
+            stereo[:, index] = bent
+    bus_clip_db = max(0.0, amount - 2.0) * spec.bus_clip_db
+    if bus_clip_db > 0.0:
+        # One gain per sample and channel, shared by every stem: they still add up to the
+        # clipped sum.
+        where, bend = _clip_bus(sum_of(stems.values()), bus_clip_db)
+        for stereo in stems.values():
+            stereo[where] *= bend
     return DriveReport(
         parallel_db=min(amount, 1.0) * spec.parallel_db,
-        clip_db=max(0.0, amount - 1.0) * spec.clip_db,
+        clip_db=min(max(0.0, amount - 1.0), 1.0) * spec.clip_db,
         peak_reduction_db=before - after,
+        bus_clip_db=bus_clip_db,
     )
+
+
+def _clip_bus(bus: np.ndarray, depth_db: float) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Soft-clip a stereo sum, in place, ``depth_db`` under its peak (as `soft_clip`).
+
+    Returns:
+        Where it bent (channel and sample indices) and, there, the bent values over the
+        sum's: the gain that bends it.
+    """
+    level = float(np.max(np.abs(bus))) * 10.0 ** (-depth_db / 20.0)
+    where = np.nonzero(np.abs(bus) > np.float32(level * 10.0 ** (-_KNEE_DB / 20.0)))
+    plain = bus[where]
+    bent = _bend(plain, level)
+    bus[where] = bent
+    return where, bent / plain
+
+
+# A clipped stem's samples that the clipper may bend, before and after it.
+_Bent = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class _Point:
+    """One drive amount, measured on the driven sum (dB): how far its ratios stand over their
+    targets (<= 0: reached), how far its loudest hit's lost punch stands over the budget
+    (<= 0: kept), and its peak-to-loudness ratio."""
+
+    over_db: float
+    punch_db: float
+    plr_db: float
+
+
+def _least(
+    excess: Callable[[float], float],
+    low: float,
+    high: float,
+    keep_low: Callable[[float], bool] = lambda high: False,
+) -> float:
+    """The least amount in ``[low, high]`` whose ``excess`` (in dB, falling as the amount
+    grows) is at most 0, within `_CLOSE_DB` of 0 or `_STEP` of the amount; ``high`` where
+    none is. Regula falsi (the Illinois variant): the drive's ratios move nearly in
+    proportion to its depth in dB, so two or three measurements land where halving the
+    interval took six. ``keep_low`` says, of the bracket's upper end, that the lower end
+    is the answer instead (one the search must stay under); it is then brought as close."""
+    at_low, at_high = excess(low), excess(high)
+    if at_high > 0.0:
+        return high
+    if at_low <= 0.0:
+        return low
+    weight_low = weight_high = 1.0
+    side = 0
+    for _ in range(_SEARCH_ROUNDS):
+        done_high = not keep_low(high) and at_high >= -_CLOSE_DB
+        done_low = keep_low(high) and at_low <= _CLOSE_DB
+        if done_high or done_low or high - low <= _STEP:
+            break
+        # The secant through both ends (an end that stayed twice is halved in weight, so
+        # the bracket closes from both sides), kept a step inside the bracket.
+        scaled_low, scaled_high = at_low * weight_low, at_high * weight_high
+        middle = high - scaled_high * (high - low) / (scaled_high - scaled_low)
+        middle = min(max(middle, low + _STEP / 2.0), high - _STEP / 2.0)
+        at_middle = excess(middle)
+        if at_middle > 0.0:
+            low, at_low, weight_low = middle, at_middle, 1.0
+            weight_high = weight_high / 2.0 if side == -1 else 1.0
+            side = -1
+        else:
+            high, at_high, weight_high = middle, at_middle, 1.0
+            weight_low = weight_low / 2.0 if side == 1 else 1.0
+            side = 1
+    return low if keep_low(high) else high
+
+
+class _Candidates:
+    """The few samples of each stem a drive round must look at: where its driven peak can
+    lie (the parallel gain is between 1 and ``parallel_db`` under it) and, in clipped stems,
+    where the clipper can bend (down to its knee under the deepest clip)."""
+
+    def __init__(self, stems: dict[str, np.ndarray], spec: DriveSpec) -> None:
+        self.loud: dict[str, np.ndarray] = {}
+        self.clipped: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        reach = 10.0 ** (-(spec.parallel_db + spec.clip_db + _KNEE_DB + _SPARE_DB) / 20.0)
+        for group, stereo in stems.items():
+            peaks = _peaks(stereo)
+            top = float(peaks.max())
+            if top <= 0.0:  # a silent stem has nothing to clip or to peak
+                continue
+            self.loud[group] = np.flatnonzero(
+                peaks >= top * 10.0 ** (-(spec.parallel_db + _SPARE_DB) / 20.0)
+            )
+            if group in spec.clip_groups:
+                near = np.flatnonzero(peaks > top * reach)
+                self.clipped[group] = near, peaks[near]
+
+    def over(self, group: str, level: float) -> np.ndarray:
+        """The clipped stem's samples that peak over ``level``."""
+        index, peaks = self.clipped[group]
+        return index[peaks > np.float32(level)]
 
 
 def soft_clip(stereo: np.ndarray, depth_db: float) -> np.ndarray:
@@ -240,10 +347,8 @@ def _parallel_gain(squeezed: np.ndarray, lift_db: float) -> np.ndarray:
     return gain
 
 
-def _plr_db(bus: np.ndarray, sample_rate: int) -> float:
-    """The loudest sample peak over the integrated loudness, in dB."""
-    loudness = frames_lufs(bus, sample_rate)
-    peak = float(np.max(np.abs(bus)))
+def _plr_db(peak: float, loudness: float) -> float:
+    """A peak (linear) over an integrated loudness (LUFS), in dB."""
     if loudness == -math.inf or peak <= 0.0:
         return -math.inf
     return 20.0 * math.log10(peak) - loudness

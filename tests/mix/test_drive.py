@@ -125,9 +125,10 @@ def test_every_delivered_master_holds_its_ceiling_as_decoded(tiny_kit, basic_sco
 
 
 def test_one_limiting_figure_in_the_warning_and_the_manifest(tiny_kit, tmp_path, caplog):
-    # A podcast must land within 1 LU of -16 LUFS: on this peaky bar the limiter goes past 3 dB
-    # even after the drive has gone as deep as it may.
-    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 40) for t in range(6, 96, 6)]
+    # A podcast must land within 1 LU of -16 LUFS: on this peaky bar (one hard kick over
+    # whispered hats) the limiter goes past 3 dB even after the drive has gone as deep as it
+    # may, the sum's clip included.
+    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 20) for t in range(6, 96, 6)]
     score = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=tuple(hits))
     with caplog.at_level("WARNING", logger="audiogen"):
         beat = audiogen.render(score, kit="tiny", loudness="podcast")
@@ -150,3 +151,46 @@ def test_a_beat_that_may_stop_short_keeps_every_stem_under_full_scale(tiny_kit, 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["audio"]["stem_wav_subtype"] == "PCM_24"
     assert manifest["loudness"]["stopped_short_lu"] > 0.0
+
+
+def test_hits_that_land_together_are_clipped_on_the_sum_where_the_loudness_must_be_met(
+    sparse_beat,
+) -> None:
+    # A one-drop: kick and snare on the same beat. Each stem clipped as deep as it may be, their
+    # sum still peaks over what the target leaves; the sum is clipped, and the stems add up to it.
+    import dataclasses
+
+    from audiogen.mix.chains import MIX_PRESETS
+    from audiogen.mix.drive import drive_stems
+
+    together = {**sparse_beat, "snare": np.roll(sparse_beat["snare"], -SR)}
+    spec = MIX_PRESETS["acoustic"].drive
+    target_plr_db, must_reach_db = 7.5, 2.0
+
+    def driven(bus_clip_db: float) -> tuple[DriveReport, float]:
+        stems = {g: np.stack([s, s]) for g, s in together.items()}
+        report = drive_stems(stems, SR, dataclasses.replace(spec, bus_clip_db=bus_clip_db),
+                             target_plr_db, must_reach_db=must_reach_db)  # fmt: skip
+        total = sum(stems.values())
+        return report, 20 * math.log10(np.max(np.abs(total))) - integrated_lufs(total, SR)
+
+    stems_only, plr_stems_only = driven(0.0)
+    assert stems_only.clip_db == spec.clip_db and stems_only.bus_clip_db == 0.0
+    assert plr_stems_only > target_plr_db + must_reach_db + 0.5  # the limiter would take more
+    clipped, plr_clipped = driven(3.0)
+    assert 0.0 < clipped.bus_clip_db <= 3.0
+    assert plr_clipped <= target_plr_db + must_reach_db + 1e-3
+
+
+def test_an_mp3_limited_for_its_codec_headroom_keeps_the_masters_loudness(tmp_path, beat):
+    # A dense master at -9 LUFS: its MP3 overshoots the ceiling, and the copy limited under it
+    # for the codec's headroom is turned up again, so the file lands where the master did.
+    from audiogen.audiofiles import write_measured
+    from audiogen.mix import true_peak_dbtp
+
+    master = mix_stems(beat, SR, preset="electronic", target_lufs=-9.0).mix
+    measured = write_measured(tmp_path / "mix.mp3", master, SR, "mp3", -1.0)
+    decoded, _ = sf.read(tmp_path / "mix.mp3", dtype="float32", always_2d=True)
+    assert measured.headroom_db > 0.0
+    assert true_peak_dbtp(decoded.T, SR) <= -1.0
+    assert abs(integrated_lufs(decoded.T, SR) - integrated_lufs(master, SR)) <= 0.5

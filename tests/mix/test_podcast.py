@@ -69,10 +69,10 @@ def test_written_stems_sum_within_the_file_tolerance(tiny_kit, basic_score, prem
 
 
 def test_stems_over_full_scale_are_written_as_float(tiny_kit, tmp_path) -> None:
-    # One hard kick in a bar of soft 16th hats: a podcast must land within 1 LU of -16 LUFS,
-    # so past the drive's depth the limiter goes deep on the kick, and the stems (which sum to
-    # the master before it) pass full scale.
-    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 40) for t in range(6, 96, 6)]
+    # One hard kick in a bar of whispered 16th hats: a podcast must land within 1 LU of -16
+    # LUFS, so past the drive's depth the limiter goes deep on the kick, and the stems (which
+    # sum to the master before it) pass full scale.
+    hits = [Hit(0, "kick", 127)] + [Hit(t, "hat_closed", 20) for t in range(6, 96, 6)]
     score = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=tuple(hits))
     beat = audiogen.render(score, kit="tiny", loudness="podcast")
     assert beat.loudness.integrated_lufs == pytest.approx(-17.0, abs=0.1)
