@@ -56,11 +56,13 @@ def write_audio(
         subtype = wav_subtype
     frames = np.atleast_2d(audio)
     channels, n = frames.shape
+    as_int = container == "WAV" and subtype == "PCM_24" and frames.dtype == np.float32
     # A block at a time: the file takes samples interleaved, and an interleaved copy of a
     # long track is as large as the track.
     with sf.SoundFile(path, "w", sample_rate, channels, subtype, format=container) as file:
         for start in range(0, n, _WRITE_BLOCK):
-            file.write(np.ascontiguousarray(frames[:, start : start + _WRITE_BLOCK].T))
+            block = frames[:, start : start + _WRITE_BLOCK]
+            file.write(_as_int32(block) if as_int else np.ascontiguousarray(block.T))
     if subtype == "FLOAT":
         _clear_peak_timestamp(path)
     return path
@@ -131,6 +133,20 @@ def write_measured(
                     loudness, peak, _MP3_ATTEMPTS)  # fmt: skip
     return Measured(loudness, peak, decoded=True, headroom_db=headroom_db,
                     true_peak=master)  # fmt: skip
+
+
+def _as_int32(block: np.ndarray) -> np.ndarray:
+    """A float32 ``(channels, n)`` block interleaved as the int32 samples that libsndfile makes
+    of it on its way to a 24-bit WAV (scaled by 2**31, rounded to even, held at full scale),
+    so that it writes the same bytes from them, faster than from floats; it keeps their top
+    24 bits, as it keeps the top 24 of its own."""
+    scaled = np.empty(block.shape[::-1], dtype=np.float32)
+    with np.errstate(over="ignore"):  # past full scale, held there below
+        np.multiply(block.T, np.float32(2.0**31), out=scaled)  # exact: a power of two
+    np.rint(scaled, out=scaled)
+    # The largest float32 under 2**31: everything at or over full scale writes as 0x7FFFFF.
+    np.clip(scaled, np.float32(-(2.0**31)), np.float32(2.0**31 - 128), out=scaled)
+    return scaled.astype(np.int32)
 
 
 def _sample_peak_db(audio: np.ndarray) -> float:

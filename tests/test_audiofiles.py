@@ -36,3 +36,18 @@ def test_writing_a_long_track_copies_a_block_of_it_not_all_of_it(tmp_path) -> No
     finally:
         tracemalloc.stop()
     assert peak < audio.nbytes / 10
+
+
+def test_a_24_bit_wav_rounds_every_sample_as_libsndfile_does(tmp_path) -> None:
+    # The WAV writer hands libsndfile integers; at full scale, past it and on rounding ties it
+    # must give the bytes libsndfile gives from the floats.
+    rng = np.random.default_rng(17)
+    ties = (rng.integers(-(2**20), 2**20, 4000) + 0.5) * 2.0**-31
+    steps = (rng.integers(-(2**23), 2**23, 4000) + 0.5) / 2.0**23
+    edges = [1.0, -1.0, np.nextafter(1.0, 0.0), -np.nextafter(1.0, 0.0), 1.5, -1.5, 1e30,
+             -1e30, 0.0, -0.0, 1e-12, 2.0**-32, 3 * 2.0**-32, 2.0**-9, -(2.0**-9)]  # fmt: skip
+    mono = np.concatenate([ties, steps, edges, 0.3 * rng.standard_normal(3000)])
+    audio = np.stack([mono, mono[::-1]]).astype(np.float32)
+    written = write_audio(tmp_path / "ints.wav", audio, SR, "wav")
+    sf.write(tmp_path / "floats.wav", audio.T, SR, subtype="PCM_24")
+    assert written.read_bytes() == (tmp_path / "floats.wav").read_bytes()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audiogen.mix.chains import DriveSpec
-from audiogen.mix.dynamics import loud_hit_peak, sum_of
+from audiogen.mix.dynamics import loud_hit_peak, peak_of, sum_of
 from audiogen.mix.limiter import limiter_gain
 from audiogen.mix.meter import frames_lufs
 
@@ -33,6 +33,7 @@ _SPARE_DB = 0.01  # float32 rounding of the gain, kept clear of when choosing ca
 PUNCH_GROUPS = ("kick", "snare")
 _HIT_S = 0.05  # the window in which a hit's punch (crest factor) is kept
 _KNEE_DB = 2.0  # a clipped stem is left untouched up to this far under its clip level
+_PEAK_BLOCK = 1 << 16  # samples per channel made into magnitudes at a time
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ def drive_stems(
     """
     total = sum_of(stems.values())
     loudness = frames_lufs(total, sample_rate)
-    before = _plr_db(float(np.max(np.abs(total))), loudness)
-    loudest_stem_db = 20.0 * math.log10(max(float(np.max(np.abs(s))) for s in stems.values()))
+    before = _plr_db(peak_of(total), loudness)
+    loudest_stem_db = 20.0 * math.log10(max(peak_of(s) for s in stems.values()))
     fits = before <= target_plr_db and loudest_stem_db - loudness <= stem_plr_db
     if fits or spec.parallel_db <= 0.0 and spec.clip_db <= 0.0:
         return DriveReport()
@@ -96,7 +97,7 @@ def drive_stems(
     # sample; an RMS detector would let the transient through and lift it with the rest.
     envelope = _peaks(total)
     threshold = loud_hit_peak(envelope, sample_rate) * 10.0 ** (spec.parallel_threshold_db / 20.0)
-    squeezed = limiter_gain(envelope, threshold, sample_rate).astype(np.float32)
+    squeezed = limiter_gain(envelope, threshold, sample_rate, dtype=np.float32)
     del envelope
     # Punch is judged where a drummer hears it: on the kick's and the snare's loud hits.
     punchy_groups = [g for g in PUNCH_GROUPS if g in stems] or list(stems)
@@ -145,7 +146,7 @@ def drive_stems(
                     _clip_bus(bus, (amount - 2.0) * spec.bus_clip_db)
                 # Past 2 the stems are only turned down, so ``top`` bounds them from above.
                 loud_db, stem_db = frames_lufs(bus, sample_rate), 20.0 * math.log10(top)
-            plr_db = _plr_db(float(np.max(np.abs(bus))), loud_db)
+            plr_db = _plr_db(peak_of(bus), loud_db)
             lost = float(np.max(crest_before - _crests_db(bus, hits, sample_rate), initial=0))
             points[amount] = _Point(
                 over_db=max(plr_db - target_plr_db, stem_db - loud_db - stem_plr_db),
@@ -197,8 +198,9 @@ def _clip_bus(bus: np.ndarray, depth_db: float) -> tuple[tuple[np.ndarray, ...],
         Where it bent (channel and sample indices) and, there, the bent values over the
         sum's: the gain that bends it.
     """
-    level = float(np.max(np.abs(bus))) * 10.0 ** (-depth_db / 20.0)
-    where = np.nonzero(np.abs(bus) > np.float32(level * 10.0 ** (-_KNEE_DB / 20.0)))
+    level = peak_of(bus) * 10.0 ** (-depth_db / 20.0)
+    knee = np.float32(level * 10.0 ** (-_KNEE_DB / 20.0))
+    where = np.nonzero((bus > knee) | (bus < -knee))  # |bus| > knee, without a copy of |bus|
     plain = bus[where]
     bent = _bend(plain, level)
     bus[where] = bent
@@ -295,7 +297,7 @@ def soft_clip(stereo: np.ndarray, depth_db: float) -> np.ndarray:
     curve bends toward the clip level, never past it, with no step in level or slope. Softer
     hits lose less, or nothing.
     """
-    return _bend(stereo, float(np.max(np.abs(stereo))) * 10.0 ** (-depth_db / 20.0))
+    return _bend(stereo, peak_of(stereo) * 10.0 ** (-depth_db / 20.0))
 
 
 def _bend(values: np.ndarray, level: float) -> np.ndarray:
@@ -355,4 +357,10 @@ def _plr_db(peak: float, loudness: float) -> float:
 
 
 def _peaks(stereo: np.ndarray) -> np.ndarray:
-    return np.max(np.abs(stereo), axis=0)
+    """Per sample, the largest magnitude over the channels, ``(n,)``; made a block at a time,
+    so that no ``|stereo|`` of the whole track is made beside it."""
+    peaks = np.empty(stereo.shape[-1], dtype=stereo.dtype)
+    for start in range(0, peaks.size, _PEAK_BLOCK):
+        block = stereo[:, start : start + _PEAK_BLOCK]
+        np.max(np.abs(block), axis=0, out=peaks[start : start + _PEAK_BLOCK])
+    return peaks

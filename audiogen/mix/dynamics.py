@@ -83,6 +83,11 @@ def loud_hit_peak(envelope: np.ndarray, sample_rate: int) -> float:
     return float(np.percentile(loud, 90))
 
 
+def peak_of(audio: np.ndarray) -> float:
+    """The largest magnitude in ``audio``, without the copy of it that ``np.abs`` would make."""
+    return max(float(np.max(audio)), -float(np.min(audio)))
+
+
 def sum_of(arrays: Iterable[np.ndarray]) -> np.ndarray:
     """The sum of stems of one shape, as one new array (added in the order given)."""
     total: np.ndarray | None = None

@@ -62,15 +62,16 @@ def limiter_gain(
     sample_rate: int,
     lookahead_ms: float = _LOOKAHEAD_MS,
     release_ms: float = _RELEASE_MS,
+    dtype: type[np.floating] = np.float64,
 ) -> np.ndarray:
     """Per-sample gain (<= 1) that keeps ``envelope * gain`` under ``ceiling`` at every sample.
 
     Only the stretches around peaks over the ceiling are computed (each as far as its release
-    reaches); everywhere else the gain is exactly 1.
+    reaches), in float64, and stored as ``dtype``; everywhere else the gain is exactly 1.
     """
     half = max(1, round(lookahead_ms * sample_rate / 1000.0))
     rate_db = 6.0 / (release_ms * sample_rate / 1000.0)  # release, in dB per sample
-    gain = np.ones(envelope.size)
+    gain = np.ones(envelope.size, dtype=dtype)
     over = np.flatnonzero(envelope > np.float64(ceiling))  # compared in float64, not float32
     if over.size == 0:
         return gain

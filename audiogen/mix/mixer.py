@@ -29,7 +29,7 @@ from audiogen.mix.chains import (
     stem_spec,
 )
 from audiogen.mix.drive import FINAL_AIM_DB, drive_stems
-from audiogen.mix.dynamics import compressor_gain, sum_of
+from audiogen.mix.dynamics import compressor_gain, peak_of, sum_of
 from audiogen.mix.limiter import LIMITER_MARGIN_DB
 from audiogen.mix.meter import integrated_lufs
 from audiogen.mix.normalization import FINAL_LIMITING_DB, LoudnessReport, normalize
@@ -177,7 +177,7 @@ def mix_stems(
     del dry
     # Where the beat may stop short, it does so before a stem would pass full scale, so that
     # stems stay 24-bit integer files that still add up to the master.
-    loudest_stem_db = 20.0 * math.log10(max(float(np.max(np.abs(s))) for s in processed.values()))
+    loudest_stem_db = 20.0 * math.log10(max(peak_of(s) for s in processed.values()))
     mix, report = normalize(
         sum_of(processed.values()), sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu,
         max_gain_db=STEM_CEILING_DBFS - loudest_stem_db,
@@ -238,7 +238,7 @@ def _process_stem(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One stem through its chain, the master EQ and pan: ``(2, n)`` float32, and what it sends
     to the room (mono, or None)."""
-    peak = float(np.max(np.abs(mono)))
+    peak = peak_of(mono)
     if peak < _SILENCE:
         return np.zeros((2, mono.size), dtype=np.float32), None
     spec: StemSpec = stem_spec(preset, group)
@@ -310,7 +310,7 @@ def _energy(signal: np.ndarray) -> float:
 
 
 def _is_silent(mono: np.ndarray) -> bool:
-    return float(np.max(np.abs(mono))) < _SILENCE
+    return peak_of(mono) < _SILENCE
 
 
 def _checked_stems(stems: Mapping[str, np.ndarray], sample_rate: int) -> dict[str, np.ndarray]:

@@ -115,7 +115,7 @@ def normalize(
     ceiling_db = ceiling_dbtp - LIMITER_MARGIN_DB
     loudest_db = 20.0 * math.log10(float(np.max(envelope)))
     aim = target_lufs
-    reached = _reach(frames, envelope, sample_rate, aim, ceiling_db,
+    reached = _reach(frames, envelope, sample_rate, loudness, aim, ceiling_db,
                      min(ceiling_db + FINAL_LIMITING_DB - loudest_db, max_gain_db))  # fmt: skip
     if target_lufs - reached.loudness > max(max_shortfall_lu, TOLERANCE_LU):
         # Short of what the preset allows: the limiter may go deeper on the loud hits (not on
@@ -123,7 +123,7 @@ def normalize(
         aim = target_lufs - max_shortfall_lu
         loud_hit_db = 20.0 * math.log10(loud_hit_peak(envelope, sample_rate))
         del reached  # its gain is as long as the beat
-        reached = _reach(frames, envelope, sample_rate, aim, ceiling_db,
+        reached = _reach(frames, envelope, sample_rate, loudness, aim, ceiling_db,
                          ceiling_db + MAX_LIMITING_DB - loud_hit_db)  # fmt: skip
     del envelope
     result = apply_gain(frames, reached.gain)
@@ -170,15 +170,16 @@ def _reach(
     frames: np.ndarray,
     envelope: np.ndarray,
     sample_rate: int,
+    unlimited_lufs: float,
     target_lufs: float,
     ceiling_db: float,
     max_gain_db: float,
 ) -> _Reached:
     """The static gain (at most ``max_gain_db``) that lands on the target once the limiter
-    holding ``ceiling_db`` has had its say, with the limiter's gain."""
+    holding ``ceiling_db`` has had its say, with the limiter's gain; ``unlimited_lufs`` is the
+    loudness of ``frames`` as they are (measured once, by the caller)."""
     ceiling = 10.0 ** (ceiling_db / 20.0)
-    loudness = frames_lufs(frames, sample_rate)
-    gain_db = min(target_lufs - loudness, max_gain_db)
+    gain_db = min(target_lufs - unlimited_lufs, max_gain_db)
     search = _GainSearch(target_lufs, max_gain_db)
     gain = None
     for _ in range(_MAX_ITERATIONS):
