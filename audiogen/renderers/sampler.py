@@ -79,6 +79,7 @@ class Sampler:
         self.sample_rate = sample_rate
         self.variation = variation if variation is not None else Variation()
         self._audio: dict[Path, np.ndarray] = {}
+        self._peaks: dict[Path, float] = {}  # each sample's peak, read once (asked per hit)
 
     def _load(self, path: Path) -> np.ndarray:
         if path not in self._audio:
@@ -90,7 +91,10 @@ class Sampler:
         return self._audio[path]
 
     def _peak(self, path: Path) -> float:
-        return max(float(np.abs(self._load(path)).max()), 1e-6)
+        if path not in self._peaks:
+            audio = self._load(path)
+            self._peaks[path] = max(float(np.max(audio)), -float(np.min(audio)), 1e-6)
+        return self._peaks[path]
 
     def render(
         self, score: DrumScore, seed: int = 0, loop_samples: int | None = None
@@ -183,15 +187,18 @@ class Sampler:
         stems: dict[str, np.ndarray] = {}
         fade = max(1, round(CHOKE_FADE_MS * sr / 1000))
         for group, start, path, cents, gain, choke_at in voices:
-            stem = stems.setdefault(group, np.zeros(length, dtype=np.float32))
-            audio = _repitch(self._load(path), cents)
-            end = min(length, start + len(audio))
-            if choke_at is not None and choke_at + fade < end:
+            if group not in stems:  # (setdefault would make a whole-track array per hit)
+                stems[group] = np.zeros(length, dtype=np.float32)
+            stem = stems[group]
+            sample = self._load(path)
+            end = min(length, start + _repitched_length(len(sample), cents))
+            choked = choke_at is not None and choke_at + fade < end
+            if choke_at is not None and choked:
                 end = choke_at + fade
-                piece = audio[: end - start] * gain
+            # Only what sounds is repitched, not the rest of a ring that is cut short.
+            piece = _repitch(sample, cents, end - start) * gain
+            if choked:
                 piece[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
-            else:
-                piece = audio[: end - start] * gain
             stem[start:end] += piece
         return RenderResult(
             stems=stems,
@@ -235,13 +242,14 @@ def _repitched_length(n: int, cents: float) -> int:
     return math.ceil((n - 1) / 2.0 ** (cents / 1200.0))
 
 
-def _repitch(audio: np.ndarray, cents: float) -> np.ndarray:
+def _repitch(audio: np.ndarray, cents: float, count: int | None = None) -> np.ndarray:
     """Play a sample a few cents faster or slower, as a drum tuned a hair differently would be;
-    sample 0 stays at sample 0, so the onset does not move."""
+    sample 0 stays at sample 0, so the onset does not move. With ``count``, only the first
+    ``count`` samples of that (``[:count]``), each as it is in the whole."""
     if abs(cents) < 1e-3:
-        return audio
+        return audio[:count]
     rate = 2.0 ** (cents / 1200.0)
-    positions = np.arange(0.0, len(audio) - 1, rate)
+    positions = np.arange(0.0, len(audio) - 1, rate)[:count]
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
 

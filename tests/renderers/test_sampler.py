@@ -3,7 +3,7 @@ import pytest
 
 from audiogen.errors import KitError
 from audiogen.renderers import Sampler, Variation
-from audiogen.renderers.sampler import pick_layer, velocity_gain
+from audiogen.renderers.sampler import _repitch, _repitched_length, pick_layer, velocity_gain
 from audiogen.score import DrumScore, Hit, Meter
 
 
@@ -132,3 +132,13 @@ def test_memory_grows_with_the_songs_length_not_its_note_count(tiny_kit):
 
     sparse, dense = peak_mb(2), peak_mb(96)  # 16 hits against 768, each a second of audio
     assert dense < sparse * 1.5 + 1.0
+
+
+@pytest.mark.parametrize("cents", [0.0, 0.0004, 7.3, -11.9])
+def test_a_hit_cut_short_is_the_start_of_the_whole_repitched_hit(cents) -> None:
+    # A choked or last hit repitches only what sounds: those samples must be the whole's.
+    sample = np.random.default_rng(3).standard_normal(5000).astype(np.float32)
+    whole = _repitch(sample, cents)
+    assert whole.size == _repitched_length(sample.size, cents)
+    for count in (0, 1, 777, whole.size - 1, whole.size):
+        assert np.array_equal(_repitch(sample, cents, count), whole[:count])
