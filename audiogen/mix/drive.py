@@ -333,7 +333,10 @@ def _crests_db(bus: np.ndarray, starts: np.ndarray, sample_rate: int) -> np.ndar
     if starts.size == 0:
         return np.zeros(0)
     index = starts[:, np.newaxis] + np.arange(n)
-    power = np.square(bus[:, index], dtype=np.float64).sum(axis=0)  # (hits, n)
+    # Summed over channels one at a time, in order: a (channels, hits, n) gather costs 5x more.
+    power = np.square(bus[0, index], dtype=np.float64)  # (hits, n)
+    for channel in bus[1:]:
+        power += np.square(channel[index], dtype=np.float64)
     peak = power.max(axis=1)
     mean = np.maximum(power.mean(axis=1), 1e-30)
     return 10.0 * np.log10(np.maximum(peak, 1e-30) / mean)
