@@ -34,6 +34,7 @@ PUNCH_GROUPS = ("kick", "snare")
 _HIT_S = 0.05  # the window in which a hit's punch (crest factor) is kept
 _KNEE_DB = 2.0  # a clipped stem is left untouched up to this far under its clip level
 _PEAK_BLOCK = 1 << 16  # samples per channel made into magnitudes at a time
+_CREST_HITS = 64  # hits whose crest factors are worked out at a time
 
 
 @dataclass(frozen=True)
@@ -277,11 +278,12 @@ class _Candidates:
             top = float(peaks.max())
             if top <= 0.0:  # a silent stem has nothing to clip or to peak
                 continue
+            # Sample indices as int32 (a track is far under 2**31 samples): half the memory.
             self.loud[group] = np.flatnonzero(
                 peaks >= top * 10.0 ** (-(spec.parallel_db + _SPARE_DB) / 20.0)
-            )
+            ).astype(np.int32)
             if group in spec.clip_groups:
-                near = np.flatnonzero(peaks > top * reach)
+                near = np.flatnonzero(peaks > top * reach).astype(np.int32)
                 self.clipped[group] = near, peaks[near]
 
     def over(self, group: str, level: float) -> np.ndarray:
@@ -330,16 +332,20 @@ def _loud_hits(envelope: np.ndarray, sample_rate: int) -> np.ndarray:
 def _crests_db(bus: np.ndarray, starts: np.ndarray, sample_rate: int) -> np.ndarray:
     """Crest factor (peak over RMS, dB) of the bus over 50 ms from each start."""
     n = max(1, round(_HIT_S * sample_rate))
-    if starts.size == 0:
-        return np.zeros(0)
-    index = starts[:, np.newaxis] + np.arange(n)
-    # Summed over channels one at a time, in order: a (channels, hits, n) gather costs 5x more.
-    power = np.square(bus[0, index], dtype=np.float64)  # (hits, n)
-    for channel in bus[1:]:
-        power += np.square(channel[index], dtype=np.float64)
-    peak = power.max(axis=1)
-    mean = np.maximum(power.mean(axis=1), 1e-30)
-    return 10.0 * np.log10(np.maximum(peak, 1e-30) / mean)
+    crests = np.zeros(starts.size)
+    # A few hundred hits at a time: the windows' powers of every hit of a long beat at once
+    # would be as large as the bus.
+    for first in range(0, starts.size, _CREST_HITS):
+        index = starts[first : first + _CREST_HITS, np.newaxis] + np.arange(n)
+        # Summed over channels one at a time, in order: a (channels, hits, n) gather costs 5x
+        # more.
+        power = np.square(bus[0, index], dtype=np.float64)  # (hits, n)
+        for channel in bus[1:]:
+            power += np.square(channel[index], dtype=np.float64)
+        peak = power.max(axis=1)
+        mean = np.maximum(power.mean(axis=1), 1e-30)
+        crests[first : first + _CREST_HITS] = 10.0 * np.log10(np.maximum(peak, 1e-30) / mean)
+    return crests
 
 
 def _parallel_gain(squeezed: np.ndarray, lift_db: float) -> np.ndarray:
