@@ -39,8 +39,10 @@ def build_model(config: CodecConfig) -> EncodecModel:
         n_residual_layers=config.n_residual_layers, ratios=list(config.ratios),
         lstm=config.lstm, norm="weight_norm", causal=False, pad_mode="constant",
     )  # fmt: skip
-    encoder = seanet.SEANetEncoder(**common)
-    decoder = seanet.SEANetDecoder(**common)
+    with warnings.catch_warnings():  # audiocraft's weight norm: torch's deprecation notice
+        warnings.filterwarnings("ignore", "`torch.nn.utils.weight_norm` is deprecated")
+        encoder = seanet.SEANetEncoder(**common)
+        decoder = seanet.SEANetDecoder(**common)
     quantizer = quantization.ResidualVectorQuantizer(
         dimension=config.dimension, n_q=config.n_q, bins=config.bins, q_dropout=True
     )
