@@ -135,15 +135,24 @@ def predict(
     stem: torch.Tensor, kit: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Teacher-forced logits [B, K, T, card] and their validity mask [B, K, T] (training)."""
+    pattern, sequence, conditions = _teacher_forced(lm, conditioner, codes, features, stem, kit)
+    logits = lm(sequence, [], conditions)
+    logits, _, mask = pattern.revert_pattern_logits(logits.permute(0, 3, 1, 2), float("nan"), True)
+    return logits.permute(0, 2, 3, 1), mask[None].expand(codes.shape[0], -1, -1)
+
+
+def _teacher_forced(
+    lm: LMModel, conditioner: torch.nn.Module, codes: torch.Tensor, features: torch.Tensor,
+    stem: torch.Tensor, kit: torch.Tensor,
+) -> tuple[Any, torch.Tensor, dict[str, tuple[torch.Tensor, torch.Tensor]]]:  # fmt: skip
+    """The delayed pattern of ``codes``, their sequence in it [B, K, S] and the score's
+    condition per step, as `LMModel` takes them."""
     torch = _modules()[0]
-    B, K, T = codes.shape
-    pattern = lm.pattern_provider.get_pattern(T)
+    pattern = lm.pattern_provider.get_pattern(codes.shape[-1])
     sequence, _, _ = pattern.build_pattern_sequence(codes.contiguous(), lm.special_token_id, True)
     condition = conditioner(features, stem, kit, sequence.shape[-1])
     ones = torch.ones(condition.shape[:2], device=condition.device)
-    logits = lm(sequence, [], {CONDITION: (condition, ones)})
-    logits, _, mask = pattern.revert_pattern_logits(logits.permute(0, 3, 1, 2), float("nan"), True)
-    return logits.permute(0, 2, 3, 1), mask[None].expand(B, -1, -1)
+    return pattern, sequence, {CONDITION: (condition, ones)}
 
 
 def loss(
@@ -160,13 +169,10 @@ def loss(
     traffic on a CPU.
     """
     torch = _modules()[0]
-    B, K, T = codes.shape
-    pattern = lm.pattern_provider.get_pattern(T)
-    sequence, _, _ = pattern.build_pattern_sequence(codes.contiguous(), lm.special_token_id, True)
-    condition = conditioner(features, stem, kit, sequence.shape[-1])
-    ones = torch.ones(condition.shape[:2], device=condition.device)
+    K, T = codes.shape[1:]
+    _, sequence, conditions = _teacher_forced(lm, conditioner, codes, features, stem, kit)
     hidden = sum(lm.emb[k](sequence[:, k]) for k in range(K))
-    hidden, cross = lm.fuser(hidden, {CONDITION: (condition, ones)})
+    hidden, cross = lm.fuser(hidden, conditions)
     hidden = lm.transformer(hidden, cross_attention_src=cross)
     if lm.out_norm:
         hidden = lm.out_norm(hidden)
