@@ -42,6 +42,10 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=RendererConfig.num_layers)
     parser.add_argument("--heads", type=int, default=RendererConfig.num_heads)
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--score-dropout", type=float, default=0.15,
+                        help="chance an example is trained without its score (for guidance)")
+    parser.add_argument("--guidance", type=float, default=2.0,
+                        help="classifier-free guidance the checkpoint renders with")  # fmt: skip
     parser.add_argument("--lr-decay", action="store_true",
                         help="cosine from --lr to a tenth of it over this run")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=250, help="steps between held-out losses")
@@ -74,7 +78,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
     manifest = shards.manifest
     config = RendererConfig(kits=tuple(manifest["kits"]), n_q=manifest["n_q"],
                             card=manifest["card"], dim=args.dim, num_layers=args.layers,
-                            num_heads=args.heads)  # fmt: skip
+                            num_heads=args.heads, score_dropout=args.score_dropout,
+                            guidance=args.guidance if args.score_dropout > 0 else 1.0)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every)  # fmt: skip

@@ -69,6 +69,12 @@ class RendererConfig:
     kits: tuple[str, ...] = ()
     n_q: int = 8
     card: int = 1024
+    # Classifier-free guidance: in training, each example's score features are dropped with
+    # this probability (its stem and kit stay), so the model also learns what a stem of that
+    # kit sounds like with no score; in rendering, the logits are pushed away from that guess
+    # by ``guidance`` (1: the conditional logits as they are).
+    score_dropout: float = 0.0
+    guidance: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -105,11 +111,18 @@ def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
             self.kit = torch.nn.Embedding(max(1, len(config.kits)), config.dim)
 
         def forward(
-            self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor, steps: int
-        ) -> torch.Tensor:
+            self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor, steps: int,
+            drop: torch.Tensor | None = None,
+        ) -> torch.Tensor:  # fmt: skip
+            """``drop`` [B] (bool): examples whose score is left out (guidance's other half);
+            in training, each is left out with probability ``score_dropout``."""
             x = features.transpose(1, 2)  # [B, F, T]
             x = torch.nn.functional.pad(x, (config.window - 2, 1 + steps - x.shape[-1]))
             out = self.conv(x).transpose(1, 2)  # [B, steps, dim]
+            if drop is None and self.training and config.score_dropout > 0:
+                drop = torch.rand(out.shape[0], device=out.device) < config.score_dropout
+            if drop is not None:
+                out = out * (~drop).to(out.dtype)[:, None, None]
             # a kit's index, or a blend: weights over the kits [B, kits] mixing their vectors
             vector = kit @ self.kit.weight if kit.is_floating_point() else self.kit(kit)
             return out + self.stem(stem)[:, None] + vector[:, None]
@@ -247,11 +260,12 @@ class NeuralRenderer:
 
     def render(
         self, score: DrumScore, kit: str | Mapping[str, float], sample_rate: int = 48000,
-        seed: int = 0, temperature: float = 1.0, top_k: int = 50,
+        seed: int = 0, temperature: float = 1.0, top_k: int = 50, guidance: float | None = None,
     ) -> dict[str, np.ndarray]:  # fmt: skip
         """One mono float32 stem per group the score plays, at ``sample_rate``, through ``kit``:
         a kit's name, or a blend {kit: weight} (weights summing to 1) whose kits' conditioning
-        vectors are mixed by weight.
+        vectors are mixed by weight. ``guidance``: classifier-free guidance's weight (None: the
+        checkpoint's).
 
         Same score, kit and seed → the same audio.
         """
@@ -279,7 +293,9 @@ class NeuralRenderer:
             for name, weight in blend.items():
                 weights[self.config.kits.index(name)] = weight
             kits = weights.expand(len(groups), -1)
-        codes = self.generate(torch.from_numpy(features), stem, kits, seed, temperature, top_k)
+        guidance = self.config.guidance if guidance is None else guidance
+        codes = self.generate(torch.from_numpy(features), stem, kits, seed, temperature, top_k,
+                              guidance)  # fmt: skip
         length = round((score.duration_s + TAIL_S) * self.codec.sample_rate)
         audio = self.codec.decode(codes, length)
         ratio = Fraction(sample_rate, self.codec.sample_rate)
@@ -289,8 +305,8 @@ class NeuralRenderer:
         }
 
     def generate(self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor,
-                 seed: int = 0, temperature: float = 1.0,
-                 top_k: int = 50) -> torch.Tensor:  # fmt: skip
+                 seed: int = 0, temperature: float = 1.0, top_k: int = 50,
+                 guidance: float = 1.0) -> torch.Tensor:  # fmt: skip
         """Codes [B, K, T] for score features [B, T, F], in windows primed by the last one."""
         torch = _modules()[0]
         B, T, _ = features.shape
@@ -301,27 +317,39 @@ class NeuralRenderer:
             lo = max(0, done - self.config.prompt_frames)
             hi = min(T, lo + self.config.max_frames)
             window = self._fill(codes[:, :, lo:hi].clone(), features[:, lo:hi], stem, kit,
-                                done - lo, generator, temperature, top_k)  # fmt: skip
+                                done - lo, generator, temperature, top_k, guidance)  # fmt: skip
             codes[:, :, lo:hi] = window
             done = hi
         return codes
 
     def _fill(self, codes: torch.Tensor, features: torch.Tensor, stem: torch.Tensor,
               kit: torch.Tensor, prompt: int, generator: torch.Generator, temperature: float,
-              top_k: int) -> torch.Tensor:  # fmt: skip
+              top_k: int, guidance: float) -> torch.Tensor:  # fmt: skip
         torch = _modules()[0]
         lm = self.lm
+        B = codes.shape[0]
+        guided = guidance != 1.0  # the batch twice: with the score, then without it
         pattern = lm.pattern_provider.get_pattern(codes.shape[-1])
         sequence, _, _ = pattern.build_pattern_sequence(codes, lm.special_token_id)
         # Steps the pattern leaves empty already hold the special token; UNKNOWN marks the rest.
         steps = sequence.shape[-1]
         with torch.inference_mode(), _one_thread(torch):
-            decoder = _Decoder(lm, self.conditioner(features, stem, kit, steps))
+            condition = self.conditioner(features, stem, kit, steps)
+            if guided:
+                alone = torch.ones(B, dtype=torch.bool)
+                condition = torch.cat(
+                    [condition, self.conditioner(features, stem, kit, steps, drop=alone)]
+                )
+            decoder = _Decoder(lm, condition)
             start = pattern.get_first_step_with_timesteps(prompt) if prompt else 1
             assert start is not None  # the primer is shorter than the window: a step follows it
             previous = 0
             for offset in range(start, steps):
-                logits = decoder(sequence[..., previous:offset], previous)
+                tokens = sequence[..., previous:offset]
+                logits = decoder(torch.cat([tokens, tokens]) if guided else tokens, previous)
+                if guided:
+                    scored, unscored = logits[:B], logits[B:]
+                    logits = unscored + guidance * (scored - unscored)
                 token = _sample(logits, temperature, top_k, generator)
                 current = sequence[..., offset]
                 sequence[..., offset] = torch.where(current == UNKNOWN, token, current)

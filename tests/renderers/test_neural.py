@@ -287,3 +287,61 @@ def test_a_blend_request_renders_neural_and_the_manifest_names_it(renderer, tmp_
         assert "sampler instead (kit 808, the blend's heaviest)" in caplog.text
     finally:
         load_shipped.cache_clear()
+
+
+def test_a_dropped_score_leaves_only_stem_and_kit_and_training_drops_at_the_set_rate():
+    """Guidance's second half is the model with no score: the condition then cannot depend on
+    the features, and training leaves the score out of about ``score_dropout`` of the examples."""
+    import torch
+
+    from audiogen.renderers.neural import RendererConfig, build
+
+    config = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
+                            score_dropout=0.25)  # fmt: skip
+    _, conditioner = build(config)
+    stem, kit = torch.zeros(400, dtype=torch.long), torch.ones(400, dtype=torch.long)
+    a, b = torch.rand(400, 20, FEATURES), torch.rand(400, 20, FEATURES)
+    alone = torch.ones(400, dtype=torch.bool)
+    conditioner.eval()
+    with torch.no_grad():
+        assert torch.equal(conditioner(a, stem, kit, 20, drop=alone),
+                           conditioner(b, stem, kit, 20, drop=alone))  # fmt: skip
+        assert not torch.equal(conditioner(a, stem, kit, 20), conditioner(b, stem, kit, 20))
+        reference = conditioner(a, stem, kit, 20)
+        conditioner.train()
+        torch.manual_seed(0)
+        trained = conditioner(a, stem, kit, 20)
+    dropped = ~torch.isclose(trained, reference).all(dim=(1, 2))
+    assert 0.18 < dropped.float().mean() < 0.32  # 25 % of 400, within about 3 sigma
+    assert torch.allclose(trained[dropped], conditioner(a, stem, kit, 20, drop=alone)[dropped])
+
+
+def test_guided_generation_uses_the_cached_path_and_moves_away_from_the_scoreless_guess(
+    short_memory, monkeypatch
+):
+    import torch
+
+    from audiogen.renderers import neural
+
+    features = torch.rand(2, 70, FEATURES)
+    args = (features, torch.tensor([0, 3]), torch.tensor([1, 0]))
+    plain = short_memory.generate(*args, seed=3)
+    guided = short_memory.generate(*args, seed=3, guidance=3.0)
+    assert not torch.equal(plain, guided)
+    assert torch.equal(short_memory.generate(*args, seed=3, guidance=1.0), plain)
+
+    seen = []
+    sample = neural._sample
+    monkeypatch.setattr(neural, "_Decoder", FullForward)
+    monkeypatch.setattr(neural, "_sample", lambda logits, *rest: seen.append(logits)
+                        or sample(logits, *rest))  # fmt: skip
+    assert torch.equal(short_memory.generate(*args, seed=3, guidance=3.0), guided)
+    # the first step's logits: the scoreless guess pushed 3 times as far as the score takes it
+    lm, conditioner = short_memory.lm, short_memory.conditioner
+    with torch.inference_mode():
+        # the first window is 40 frames: 42 steps of the delayed pattern of 2 codebooks
+        both = [conditioner(features[:, :40], args[1], args[2], 42, drop=drop)
+                for drop in (None, torch.ones(2, dtype=torch.bool))]  # fmt: skip
+        start = torch.full((2, 2, 1), lm.special_token_id)
+        scored, unscored = (FullForward(lm, c)(start, 0) for c in both)
+    assert torch.allclose(seen[0], unscored + 3.0 * (scored - unscored), atol=1e-5)
