@@ -242,7 +242,7 @@ class Session:
             mixed = mix_stems(
                 dry.stems, request.sample_rate, request.mix, target_lufs, ceiling,
                 fade_in_s=request.fade_in_s, fade_out_s=request.fade_out_s,
-                max_shortfall_lu=shortfall, release_stems=True,
+                max_shortfall_lu=shortfall, release_stems=True, score=score,
             )  # fmt: skip
         warn_about_loudness(mixed.loudness)
         steps("done")

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from audiogen.mix.chains import DriveSpec
 from audiogen.mix.dynamics import loud_hit_peak, peak_of, sum_of
 from audiogen.mix.limiter import limiter_gain
 from audiogen.mix.meter import frames_lufs
+
+if TYPE_CHECKING:
+    from audiogen.score import DrumScore
 
 # The drive aims this far above the ceiling: what the final true-peak limiter is meant to take
 # off the loud hits (it may take up to `FINAL_LIMITING_DB` off the loudest).
@@ -31,6 +35,7 @@ _CLOSE_DB = 0.1  # the search stops this close to a target (the limiter's aim is
 _STEP = 1.0 / 32.0  # ... or this close in amount (a 32nd of the parallel or the clip depth)
 _SPARE_DB = 0.01  # float32 rounding of the gain, kept clear of when choosing candidates
 PUNCH_GROUPS = ("kick", "snare")
+PUNCH_VELOCITY = 64  # a score's hits this hard or harder are the loud ones whose punch counts
 _HIT_S = 0.05  # the window in which a hit's punch (crest factor) is kept
 _KNEE_DB = 2.0  # a clipped stem is left untouched up to this far under its clip level
 _PEAK_BLOCK = 1 << 16  # samples per channel made into magnitudes at a time
@@ -47,12 +52,40 @@ class DriveReport:
         bus_clip_db: how far under its loudest peak the sum was clipped where hits land
             together (only where the loudness must be met).
         peak_reduction_db: the bus's peak-to-loudness ratio before the drive minus after it.
+        punch: the loud kick and snare hits it kept the punch of, to measure the master by
+            (None where it did nothing).
     """
 
     parallel_db: float = 0.0
     clip_db: float = 0.0
     peak_reduction_db: float = 0.0
     bus_clip_db: float = 0.0
+    punch: Punch | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Punch:
+    """The loud kick and snare hits' start samples and their crest factors (dB) in the dry
+    render."""
+
+    starts: np.ndarray
+    dry_db: np.ndarray
+
+    @classmethod
+    def of_score(cls, score: DrumScore, dry: np.ndarray, sample_rate: int) -> Punch:
+        """The score's loud kick and snare hits (velocity `PUNCH_VELOCITY` or more) from
+        when each sounds, in ``dry`` ``(n,)`` or ``(channels, n)``."""
+        frames = dry.reshape(-1, dry.shape[-1])
+        last = max(0, frames.shape[-1] - max(1, round(_HIT_S * sample_rate)))
+        times = [score.time_s(h) for h in score.hits
+                 if h.group in PUNCH_GROUPS and h.velocity >= PUNCH_VELOCITY]  # fmt: skip
+        starts = np.unique(np.clip(np.round(np.array(times) * sample_rate), 0, last))
+        starts = starts.astype(np.int64)
+        return cls(starts, _crests_db(frames, starts, sample_rate))
+
+    def lost_db(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The crest factor each hit has lost in ``audio`` ``(channels, n)``."""
+        return self.dry_db - _crests_db(audio, self.starts, sample_rate)
 
 
 def drive_stems(
@@ -63,6 +96,7 @@ def drive_stems(
     stem_plr_db: float = math.inf,
     dry: np.ndarray | None = None,
     must_reach_db: float | None = None,
+    punch: Punch | None = None,
 ) -> DriveReport:
     """Drive stereo stems, in place, until their sum's peak-to-loudness ratio reaches a target.
 
@@ -82,6 +116,9 @@ def drive_stems(
             sum may stay (what the final limiter may take beyond its aim); the drive goes past
             the punch budget as far as that needs, since punch spent on soft clipping and
             parallel compression sounds better than the same spent on the final limiter.
+        punch: the hits whose punch is kept, with their crest factors in the dry render (see
+            `Punch.of_score`; default: the loud hits of the kick and snare stems as given,
+            against ``dry``).
 
     Returns:
         What was done; nothing is done when the sum's ratio is already at or under the target.
@@ -101,11 +138,13 @@ def drive_stems(
     squeezed = limiter_gain(envelope, threshold, sample_rate, dtype=np.float32)
     del envelope
     # Punch is judged where a drummer hears it: on the kick's and the snare's loud hits.
-    punchy_groups = [g for g in PUNCH_GROUPS if g in stems] or list(stems)
-    hits = np.unique(np.concatenate([_loud_hits(_peaks(stems[g]), sample_rate)
-                                     for g in punchy_groups]))  # fmt: skip
-    reference = total if dry is None else dry.reshape(-1, dry.shape[-1])
-    crest_before = _crests_db(reference, hits, sample_rate)
+    if punch is None:
+        punchy_groups = [g for g in PUNCH_GROUPS if g in stems] or list(stems)
+        hits = np.unique(np.concatenate([_loud_hits(_peaks(stems[g]), sample_rate)
+                                         for g in punchy_groups]))  # fmt: skip
+        reference = total if dry is None else dry.reshape(-1, dry.shape[-1])
+        punch = Punch(hits, _crests_db(reference, hits, sample_rate))
+    hits, crest_before = punch.starts, punch.dry_db
     candidates = _Candidates(stems, spec)
 
     def drive(amount: float) -> tuple[np.ndarray, dict[str, _Bent], float]:
@@ -189,6 +228,7 @@ def drive_stems(
         clip_db=min(max(0.0, amount - 1.0), 1.0) * spec.clip_db,
         peak_reduction_db=before - after,
         bus_clip_db=bus_clip_db,
+        punch=punch,
     )
 
 

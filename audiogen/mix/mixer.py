@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -28,12 +29,15 @@ from audiogen.mix.chains import (
     get_preset,
     stem_spec,
 )
-from audiogen.mix.drive import FINAL_AIM_DB, drive_stems
+from audiogen.mix.drive import FINAL_AIM_DB, Punch, drive_stems
 from audiogen.mix.dynamics import compressor_gain, peak_of, sum_of
-from audiogen.mix.limiter import LIMITER_MARGIN_DB
+from audiogen.mix.limiter import LIMITER_MARGIN_DB, limit_true_peak
 from audiogen.mix.meter import integrated_lufs
 from audiogen.mix.normalization import FINAL_LIMITING_DB, LoudnessReport, normalize
 from audiogen.mix.targets import DEFAULT_CEILING_DBTP
+
+if TYPE_CHECKING:
+    from audiogen.score import DrumScore
 
 # Each stem enters its chain with its peak here, so compressors and saturation act alike on
 # loud and soft renders; the stem's own level is given back after the chain.
@@ -48,6 +52,17 @@ _SILENCE = 10.0 ** (SILENCE_DBFS / 20.0)
 # no more); the drive aims a little lower, since limiting lifts the static gain a little.
 STEM_CEILING_DBFS = -0.1
 STEM_MARGIN_DB = 0.5
+# A preset that must come within its shortfall may lift the stems past that ceiling, letting the
+# final limiter go deeper. A stem lifted less than this far past it has its few loudest peaks held
+# by a limiter of its own and stays a 24-bit file; one lifted further is written as float, so
+# that the stems still add up to the master.
+STEM_HOLD_DB = 1.0
+# The most crest factor a loud kick or snare hit may lose, chains, drive and final limiter
+# together, against the dry render, where the beat may stop short instead.
+PUNCH_KEPT_DB = 6.0
+_PUNCH_ROUNDS = 6
+_PUNCH_SPARE_DB = 0.05
+_ROUNDING_DB = 0.005  # a stem this close over its ceiling is on it, but for float32 rounding
 # The stem that carries the shared room's return, beside the instrument groups.
 ROOM_STEM = "room"
 # Long stems are worked on this many samples at a time (a multiple of pedalboard's buffer).
@@ -85,6 +100,7 @@ def mix_stems(
     fade_out_s: float = 0.0,
     max_shortfall_lu: float = 0.0,
     release_stems: bool = False,
+    score: DrumScore | None = None,
 ) -> MixResult:
     """Mix mono drum stems into a stereo master at a loudness target.
 
@@ -102,6 +118,8 @@ def mix_stems(
             hits crushed (see `normalize`; `loudness_shortfall` gives each preset's).
         release_stems: empty ``stems`` (a dict the caller no longer needs) as each stem is
             processed, so that a long beat's dry stems are not held through the whole mix.
+        score: what ``stems`` play; where the beat may stop short, the master keeps the punch
+            of its loud kick and snare hits as played (default: the drive's loud hits).
 
     Returns:
         The stereo stems, the master and a loudness report.
@@ -121,6 +139,9 @@ def mix_stems(
     # The drive keeps the hits' punch against the beat as rendered: their sum is all it needs
     # of the dry stems, which can then go as each is processed.
     dry = sum_of(monos.values())
+    # The punch kept is the score's loud kick and snare hits' as played, where it has them.
+    punch = Punch.of_score(score, dry, sample_rate) if score is not None else None
+    punch = punch if punch is not None and punch.starts.size else None
     if release_stems:
         assert isinstance(stems, MutableMapping)
         stems.clear()
@@ -173,19 +194,38 @@ def mix_stems(
     # spends it in the drive rather than in the final limiter, past what that may take.
     must_reach = None if math.isinf(max_shortfall_lu) else FINAL_LIMITING_DB - FINAL_AIM_DB
     drive = drive_stems(processed, sample_rate, chosen.drive, room_db, stem_room_db, dry,
-                        must_reach)  # fmt: skip
+                        must_reach, punch)  # fmt: skip
     del dry
     # Where the beat may stop short, it does so before a stem would pass full scale, so that
     # stems stay 24-bit integer files that still add up to the master.
     loudest_stem_db = 20.0 * math.log10(max(peak_of(s) for s in processed.values()))
-    mix, report = normalize(
-        sum_of(processed.values()), sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu,
-        max_gain_db=STEM_CEILING_DBFS - loudest_stem_db,
-    )  # fmt: skip
+    bus = sum_of(processed.values())
+    limiting_db = FINAL_LIMITING_DB
+    punch = drive.punch or punch
+    # A beat that may stop short keeps its hits' punch: the final limiter may take no hit past
+    # `PUNCH_KEPT_DB` lost (nor further past it than the chains and the drive left it).
+    kept = (np.maximum(punch.lost_db(bus, sample_rate), PUNCH_KEPT_DB)
+            if must_reach is None and punch is not None else None)  # fmt: skip
+    for _ in range(_PUNCH_ROUNDS):
+        mix = None  # let the last round's master go before the next is made
+        mix, report = normalize(bus, sample_rate, target_lufs, ceiling_dbtp, max_shortfall_lu,
+                                max_gain_db=STEM_CEILING_DBFS - loudest_stem_db,
+                                max_limiting_db=limiting_db)  # fmt: skip
+        if kept is None or report.limiting_db <= 0.0:
+            break
+        assert punch is not None  # the hits ``kept`` was measured on
+        over_db = float(np.max(punch.lost_db(mix, sample_rate) - kept, initial=0.0))
+        if over_db <= _PUNCH_SPARE_DB / 5:  # a hundredth of a dB: float rounding
+            break
+        # A hit's crest factor moves by less than the limiter's depth: step past the excess.
+        limiting_db = max(0.0, report.limiting_db - 1.5 * over_db - _PUNCH_SPARE_DB)
+    del bus
+    assert mix is not None  # made in every round, and there is at least one
     report = dataclasses.replace(report, drive=drive)
     master_gain = 10.0 ** (report.gain_db / 20.0)
     for stereo in processed.values():
         stereo *= master_gain
+        _hold_under_ceiling(stereo, sample_rate)
     return MixResult(
         stems=processed,
         mix=mix,
@@ -193,6 +233,14 @@ def mix_stems(
         loudness=report,
         preset=chosen.name,
     )
+
+
+def _hold_under_ceiling(stereo: np.ndarray, sample_rate: int) -> None:
+    """Limit ``stereo`` in place under the stems' ceiling if it is over it by at most
+    `STEM_HOLD_DB`."""
+    over_db = 20.0 * math.log10(max(peak_of(stereo), 1e-30)) - STEM_CEILING_DBFS
+    if _ROUNDING_DB < over_db <= STEM_HOLD_DB:
+        stereo[...] = limit_true_peak(stereo, sample_rate, STEM_CEILING_DBFS)[0]
 
 
 def fade_curve(n: int, sample_rate: int, fade_in_s: float, fade_out_s: float) -> np.ndarray:

@@ -68,6 +68,7 @@ def normalize(
     ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
     max_shortfall_lu: float = 0.0,
     max_gain_db: float = math.inf,
+    max_limiting_db: float = FINAL_LIMITING_DB,
 ) -> tuple[np.ndarray, LoudnessReport]:
     """Bring audio to an integrated loudness under a true-peak ceiling.
 
@@ -90,6 +91,8 @@ def normalize(
             (``inf``: as far as it takes; 0: the target must be met).
         max_gain_db: the most static gain to apply while the beat may still stop short (the
             mixer's, so that no stem passes full scale).
+        max_limiting_db: the most the limiter may take off the loudest hit before the beat
+            stops short (at most `FINAL_LIMITING_DB`; the mixer's, to keep the hits' punch).
 
     Returns:
         The normalised audio (same shape, float32) and a report of what was done.
@@ -116,7 +119,7 @@ def normalize(
     loudest_db = 20.0 * math.log10(float(np.max(envelope)))
     aim = target_lufs
     reached = _reach(frames, envelope, sample_rate, loudness, aim, ceiling_db,
-                     min(ceiling_db + FINAL_LIMITING_DB - loudest_db, max_gain_db))  # fmt: skip
+                     min(ceiling_db + max_limiting_db - loudest_db, max_gain_db))  # fmt: skip
     if target_lufs - reached.loudness > max(max_shortfall_lu, TOLERANCE_LU):
         # Short of what the preset allows: the limiter may go deeper on the loud hits (not on
         # a lone outlier peak) to come within the allowed shortfall.

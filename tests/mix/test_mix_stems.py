@@ -195,3 +195,54 @@ def test_released_stems_mix_the_same_and_are_let_go(beat) -> None:
     assert handed == {}  # the caller's dry stems are not held through the mix
     assert np.array_equal(released.mix, kept.mix)
     assert all(np.array_equal(released.stems[g], kept.stems[g]) for g in kept.stems)
+
+
+def test_a_stem_lifted_a_little_past_its_ceiling_is_held_under_it_and_a_far_one_is_not():
+    # A preset that must come within its shortfall may lift the stems past their ceiling: a
+    # stem 0.4 dB over keeps its 24-bit file (its peak held, the rest untouched); one 6 dB over
+    # is left whole, to be written as float, so that the stems still add up to the master.
+    from audiogen.mix.mixer import STEM_CEILING_DBFS, _hold_under_ceiling
+
+    rate = 48000
+    t = np.arange(rate) / rate
+    hit = np.exp(-t * 30) * np.sin(2 * np.pi * 60 * t)
+    ceiling = 10 ** (STEM_CEILING_DBFS / 20)
+    for over_db, held in ((0.4, True), (6.0, False)):
+        stereo = np.stack([hit, hit]).astype(np.float32)
+        stereo *= ceiling * 10 ** (over_db / 20) / np.max(np.abs(stereo))
+        before = stereo.copy()
+        _hold_under_ceiling(stereo, rate)
+        if held:
+            assert np.max(np.abs(stereo)) <= ceiling
+            tail = slice(rate // 4, None)  # the hit's decay, far under the ceiling
+            np.testing.assert_allclose(stereo[:, tail], before[:, tail], atol=1e-6)
+        else:
+            np.testing.assert_array_equal(stereo, before)
+
+
+def test_a_beat_that_may_stop_short_has_the_final_limiter_spare_its_hits_punch(
+    beat, monkeypatch
+) -> None:
+    # The final limiter may take no loud hit past the crest factor kept (nor further past it
+    # than the chains and the drive left it); the beat stops short instead. Here what is kept is
+    # set low, so that the limiter must give way.
+    from audiogen.mix import mixer
+    from audiogen.mix.dynamics import sum_of
+
+    def mixed() -> MixResult:
+        return mix_stems(beat, SR, preset="acoustic", target_lufs=-12.0,
+                         max_shortfall_lu=math.inf)  # fmt: skip
+
+    plain = mixed()
+    punch = plain.loudness.drive.punch
+    assert punch is not None and punch.starts.size > 0
+    before = punch.lost_db(sum_of(plain.stems.values()), SR)  # the final limiter's input
+    added = punch.lost_db(plain.mix, SR) - before
+    assert plain.loudness.limiting_db > 0.5 and np.max(added) > 0.3  # it took its share
+    floor = float(np.median(before))
+    monkeypatch.setattr(mixer, "PUNCH_KEPT_DB", floor)
+    kept = mixed()
+    allowed = np.maximum(punch.lost_db(sum_of(kept.stems.values()), SR), floor)
+    assert np.max(punch.lost_db(kept.mix, SR) - allowed) <= 0.01
+    assert kept.loudness.limiting_db < plain.loudness.limiting_db
+    assert kept.loudness.stopped_short_lu > plain.loudness.stopped_short_lu
