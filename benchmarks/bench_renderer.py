@@ -223,9 +223,10 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the outputs")
     parser.add_argument("--temperature", type=float, default=None, help="the renderer's default")
     parser.add_argument("--top-k", type=int, default=None, help="the renderer's default")
+    parser.add_argument("--guidance", type=float, default=None, help="the checkpoint's default")
     args = parser.parse_args()
-    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k))
-                if v is not None}  # fmt: skip
+    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k),
+                                  ("guidance", args.guidance)) if v is not None}  # fmt: skip
 
     from audiogen.codec.model import Codec
     from audiogen.errors import AudiogenError
