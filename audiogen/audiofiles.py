@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audiogen.scratch import release
+
 log = logging.getLogger(__name__)
 
 # soundfile (libsndfile) format and subtype per output kind; 24-bit where the format has bits.
@@ -63,6 +65,7 @@ def write_audio(
         for start in range(0, n, _WRITE_BLOCK):
             block = frames[:, start : start + _WRITE_BLOCK]
             file.write(_as_int32(block) if as_int else np.ascontiguousarray(block.T))
+            release(frames)
     if subtype == "FLOAT":
         _clear_peak_timestamp(path)
     return path
@@ -150,7 +153,9 @@ def _as_int32(block: np.ndarray) -> np.ndarray:
 
 
 def _sample_peak_db(audio: np.ndarray) -> float:
-    peak = max(float(np.max(audio)), -float(np.min(audio)))  # no copy of the track as np.abs
+    from audiogen.mix.dynamics import peak_of
+
+    peak = peak_of(audio)
     return 20.0 * math.log10(peak) if peak > 0.0 else -math.inf
 
 
