@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from audiogen.mix.chains import GlueSpec
-from audiogen.scratch import blocks, release, track
+from audiogen.scratch import BLOCK_SAMPLES, blocks, release, track
 
 _DETECTOR_MS = 10.0
 _BLOCK_S = 0.05
@@ -93,12 +93,27 @@ def loud_hit_peak(envelope: np.ndarray, sample_rate: int) -> float:
     the 50 ms-block peaks that lie within 30 dB of the loudest, so one freak peak does not
     decide how loud a beat may go (0.0 for silence)."""
     block = max(1, round(_BLOCK_S * sample_rate))
-    count = max(1, envelope.size // block)
-    peaks = np.resize(envelope, count * block).reshape(count, block).max(axis=1)
+    if envelope.size >= block:
+        peaks = window_peaks(envelope, block)
+    else:  # one block, the envelope repeated to fill it
+        peaks = np.resize(envelope, block).reshape(1, block).max(axis=1)
     if not peaks.max() > 0.0:
         return 0.0
     loud = peaks[peaks >= peaks.max() * 10.0 ** (-30.0 / 20.0)]
     return float(np.percentile(loud, 90))
+
+
+def window_peaks(envelope: np.ndarray, block: int) -> np.ndarray:
+    """The peak of each whole ``block``-sample window of a ``(samples,)`` envelope, made a
+    stretch of windows at a time."""
+    count = envelope.size // block
+    per = max(1, BLOCK_SAMPLES // block)
+    peaks = np.empty(count, dtype=envelope.dtype)
+    for first in range(0, count, per):
+        last = min(count, first + per)
+        peaks[first:last] = envelope[first * block : last * block].reshape(-1, block).max(axis=1)
+        release(envelope)
+    return peaks
 
 
 def peak_of(audio: np.ndarray) -> float:
@@ -110,6 +125,27 @@ def peak_of(audio: np.ndarray) -> float:
         peak = max(peak, float(np.max(block)), -float(np.min(block)))
         release(audio)
     return peak
+
+
+def scale(audio: np.ndarray, gain: float | np.ndarray) -> None:
+    """``audio *= gain`` (a number, or a gain per sample), in place, a block at a time."""
+    for part in blocks(audio.shape[-1]):
+        if isinstance(gain, np.ndarray):
+            audio[..., part] *= gain[part]
+            release(gain)
+        else:
+            audio[..., part] *= gain
+        release(audio)
+
+
+def all_finite(audio: np.ndarray) -> bool:
+    """Whether every sample is a finite number, read a block at a time."""
+    for part in blocks(audio.shape[-1]):
+        finite = bool(np.all(np.isfinite(audio[..., part])))
+        release(audio)
+        if not finite:
+            return False
+    return True
 
 
 def sum_of(arrays: Iterable[np.ndarray]) -> np.ndarray:

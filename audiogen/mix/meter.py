@@ -12,7 +12,7 @@ from typing import TypeVar
 import numpy as np
 
 from audiogen.errors import MixError
-from audiogen.scratch import release
+from audiogen.scratch import release, track
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -94,11 +94,12 @@ def true_peak_envelope(frames: np.ndarray, sample_rate: int) -> np.ndarray:
         ``(samples,)`` float32.
     """
     oversampler = _Oversampler(frames, sample_rate)
-    envelope = np.empty(frames.shape[1], dtype=np.float32)
+    envelope = track((frames.shape[1],))  # (a scratch file for a long beat)
 
     def fill(start: int) -> None:
         block = oversampler.envelope(start)
         envelope[start : start + block.size] = block
+        release(envelope)
 
     _map_threads(fill, oversampler.starts)
     return envelope

@@ -29,7 +29,7 @@ from audiogen.mix.chains import (
     stem_spec,
 )
 from audiogen.mix.drive import FINAL_AIM_DB, drive_stems
-from audiogen.mix.dynamics import compressor_gain, peak_of, sum_of
+from audiogen.mix.dynamics import compressor_gain, peak_of, scale, sum_of
 from audiogen.mix.limiter import LIMITER_MARGIN_DB
 from audiogen.mix.meter import integrated_lufs
 from audiogen.mix.normalization import FINAL_LIMITING_DB, LoudnessReport, normalize
@@ -156,7 +156,7 @@ def mix_stems(
             "the beat is silent (below -70 LUFS after mixing), so it cannot be normalised; "
             "check the stem levels"
         )
-    _scale(bus, 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0))
+    scale(bus, 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0))
     shared_gain = compressor_gain(bus, sample_rate, chosen.glue)
     del bus
     if fade_in_s > 0.0 or fade_out_s > 0.0:
@@ -164,10 +164,10 @@ def mix_stems(
         fade_in, fade_out = _fade_ends(shared_gain.size, sample_rate, fade_in_s, fade_out_s)
         shared_gain[: fade_in.size] *= fade_in
         shared_gain[shared_gain.size - fade_out.size :] *= fade_out
-    _scale(shared_gain, 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0))
+    scale(shared_gain, 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0))
     # The stems are scaled in place: a minute of stereo is 23 MB.
     for stereo in processed.values():
-        _scale(stereo, shared_gain)
+        scale(stereo, shared_gain)
     del shared_gain
     # What the target and the ceiling leave for the loud hits' peak over the loudness, less
     # what the final limiter is meant to take.
@@ -189,7 +189,7 @@ def mix_stems(
     report = dataclasses.replace(report, drive=drive)
     master_gain = 10.0 ** (report.gain_db / 20.0)
     for stereo in processed.values():
-        _scale(stereo, master_gain)
+        scale(stereo, master_gain)
     return MixResult(
         stems=processed,
         mix=mix,
@@ -326,13 +326,6 @@ def _add(total: np.ndarray, more: np.ndarray) -> np.ndarray:
         np.add(total[..., part], more[..., part], out=total[..., part])
         release(total, more)
     return total
-
-
-def _scale(audio: np.ndarray, gain: float | np.ndarray) -> None:
-    """``audio *= gain`` (a number, or a gain per sample), in place, a block at a time."""
-    for part in blocks(audio.shape[-1], _BLOCK_SAMPLES):
-        audio[..., part] *= gain if isinstance(gain, float) else gain[part]
-        release(audio, gain if isinstance(gain, np.ndarray) else None)
 
 
 def _chain_length(preset: MixPreset, group: str) -> int:
