@@ -29,7 +29,7 @@ from audiogen.mix.chains import (
     stem_spec,
 )
 from audiogen.mix.drive import FINAL_AIM_DB, drive_stems
-from audiogen.mix.dynamics import compressor_gain, peak_of, scale, sum_of
+from audiogen.mix.dynamics import all_finite, compressor_gain, peak_of, scale, sum_of
 from audiogen.mix.limiter import LIMITER_MARGIN_DB
 from audiogen.mix.meter import integrated_lufs
 from audiogen.mix.normalization import FINAL_LIMITING_DB, LoudnessReport, normalize
@@ -367,7 +367,7 @@ def _checked_stems(stems: Mapping[str, np.ndarray], sample_rate: int) -> dict[st
             raise MixError(
                 f"the {group} stem must be a non-empty mono array (samples,), got {mono.shape}"
             )
-        if not np.all(np.isfinite(mono)):
+        if not all_finite(mono):
             raise MixError(f"the {group} stem contains NaN or infinite samples")
         checked[group] = mono
     lengths = {group: mono.size for group, mono in checked.items()}
