@@ -13,7 +13,7 @@ that the final limiter gets.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ from audiogen.mix.chains import DriveSpec
 from audiogen.mix.dynamics import loud_hit_peak, peak_of, sum_of, window_peaks
 from audiogen.mix.limiter import limiter_gain
 from audiogen.mix.meter import frames_lufs
-from audiogen.scratch import blocks, release, track
+from audiogen.scratch import BLOCK_SAMPLES, blocks, release, track
 
 # The drive aims this far above the ceiling: what the final true-peak limiter is meant to take
 # off the loud hits (it may take up to `FINAL_LIMITING_DB` off the loudest).
@@ -109,30 +109,29 @@ def drive_stems(
     crest_before = _crests_db(reference, hits, sample_rate)
     candidates = _Candidates(stems, spec)
 
-    def drive(amount: float) -> tuple[np.ndarray, dict[str, _Bent], float]:
+    def drive(amount: float) -> tuple[np.ndarray, dict[str, _Clip], float]:
         """For an amount from 0 (none) to 2 (all; past it the sum is clipped, see
-        `_clip_bus`): the shared gain; per clipped stem, the samples the clipper may bend,
-        before and after it; and the loudest driven stem's peak."""
+        `_clip_bus`): the shared gain; per clipped stem, the samples the clipper may bend
+        and its level; and the loudest driven stem's peak."""
         lift_db = min(amount, 1.0) * spec.parallel_db
         gain = _parallel_gain(squeezed, lift_db)
         depth_db = min(max(0.0, amount - 1.0), 1.0) * spec.clip_db
-        top, changes = 0.0, {}
+        top, clips = 0.0, {}
         for group, loud in candidates.loud.items():
             # The stem's driven peak lies among its loud samples, since the gain is at most 1.
-            peak = float(np.max(np.abs(stems[group][:, loud] * gain[loud])))
+            peak = max((float(np.max(np.abs(plain))) for _, plain in
+                        _driven(stems[group], gain, loud)), default=0.0)  # fmt: skip
             if depth_db > 0.0 and group in candidates.clipped:
                 level = peak * 10.0 ** (-depth_db / 20.0)
                 index = candidates.over(group, level * 10.0 ** (-_KNEE_DB / 20.0))
-                plain = stems[group][:, index] * gain[index]
-                bent = _bend(plain, level)
-                changes[group] = (index, plain, bent)
-                peak = float(np.max(np.abs(bent)))
-            release(stems[group], gain)
+                clips[group] = index, level
+                peak = max((float(np.max(np.abs(_bend(plain, level)))) for _, plain in
+                            _driven(stems[group], gain, index)), default=0.0)  # fmt: skip
             top = max(top, peak)
-        return gain, changes, top
+        return gain, clips, top
 
     points: dict[float, _Point] = {}
-    last: list[tuple[float, tuple[np.ndarray, dict[str, _Bent], float]]] = []  # kept to apply
+    last: list[tuple[float, tuple[np.ndarray, dict[str, _Clip], float]]] = []  # kept to apply
 
     def measure(amount: float) -> _Point:
         """How far ``amount`` leaves the sum over its targets and the hits over their budget."""
@@ -140,15 +139,17 @@ def drive_stems(
             if amount == 0.0:
                 bus, loud_db, stem_db = total, loudness, loudest_stem_db
             else:
-                gain, changes, top = drive(amount)
-                last[:] = [(amount, (gain, changes, top))]
+                gain, clips, top = drive(amount)
+                last[:] = [(amount, (gain, clips, top))]
                 bus = track(total.shape)
                 for part in blocks(bus.shape[-1]):
                     np.multiply(total[:, part], gain[part], out=bus[:, part])
                     release(total, gain, bus)
-                for index, plain, bent in changes.values():
-                    bus[:, index] += bent - plain
-                    release(bus)
+                # Each clipped stem's change, where the clipper bends it.
+                for group, (index, level) in clips.items():
+                    for where, plain in _driven(stems[group], gain, index):
+                        bus[:, where] += _bend(plain, level) - plain
+                        release(bus)
                 if amount > 2.0:
                     _clip_bus(bus, (amount - 2.0) * spec.bus_clip_db)
                 # Past 2 the stems are only turned down, so ``top`` bounds them from above.
@@ -176,24 +177,32 @@ def drive_stems(
         deepest = 3.0 if spec.bus_clip_db > 0.0 else 2.0
         amount = _least(lambda a: measure(a).over_db - must_reach_db, amount, deepest)
     after = measure(amount).plr_db
-    gain, changes, _ = last[0][1] if last and last[0][0] == amount else drive(amount)
+    gain, clips, _ = last[0][1] if last and last[0][0] == amount else drive(amount)
     last.clear()
     for group, stereo in stems.items():
+        # The clipper bends the stem as driven: each block's bent samples, made before the
+        # block is driven in place.
+        index, level = clips.get(group, (np.zeros(0, dtype=np.int32), 0.0))
+        bent = _driven(stereo, gain, index)
+        upcoming = next(bent, None)
         for part in blocks(stereo.shape[-1]):
+            changes = []
+            while upcoming is not None and upcoming[0][0] < part.stop:
+                changes.append((upcoming[0], _bend(upcoming[1], level)))
+                upcoming = next(bent, None)
             stereo[:, part] *= gain[part]
+            for where, values in changes:
+                stereo[:, where] = values
             release(stereo, gain)
-        if group in changes:
-            index, _, bent = changes[group]
-            stereo[:, index] = bent
-            release(stereo)
     bus_clip_db = max(0.0, amount - 2.0) * spec.bus_clip_db
     if bus_clip_db > 0.0:
         # One gain per sample and channel, shared by every stem: they still add up to the
         # clipped sum.
-        where, bend = _clip_bus(sum_of(stems.values()), bus_clip_db)
+        bends = _clip_bus(sum_of(stems.values()), bus_clip_db)
         for stereo in stems.values():
-            stereo[where] *= bend
-            release(stereo)
+            for bent_at, bend in bends:
+                stereo[bent_at] *= bend
+                release(stereo)
     return DriveReport(
         parallel_db=min(amount, 1.0) * spec.parallel_db,
         clip_db=min(max(0.0, amount - 1.0), 1.0) * spec.clip_db,
@@ -202,34 +211,46 @@ def drive_stems(
     )
 
 
-def _clip_bus(bus: np.ndarray, depth_db: float) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+def _clip_bus(
+    bus: np.ndarray, depth_db: float
+) -> list[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]:
     """Soft-clip a stereo sum, in place, ``depth_db`` under its peak (as `soft_clip`), a block
     at a time.
 
     Returns:
-        Where it bent (channel and sample indices) and, there, the bent values over the
-        sum's: the gain that bends it.
+        Block by block, where it bent (channel and sample indices) and, there, the bent
+        values over the sum's: the gain that bends it.
     """
     level = peak_of(bus) * 10.0 ** (-depth_db / 20.0)
     knee = np.float32(level * 10.0 ** (-_KNEE_DB / 20.0))
-    channels: list[np.ndarray] = []
-    samples: list[np.ndarray] = []
-    bends: list[np.ndarray] = []
+    bends = []
     for part in blocks(bus.shape[-1]):
         block = bus[:, part]
         where = np.nonzero((block > knee) | (block < -knee))  # |bus| > knee, without |bus|
-        plain = block[where]
-        bent = _bend(plain, level)
-        block[where] = bent
-        channels.append(where[0])
-        samples.append(where[1] + part.start)
-        bends.append(bent / plain)
+        if where[0].size:
+            plain = block[where]
+            bent = _bend(plain, level)
+            block[where] = bent
+            bends.append(((where[0], where[1] + part.start), bent / plain))
         release(bus)
-    return (np.concatenate(channels), np.concatenate(samples)), np.concatenate(bends)
+    return bends
 
 
-# A clipped stem's samples that the clipper may bend, before and after it.
-_Bent = tuple[np.ndarray, np.ndarray, np.ndarray]
+# A clipped stem's samples that the clipper may bend, and the level it clips them to.
+_Clip = tuple[np.ndarray, float]
+
+
+def _driven(
+    stereo: np.ndarray, gain: np.ndarray, index: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A stem times the gain at sorted sample indices, a block of the track at a time: the
+    indices in each block that holds some, and ``stereo[:, those] * gain[those]``."""
+    edges = np.searchsorted(index, np.arange(0, stereo.shape[-1] + BLOCK_SAMPLES, BLOCK_SAMPLES))
+    for first, last in zip(edges[:-1], edges[1:], strict=True):
+        if first < last:
+            where = index[first:last]
+            yield where, stereo[:, where] * gain[where]
+            release(stereo, gain)
 
 
 @dataclass(frozen=True)

@@ -73,24 +73,47 @@ def limiter_gain(
     half = max(1, round(lookahead_ms * sample_rate / 1000.0))
     rate_db = 6.0 / (release_ms * sample_rate / 1000.0)  # release, in dB per sample
     gain = track((envelope.size,), dtype)  # (a scratch file for a long beat)
-    found = []
     for part in blocks(envelope.size):
         gain[part] = 1.0
-        # Compared in float64, not float32.
-        found.append(np.flatnonzero(envelope[part] > np.float64(ceiling)) + part.start)
-        release(gain, envelope)
-    over = np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
-    if over.size == 0:
-        return gain
-    depth_db = 20.0 * np.log10(envelope[over].astype(np.float64) / ceiling)
-    starts = over - 4 * half - 2
-    reach = np.maximum.accumulate(over + 4 * half + 2 + np.ceil(depth_db / rate_db).astype(int))
-    new = np.flatnonzero(starts[1:] > reach[:-1]) + 1
-    for first, last in zip(np.r_[0, new], np.r_[new - 1, over.size - 1], strict=True):
-        lo, hi = max(0, int(starts[first])), min(envelope.size, int(reach[last]) + 1)
-        gain[lo:hi] = _limiter_stretch(envelope[lo:hi], ceiling, half, rate_db)
-        release(gain, envelope)
+        release(gain)
+    # The samples over the ceiling are found a block at a time, and each stretch is worked
+    # out once the next one begins (or the envelope ends): where a stretch ends is the
+    # farthest any of its samples' release reaches.
+    stretch: list[int] = []  # the open stretch's first sample and its reach so far
+    for part in blocks(envelope.size):
+        over = np.flatnonzero(envelope[part] > np.float64(ceiling))  # compared in float64
+        if over.size == 0:
+            continue
+        over += part.start
+        depth_db = 20.0 * np.log10(envelope[over].astype(np.float64) / ceiling)
+        starts = over - 4 * half - 2
+        ends = over + 4 * half + 2 + np.ceil(depth_db / rate_db).astype(int)
+        reach = np.maximum.accumulate(ends if not stretch else np.maximum(ends, stretch[1]))
+        before = np.r_[stretch[1] if stretch else starts[0] - 1, reach[:-1]]
+        for first in np.flatnonzero(starts > before):
+            if stretch:
+                _fill_stretch(gain, envelope, stretch[0], int(before[first]), ceiling, half,
+                              rate_db)  # fmt: skip
+            stretch = [int(starts[first]), 0]
+        stretch[1] = int(reach[-1])
+        release(envelope)
+    if stretch:
+        _fill_stretch(gain, envelope, stretch[0], stretch[1], ceiling, half, rate_db)
     return gain
+
+
+def _fill_stretch(
+    gain: np.ndarray,
+    envelope: np.ndarray,
+    start: int,
+    reach: int,
+    ceiling: float,
+    half: int,
+    rate_db: float,
+) -> None:
+    lo, hi = max(0, start), min(envelope.size, reach + 1)
+    gain[lo:hi] = _limiter_stretch(envelope[lo:hi], ceiling, half, rate_db)
+    release(gain, envelope)
 
 
 def _limiter_stretch(envelope: np.ndarray, ceiling: float, half: int, rate_db: float) -> np.ndarray:
