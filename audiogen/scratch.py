@@ -61,7 +61,9 @@ def release(*arrays: np.ndarray | None) -> None:
             base.madvise(mmap.MADV_DONTNEED)
 
 
-def blocks(n: int, size: int = BLOCK_SAMPLES) -> Iterator[slice]:
-    """Slices of ``range(n)``, ``size`` samples each (the last may be shorter)."""
+def blocks(n: int, size: int | None = None) -> Iterator[slice]:
+    """Slices of ``range(n)``, ``size`` samples each (default `BLOCK_SAMPLES`; the last may be
+    shorter)."""
+    size = size or BLOCK_SAMPLES
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))

@@ -22,7 +22,7 @@ from audiogen.mix.chains import DriveSpec
 from audiogen.mix.dynamics import loud_hit_peak, peak_of, sum_of, window_peaks
 from audiogen.mix.limiter import limiter_gain
 from audiogen.mix.meter import frames_lufs
-from audiogen.scratch import BLOCK_SAMPLES, blocks, release, track
+from audiogen.scratch import blocks, release, track
 
 # The drive aims this far above the ceiling: what the final true-peak limiter is meant to take
 # off the loud hits (it may take up to `FINAL_LIMITING_DB` off the loudest).
@@ -245,8 +245,8 @@ def _driven(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """A stem times the gain at sorted sample indices, a block of the track at a time: the
     indices in each block that holds some, and ``stereo[:, those] * gain[those]``."""
-    edges = np.searchsorted(index, np.arange(0, stereo.shape[-1] + BLOCK_SAMPLES, BLOCK_SAMPLES))
-    for first, last in zip(edges[:-1], edges[1:], strict=True):
+    for part in blocks(stereo.shape[-1]):
+        first, last = np.searchsorted(index, [part.start, part.stop])
         if first < last:
             where = index[first:last]
             yield where, stereo[:, where] * gain[where]
