@@ -143,17 +143,14 @@ def write_measured(
 
 
 def _read_back(path: Path) -> np.ndarray:
-    """A written file decoded again, ``(channels, n)`` float32, a block at a time (a long one
-    into a scratch file)."""
+    """A written file decoded again, ``(channels, n)`` float32 (a long one into a scratch
+    file). In one read: libsndfile's MP3 decoder gives other samples when read in pieces."""
     with sf.SoundFile(path) as file:
-        decoded = track((file.channels, file.frames))
-        count = 0
-        for part in blocks(file.frames, _WRITE_BLOCK):
-            block = file.read(part.stop - part.start, dtype="float32", always_2d=True)
-            decoded[:, count : count + len(block)] = block.T
-            count += len(block)
-            release(decoded)
-    return decoded[:, :count]
+        # The scratch track is only the room; the decoder fills it interleaved.
+        room = track((file.channels, file.frames))
+        decoded = file.read(out=room.reshape(file.frames, file.channels))
+    release(room)
+    return decoded.T
 
 
 def _as_int32(block: np.ndarray) -> np.ndarray:

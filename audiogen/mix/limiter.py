@@ -79,7 +79,8 @@ def limiter_gain(
     # The samples over the ceiling are found a block at a time, and each stretch is worked
     # out once the next one begins (or the envelope ends): where a stretch ends is the
     # farthest any of its samples' release reaches.
-    stretch: list[int] = []  # the open stretch's first sample and its reach so far
+    start: int | None = None  # where the open stretch begins
+    farthest = 0  # and how far its samples' release reaches so far
     for part in blocks(envelope.size):
         over = np.flatnonzero(envelope[part] > np.float64(ceiling))  # compared in float64
         if over.size == 0:
@@ -88,17 +89,19 @@ def limiter_gain(
         depth_db = 20.0 * np.log10(envelope[over].astype(np.float64) / ceiling)
         starts = over - 4 * half - 2
         ends = over + 4 * half + 2 + np.ceil(depth_db / rate_db).astype(int)
-        reach = np.maximum.accumulate(ends if not stretch else np.maximum(ends, stretch[1]))
-        before = np.r_[stretch[1] if stretch else starts[0] - 1, reach[:-1]]
+        if start is not None:
+            np.maximum(ends, farthest, out=ends)
+        reach = np.maximum.accumulate(ends)
+        # A sample begins a stretch where it starts past every earlier sample's reach.
+        before = np.r_[starts[0] - 1 if start is None else farthest, reach[:-1]]
         for first in np.flatnonzero(starts > before):
-            if stretch:
-                _fill_stretch(gain, envelope, stretch[0], int(before[first]), ceiling, half,
-                              rate_db)  # fmt: skip
-            stretch = [int(starts[first]), 0]
-        stretch[1] = int(reach[-1])
+            if start is not None:
+                _fill_stretch(gain, envelope, start, int(before[first]), ceiling, half, rate_db)
+            start = int(starts[first])
+        farthest = int(reach[-1])
         release(envelope)
-    if stretch:
-        _fill_stretch(gain, envelope, stretch[0], stretch[1], ceiling, half, rate_db)
+    if start is not None:
+        _fill_stretch(gain, envelope, start, farthest, ceiling, half, rate_db)
     return gain
 
 
@@ -111,6 +114,7 @@ def _fill_stretch(
     half: int,
     rate_db: float,
 ) -> None:
+    """The limiter's gain over the stretch from ``start`` to ``reach`` (inclusive)."""
     lo, hi = max(0, start), min(envelope.size, reach + 1)
     gain[lo:hi] = _limiter_stretch(envelope[lo:hi], ceiling, half, rate_db)
     release(gain, envelope)

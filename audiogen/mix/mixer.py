@@ -34,7 +34,7 @@ from audiogen.mix.limiter import LIMITER_MARGIN_DB
 from audiogen.mix.meter import integrated_lufs
 from audiogen.mix.normalization import FINAL_LIMITING_DB, LoudnessReport, normalize
 from audiogen.mix.targets import DEFAULT_CEILING_DBTP
-from audiogen.scratch import BLOCK_SAMPLES, blocks, release, track
+from audiogen.scratch import blocks, release, track
 
 # Each stem enters its chain with its peak here, so compressors and saturation act alike on
 # loud and soft renders; the stem's own level is given back after the chain.
@@ -52,7 +52,7 @@ STEM_MARGIN_DB = 0.5
 # The stem that carries the shared room's return, beside the instrument groups.
 ROOM_STEM = "room"
 # Long stems are worked on this many samples at a time (a multiple of pedalboard's buffer).
-_BLOCK_SAMPLES = BLOCK_SAMPLES
+_BLOCK_SAMPLES = 1 << 17
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +64,8 @@ class MixResult:
             applied, and the shared room's return as ``ROOM_STEM`` when the preset sends to
             it; their sum is the master before the limiter.
         mix: the master ``(2, n)`` float32, at the loudness target under the ceiling.
+            A long beat's stems and master are `np.memmap` arrays of scratch files (see
+            `audiogen.scratch`): read them a block at a time to keep them out of memory.
         sample_rate: in Hz.
         loudness: what normalisation measured and did.
         preset: name of the mix preset used.
@@ -268,8 +270,8 @@ def _process_stem(
         energy_out += _energy(treated[part])
         release(treated)
     # Hand the stem back with the energy it came in with, moved only by the preset's level.
-    scale = math.sqrt(energy_in / energy_out) if energy_out > 0.0 else 1.0
-    scale *= 10.0 ** (spec.level_db / 20.0) / drive
+    makeup = math.sqrt(energy_in / energy_out) if energy_out > 0.0 else 1.0
+    makeup *= 10.0 ** (spec.level_db / 20.0) / drive
     # The master EQ is linear and alike on both sides, so it commutes with pan and room:
     # running it once on the mono stem equals running it on the stereo stem and its return.
     master_eq = build_chain(preset.master_eq, linear_only=True)
@@ -277,7 +279,7 @@ def _process_stem(
     sent = None if spec.send_db == -math.inf else track((n,))
     for part in blocks(n, _BLOCK_SAMPLES):
         scaled = np.empty(part.stop - part.start, dtype=np.float32)
-        np.multiply(treated[part], scale, out=scaled, dtype=np.float64, casting="unsafe")
+        np.multiply(treated[part], makeup, out=scaled, dtype=np.float64, casting="unsafe")
         voiced = master_eq(scaled[np.newaxis, :], sample_rate, reset=part.start == 0)[0]
         stereo[:, part] = pan_stereo(voiced, spec.pan)
         if not np.all(np.isfinite(stereo[:, part])):
