@@ -8,6 +8,7 @@ nothing is left behind, whatever ends the process; short tracks stay ordinary ar
 
 from __future__ import annotations
 
+import errno
 import math
 import mmap
 import os
@@ -21,6 +22,9 @@ from audiogen.errors import AudiogenError
 # Tracks of up to this many samples per channel stay in memory (87 s at 48 kHz): the page
 # faults of a mapped file would cost a short beat time and save it little.
 RESIDENT_SAMPLES = 1 << 22
+# posix_fallocate's answers where the file system cannot reserve blocks (rather than lacking
+# room for them).
+_CANNOT_RESERVE = frozenset({errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS})
 # Samples per channel worked on at a time (a multiple of pedalboard's and the meter's blocks).
 BLOCK_SAMPLES = 1 << 17
 
@@ -29,24 +33,32 @@ def track(shape: tuple[int, ...], dtype: type[np.generic] = np.float32) -> np.nd
     """A zeroed array; one longer than `RESIDENT_SAMPLES` lives in a scratch file.
 
     Raises:
-        AudiogenError: when the temporary folder has no room for it.
+        AudiogenError: when the temporary folder has no room for it (or cannot be written).
     """
     if shape[-1] <= RESIDENT_SAMPLES:
         return np.zeros(shape, dtype=dtype)
     size = math.prod(shape) * np.dtype(dtype).itemsize
     try:
         with tempfile.TemporaryFile(prefix="audiogen-") as file:
-            # Reserved up front: a mapped page that finds the disk full kills the process.
-            if hasattr(os, "posix_fallocate"):
-                os.posix_fallocate(file.fileno(), 0, size)
-            else:
-                file.truncate(size)
+            _reserve(file.fileno(), size)
             return np.memmap(file, dtype=dtype, mode="r+", shape=shape)
     except OSError as exc:
         raise AudiogenError(
-            f"no room for {size / 2**20:.0f} MB of scratch audio in {tempfile.gettempdir()} "
-            f"({exc.strerror or exc}): free some space there or point TMPDIR elsewhere"
+            f"cannot keep {size / 2**20:.0f} MB of scratch audio in {tempfile.gettempdir()} "
+            f"({exc.strerror or exc}): free some space there or point TMPDIR at a folder "
+            "with room"
         ) from None
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Give a scratch file its size, its blocks reserved up front where the file system can:
+    a mapped page that finds the disk full would kill the process instead of raising."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except (AttributeError, OSError) as exc:  # no posix_fallocate here, or not on this disk
+        if isinstance(exc, OSError) and exc.errno not in _CANNOT_RESERVE:
+            raise
+        os.ftruncate(fd, size)
 
 
 def release(*arrays: np.ndarray | None) -> None:
