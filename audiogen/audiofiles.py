@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audiogen.scratch import blocks, release, track
+
 log = logging.getLogger(__name__)
 
 # soundfile (libsndfile) format and subtype per output kind; 24-bit where the format has bits.
@@ -63,6 +65,7 @@ def write_audio(
         for start in range(0, n, _WRITE_BLOCK):
             block = frames[:, start : start + _WRITE_BLOCK]
             file.write(_as_int32(block) if as_int else np.ascontiguousarray(block.T))
+            release(frames)
     if subtype == "FLOAT":
         _clear_peak_timestamp(path)
     return path
@@ -97,12 +100,13 @@ def write_measured(
     tried: list[tuple[float, float]] = []  # (gain, loudness) of each limited copy's file
     for _ in range(_MP3_ATTEMPTS):
         write_audio(path, encoded, sample_rate, fmt)
-        decoded, _ = sf.read(path, dtype="float32", always_2d=True)
-        loudness = integrated_lufs(decoded.T, sample_rate)
+        decoded = _read_back(path)
+        loudness = integrated_lufs(decoded, sample_rate)
         if ceiling_dbtp is None:
             peak = _sample_peak_db(decoded)
             break
-        peak = true_peak_dbtp(decoded.T, sample_rate)
+        peak = true_peak_dbtp(decoded, sample_rate)
+        del decoded
         missed_lu = 0.0 if aim is None else aim - loudness
         if peak <= ceiling_dbtp and abs(missed_lu) <= _MP3_AIM_LU:
             break
@@ -125,7 +129,10 @@ def write_measured(
                 (g0, l0), (g1, l1) = tried[-2:]
                 slope = min(1.0, max(0.1, (l1 - l0) / (g1 - g0)))
             gain_db += missed_lu / slope
-        louder = audio * np.float32(10.0 ** (gain_db / 20.0))
+        louder, turn_up = track(np.shape(audio)), np.float32(10.0 ** (gain_db / 20.0))
+        for part in blocks(louder.shape[-1]):
+            np.multiply(audio[..., part], turn_up, out=louder[..., part])
+            release(audio, louder)
         encoded, _ = limit_true_peak(louder, sample_rate, ceiling_dbtp - headroom_db)
         del louder
     else:
@@ -133,6 +140,17 @@ def write_measured(
                     loudness, peak, _MP3_ATTEMPTS)  # fmt: skip
     return Measured(loudness, peak, decoded=True, headroom_db=headroom_db,
                     true_peak=master)  # fmt: skip
+
+
+def _read_back(path: Path) -> np.ndarray:
+    """A written file decoded again, ``(channels, n)`` float32 (a long one into a scratch
+    file). In one read: libsndfile's MP3 decoder gives other samples when read in pieces."""
+    with sf.SoundFile(path) as file:
+        # The scratch track is only the room; the decoder fills it interleaved.
+        room = track((file.channels, file.frames))
+        decoded = file.read(out=room.reshape(file.frames, file.channels))
+    release(room)
+    return decoded.T
 
 
 def _as_int32(block: np.ndarray) -> np.ndarray:
@@ -150,7 +168,9 @@ def _as_int32(block: np.ndarray) -> np.ndarray:
 
 
 def _sample_peak_db(audio: np.ndarray) -> float:
-    peak = max(float(np.max(audio)), -float(np.min(audio)))  # no copy of the track as np.abs
+    from audiogen.mix.dynamics import peak_of
+
+    peak = peak_of(audio)
     return 20.0 * math.log10(peak) if peak > 0.0 else -math.inf
 
 

@@ -24,7 +24,6 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import soundfile as sf
 
 from audiogen.audiofiles import LOSSLESS, Measured, write_audio, write_measured
@@ -218,10 +217,9 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
 def stems_over_full_scale(beat: Beat) -> bool:
     """Whether a stem peaks over 0 dBFS: stems sum to the master before its limiter, so a beat
     limited hard has stems louder than the master."""
-    return any(
-        max(float(np.max(audio)), -float(np.min(audio))) >= 1.0  # no copy as np.abs makes
-        for audio in beat.stems.values()
-    )
+    from audiogen.mix.dynamics import peak_of
+
+    return any(peak_of(audio) >= 1.0 for audio in beat.stems.values())
 
 
 def _write_all(beat: Beat, folder: Path) -> None:

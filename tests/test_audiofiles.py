@@ -51,3 +51,25 @@ def test_a_24_bit_wav_rounds_every_sample_as_libsndfile_does(tmp_path) -> None:
     written = write_audio(tmp_path / "ints.wav", audio, SR, "wav")
     sf.write(tmp_path / "floats.wav", audio.T, SR, subtype="PCM_24")
     assert written.read_bytes() == (tmp_path / "floats.wav").read_bytes()
+
+
+def test_an_mp3_master_measured_through_scratch_files_is_measured_alike(tmp_path, monkeypatch):
+    # A long master's MP3 is decoded (and, past its ceiling, limited and encoded again) into
+    # scratch files a block at a time: the same file and the same measurements.
+    import audiogen.scratch
+    from audiogen.audiofiles import write_measured
+    from audiogen.mix import integrated_lufs
+
+    rng = np.random.default_rng(3)
+    master = (0.6 * rng.standard_normal((2, 3 * SR))).astype(np.float32)
+    master = np.clip(master, -0.85, 0.85)  # hot: the encode overshoots a -1 dBTP ceiling
+    in_memory = write_measured(tmp_path / "a.mp3", master, SR, "mp3", ceiling_dbtp=-1.0)
+    monkeypatch.setattr(audiogen.scratch, "RESIDENT_SAMPLES", 0)
+    scratch = write_measured(tmp_path / "b.mp3", master, SR, "mp3", ceiling_dbtp=-1.0)
+    assert in_memory.headroom_db > 0.0  # it was limited and encoded again
+    assert scratch == in_memory
+    assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
+    # Measured on the file as any reader decodes it whole (libsndfile's MP3 decoder gives
+    # other samples when read in pieces).
+    decoded, _ = sf.read(tmp_path / "b.mp3", dtype="float32", always_2d=True)
+    assert scratch.integrated_lufs == integrated_lufs(decoded.T, SR)

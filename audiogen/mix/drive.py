@@ -13,16 +13,17 @@ that the final limiter gets.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from audiogen.mix.chains import DriveSpec
-from audiogen.mix.dynamics import loud_hit_peak, peak_of, sum_of
+from audiogen.mix.dynamics import loud_hit_peak, peak_of, sum_of, window_peaks
 from audiogen.mix.limiter import limiter_gain
 from audiogen.mix.meter import frames_lufs
+from audiogen.scratch import blocks, release, track
 
 if TYPE_CHECKING:
     from audiogen.score import DrumScore
@@ -136,7 +137,7 @@ def drive_stems(
     envelope = _peaks(total)
     threshold = loud_hit_peak(envelope, sample_rate) * 10.0 ** (spec.parallel_threshold_db / 20.0)
     squeezed = limiter_gain(envelope, threshold, sample_rate, dtype=np.float32)
-    del envelope
+    del envelope  # (each whole-track array here is a scratch file for a long beat)
     # Punch is judged where a drummer hears it: on the kick's and the snare's loud hits.
     if punch is None:
         punchy_groups = [g for g in PUNCH_GROUPS if g in stems] or list(stems)
@@ -147,29 +148,29 @@ def drive_stems(
     hits, crest_before = punch.starts, punch.dry_db
     candidates = _Candidates(stems, spec)
 
-    def drive(amount: float) -> tuple[np.ndarray, dict[str, _Bent], float]:
+    def drive(amount: float) -> tuple[np.ndarray, dict[str, _Clip], float]:
         """For an amount from 0 (none) to 2 (all; past it the sum is clipped, see
-        `_clip_bus`): the shared gain; per clipped stem, the samples the clipper may bend,
-        before and after it; and the loudest driven stem's peak."""
+        `_clip_bus`): the shared gain; per clipped stem, the samples the clipper may bend
+        and its level; and the loudest driven stem's peak."""
         lift_db = min(amount, 1.0) * spec.parallel_db
         gain = _parallel_gain(squeezed, lift_db)
         depth_db = min(max(0.0, amount - 1.0), 1.0) * spec.clip_db
-        top, changes = 0.0, {}
+        top, clips = 0.0, {}
         for group, loud in candidates.loud.items():
             # The stem's driven peak lies among its loud samples, since the gain is at most 1.
-            peak = float(np.max(np.abs(stems[group][:, loud] * gain[loud])))
+            peak = max((float(np.max(np.abs(plain))) for _, plain in
+                        _driven(stems[group], gain, loud)), default=0.0)  # fmt: skip
             if depth_db > 0.0 and group in candidates.clipped:
                 level = peak * 10.0 ** (-depth_db / 20.0)
                 index = candidates.over(group, level * 10.0 ** (-_KNEE_DB / 20.0))
-                plain = stems[group][:, index] * gain[index]
-                bent = _bend(plain, level)
-                changes[group] = (index, plain, bent)
-                peak = float(np.max(np.abs(bent)))
+                clips[group] = index, level
+                peak = max((float(np.max(np.abs(_bend(plain, level)))) for _, plain in
+                            _driven(stems[group], gain, index)), default=0.0)  # fmt: skip
             top = max(top, peak)
-        return gain, changes, top
+        return gain, clips, top
 
     points: dict[float, _Point] = {}
-    last: list[tuple[float, tuple[np.ndarray, dict[str, _Bent], float]]] = []  # kept to apply
+    last: list[tuple[float, tuple[np.ndarray, dict[str, _Clip], float]]] = []  # kept to apply
 
     def measure(amount: float) -> _Point:
         """How far ``amount`` leaves the sum over its targets and the hits over their budget."""
@@ -177,11 +178,17 @@ def drive_stems(
             if amount == 0.0:
                 bus, loud_db, stem_db = total, loudness, loudest_stem_db
             else:
-                gain, changes, top = drive(amount)
-                last[:] = [(amount, (gain, changes, top))]
-                bus = total * gain
-                for index, plain, bent in changes.values():
-                    bus[:, index] += bent - plain
+                gain, clips, top = drive(amount)
+                last[:] = [(amount, (gain, clips, top))]
+                bus = track(total.shape)
+                for part in blocks(bus.shape[-1]):
+                    np.multiply(total[:, part], gain[part], out=bus[:, part])
+                    release(total, gain, bus)
+                # Each clipped stem's change, where the clipper bends it.
+                for group, (index, level) in clips.items():
+                    for where, plain in _driven(stems[group], gain, index):
+                        bus[:, where] += _bend(plain, level) - plain
+                        release(bus)
                 if amount > 2.0:
                     _clip_bus(bus, (amount - 2.0) * spec.bus_clip_db)
                 # Past 2 the stems are only turned down, so ``top`` bounds them from above.
@@ -209,20 +216,32 @@ def drive_stems(
         deepest = 3.0 if spec.bus_clip_db > 0.0 else 2.0
         amount = _least(lambda a: measure(a).over_db - must_reach_db, amount, deepest)
     after = measure(amount).plr_db
-    gain, changes, _ = last[0][1] if last and last[0][0] == amount else drive(amount)
+    gain, clips, _ = last[0][1] if last and last[0][0] == amount else drive(amount)
     last.clear()
     for group, stereo in stems.items():
-        stereo *= gain
-        if group in changes:
-            index, _, bent = changes[group]
-            stereo[:, index] = bent
+        # The clipper bends the stem as driven: each block's bent samples, made before the
+        # block is driven in place.
+        index, level = clips.get(group, (np.zeros(0, dtype=np.int32), 0.0))
+        bent = _driven(stereo, gain, index)
+        upcoming = next(bent, None)
+        for part in blocks(stereo.shape[-1]):
+            changes = []
+            while upcoming is not None and upcoming[0][0] < part.stop:
+                changes.append((upcoming[0], _bend(upcoming[1], level)))
+                upcoming = next(bent, None)
+            stereo[:, part] *= gain[part]
+            for where, values in changes:
+                stereo[:, where] = values
+            release(stereo, gain)
     bus_clip_db = max(0.0, amount - 2.0) * spec.bus_clip_db
     if bus_clip_db > 0.0:
         # One gain per sample and channel, shared by every stem: they still add up to the
         # clipped sum.
-        where, bend = _clip_bus(sum_of(stems.values()), bus_clip_db)
+        bends = _clip_bus(sum_of(stems.values()), bus_clip_db)
         for stereo in stems.values():
-            stereo[where] *= bend
+            for bent_at, bend in bends:
+                stereo[bent_at] *= bend
+                release(stereo)
     return DriveReport(
         parallel_db=min(amount, 1.0) * spec.parallel_db,
         clip_db=min(max(0.0, amount - 1.0), 1.0) * spec.clip_db,
@@ -232,24 +251,46 @@ def drive_stems(
     )
 
 
-def _clip_bus(bus: np.ndarray, depth_db: float) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """Soft-clip a stereo sum, in place, ``depth_db`` under its peak (as `soft_clip`).
+def _clip_bus(
+    bus: np.ndarray, depth_db: float
+) -> list[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]:
+    """Soft-clip a stereo sum, in place, ``depth_db`` under its peak (as `soft_clip`), a block
+    at a time.
 
     Returns:
-        Where it bent (channel and sample indices) and, there, the bent values over the
-        sum's: the gain that bends it.
+        Block by block, where it bent (channel and sample indices) and, there, the bent
+        values over the sum's: the gain that bends it.
     """
     level = peak_of(bus) * 10.0 ** (-depth_db / 20.0)
     knee = np.float32(level * 10.0 ** (-_KNEE_DB / 20.0))
-    where = np.nonzero((bus > knee) | (bus < -knee))  # |bus| > knee, without a copy of |bus|
-    plain = bus[where]
-    bent = _bend(plain, level)
-    bus[where] = bent
-    return where, bent / plain
+    bends = []
+    for part in blocks(bus.shape[-1]):
+        block = bus[:, part]
+        where = np.nonzero((block > knee) | (block < -knee))  # |bus| > knee, without |bus|
+        if where[0].size:
+            plain = block[where]
+            bent = _bend(plain, level)
+            block[where] = bent
+            bends.append(((where[0], where[1] + part.start), bent / plain))
+        release(bus)
+    return bends
 
 
-# A clipped stem's samples that the clipper may bend, before and after it.
-_Bent = tuple[np.ndarray, np.ndarray, np.ndarray]
+# A clipped stem's samples that the clipper may bend, and the level it clips them to.
+_Clip = tuple[np.ndarray, float]
+
+
+def _driven(
+    stereo: np.ndarray, gain: np.ndarray, index: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A stem times the gain at sorted sample indices, a block of the track at a time: the
+    indices in each block that holds some, and ``stereo[:, those] * gain[those]``."""
+    for part in blocks(stereo.shape[-1]):
+        first, last = np.searchsorted(index, [part.start, part.stop])
+        if first < last:
+            where = index[first:last]
+            yield where, stereo[:, where] * gain[where]
+            release(stereo, gain)
 
 
 @dataclass(frozen=True)
@@ -315,21 +356,33 @@ class _Candidates:
         reach = 10.0 ** (-(spec.parallel_db + spec.clip_db + _KNEE_DB + _SPARE_DB) / 20.0)
         for group, stereo in stems.items():
             peaks = _peaks(stereo)
-            top = float(peaks.max())
+            top = peak_of(peaks)
             if top <= 0.0:  # a silent stem has nothing to clip or to peak
                 continue
-            # Sample indices as int32 (a track is far under 2**31 samples): half the memory.
-            self.loud[group] = np.flatnonzero(
-                peaks >= top * 10.0 ** (-(spec.parallel_db + _SPARE_DB) / 20.0)
-            ).astype(np.int32)
+            self.loud[group] = _at_least(
+                peaks, top * 10.0 ** (-(spec.parallel_db + _SPARE_DB) / 20.0)
+            )
             if group in spec.clip_groups:
-                near = np.flatnonzero(peaks > top * reach).astype(np.int32)
+                near = _at_least(peaks, top * reach, strictly=True)
                 self.clipped[group] = near, peaks[near]
+                release(peaks)
 
     def over(self, group: str, level: float) -> np.ndarray:
         """The clipped stem's samples that peak over ``level``."""
         index, peaks = self.clipped[group]
         return index[peaks > np.float32(level)]
+
+
+def _at_least(peaks: np.ndarray, level: float, strictly: bool = False) -> np.ndarray:
+    """Where ``peaks`` reach ``level`` (pass it, with ``strictly``), a block at a time, as
+    int32 sample indices (a track is far under 2**31 samples: half the memory)."""
+    found = []
+    for part in blocks(peaks.size):
+        block = peaks[part]
+        above = block > level if strictly else block >= level
+        found.append(np.flatnonzero(above).astype(np.int32) + np.int32(part.start))
+        release(peaks)
+    return np.concatenate(found)
 
 
 def soft_clip(stereo: np.ndarray, depth_db: float) -> np.ndarray:
@@ -362,10 +415,18 @@ def _loud_hits(envelope: np.ndarray, sample_rate: int) -> np.ndarray:
     count = envelope.size // block
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    blocks = envelope[: count * block].reshape(count, block)
-    peaks = blocks.max(axis=1)
+    peaks = window_peaks(envelope, block)
     loud = np.flatnonzero(peaks >= loud_hit_peak(envelope, sample_rate) * 10.0 ** (-12 / 20))
-    starts = loud * block + blocks[loud].argmax(axis=1) - round(0.002 * sample_rate)
+    # Where in its block each loud peak lies, a stretch of blocks at a time.
+    within = np.empty(loud.size, dtype=np.int64)
+    per = max(1, _PEAK_BLOCK // block)
+    for first in range(0, count, per):
+        last = min(count, first + per)
+        chosen = slice(*np.searchsorted(loud, [first, last]))
+        stretch = envelope[first * block : last * block].reshape(-1, block)
+        within[chosen] = stretch[loud[chosen] - first].argmax(axis=1)
+        release(envelope)
+    starts = loud * block + within - round(0.002 * sample_rate)
     return np.clip(starts, 0, max(0, envelope.size - block))
 
 
@@ -382,6 +443,7 @@ def _crests_db(bus: np.ndarray, starts: np.ndarray, sample_rate: int) -> np.ndar
         power = np.square(bus[0, index], dtype=np.float64)  # (hits, n)
         for channel in bus[1:]:
             power += np.square(channel[index], dtype=np.float64)
+        release(bus)
         peak = power.max(axis=1)
         mean = np.maximum(power.mean(axis=1), 1e-30)
         crests[first : first + _CREST_HITS] = 10.0 * np.log10(np.maximum(peak, 1e-30) / mean)
@@ -392,9 +454,13 @@ def _parallel_gain(squeezed: np.ndarray, lift_db: float) -> np.ndarray:
     """Dry plus a compressed copy, as one per-sample gain: where the copy is not compressed
     (between hits) the sum is ``lift_db`` louder than the dry; on the peaks, barely louder."""
     mix = 10.0 ** (lift_db / 20.0) - 1.0  # the compressed copy's level against the dry
-    gain = squeezed * np.float32(mix)
-    gain += np.float32(1.0)
-    gain /= np.float32(1.0 + mix)
+    gain = track(squeezed.shape)
+    for part in blocks(squeezed.size):
+        block = gain[part]
+        np.multiply(squeezed[part], np.float32(mix), out=block)
+        block += np.float32(1.0)
+        block /= np.float32(1.0 + mix)
+        release(squeezed, gain)
     return gain
 
 
@@ -408,8 +474,8 @@ def _plr_db(peak: float, loudness: float) -> float:
 def _peaks(stereo: np.ndarray) -> np.ndarray:
     """Per sample, the largest magnitude over the channels, ``(n,)``; made a block at a time,
     so that no ``|stereo|`` of the whole track is made beside it."""
-    peaks = np.empty(stereo.shape[-1], dtype=stereo.dtype)
-    for start in range(0, peaks.size, _PEAK_BLOCK):
-        block = stereo[:, start : start + _PEAK_BLOCK]
-        np.max(np.abs(block), axis=0, out=peaks[start : start + _PEAK_BLOCK])
+    peaks = track((stereo.shape[-1],), stereo.dtype.type)
+    for part in blocks(peaks.size, _PEAK_BLOCK):
+        np.max(np.abs(stereo[:, part]), axis=0, out=peaks[part])
+        release(stereo, peaks)
     return peaks

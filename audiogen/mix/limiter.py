@@ -11,6 +11,7 @@ import numpy as np
 from audiogen.errors import MixError
 from audiogen.mix.meter import as_channels, true_peak_envelope
 from audiogen.mix.targets import DEFAULT_CEILING_DBTP
+from audiogen.scratch import blocks, release, track
 
 # The limiter aims this far under the ceiling: true-peak meters with other interpolation filters
 # read hot, noisy material a few hundredths of a dB higher than ours.
@@ -71,18 +72,52 @@ def limiter_gain(
     """
     half = max(1, round(lookahead_ms * sample_rate / 1000.0))
     rate_db = 6.0 / (release_ms * sample_rate / 1000.0)  # release, in dB per sample
-    gain = np.ones(envelope.size, dtype=dtype)
-    over = np.flatnonzero(envelope > np.float64(ceiling))  # compared in float64, not float32
-    if over.size == 0:
-        return gain
-    depth_db = 20.0 * np.log10(envelope[over].astype(np.float64) / ceiling)
-    starts = over - 4 * half - 2
-    reach = np.maximum.accumulate(over + 4 * half + 2 + np.ceil(depth_db / rate_db).astype(int))
-    new = np.flatnonzero(starts[1:] > reach[:-1]) + 1
-    for first, last in zip(np.r_[0, new], np.r_[new - 1, over.size - 1], strict=True):
-        lo, hi = max(0, int(starts[first])), min(envelope.size, int(reach[last]) + 1)
-        gain[lo:hi] = _limiter_stretch(envelope[lo:hi], ceiling, half, rate_db)
+    gain = track((envelope.size,), dtype)  # (a scratch file for a long beat)
+    for part in blocks(envelope.size):
+        gain[part] = 1.0
+        release(gain)
+    # The samples over the ceiling are found a block at a time, and each stretch is worked
+    # out once the next one begins (or the envelope ends): where a stretch ends is the
+    # farthest any of its samples' release reaches.
+    start: int | None = None  # where the open stretch begins
+    farthest = 0  # and how far its samples' release reaches so far
+    for part in blocks(envelope.size):
+        over = np.flatnonzero(envelope[part] > np.float64(ceiling))  # compared in float64
+        if over.size == 0:
+            continue
+        over += part.start
+        depth_db = 20.0 * np.log10(envelope[over].astype(np.float64) / ceiling)
+        starts = over - 4 * half - 2
+        ends = over + 4 * half + 2 + np.ceil(depth_db / rate_db).astype(int)
+        if start is not None:
+            np.maximum(ends, farthest, out=ends)
+        reach = np.maximum.accumulate(ends)
+        # A sample begins a stretch where it starts past every earlier sample's reach.
+        before = np.r_[starts[0] - 1 if start is None else farthest, reach[:-1]]
+        for first in np.flatnonzero(starts > before):
+            if start is not None:
+                _fill_stretch(gain, envelope, start, int(before[first]), ceiling, half, rate_db)
+            start = int(starts[first])
+        farthest = int(reach[-1])
+        release(envelope)
+    if start is not None:
+        _fill_stretch(gain, envelope, start, farthest, ceiling, half, rate_db)
     return gain
+
+
+def _fill_stretch(
+    gain: np.ndarray,
+    envelope: np.ndarray,
+    start: int,
+    reach: int,
+    ceiling: float,
+    half: int,
+    rate_db: float,
+) -> None:
+    """The limiter's gain over the stretch from ``start`` to ``reach`` (inclusive)."""
+    lo, hi = max(0, start), min(envelope.size, reach + 1)
+    gain[lo:hi] = _limiter_stretch(envelope[lo:hi], ceiling, half, rate_db)
+    release(gain, envelope)
 
 
 def _limiter_stretch(envelope: np.ndarray, ceiling: float, half: int, rate_db: float) -> np.ndarray:
@@ -108,13 +143,20 @@ def _limiter_stretch(envelope: np.ndarray, ceiling: float, half: int, rate_db: f
 
 
 def apply_gain(frames: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """``frames * gain`` worked out in float64 and stored as float32, with no float64 copy."""
-    out = np.empty(frames.shape, dtype=np.float32)
-    np.multiply(frames, gain, out=out, dtype=np.float64, casting="unsafe")
+    """``frames * gain`` (``(channels, n)`` by ``(n,)``) worked out in float64 and stored as
+    float32, a block at a time, with no float64 copy (a long one in a scratch file)."""
+    out = track(frames.shape)
+    for part in blocks(frames.shape[-1]):
+        np.multiply(frames[:, part], gain[part], out=out[:, part], dtype=np.float64,
+                    casting="unsafe")  # fmt: skip
+        release(frames, gain, out)
     return out
 
 
 def reduction_db(gain: np.ndarray) -> float:
     """The deepest gain reduction of a per-sample gain, in dB as a positive number (0 for none)."""
-    smallest = float(np.min(gain)) if gain.size else 1.0
+    smallest = 1.0
+    for part in blocks(gain.size):
+        smallest = min(smallest, float(np.min(gain[part])))
+        release(gain)
     return max(0.0, -20.0 * math.log10(smallest))

@@ -12,6 +12,7 @@ from typing import TypeVar
 import numpy as np
 
 from audiogen.errors import MixError
+from audiogen.scratch import release, track
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -67,7 +68,10 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
     oversampler = _Oversampler(frames, sample_rate)
     step = _BLOCK_SAMPLES - oversampler.reach
     # Each block's sample peak, read a block at a time (no copy of the whole signal).
-    block_peaks = [np.max(np.abs(frames[:, start : start + step])) for start in oversampler.starts]
+    block_peaks = []
+    for start in oversampler.starts:
+        block_peaks.append(np.max(np.abs(frames[:, start : start + step])))
+        release(frames)
     sample_peak = float(max(block_peaks))
     if sample_peak <= 0.0 or oversampler.factor == 1:
         return 20.0 * math.log10(sample_peak) if sample_peak > 0.0 else -math.inf
@@ -90,11 +94,12 @@ def true_peak_envelope(frames: np.ndarray, sample_rate: int) -> np.ndarray:
         ``(samples,)`` float32.
     """
     oversampler = _Oversampler(frames, sample_rate)
-    envelope = np.empty(frames.shape[1], dtype=np.float32)
+    envelope = track((frames.shape[1],))  # (a scratch file for a long beat)
 
     def fill(start: int) -> None:
         block = oversampler.envelope(start)
         envelope[start : start + block.size] = block
+        release(envelope)
 
     _map_threads(fill, oversampler.starts)
     return envelope
@@ -141,6 +146,7 @@ class _Oversampler:
         stop = min(n, start + _BLOCK_SAMPLES - self.reach)
         block = np.max(np.abs(self.frames[:, start:stop]), axis=0).astype(np.float32, copy=False)
         if self.factor == 1:
+            release(self.frames)
             return block
         delay = _FIR_TAPS_PER_PHASE // 2  # in input samples; the FIR is linear-phase
         offset = start + delay - self.reach  # the input sample at frame[:, 0]
@@ -151,6 +157,7 @@ class _Oversampler:
         between = scipy.fft.irfft(spectrum * self.kernel_spectra, n=_BLOCK_SAMPLES, axis=-1)
         between = between[..., self.reach : self.reach + stop - start]
         np.maximum(block, np.max(np.abs(between), axis=(0, 1)), out=block)
+        release(self.frames)
         return block
 
 
@@ -209,6 +216,7 @@ def _block_powers(
             chunk = channel[start:stop].astype(np.float64)
             if gain is not None:
                 chunk *= gain[start:stop]
+            release(channel, gain)
             weighted, state = sosfilt(sos, chunk, zi=state)
             np.square(weighted, out=weighted)
             cuts = np.concatenate([[start], edges[(edges > start) & (edges < stop)]])

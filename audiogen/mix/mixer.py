@@ -30,11 +30,12 @@ from audiogen.mix.chains import (
     stem_spec,
 )
 from audiogen.mix.drive import FINAL_AIM_DB, Punch, drive_stems
-from audiogen.mix.dynamics import compressor_gain, peak_of, sum_of
+from audiogen.mix.dynamics import all_finite, compressor_gain, peak_of, scale, sum_of
 from audiogen.mix.limiter import LIMITER_MARGIN_DB, limit_true_peak
 from audiogen.mix.meter import integrated_lufs
 from audiogen.mix.normalization import FINAL_LIMITING_DB, LoudnessReport, normalize
 from audiogen.mix.targets import DEFAULT_CEILING_DBTP
+from audiogen.scratch import blocks, release, track
 
 if TYPE_CHECKING:
     from audiogen.score import DrumScore
@@ -78,6 +79,8 @@ class MixResult:
             applied, and the shared room's return as ``ROOM_STEM`` when the preset sends to
             it; their sum is the master before the limiter.
         mix: the master ``(2, n)`` float32, at the loudness target under the ceiling.
+            A long beat's stems and master are `np.memmap` arrays of scratch files (see
+            `audiogen.scratch`): read them a block at a time to keep them out of memory.
         sample_rate: in Hz.
         loudness: what normalisation measured and did.
         preset: name of the mix preset used.
@@ -159,7 +162,7 @@ def mix_stems(
         for group in list(monos):
             processed[group], send = futures[group].result()
             if send is not None:
-                sent = send if sent is None else np.add(sent, send, out=sent)
+                sent = send if sent is None else _add(sent, send)
             del futures[group], send
             if release_stems:
                 del monos[group]
@@ -176,15 +179,18 @@ def mix_stems(
             "the beat is silent (below -70 LUFS after mixing), so it cannot be normalised; "
             "check the stem levels"
         )
-    bus *= 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0)
+    scale(bus, 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0))
     shared_gain = compressor_gain(bus, sample_rate, chosen.glue)
     del bus
     if fade_in_s > 0.0 or fade_out_s > 0.0:
-        shared_gain *= fade_curve(shared_gain.size, sample_rate, fade_in_s, fade_out_s)
-    shared_gain *= 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0)
+        # The curve is 1 between the fades: only its ends are made and applied.
+        fade_in, fade_out = _fade_ends(shared_gain.size, sample_rate, fade_in_s, fade_out_s)
+        shared_gain[: fade_in.size] *= fade_in
+        shared_gain[shared_gain.size - fade_out.size :] *= fade_out
+    scale(shared_gain, 10.0 ** ((BUS_LUFS - bus_lufs) / 20.0))
     # The stems are scaled in place: a minute of stereo is 23 MB.
     for stereo in processed.values():
-        stereo *= shared_gain
+        scale(stereo, shared_gain)
     del shared_gain
     # What the target and the ceiling leave for the loud hits' peak over the loudness, less
     # what the final limiter is meant to take.
@@ -224,7 +230,7 @@ def mix_stems(
     report = dataclasses.replace(report, drive=drive)
     master_gain = 10.0 ** (report.gain_db / 20.0)
     for stereo in processed.values():
-        stereo *= master_gain
+        scale(stereo, master_gain)
         _hold_under_ceiling(stereo, sample_rate)
     return MixResult(
         stems=processed,
@@ -249,6 +255,17 @@ def fade_curve(n: int, sample_rate: int, fade_in_s: float, fade_out_s: float) ->
     Raises:
         MixError: for negative fades, or fades that together last longer than the audio.
     """
+    fade_in, fade_out = _fade_ends(n, sample_rate, fade_in_s, fade_out_s)
+    curve = np.ones(n, dtype=np.float32)
+    curve[: fade_in.size] = fade_in
+    curve[n - fade_out.size :] = fade_out
+    return curve
+
+
+def _fade_ends(
+    n: int, sample_rate: int, fade_in_s: float, fade_out_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fade curve's first and last stretches (float32), where it is not 1."""
     if not (fade_in_s >= 0.0 and fade_out_s >= 0.0):
         raise MixError(f"fades must be 0 s or longer, got {fade_in_s} s and {fade_out_s} s")
     fade_in = round(fade_in_s * sample_rate)
@@ -258,12 +275,9 @@ def fade_curve(n: int, sample_rate: int, fade_in_s: float, fade_out_s: float) ->
             f"fades of {fade_in_s:g} s in and {fade_out_s:g} s out do not fit in "
             f"{n / sample_rate:.1f} s of audio: shorten them or render more bars"
         )
-    curve = np.ones(n, dtype=np.float32)
-    if fade_in:
-        curve[:fade_in] = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade_in) / fade_in)
-    if fade_out:
-        curve[n - fade_out :] = 0.5 + 0.5 * np.cos(np.pi * np.arange(1, fade_out + 1) / fade_out)
-    return curve
+    rising = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade_in) / max(fade_in, 1))
+    falling = 0.5 + 0.5 * np.cos(np.pi * np.arange(1, fade_out + 1) / max(fade_out, 1))
+    return rising.astype(np.float32), falling.astype(np.float32)
 
 
 def pan_stereo(mono: np.ndarray, pan: float) -> np.ndarray:
@@ -285,35 +299,45 @@ def _process_stem(
     mono: np.ndarray, preset: MixPreset, group: str, sample_rate: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One stem through its chain, the master EQ and pan: ``(2, n)`` float32, and what it sends
-    to the room (mono, or None)."""
+    to the room (mono, or None). Both passes go a block at a time, the plugins' state carried
+    over (which pedalboard makes sample-exact), so a long stem is never copied whole."""
     peak = peak_of(mono)
+    n = mono.size
     if peak < _SILENCE:
-        return np.zeros((2, mono.size), dtype=np.float32), None
+        return track((2, n)), None
     spec: StemSpec = stem_spec(preset, group)
     drive = 10.0 ** (STEM_DRIVE_DBFS / 20.0) / peak
-    driven = mono * drive  # float32, as pedalboard takes it
-    energy_in = _energy(driven)
-    treated = build_chain(spec.chain)(driven[np.newaxis, :], sample_rate)[0]
-    del driven
+    chain = build_chain(spec.chain)
+    treated = track((n,))
+    energy_in = energy_out = 0.0
+    for part in blocks(n, _BLOCK_SAMPLES):
+        driven = mono[part] * drive  # float32, as pedalboard takes it
+        release(mono)
+        energy_in += _energy(driven)
+        treated[part] = chain(driven[np.newaxis, :], sample_rate, reset=part.start == 0)[0]
+        energy_out += _energy(treated[part])
+        release(treated)
     # Hand the stem back with the energy it came in with, moved only by the preset's level.
-    energy_out = _energy(treated)
-    scale = math.sqrt(energy_in / energy_out) if energy_out > 0.0 else 1.0
-    scale *= 10.0 ** (spec.level_db / 20.0) / drive
-    np.multiply(treated, scale, out=treated, dtype=np.float64, casting="unsafe")
+    makeup = math.sqrt(energy_in / energy_out) if energy_out > 0.0 else 1.0
+    makeup *= 10.0 ** (spec.level_db / 20.0) / drive
     # The master EQ is linear and alike on both sides, so it commutes with pan and room:
     # running it once on the mono stem equals running it on the stereo stem and its return.
     master_eq = build_chain(preset.master_eq, linear_only=True)
-    voiced = master_eq(treated[np.newaxis, :], sample_rate)[0]
-    del treated
-    stereo = pan_stereo(voiced, spec.pan)
-    if not np.all(np.isfinite(stereo)):
-        raise MixError(
-            f"mix preset {preset.name!r} turned the {group} stem into NaN or infinite samples"
-        )
-    if spec.send_db == -math.inf:
-        return stereo, None
-    voiced *= np.float32(10.0 ** (spec.send_db / 20.0))
-    return stereo, voiced
+    stereo = track((2, n))
+    sent = None if spec.send_db == -math.inf else track((n,))
+    for part in blocks(n, _BLOCK_SAMPLES):
+        scaled = np.empty(part.stop - part.start, dtype=np.float32)
+        np.multiply(treated[part], makeup, out=scaled, dtype=np.float64, casting="unsafe")
+        voiced = master_eq(scaled[np.newaxis, :], sample_rate, reset=part.start == 0)[0]
+        stereo[:, part] = pan_stereo(voiced, spec.pan)
+        if not np.all(np.isfinite(stereo[:, part])):
+            raise MixError(
+                f"mix preset {preset.name!r} turned the {group} stem into NaN or infinite samples"
+            )
+        if sent is not None:
+            np.multiply(voiced, np.float32(10.0 ** (spec.send_db / 20.0)), out=sent[part])
+        release(treated, stereo, sent)
+    return stereo, sent
 
 
 def _room_return(sent: npt.NDArray[np.float32], room: RoomSpec, sample_rate: int) -> np.ndarray:
@@ -324,10 +348,11 @@ def _room_return(sent: npt.NDArray[np.float32], room: RoomSpec, sample_rate: int
     made; nothing comes back before the first sent sample, so the reverb starts there.
     """
     n = sent.size
-    stereo = np.zeros((2, n), dtype=np.float32)
+    stereo = track((2, n))
     first = None
     for begin in range(0, n, _BLOCK_SAMPLES):
         nonzero = np.flatnonzero(sent[begin : begin + _BLOCK_SAMPLES])
+        release(sent)
         if nonzero.size:
             first = begin + int(nonzero[0])
             break
@@ -341,7 +366,16 @@ def _room_return(sent: npt.NDArray[np.float32], room: RoomSpec, sample_rate: int
         filtered = filters(part[np.newaxis, :], sample_rate, reset=begin == 0)[0]
         returned = reverb(np.stack([filtered, filtered]), sample_rate, reset=begin == 0)
         stereo[:, start + begin : start + stop] += returned
+        release(sent, stereo)
     return stereo
+
+
+def _add(total: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """``total += more``, a block at a time."""
+    for part in blocks(total.shape[-1], _BLOCK_SAMPLES):
+        np.add(total[..., part], more[..., part], out=total[..., part])
+        release(total, more)
+    return total
 
 
 def _chain_length(preset: MixPreset, group: str) -> int:
@@ -383,7 +417,7 @@ def _checked_stems(stems: Mapping[str, np.ndarray], sample_rate: int) -> dict[st
             raise MixError(
                 f"the {group} stem must be a non-empty mono array (samples,), got {mono.shape}"
             )
-        if not np.all(np.isfinite(mono)):
+        if not all_finite(mono):
             raise MixError(f"the {group} stem contains NaN or infinite samples")
         checked[group] = mono
     lengths = {group: mono.size for group, mono in checked.items()}

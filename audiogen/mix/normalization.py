@@ -11,7 +11,7 @@ import numpy as np
 
 from audiogen.errors import MixError
 from audiogen.mix.drive import DriveReport
-from audiogen.mix.dynamics import loud_hit_peak
+from audiogen.mix.dynamics import all_finite, loud_hit_peak, peak_of, scale
 from audiogen.mix.limiter import LIMITER_MARGIN_DB, apply_gain, limiter_gain, reduction_db
 from audiogen.mix.meter import (
     ABSOLUTE_GATE_LUFS,
@@ -105,7 +105,7 @@ def normalize(
     if not (math.isfinite(target_lufs) and math.isfinite(ceiling_dbtp)):
         raise MixError("the loudness target and the true-peak ceiling must be finite numbers")
     frames = as_channels(audio)
-    if not np.all(np.isfinite(frames)):
+    if not all_finite(frames):
         raise MixError("the mix contains NaN or infinite samples, so it cannot be normalised")
     loudness = frames_lufs(frames, sample_rate)
     if loudness == -math.inf:
@@ -116,7 +116,7 @@ def normalize(
         )
     envelope = true_peak_envelope(frames, sample_rate)
     ceiling_db = ceiling_dbtp - LIMITER_MARGIN_DB
-    loudest_db = 20.0 * math.log10(float(np.max(envelope)))
+    loudest_db = 20.0 * math.log10(peak_of(envelope))
     aim = target_lufs
     reached = _reach(frames, envelope, sample_rate, loudness, aim, ceiling_db,
                      min(ceiling_db + max_limiting_db - loudest_db, max_gain_db))  # fmt: skip
@@ -136,7 +136,7 @@ def normalize(
     while peak_dbtp > ceiling_dbtp:
         # True peak scales exactly with a static gain; the extra 0.005 dB absorbs float32 rounding.
         trim_db = ceiling_dbtp - peak_dbtp - 0.005
-        result *= 10.0 ** (trim_db / 20.0)
+        scale(result, 10.0 ** (trim_db / 20.0))
         gain_db += trim_db
         loudness = integrated_lufs(result, sample_rate)
         peak_dbtp = true_peak_dbtp(result, sample_rate)
@@ -190,7 +190,7 @@ def _reach(
         gain = None  # let the last round's gain go before the next is made
         gain = limiter_gain(envelope, ceiling / static, sample_rate)  # holds envelope * static
         limiting_db = reduction_db(gain)
-        gain *= static
+        scale(gain, static)
         # Measured on the limited audio itself, a block at a time: the limiter's gain varies
         # in time, so the loudness of the unlimited audio cannot simply be shifted.
         loudness = frames_lufs(frames, sample_rate, gain)

@@ -21,6 +21,7 @@ from audiogen.kits import VELOCITY_RANGE_DB, Kit, Layer
 from audiogen.kits.cache import read_mono
 from audiogen.renderers.result import RenderResult
 from audiogen.score import DrumScore, Hit
+from audiogen.scratch import release, track
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ CHOKE_FADE_MS = 8.0  # a hand on the cymbal damps it in a few ms, not instantly
 # rounded as computed, float error put such hits (every other 16th note at 200 bpm and 44.1 kHz)
 # on either side by their place in the song, so a bar repeated later did not repeat to the sample.
 TIE_SAMPLES = 1e-6
+_VOICES_PER_RELEASE = 256  # a long beat's stems hand their pages back this often
 
 
 @dataclass(frozen=True)
@@ -186,9 +188,9 @@ class Sampler:
         length = max(nominal, min(ring, nominal + round(MAX_TAIL_S * sr)))
         stems: dict[str, np.ndarray] = {}
         fade = max(1, round(CHOKE_FADE_MS * sr / 1000))
-        for group, start, path, cents, gain, choke_at in voices:
+        for count, (group, start, path, cents, gain, choke_at) in enumerate(voices, 1):
             if group not in stems:  # (setdefault would make a whole-track array per hit)
-                stems[group] = np.zeros(length, dtype=np.float32)
+                stems[group] = track((length,))  # a long beat's in a scratch file
             stem = stems[group]
             sample = self._load(path)
             end = min(length, start + _repitched_length(len(sample), cents))
@@ -200,6 +202,9 @@ class Sampler:
             if choked:
                 piece[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
             stem[start:end] += piece
+            if count % _VOICES_PER_RELEASE == 0:  # (voices come in the score's order)
+                release(*stems.values())
+        release(*stems.values())
         return RenderResult(
             stems=stems,
             sample_rate=sr,

@@ -39,3 +39,21 @@ def test_limiter_leaves_audio_under_the_ceiling_alone(mixdown: np.ndarray) -> No
     limited, reduction_db = limit_true_peak(quiet, SR, ceiling_dbtp=-1.0)
     assert reduction_db == 0.0
     np.testing.assert_array_equal(limited, quiet)
+
+
+def test_limiter_gain_is_the_same_whichever_blocks_it_reads_the_envelope_in(monkeypatch) -> None:
+    # The samples over the ceiling are found a block at a time and a stretch is worked out
+    # once the next begins: stretches across block edges (and one across dozens of them)
+    # must come out as from the whole envelope at once.
+    import audiogen.scratch
+    from audiogen.mix.limiter import limiter_gain
+
+    rng = np.random.default_rng(5)
+    envelope = np.abs(rng.normal(0.0, 0.2, 120_000)).astype(np.float32)
+    envelope[np.r_[3_000:48_000:9_000, 90_000:120_000:9_000]] = 3.0  # lone hits
+    envelope[50_000:80_000] *= 4.0  # a loud passage: one long stretch
+    whole = limiter_gain(envelope, 0.9, 48_000)
+    # Ten stretches (the last runs to the end), the passage's deep.
+    assert np.count_nonzero(np.diff(whole == 1.0)) == 2 * 10 - 1 and np.min(whole) < 0.3
+    monkeypatch.setattr(audiogen.scratch, "BLOCK_SAMPLES", 997)
+    assert np.array_equal(limiter_gain(envelope, 0.9, 48_000), whole)

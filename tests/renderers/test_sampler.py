@@ -134,6 +134,25 @@ def test_memory_grows_with_the_songs_length_not_its_note_count(tiny_kit):
     assert dense < sparse * 1.5 + 1.0
 
 
+def test_a_long_beats_stems_are_rendered_into_scratch_files_alike(tiny_kit, monkeypatch):
+    # A long beat's stems live in scratch files, their pages handed back as the voices go by:
+    # the same samples as stems held in memory.
+    import audiogen.renderers.sampler
+    import audiogen.scratch
+
+    hits = [Hit(bar * 96 + t, name, 100) for bar in range(8) for t in range(0, 96, 12)
+            for name in ("kick", "hat_closed", "snare")]  # fmt: skip
+    score = _score(*hits, bars=8)
+    in_memory = Sampler(tiny_kit).render(score, seed=3)
+    monkeypatch.setattr(audiogen.scratch, "RESIDENT_SAMPLES", 0)
+    monkeypatch.setattr(audiogen.renderers.sampler, "_VOICES_PER_RELEASE", 7)
+    scratch = Sampler(tiny_kit).render(score, seed=3)
+    assert scratch.stems.keys() == in_memory.stems.keys()
+    for group, stem in in_memory.stems.items():
+        assert isinstance(scratch.stems[group], np.memmap)
+        assert np.array_equal(scratch.stems[group], stem), group
+
+
 @pytest.mark.parametrize("cents", [0.0, 0.0004, 7.3, -11.9])
 def test_a_hit_cut_short_is_the_start_of_the_whole_repitched_hit(cents) -> None:
     # A choked or last hit repitches only what sounds: those samples must be the whole's.
