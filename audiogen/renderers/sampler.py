@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # Users get SAMPLE_RATES; the codec's training material is made at the codec's own rate.
 RENDER_RATES = (*SAMPLE_RATES, CodecConfig.sample_rate)
 MAX_TAIL_S = 3.0
-MAX_DURATION_S = 30 * 60.0  # longer is almost surely a broken file, and would not fit in memory
+MAX_DURATION_S = 30 * 60.0  # longer is almost surely a broken file (and is minutes of work)
 CHOKE_FADE_MS = 8.0  # a hand on the cymbal damps it in a few ms, not instantly
 # A hit half-way between two samples starts on the later one, in whichever bar or pass it falls:
 # rounded as computed, float error put such hits (every other 16th note at 200 bpm and 44.1 kHz)
