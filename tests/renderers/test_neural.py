@@ -345,3 +345,18 @@ def test_guided_generation_uses_the_cached_path_and_moves_away_from_the_scoreles
         start = torch.full((2, 2, 1), lm.special_token_id)
         scored, unscored = (FullForward(lm, c)(start, 0) for c in both)
     assert torch.allclose(seen[0], unscored + 3.0 * (scored - unscored), atol=1e-5)
+
+
+def test_the_checkpoints_sampling_settings_are_the_defaults(renderer):
+    import dataclasses
+
+    from audiogen.renderers.neural import NeuralRenderer
+
+    model, _ = renderer
+    cold = dataclasses.replace(model.config, temperature=0.3, top_k=5, guidance=2.0)
+    tuned = NeuralRenderer(model.lm, model.conditioner, model.codec, cold, model.meta)
+    by_default = tuned.render(two_bars(), "808", seed=4)
+    asked = model.render(two_bars(), "808", seed=4, temperature=0.3, top_k=5, guidance=2.0)
+    plain = model.render(two_bars(), "808", seed=4)
+    assert all(np.array_equal(by_default[k], asked[k]) for k in asked)
+    assert any(not np.array_equal(by_default[k], plain[k]) for k in plain)
