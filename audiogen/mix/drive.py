@@ -13,7 +13,7 @@ that the final limiter gets.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -148,29 +148,29 @@ def drive_stems(
     hits, crest_before = punch.starts, punch.dry_db
     candidates = _Candidates(stems, spec)
 
-    def drive(amount: float) -> tuple[np.ndarray, dict[str, _Clip], float]:
+    def drive(amount: float) -> tuple[np.ndarray, dict[str, float], float]:
         """For an amount from 0 (none) to 2 (all; past it the sum is clipped, see
-        `_clip_bus`): the shared gain; per clipped stem, the samples the clipper may bend
-        and its level; and the loudest driven stem's peak."""
+        `_clip_bus`): the shared gain; per clipped stem, the level it is clipped to (it bends
+        `_Candidates.bent`); and the loudest driven stem's peak."""
         lift_db = min(amount, 1.0) * spec.parallel_db
         gain = _parallel_gain(squeezed, lift_db)
         depth_db = min(max(0.0, amount - 1.0), 1.0) * spec.clip_db
         top, clips = 0.0, {}
-        for group, loud in candidates.loud.items():
+        for group in candidates.groups:
             # The stem's driven peak lies among its loud samples, since the gain is at most 1.
-            peak = max((float(np.max(np.abs(plain))) for _, plain in
-                        _driven(stems[group], gain, loud)), default=0.0)  # fmt: skip
-            if depth_db > 0.0 and group in candidates.clipped:
+            loud = _driven(stems[group], gain, candidates.loud(group))
+            peak = max((float(np.max(np.abs(plain))) for _, plain in loud), default=0.0)
+            if depth_db > 0.0 and candidates.is_clipped(group):
                 level = peak * 10.0 ** (-depth_db / 20.0)
-                index = candidates.over(group, level * 10.0 ** (-_KNEE_DB / 20.0))
-                clips[group] = index, level
-                peak = max((float(np.max(np.abs(_bend(plain, level)))) for _, plain in
-                            _driven(stems[group], gain, index)), default=0.0)  # fmt: skip
+                clips[group] = level
+                bent = _driven(stems[group], gain, candidates.bent(group, level))
+                peak = max((float(np.max(np.abs(_bend(plain, level)))) for _, plain in bent),
+                           default=0.0)  # fmt: skip
             top = max(top, peak)
         return gain, clips, top
 
     points: dict[float, _Point] = {}
-    last: list[tuple[float, tuple[np.ndarray, dict[str, _Clip], float]]] = []  # kept to apply
+    last: list[tuple[float, tuple[np.ndarray, dict[str, float], float]]] = []  # kept to apply
 
     def measure(amount: float) -> _Point:
         """How far ``amount`` leaves the sum over its targets and the hits over their budget."""
@@ -185,8 +185,8 @@ def drive_stems(
                     np.multiply(total[:, part], gain[part], out=bus[:, part])
                     release(total, gain, bus)
                 # Each clipped stem's change, where the clipper bends it.
-                for group, (index, level) in clips.items():
-                    for where, plain in _driven(stems[group], gain, index):
+                for group, level in clips.items():
+                    for where, plain in _driven(stems[group], gain, candidates.bent(group, level)):
                         bus[:, where] += _bend(plain, level) - plain
                         release(bus)
                 if amount > 2.0:
@@ -221,8 +221,8 @@ def drive_stems(
     for group, stereo in stems.items():
         # The clipper bends the stem as driven: each block's bent samples, made before the
         # block is driven in place.
-        index, level = clips.get(group, (np.zeros(0, dtype=np.int32), 0.0))
-        bent = _driven(stereo, gain, index)
+        level = clips.get(group, 0.0)
+        bent = _driven(stereo, gain, candidates.bent(group, level) if group in clips else iter(()))
         upcoming = next(bent, None)
         for part in blocks(stereo.shape[-1]):
             changes = []
@@ -276,21 +276,15 @@ def _clip_bus(
     return bends
 
 
-# A clipped stem's samples that the clipper may bend, and the level it clips them to.
-_Clip = tuple[np.ndarray, float]
-
-
 def _driven(
-    stereo: np.ndarray, gain: np.ndarray, index: np.ndarray
+    stereo: np.ndarray, gain: np.ndarray, index: Iterable[np.ndarray]
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """A stem times the gain at sorted sample indices, a block of the track at a time: the
-    indices in each block that holds some, and ``stereo[:, those] * gain[those]``."""
-    for part in blocks(stereo.shape[-1]):
-        first, last = np.searchsorted(index, [part.start, part.stop])
-        if first < last:
-            where = index[first:last]
-            yield where, stereo[:, where] * gain[where]
-            release(stereo, gain)
+    """A stem times the gain at sorted sample indices given a block of the track at a time
+    (blocks that hold none left out, see `_Candidates`): each block's indices, and
+    ``stereo[:, those] * gain[those]``."""
+    for where in index:
+        yield where, stereo[:, where] * gain[where]
+        release(stereo, gain)
 
 
 @dataclass(frozen=True)
@@ -348,41 +342,91 @@ def _least(
 class _Candidates:
     """The few samples of each stem a drive round must look at: where its driven peak can
     lie (the parallel gain is between 1 and ``parallel_db`` under it) and, in clipped stems,
-    where the clipper can bend (down to its knee under the deepest clip)."""
+    where the clipper can bend (down to its knee under the deepest clip).
+
+    Each is given a block of the track at a time (`blocks`), sorted, blocks that hold none left
+    out. A short beat's are found once and kept; a long beat's (its tracks in scratch files)
+    grow with its length, so they are found again a block at a time wherever a round asks, from
+    each stem's per-sample peak kept in a scratch track.
+    """
 
     def __init__(self, stems: dict[str, np.ndarray], spec: DriveSpec) -> None:
-        self.loud: dict[str, np.ndarray] = {}
-        self.clipped: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.groups: list[str] = []  # the stems that are not silent
+        self._loud_levels: dict[str, float] = {}
+        self._near_levels: dict[str, float] = {}  # of the clipped stems
+        self._kept: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # a short beat's
+        self._peaks: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # a long beat's, block peaks
+        self._bent: dict[str, tuple[np.float32, np.ndarray]] = {}  # a short beat's last asked
+        self._n = next(iter(stems.values())).shape[-1] if stems else 0
         reach = 10.0 ** (-(spec.parallel_db + spec.clip_db + _KNEE_DB + _SPARE_DB) / 20.0)
         for group, stereo in stems.items():
             peaks = _peaks(stereo)
             top = peak_of(peaks)
             if top <= 0.0:  # a silent stem has nothing to clip or to peak
                 continue
-            self.loud[group] = _at_least(
-                peaks, top * 10.0 ** (-(spec.parallel_db + _SPARE_DB) / 20.0)
-            )
+            self.groups.append(group)
+            self._loud_levels[group] = top * 10.0 ** (-(spec.parallel_db + _SPARE_DB) / 20.0)
             if group in spec.clip_groups:
-                near = _at_least(peaks, top * reach, strictly=True)
-                self.clipped[group] = near, peaks[near]
+                self._near_levels[group] = top * reach
+            if isinstance(peaks, np.memmap):
+                tops = []  # each block's highest, to pass over blocks that hold none
+                for part in blocks(peaks.size):
+                    tops.append(np.max(peaks[part]))
+                    release(peaks)
+                self._peaks[group] = peaks, np.array(tops, dtype=peaks.dtype)
+                continue
+            loud = _at_least(peaks, self._loud_levels[group])
+            near = np.zeros(0, dtype=np.int32)
+            if group in self._near_levels:
+                near = _at_least(peaks, self._near_levels[group], strictly=True)
+            self._kept[group] = loud, near, peaks[near]
+
+    def is_clipped(self, group: str) -> bool:
+        return group in self._near_levels
+
+    def loud(self, group: str) -> Iterator[np.ndarray]:
+        """The stem's samples within reach of its driven peak."""
+        if group in self._kept:
+            return _split(self._kept[group][0], self._n)
+        return self._found(group, lambda block: block >= self._loud_levels[group])
+
+    def bent(self, group: str, level: float) -> Iterator[np.ndarray]:
+        """The clipped stem's samples that its clipper at ``level`` bends: those over its
+        knee."""
+        over = np.float32(level * 10.0 ** (-_KNEE_DB / 20.0))
+        if group in self._kept:
+            if group not in self._bent or self._bent[group][0] != over:
+                _, near, peaks = self._kept[group]
+                self._bent[group] = over, near[peaks > over]
+            return _split(self._bent[group][1], self._n)
+        near_level = self._near_levels[group]
+        return self._found(group, lambda block: (block > near_level) & (block > over))
+
+    def _found(
+        self, group: str, chosen: Callable[[np.ndarray], np.ndarray]
+    ) -> Iterator[np.ndarray]:
+        """Where ``chosen`` holds of a long beat's per-sample peaks, a block at a time (blocks
+        whose peak it does not hold are not read)."""
+        peaks, tops = self._peaks[group]
+        for part, holds in zip(blocks(peaks.size), chosen(tops), strict=True):
+            if holds:
+                yield np.flatnonzero(chosen(peaks[part])).astype(np.int32) + np.int32(part.start)
                 release(peaks)
 
-    def over(self, group: str, level: float) -> np.ndarray:
-        """The clipped stem's samples that peak over ``level``."""
-        index, peaks = self.clipped[group]
-        return index[peaks > np.float32(level)]
+
+def _split(index: np.ndarray, n: int) -> Iterator[np.ndarray]:
+    """Sorted sample indices of a track of ``n`` samples, a block of it at a time (blocks that
+    hold none left out)."""
+    for part in blocks(n):
+        first, last = np.searchsorted(index, [part.start, part.stop])
+        if first < last:
+            yield index[first:last]
 
 
 def _at_least(peaks: np.ndarray, level: float, strictly: bool = False) -> np.ndarray:
-    """Where ``peaks`` reach ``level`` (pass it, with ``strictly``), a block at a time, as
-    int32 sample indices (a track is far under 2**31 samples: half the memory)."""
-    found = []
-    for part in blocks(peaks.size):
-        block = peaks[part]
-        above = block > level if strictly else block >= level
-        found.append(np.flatnonzero(above).astype(np.int32) + np.int32(part.start))
-        release(peaks)
-    return np.concatenate(found)
+    """Where ``peaks`` reach ``level`` (pass it, with ``strictly``), as int32 sample indices
+    (a track is far under 2**31 samples: half the memory)."""
+    return np.flatnonzero(peaks > level if strictly else peaks >= level).astype(np.int32)
 
 
 def soft_clip(stereo: np.ndarray, depth_db: float) -> np.ndarray:

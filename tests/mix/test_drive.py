@@ -194,3 +194,37 @@ def test_an_mp3_limited_for_its_codec_headroom_keeps_the_masters_loudness(tmp_pa
     assert measured.headroom_db > 0.0
     assert true_peak_dbtp(decoded.T, SR) <= -1.0
     assert abs(integrated_lufs(decoded.T, SR) - integrated_lufs(master, SR)) <= 0.5
+
+
+def test_a_long_beats_drive_holds_no_more_memory_when_the_beat_is_longer(
+    sparse_beat, monkeypatch
+) -> None:
+    # A long beat's tracks live in scratch files (here every track, in small blocks): the
+    # drive's working memory (what it allocates over the stems) must not grow with the length,
+    # or a long song would run out of memory in the drive alone.
+    import tracemalloc
+
+    import audiogen.scratch
+    from audiogen.mix.chains import MIX_PRESETS
+    from audiogen.mix.drive import drive_stems
+    from audiogen.scratch import track
+
+    monkeypatch.setattr(audiogen.scratch, "RESIDENT_SAMPLES", 0)
+    monkeypatch.setattr(audiogen.scratch, "BLOCK_SAMPLES", 1 << 14)
+    spec = MIX_PRESETS["acoustic"].drive
+
+    def drive_peak_mb(times: int) -> tuple[float, DriveReport]:
+        stems = {}
+        for group, mono in sparse_beat.items():
+            stems[group] = track((2, times * mono.size))
+            stems[group][:] = np.tile(mono, times)
+        tracemalloc.start()
+        report = drive_stems(stems, SR, spec, 10.0, must_reach_db=2.0)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak / 2**20, report
+
+    short_mb, short = drive_peak_mb(1)
+    long_mb, long = drive_peak_mb(4)
+    assert short.clip_db > 0.0 and long.clip_db > 0.0  # the clipper's candidates were used
+    assert long_mb < short_mb + 1.0, (short_mb, long_mb)
