@@ -4,13 +4,16 @@
 
 Material: the Groove test split (never trained on), the opening ``--seconds`` of each performance,
 through the training kits in turn (one kit per performance). Every stem group that plays is
-rendered by the neural renderer and by the sampler at the codec's rate, in the same run. Per stem
-group: onset F-measure (50 ms) against the score and median onset error; Spearman between MIDI
-velocity and the rendered hit's peak level, per instrument; the loudest level where the sampler's
-stem has rung out between hits; log-mel distance to the sampler's stem, as a ratio to the codec's
-own reconstruction of it. The sampler's own onset and velocity figures are given beside, as the
-ceiling the measures allow. Speed: the whole neural render (tokens + decode, all stems) and the
-sampler's, × real time. Spectrograms of one beat per stem group, sampler | neural.
+rendered by the neural renderer and by the sampler at the codec's rate, in the same run. The
+neural render is measured twice: as the renderer hands it on ('neural': the token model, then
+the score-keyed dynamics of `audiogen.renderers.dynamics`) and as the token model wrote it
+('model'). Per stem group: onset F-measure (50 ms) against the score and the median onset error
+(each matched onset read where its attack begins); Spearman between MIDI velocity and the
+rendered hit's peak level, per instrument; the loudest level where the sampler's stem has rung
+out between hits; log-mel distance to the sampler's stem, as a ratio to the codec's own
+reconstruction of it. The sampler's own onset and velocity figures are given beside, as the
+ceiling the measures allow. Speed: the whole neural render (tokens + decode + dynamics, all
+stems) and the sampler's, × real time. Spectrograms of one beat per stem group, sampler | neural.
 Writes benchmarks/results/renderer.json (after every performance) and renderer-<group>.png.
 """
 
@@ -33,6 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_codec import GROOVE, groove_test_beats  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from measures import (  # noqa: E402
+    attack_start,
     detect_onsets,
     log_mel_distance,
     match_onsets,
@@ -70,10 +74,12 @@ def attacks(times: np.ndarray) -> np.ndarray:
 
 
 def onset_timing(score_times: np.ndarray, audio: np.ndarray, sample_rate: int) -> dict:
-    """Onset F-measure of the stem against the score's attacks, and the median |error| (ms)."""
+    """Onset F-measure of the stem against the score's attacks, and the median |error| (ms)
+    between each matched attack's score time and where its sound begins (`attack_start`)."""
     reference, detected = attacks(score_times), detect_onsets(audio, sample_rate)
     pairs = match_onsets(reference, detected)
-    error = float(np.median([abs(r - t) for r, t in pairs]) * 1000) if pairs else float("nan")
+    errors = [abs(r - attack_start(audio, sample_rate, t)) for r, t in pairs]
+    error = float(np.median(errors) * 1000) if errors else float("nan")
     return {"onset_f": onset_f_measure(reference, detected), "onset_error_ms": error}
 
 
@@ -131,6 +137,7 @@ def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int,
     """Both renders of ``score`` at the codec's rate, the codec's reconstruction of the
     sampler's stems, and the seconds each renderer took."""
     from audiogen.kits import load_kit
+    from audiogen.renderers.dynamics import follow_kit
     from audiogen.renderers.sampler import Sampler, Variation
 
     sr = codec.sample_rate
@@ -138,31 +145,39 @@ def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int,
     sampler = Sampler(load_kit(kit), sr, Variation()).render(score, seed=seed).stems
     sampler_s = time.perf_counter() - start
     start = time.perf_counter()
-    neural = renderer.render(score, kit, sample_rate=sr, seed=seed, **(sampling or {}))
+    model = renderer.render(score, kit, sample_rate=sr, seed=seed, dynamics=False,
+                            **(sampling or {}))  # fmt: skip
+    neural = follow_kit({g: a.copy() for g, a in model.items()}, score, {kit: 1.0}, sr, seed)
     neural_s = time.perf_counter() - start
     codec_stems = {g: codec.decode(codec.encode(a), len(a))[0] for g, a in sampler.items()}
-    return {"sampler": sampler, "neural": neural, "codec": codec_stems,
+    return {"sampler": sampler, "neural": neural, "model": model, "codec": codec_stems,
             "sampler_s": sampler_s, "neural_s": neural_s}  # fmt: skip
 
 
-def measure_stem(score: DrumScore, group: str, sampler: np.ndarray, neural: np.ndarray,
-                 reconstructed: np.ndarray, sr: int) -> dict:  # fmt: skip
-    """Every per-stem measure of one group; per-instrument Spearman under 'spearman'."""
+RENDERS = ("neural", "model")  # the neural renderer's stems, and the token model's own
+
+
+def measure_stem(score: DrumScore, group: str, stems: dict[str, np.ndarray],
+                 sr: int) -> dict:  # fmt: skip
+    """Every per-stem measure of one group, for each of `RENDERS` and the sampler (``stems``:
+    theirs, and the codec's reconstruction of the sampler's); per-instrument Spearman under
+    'spearman'."""
     hits = score.hits_in_group(group)
     times = np.array([score.time_s(h) for h in hits])
-    out: dict = {"neural": onset_timing(times, neural, sr),
-                 "sampler": onset_timing(times, sampler, sr)}  # fmt: skip
-    out["log_mel"] = log_mel_distance(sampler, neural, sr)
-    out["log_mel_codec"] = log_mel_distance(sampler, reconstructed, sr)
-    out["rung_out_db"] = rung_out_level(sampler, neural, sr, times)
+    sampler = stems["sampler"]
+    out: dict = {who: onset_timing(times, stems[who], sr) for who in (*RENDERS, "sampler")}
+    out["log_mel_codec"] = log_mel_distance(sampler, stems["codec"], sr)
+    for who in RENDERS:
+        out[who] |= {"log_mel": log_mel_distance(sampler, stems[who], sr),
+                     "rung_out_db": rung_out_level(sampler, stems[who], sr, times)}  # fmt: skip
     alone = isolated(times)
     spearman: dict = {}
     for instrument in sorted({h.instrument for h in hits}):
         mine = np.array([h.instrument == instrument for h in hits]) & alone
         velocities = np.array([h.velocity for h in hits])[mine]
         spearman[instrument] = {
-            name: velocity_spearman(velocities, hit_levels(times[mine], audio, sr))
-            for name, audio in (("neural", neural), ("sampler", sampler))
+            who: velocity_spearman(velocities, hit_levels(times[mine], stems[who], sr))
+            for who in (*RENDERS, "sampler")
         }
     out["spearman"] = spearman
     return out
@@ -172,36 +187,37 @@ def summarise(rows: list[dict], neural_s: float, sampler_s: float, music_s: floa
               stems: int) -> dict:  # fmt: skip
     """Per group: means over the stems (onset error: median of the medians), the log-mel ratio,
     the worst rung-out level; per instrument: mean Spearman; the speeds."""
+
+    def mean(values: list) -> float | None:
+        kept = [v for v in values if v is not None and np.isfinite(v)]
+        return round(float(np.mean(kept)), 4) if kept else None
+
     groups: dict = {}
     for group in GROUPS:
         mine = [r for r in rows if r["group"] == group]
         if not mine:
             continue
-
-        def mean(values: list) -> float | None:
-            kept = [v for v in values if v is not None and np.isfinite(v)]
-            return round(float(np.mean(kept)), 4) if kept else None
-
-        neural_mel, codec_mel = mean([r["log_mel"] for r in mine]), mean(
-            [r["log_mel_codec"] for r in mine])  # fmt: skip
-        rung = [r["rung_out_db"] for r in mine if r["rung_out_db"] is not None]
-        groups[group] = {
-            "stems": len(mine),
-            **{f"{who}_{k}": (mean if k == "onset_f" else _median)(
-                [r[who][k] for r in mine]) for who in ("neural", "sampler")
-               for k in ("onset_f", "onset_error_ms")},
-            "log_mel": neural_mel, "log_mel_codec": codec_mel,
-            "log_mel_ratio": round(neural_mel / codec_mel, 3) if neural_mel and codec_mel else None,
-            "rung_out_db": round(max(rung), 1) if rung else None,
-        }  # fmt: skip
+        codec_mel = mean([r["log_mel_codec"] for r in mine])
+        values: dict = {"stems": len(mine), "log_mel_codec": codec_mel}
+        for who in (*RENDERS, "sampler"):
+            values[f"{who}_onset_f"] = mean([r[who]["onset_f"] for r in mine])
+            values[f"{who}_onset_error_ms"] = _median([r[who]["onset_error_ms"] for r in mine])
+        for who in RENDERS:
+            mel = mean([r[who]["log_mel"] for r in mine])
+            rung = [r[who]["rung_out_db"] for r in mine if r[who]["rung_out_db"] is not None]
+            values[f"{who}_log_mel"] = mel
+            ratio = round(mel / codec_mel, 3) if mel and codec_mel else None
+            values[f"{who}_log_mel_ratio"] = ratio
+            values[f"{who}_rung_out_db"] = round(max(rung), 1) if rung else None
+        groups[group] = values
     instruments: dict = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        for instrument, values in row["spearman"].items():
-            for who, value in values.items():
+        for instrument, by_render in row["spearman"].items():
+            for who, value in by_render.items():
                 if value is not None:
                     instruments[instrument][who].append(value)
-    spearman = {i: {w: round(float(np.mean(v)), 3) for w, v in values.items()}
-                for i, values in sorted(instruments.items())}  # fmt: skip
+    spearman = {i: {w: round(float(np.mean(v)), 3) for w, v in by_render.items()}
+                for i, by_render in sorted(instruments.items())}  # fmt: skip
     speed = {"neural_x_realtime": round(music_s / neural_s, 2) if neural_s else None,
              "sampler_x_realtime": round(music_s / sampler_s, 1) if sampler_s else None,
              "beats_s": round(music_s, 1), "stems_per_beat": round(stems, 2)}  # fmt: skip
@@ -257,8 +273,8 @@ def main() -> None:
         music_s += score.duration_s
         stems += len(made["neural"])
         for group in [g for g in score.groups if g in made["sampler"]]:
-            row = measure_stem(score, group, made["sampler"][group], made["neural"][group],
-                               made["codec"][group], sr)  # fmt: skip
+            row = measure_stem(score, group, {who: made[who][group] for who in
+                               (*RENDERS, "sampler", "codec")}, sr)  # fmt: skip
             rows.append(row | {"group": group, "kit": kit, "source": phrase.source})
             if group not in pictured:
                 pictured.add(group)

@@ -265,12 +265,13 @@ class NeuralRenderer:
     def render(
         self, score: DrumScore, kit: str | Mapping[str, float], sample_rate: int = 48000,
         seed: int = 0, temperature: float | None = None, top_k: int | None = None,
-        guidance: float | None = None,
+        guidance: float | None = None, dynamics: bool = True,
     ) -> dict[str, np.ndarray]:  # fmt: skip
         """One mono float32 stem per group the score plays, at ``sample_rate``, through ``kit``:
         a kit's name, or a blend {kit: weight} (weights summing to 1) whose kits' conditioning
         vectors are mixed by weight. ``temperature``, ``top_k`` and ``guidance`` (classifier-free
-        guidance's weight): None for the checkpoint's.
+        guidance's weight): None for the checkpoint's. ``dynamics``: the stems go through the
+        score-keyed dynamics (`audiogen.renderers.dynamics`); False gives the model's own.
 
         Same score, kit and seed → the same audio.
         """
@@ -308,10 +309,15 @@ class NeuralRenderer:
         length = round((score.duration_s + TAIL_S) * self.codec.sample_rate)
         audio = self.codec.decode(codes, length)
         ratio = Fraction(sample_rate, self.codec.sample_rate)
-        return {
+        stems = {
             g: resample_poly(audio[i], ratio.numerator, ratio.denominator).astype(np.float32)
             for i, g in enumerate(groups)
         }
+        if dynamics:
+            from audiogen.renderers.dynamics import follow_kit
+
+            follow_kit(stems, score, blend, sample_rate, seed)
+        return stems
 
     def generate(self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor,
                  seed: int = 0, temperature: float = 1.0, top_k: int = 50,

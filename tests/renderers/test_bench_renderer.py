@@ -43,11 +43,11 @@ TIMES = np.arange(0.25, 3.5, 0.5)  # seven hits, 0.5 s apart
 
 def test_onsets_on_time_score_one_and_60_ms_late_score_zero(bench):
     on_time = bench.onset_timing(TIMES, hits_audio(TIMES, [0.5] * 7), SR)
-    assert on_time["onset_f"] == 1.0 and on_time["onset_error_ms"] <= 5.0
+    assert on_time["onset_f"] == 1.0 and on_time["onset_error_ms"] <= 1.0  # read where it begins
     late = bench.onset_timing(TIMES, hits_audio(TIMES + 0.06, [0.5] * 7), SR)
     assert late["onset_f"] == 0.0
     slightly = bench.onset_timing(TIMES, hits_audio(TIMES + 0.02, [0.5] * 7), SR)
-    assert slightly["onset_f"] == 1.0 and 15.0 <= slightly["onset_error_ms"] <= 25.0
+    assert slightly["onset_f"] == 1.0 and 19.0 <= slightly["onset_error_ms"] <= 21.0
     flam = np.append(TIMES, TIMES[0] + 0.01)  # two hits 10 ms apart are one attack
     assert bench.onset_timing(flam, hits_audio(TIMES, [0.5] * 7), SR)["onset_f"] == 1.0
 

@@ -82,6 +82,17 @@ def test_same_seed_same_audio_and_another_seed_differs(renderer):
     assert any(not np.array_equal(a[k], c[k]) for k in a)
 
 
+def test_stems_go_through_the_score_keyed_dynamics_unless_asked_not_to(renderer):
+    model, _ = renderer
+    score = two_bars()
+    raw = model.render(score, "acoustic", seed=1, dynamics=False)
+    keyed = model.render(score, "acoustic", seed=1)
+    tail = slice(-round(0.3 * 48000), None)  # the kit's hits have rung out by then
+    for group in raw:
+        assert np.abs(raw[group][tail]).max() > 10 ** (-40 / 20)  # the untrained model's noise
+        assert np.abs(keyed[group][tail]).max() < 10 ** (-60 / 20)
+
+
 def test_long_beats_are_generated_in_primed_windows_covering_every_frame(renderer):
     import torch
 

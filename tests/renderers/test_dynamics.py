@@ -1,0 +1,111 @@
+"""Score-keyed dynamics on stems whose answers are known: hits at the wrong levels with hiss
+between them, keyed by clean hits that follow velocity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audiogen.renderers import dynamics
+from audiogen.renderers.dynamics import follow_kit, follow_score, levels
+from audiogen.score import DrumScore, Hit, Meter
+
+SR = 32000
+TIMES = np.arange(0.25, 3.5, 0.5)  # seven hits, 0.5 s apart
+VELOCITIES = np.array([127, 30, 90, 60, 110, 45, 75])
+
+
+def bursts(times, gains, seconds=4.0, decay_s=0.03, seed=0):
+    """Noise bursts at ``times`` with peaks ``gains``, decaying to nothing within 0.3 s."""
+    rng = np.random.default_rng(seed)
+    audio = np.zeros(round(seconds * SR), dtype=np.float32)
+    length = round(0.3 * SR)
+    envelope = np.exp(-np.arange(length) / (decay_s * SR))
+    for t, g in zip(times, gains, strict=True):
+        start = round(t * SR)
+        burst = rng.uniform(-1, 1, length) * envelope
+        burst *= g / np.abs(burst).max()
+        audio[start : start + length] += burst[: len(audio) - start]
+    return audio
+
+
+def peak_db(audio, t, span=(-0.005, 0.03)):
+    piece = audio[round((t + span[0]) * SR) : round((t + span[1]) * SR)]
+    return 20 * np.log10(max(float(np.abs(piece).max(initial=0.0)), 1e-9))
+
+
+def hiss(length, level_db, seed=1):
+    amplitude = 10 ** (level_db / 20)
+    return np.random.default_rng(seed).uniform(-amplitude, amplitude, length).astype(np.float32)
+
+
+def test_each_hit_takes_the_keys_level_and_the_hiss_between_hits_goes():
+    key = bursts(TIMES, VELOCITIES / 127)  # what the score asks for
+    wrong = np.random.default_rng(3).uniform(0.3, 0.9, len(TIMES))  # levels that ignore it
+    stem = bursts(TIMES, wrong, seed=4) + hiss(len(key), -35.0)
+    out = follow_score(stem.copy(), levels(key, SR, len(stem)), TIMES, SR)
+    for t in TIMES:
+        assert peak_db(out, t) == pytest.approx(peak_db(key, t), abs=1.0)
+    ranks = np.argsort(np.argsort([peak_db(out, t) for t in TIMES]))
+    assert ranks.tolist() == np.argsort(np.argsort(VELOCITIES)).tolist()
+    # Where the key has rung out (0.4 s after each hit, and before the first), only silence.
+    gaps = [out[round((t + 0.4) * SR) : round((t + 0.49) * SR)] for t in TIMES[:-1]]
+    assert 20 * np.log10(max(np.abs(np.concatenate(gaps)).max(), 1e-9)) < -60
+    assert np.abs(out[: round(0.2 * SR)]).max() < 1e-5
+    # Within an attack the gain is one number: the hit keeps its own shape, only louder or softer.
+    attack = slice(round((TIMES[2] - 0.002) * SR), round((TIMES[2] + 0.03) * SR))
+    ratio = out[attack] / np.where(np.abs(stem[attack]) > 1e-3, stem[attack], np.nan)
+    assert np.nanmax(ratio) / np.nanmin(ratio) < 1.05
+
+
+def test_a_hit_the_model_left_out_is_not_raised_out_of_its_noise():
+    key = bursts(TIMES, np.full(len(TIMES), 0.8))
+    played = np.ones(len(TIMES), dtype=bool)
+    played[3] = False  # the model dropped the fourth hit: only hiss at -50 dBFS there
+    stem = bursts(TIMES[played], np.full(played.sum(), 0.8), seed=5) + hiss(len(key), -50.0)
+    out = follow_score(stem.copy(), levels(key, SR, len(stem)), TIMES, SR)
+    assert peak_db(out, TIMES[3]) <= peak_db(stem, TIMES[3]) + 0.5
+    assert peak_db(out, TIMES[2]) == pytest.approx(peak_db(key, TIMES[2]), abs=1.0)
+
+
+def test_the_gain_does_not_depend_on_how_the_stem_is_cut_into_blocks(monkeypatch):
+    key = bursts(TIMES, VELOCITIES / 127)
+    stem = bursts(TIMES, np.full(len(TIMES), 0.5), seed=6) + hiss(len(key), -40.0)
+    whole = follow_score(stem.copy(), levels(key, SR, len(stem)), TIMES, SR)
+    monkeypatch.setattr(dynamics, "_BLOCK", 4999)
+    blocks = follow_score(stem.copy(), levels(key, SR, len(stem)), TIMES, SR)
+    np.testing.assert_array_equal(whole, blocks)
+
+
+def score() -> DrumScore:
+    hits = [Hit(t, "kick", v) for t, v in zip(range(0, 192, 48), (127, 50, 100, 70), strict=True)]
+    return DrumScore(bpm=120, meter=Meter(4, 4), bars=2, hits=tuple(hits))
+
+
+def test_a_kits_key_gives_its_one_shots_levels_and_a_blend_lies_between():
+    from audiogen.kits import load_kit
+    from audiogen.renderers.sampler import Sampler, Variation
+
+    beat = score()
+    times = [beat.time_s(h) for h in beat.hits]
+    length = round((beat.duration_s + 1.0) * SR)
+    stem = hiss(length, -12.0)  # a stem that is all noise at one level
+    sampled = {
+        name: Sampler(load_kit(name), SR, Variation.none()).render(beat).stems["kick"]
+        for name in ("acoustic", "808")
+    }
+    out = follow_kit({"kick": stem.copy()}, beat, {"acoustic": 1.0}, SR)["kick"]
+    for t in times:
+        assert peak_db(out, t) == pytest.approx(peak_db(sampled["acoustic"], t), abs=1.5)
+    # Where the kit's hit has died away (below -90 dBFS for 20 ms on end, and not in the 20 ms
+    # before the next, where the stem opens a little early), the noise is gone.
+    hop = round(0.02 * SR)
+    n = min(len(out), len(sampled["acoustic"])) // hop
+    frames = lambda a: np.abs(a[: n * hop]).reshape(n, hop).max(axis=1)  # noqa: E731
+    quiet = frames(sampled["acoustic"]) < 10 ** (-90 / 20)
+    quiet[:-1] &= quiet[1:]
+    assert quiet.sum() >= 10 and frames(out)[quiet].max() < 10 ** (-60 / 20)
+    blend = follow_kit({"kick": stem.copy()}, beat, {"acoustic": 0.5, "808": 0.5}, SR)["kick"]
+    for t in times:
+        ends = sorted(peak_db(sampled[name], t) for name in sampled)
+        assert ends[0] - 1.5 <= peak_db(blend, t) <= ends[1] + 1.5
