@@ -73,10 +73,11 @@ RISE_SPAN_S = (-0.03, 0.02)  # where `attack_start` looks, around a detected ons
 
 
 def attack_start(audio: np.ndarray, sample_rate: int, onset_s: float) -> float:
-    """Where the attack that spectral flux found at ``onset_s`` begins (s): after the last
-    millisecond, before its loudest, that is `RISE_DB` or more under it, within `RISE_SPAN_S`.
-    (The flux peaks a few ms into an attack: hits placed exactly, by the sampler, read 5-10 ms
-    late at the flux's peak and within 1 ms here.)"""
+    """Where the attack that spectral flux found at ``onset_s`` begins (s), within `RISE_SPAN_S`:
+    after the last millisecond, before its loudest, that is `RISE_DB` or more under it; over
+    a sound still ringing (no such millisecond), at the steepest rise to its loudest. (The flux
+    peaks a few ms into an attack: hits placed exactly, by the sampler, read 5-10 ms late at
+    the flux's peak and within 1 ms here.)"""
     hop = max(1, round(0.001 * sample_rate))
     lo = max(0, round((onset_s + RISE_SPAN_S[0]) * sample_rate))
     hi = min(len(audio), round((onset_s + RISE_SPAN_S[1]) * sample_rate))
@@ -87,7 +88,11 @@ def attack_start(audio: np.ndarray, sample_rate: int, onset_s: float) -> float:
     level = 20 * np.log10(np.maximum(peaks, 1e-9))
     loudest = int(np.argmax(level))
     under = np.flatnonzero(level[: loudest + 1] < level[loudest] - RISE_DB)
-    return (lo + (under[-1] + 1 if len(under) else 0) * hop) / sample_rate
+    if len(under):
+        start = under[-1] + 1
+    else:
+        start = int(np.argmax(np.diff(level[: loudest + 1], prepend=level[0]))) if loudest else 0
+    return (lo + start * hop) / sample_rate
 
 
 def match_onsets(reference: np.ndarray, test: np.ndarray,

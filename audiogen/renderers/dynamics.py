@@ -11,9 +11,9 @@ never used), which holds each hit's level at its velocity and how long it rings 
 - Each attack (hits closer than `SAME_ATTACK_S` are one) gets one gain, from `LOOKAHEAD_S`
   before it to that long before the next: the one that brings its peak to the key's. An attack
   the model left out stays out: its noise is not raised into a hit.
-- Then, frame by frame, the stem is held at most `CEILING_DB` over the key's envelope (mean
-  power, held from `LOOKAHEAD_S` ahead to `HOLD_S` behind): what rings on after the key has
-  died away, or sounds where nothing was played, goes down with it.
+- Then, millisecond by millisecond, the stem's peak is held at most `CEILING_DB` over the key's
+  envelope (its peak, held from `LOOKAHEAD_S` ahead to `HOLD_S` behind): what rings on after
+  the kit's hit has died away, or sounds where nothing was played, goes down with it.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ FRAME_S = 0.001  # the gain is decided per millisecond, then interpolated per sa
 SAME_ATTACK_S = 0.03  # hits closer than this are one attack: one gain, read on their sum
 PEAK_WINDOW_S = (-0.005, 0.03)  # where an attack's peak is read, around its time
 LOOKAHEAD_S = 0.005  # gains change this long before an attack; the envelope looks this far ahead
-HOLD_S = 0.01  # the key's envelope holds its level this long
+HOLD_S = 0.02  # the key's envelope holds its level this long (a late attack still passes)
 RAMP_S = 0.003  # every change of gain is spread over this long (no clicks)
-CEILING_DB = 6.0  # the stem's envelope may rise this far over the key's
+CEILING_DB = 3.0  # the stem's peak may rise this far over the key's envelope
 MISSING_DB = 20.0  # an attack this far under the key's was not played by the model
 MAX_BOOST_DB, MAX_CUT_DB = 12.0, 30.0  # an attack's gain stays within these
 SILENT_DB = -120.0
@@ -44,14 +44,14 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
     from audiogen.kits import load_kit
     from audiogen.renderers.sampler import Sampler, Variation
 
-    keys: dict[str, list[tuple[np.ndarray, float]]] = {group: [] for group in stems}
+    keys: dict[str, list[tuple[np.ndarray, float]]] = {group: [] for group in stems}  # dB, weight
     for name, weight in blend.items():
         if weight <= 0:
             continue
         played = Sampler(load_kit(name), sample_rate, Variation.none()).render(score, seed).stems
         for group, stem in stems.items():
             key = played.get(group, np.zeros(0, dtype=np.float32))
-            keys[group].append((levels(key, sample_rate, len(stem)), weight))
+            keys[group].append((peak_levels(key, sample_rate, len(stem)), weight))
     for group, stem in stems.items():
         times = [score.time_s(hit) for hit in score.hits_in_group(group)]
         mixed = np.sum([k * w for k, w in keys[group]], axis=0) / sum(w for _, w in keys[group])
@@ -59,34 +59,31 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
     return stems
 
 
-def levels(audio: np.ndarray, sample_rate: int, length: int) -> np.ndarray:
-    """Peak and mean-power levels (dB) [2, frames] per `FRAME_S` frame of a stem ``length``
-    samples long (silence past the audio's end)."""
+def peak_levels(audio: np.ndarray, sample_rate: int, length: int) -> np.ndarray:
+    """The peak level (dBFS) of each `FRAME_S` frame of a stem ``length`` samples long
+    (silence past the audio's end)."""
     hop = max(1, round(FRAME_S * sample_rate))
     frames = -(-length // hop)
     n = min(len(audio) // hop, frames)
-    out = np.full((2, frames), SILENT_DB)
+    out = np.full(frames, SILENT_DB)
     if n:
-        blocks = audio[: n * hop].reshape(n, hop)
-        out[0, :n] = 20 * np.log10(np.maximum(np.abs(blocks).max(axis=1), 1e-6))
-        out[1, :n] = 10 * np.log10(np.maximum(np.square(blocks, dtype=np.float64).mean(axis=1),
-                                              1e-12))  # fmt: skip
+        peaks = np.abs(audio[: n * hop]).reshape(n, hop).max(axis=1)
+        out[:n] = 20 * np.log10(np.maximum(peaks, 10 ** (SILENT_DB / 20)))
     return out
 
 
 def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float],
                  sample_rate: int) -> np.ndarray:  # fmt: skip
     """``stem`` (float32, changed in place and returned) with each attack at ``times_s`` brought
-    to the key's peak, and held under the key's envelope (``key``: its `levels`)."""
+    to the key's peak, and held under the key's envelope (``key``: its `peak_levels`)."""
     hop = max(1, round(FRAME_S * sample_rate))
-    own = levels(stem, sample_rate, len(stem))
-    frames = own.shape[1]
-    key = np.concatenate([key[:, :frames], np.full((2, max(0, frames - key.shape[1])),
-                                                   SILENT_DB)], axis=1)  # fmt: skip
+    own = peak_levels(stem, sample_rate, len(stem))
+    frames = len(own)
+    key = np.concatenate([key[:frames], np.full(max(0, frames - len(key)), SILENT_DB)])
     gain_db = np.zeros(frames)
     lead = round(LOOKAHEAD_S / FRAME_S)
     for time, next_time in _attacks(times_s):
-        target, level = _peak(key[0], time), _peak(own[0], time)
+        target, level = _peak(key, time), _peak(own, time)
         if target <= SILENT_DB + 1 or level < target - MISSING_DB:
             change = 0.0
         else:
@@ -94,7 +91,7 @@ def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float],
         start = max(0, round(time / FRAME_S) - lead)
         end = frames if next_time is None else max(start, round(next_time / FRAME_S) - lead)
         gain_db[start:end] = change
-    over = _envelope(own[1] + gain_db) - (_envelope(key[1]) + CEILING_DB)
+    over = _envelope(own + gain_db) - (_envelope(key) + CEILING_DB)
     gain_db -= np.maximum(over, 0.0)
     gain = 10 ** (gain_db / 20)
     width = max(1, round(RAMP_S / FRAME_S))
