@@ -297,7 +297,7 @@ def _render_neural(score: DrumScore, kit: Kit, request: RenderRequest) -> Render
         )  # fmt: skip
         return None
     log.warning(
-        "the neural renderer is experimental: its hits do not yet follow the score as exactly "
-        "as the sampler's (BENCHMARKS.md, 'Neural renderer')"
+        "the neural renderer is experimental: it plays the score's hits and dynamics, but sounds "
+        "further from the kit than its target (BENCHMARKS.md, 'Neural renderer')"
     )
     return render_neural(score, blend, request.sample_rate, seed=request.seed)
