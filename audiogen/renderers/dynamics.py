@@ -53,6 +53,8 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
             key = played.get(group, np.zeros(0, dtype=np.float32))
             keys[group].append((peak_levels(key, sample_rate, len(stem)), weight))
     for group, stem in stems.items():
+        if not keys[group]:  # no kit with a weight: nothing to key from
+            continue
         times = [score.time_s(hit) for hit in score.hits_in_group(group)]
         mixed = np.sum([k * w for k, w in keys[group]], axis=0) / sum(w for _, w in keys[group])
         follow_score(stem, mixed, times, sample_rate)
