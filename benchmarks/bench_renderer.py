@@ -13,7 +13,8 @@ rendered hit's peak level, per instrument; the loudest level where the sampler's
 out between hits; log-mel distance to the sampler's stem, as a ratio to the codec's own
 reconstruction of it. The sampler's own onset and velocity figures are given beside, as the
 ceiling the measures allow. Speed: the whole neural render (tokens + decode + dynamics, all
-stems) and the sampler's, × real time. Spectrograms of one beat per stem group, sampler | neural.
+stems) and the sampler's, × real time. Spectrograms of 4 s per stem group from its first hit,
+sampler | neural.
 Writes benchmarks/results/renderer.json (after every performance) and renderer-<group>.png.
 """
 
@@ -278,7 +279,9 @@ def main() -> None:
             rows.append(row | {"group": group, "kit": kit, "source": phrase.source})
             if group not in pictured:
                 pictured.add(group)
-                beat = slice(0, round(min(score.duration_s, 4.0) * sr))
+                first = min(score.time_s(h) for h in score.hits_in_group(group))
+                start = max(0, round((first - 0.1) * sr))  # from the group's first hit
+                beat = slice(start, start + round(4.0 * sr))
                 spectrogram_image(
                     [(f"sampler {group} ({kit})", made["sampler"][group][beat]),
                      (f"neural {group} ({renderer.version})", made["neural"][group][beat])],
