@@ -10,6 +10,11 @@ held-out log-mel distance and onset F every ``--eval-every`` steps). The run's m
 ``--state``/candidate; it replaces the shipped checkpoint (``--out``) only when its held-out
 log-mel distance is lower. ``--phrases FILE`` reads the material from a pickle written by
 ``--save-phrases FILE`` (to train on a machine without the dataset).
+
+``--decoder-only`` trains the decoder alone: the tokens stay those of the shipped codec, so the
+token model trained on them goes on fitting. ``--pairs DIR`` then gives part of each batch the
+token model's own codes for a score beside the sampler's render of it (`RenderedPairs`, made by
+``pipelines/make_pairs.py``), so that the decoder learns to play what the token model writes.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from audiogen.training.codec import CodecTrainConfig  # noqa: E402
 from pipelines.common import setup_logging, training_parser  # noqa: E402
 
 EVAL_SECONDS = 6.0  # of each held-out stem: enough hits, a few seconds of CPU per evaluation
+EVAL_RENDERED_STEMS = 60  # of the held-out pairs (--eval-pairs)
 
 
 def main() -> None:
@@ -50,6 +56,17 @@ def main() -> None:
     parser.add_argument("--disc-filters", type=int, default=CodecTrainConfig.disc_filters)
     parser.add_argument("--disc-every", type=int, default=CodecTrainConfig.disc_every,
                         help="adversarial losses every k-th step")  # fmt: skip
+    parser.add_argument("--decoder-only", action="store_true",
+                        help="train the decoder alone; the tokens stay those of --tokens-of, "
+                             "so the token model trained on them still fits")  # fmt: skip
+    parser.add_argument("--tokens-of", type=Path, default=ROOT / "checkpoints/codec",
+                        help="with --decoder-only: the codec whose encoder and codebooks stay")
+    parser.add_argument("--pairs", type=Path,
+                        help="with --decoder-only: the token model's codes beside the sampler's "
+                             "audio (RenderedPairs), for --pair-share of each batch")
+    parser.add_argument("--pair-share", type=float, default=CodecTrainConfig.pair_share)
+    parser.add_argument("--eval-pairs", type=Path,
+                        help="held-out pairs: the evaluation also decodes the token model's codes")
     parser.add_argument("--eval-every", type=int, default=500, help="steps between evaluations")
     parser.add_argument("--eval-performances", type=int, default=3,
                         help="Groove test performances in the held-out evaluation")  # fmt: skip
@@ -79,24 +96,34 @@ def main() -> None:
         batch_size=args.batch, segment_s=args.segment, lr=args.lr,
         adversarial_after=args.adversarial_after, disc_scales=args.disc_scales,
         disc_filters=args.disc_filters, disc_every=args.disc_every, lr_decay=args.lr_decay,
+        decoder_only=args.decoder_only, pair_share=args.pair_share,
     )  # fmt: skip
-    evaluate = held_out_evaluation(args.groove, args.eval_performances, config.sample_rate) \
-        if args.groove.exists() else None  # fmt: skip
+    evaluate = held_out_evaluation(args.groove, args.eval_performances, config,
+                                   args.eval_pairs) if args.groove.exists() else None  # fmt: skip
     candidate = args.state / "candidate"
     summary = train(phrases, training_kits(), candidate, args.state, args.minutes, config,
                     train_config, args.device, args.workers, args.max_steps,
-                    evaluate, args.eval_every)  # fmt: skip
+                    evaluate, args.eval_every, tokens_from=args.tokens_of,
+                    pairs=args.pairs)  # fmt: skip
     logging.info("done: %s", summary)
     promote(candidate, args.state, args.out)
 
 
-def held_out_evaluation(groove: Path, performances: int, sample_rate: int) -> Any:
+def held_out_evaluation(groove: Path, performances: int, config: CodecConfig,
+                        pairs: Path | None = None) -> Any:  # fmt: skip
     """A callback scoring a codec on fixed held-out stems (Groove test split, seen kits and
-    the held-out kit): mean log-mel distance and onset F, each overall and per condition."""
+    the held-out kit): mean log-mel distance and onset F, each overall and per condition.
+    With ``pairs`` (held-out `RenderedPairs`), also the log-mel distance between the sampler's
+    stem and the decoded codes the token model wrote for it (``log_mel_rendered``)."""
     import torch
     from bench_codec import held_out_stems
     from measures import detect_onsets, log_mel_distance, onset_f_measure
 
+    from audiogen.training.pairs import RenderedPairs
+
+    sample_rate = config.sample_rate
+    rendered = [] if pairs is None else list(RenderedPairs.load(pairs, config.hop_length).stems())
+    rendered = rendered[:EVAL_RENDERED_STEMS]
     stems = held_out_stems(performances, sample_rate, groove)
     clips = {c: [a[: round(EVAL_SECONDS * sample_rate)] for _, a in rows]
              for c, rows in stems.items()}  # fmt: skip
@@ -117,6 +144,10 @@ def held_out_evaluation(groove: Path, performances: int, sample_rate: int) -> An
             scores[f"onset_f_{key}"] = round(float(np.mean(f)), 4)
         scores["log_mel"] = round(float(np.mean([v for k, v in scores.items()
                                                  if k.startswith("log_mel_")])), 4)  # fmt: skip
+        if rendered:
+            decoded = [model.decode(torch.from_numpy(c)[None])[0, 0].numpy() for c, _ in rendered]
+            mel = [log_mel_distance(a, y, sample_rate) for (_, a), y in zip(rendered, decoded)]
+            scores["log_mel_rendered"] = round(float(np.mean(mel)), 4)
         return scores
 
     return evaluate

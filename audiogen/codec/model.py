@@ -75,6 +75,13 @@ class Codec:
     def version(self) -> str:
         return str(self.meta.get("version", "untrained"))
 
+    @property
+    def tokens_version(self) -> str:
+        """The checkpoint whose tokens this codec reads and writes: its own version, or, when only
+        its decoder was trained further, the version it started from."""
+        tokens = self.meta.get("tokens")
+        return str(tokens["codec"]) if isinstance(tokens, dict) else self.version
+
     @classmethod
     def load(cls, folder: Path | str, device: str = "cpu") -> Codec:
         """Load ``codec.safetensors`` and ``codec.json`` from ``folder``."""

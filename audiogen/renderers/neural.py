@@ -245,10 +245,10 @@ class NeuralRenderer:
         except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
             message = f"renderer checkpoint in {folder} cannot be read ({exc}){hint}"
             raise AudiogenError(message) from None
-        if meta.get("codec") != codec.version:
+        if meta.get("codec") != codec.tokens_version:
             raise AudiogenError(
-                f"renderer checkpoint in {folder} was trained for {meta.get('codec')}, "
-                f"not {codec.version}{hint}"
+                f"renderer checkpoint in {folder} was trained for {meta.get('codec')}'s tokens, "
+                f"not {codec.tokens_version}'s{hint}"
             )
         lm, conditioner = build(config)
         try:

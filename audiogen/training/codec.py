@@ -10,6 +10,7 @@ its rows are appended to ``state_dir/curve.jsonl`` (the learning curve).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -58,6 +59,12 @@ class CodecTrainConfig(TrainConfig):
     disc_scales: int = 5  # the first n of the discriminator's five STFT resolutions
     disc_every: int = 1  # the adversarial losses (and the discriminator's update) every k-th step
     lr_decay: bool = False  # cosine from ``lr`` to a tenth of it over this run (time or steps)
+    # Train the decoder alone: encoder and codebooks stay those of the checkpoint the tokens come
+    # from (``train``'s ``tokens_from``), so a token model trained on its tokens still fits.
+    decoder_only: bool = False
+    # With ``decoder_only`` and a ``pairs`` folder: the share of each batch that decodes the token
+    # model's own codes for a score to the sampler's render of it (`audiogen.training.pairs`).
+    pair_share: float = 0.5
 
 
 def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
@@ -93,8 +100,16 @@ def train(
     max_steps: int | None = None,
     evaluate: Callable[[EncodecModel], dict[str, float]] | None = None,
     eval_every: int = 500,
+    tokens_from: Path | None = None,
+    pairs: Path | None = None,
 ) -> dict[str, Any]:
     """Train (or resume training) for ``minutes`` of wall time or ``max_steps`` steps.
+
+    With ``train_config.decoder_only``, the encoder and codebooks are those of the checkpoint in
+    ``tokens_from`` and stay fixed: the result writes the same tokens, and its card says whose.
+    ``pairs`` (a folder of `RenderedPairs` shards) then fills ``train_config.pair_share`` of each
+    batch with the token model's codes and the audio they stand for, so that the decoder learns
+    to play what the token model writes, not only what the encoder does.
 
     Returns:
         A summary: steps done in total, this run's steps per second, last losses.
@@ -116,7 +131,8 @@ def train(
         filters=train_config.disc_filters, n_ffts=DISC_FFTS[scales],
         hop_lengths=[n // 4 for n in DISC_FFTS[scales]], win_lengths=DISC_FFTS[scales],
     ).to(device)  # fmt: skip
-    opt_g = torch.optim.Adam(model.parameters(), lr=train_config.lr, betas=train_config.betas)
+    trained = model.decoder if train_config.decoder_only else model
+    opt_g = torch.optim.Adam(trained.parameters(), lr=train_config.lr, betas=train_config.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=train_config.lr, betas=train_config.betas)
     adv_loss = adversarial.AdversarialLoss(
         disc, opt_d, loss=adversarial.get_adv_criterion("hinge"),
@@ -138,8 +154,11 @@ def train(
         state = torch.load(state_path, map_location=device, weights_only=False)
         if state["config"] != config.to_dict():
             raise ValueError(f"{state_path} was trained with another codec shape")
-        for name, part in (("model", model), ("opt_g", opt_g)):
-            part.load_state_dict(state[name])
+        model.load_state_dict(state["model"])
+        try:
+            opt_g.load_state_dict(state["opt_g"])
+        except ValueError:  # the last run trained other parameters (the whole model, or not)
+            log.info("the generator's optimizer covered other parameters: it starts fresh")
         try:
             disc.load_state_dict(state["disc"])
             opt_d.load_state_dict(state["opt_d"])
@@ -150,11 +169,23 @@ def train(
         step, runs, seconds = state["step"], state["runs"], state["seconds"]
         cpu_seconds = state.get("cpu_seconds", 0.0)
         log.info("resumed from %s at step %d", state_path, step)
+    tokens = _freeze_front(model, tokens_from, config) if train_config.decoder_only else None
     runs += 1
     for group in opt_g.param_groups + opt_d.param_groups:
         group["lr"] = train_config.lr  # a resumed run may be asked for another rate
     # A new data seed per run: a resumed run does not replay the clips it already saw.
-    batches = iter(_loader(phrases, kits, config, train_config, workers, train_config.seed + runs))
+    paired = 0
+    if tokens is not None and pairs is not None:
+        paired = round(train_config.batch_size * train_config.pair_share)
+        from audiogen.training.pairs import RenderedPairs
+
+        rendered = RenderedPairs.load(pairs, config.hop_length)
+        log.info("%d of every batch's %d clips: the token model's codes (%s)",
+                 paired, train_config.batch_size, rendered)  # fmt: skip
+        pair_batches = rendered.batches(paired, train_config.segment_s * config.frame_rate,
+                                        train_config.seed + runs)  # fmt: skip
+    plain = dataclasses.replace(train_config, batch_size=train_config.batch_size - paired)
+    batches = iter(_loader(phrases, kits, config, plain, workers, train_config.seed + runs))
 
     def save_state() -> None:
         # One file, written beside and renamed into place: a kill leaves the previous save whole.
@@ -175,7 +206,7 @@ def train(
         model.eval()
         with torch.no_grad():
             scores = evaluate(model)
-        model.train()
+        train_mode()
         row = {"step": step, "hours": round((seconds + time.time() - start) / 3600, 4),
                "cpu_hours": round((cpu_seconds + time.process_time() - cpu_start) / 3600, 4),
                "batch": train_config.batch_size, "segment_s": train_config.segment_s,
@@ -189,7 +220,14 @@ def train(
     cpu_start = time.process_time()
     first_step = step
     averages: dict[str, float] = {}
-    model.train()
+
+    def train_mode() -> None:
+        model.train()
+        if tokens is not None:  # fixed codebooks: eval mode keeps them from moving (EMA, expiry)
+            model.encoder.eval()
+            model.quantizer.eval()
+
+    train_mode()
     while True:
         elapsed = time.time() - start
         if elapsed > minutes * 60 or (max_steps is not None and step - first_step >= max_steps):
@@ -200,15 +238,24 @@ def train(
             for group in opt_g.param_groups + opt_d.param_groups:
                 group["lr"] = cosine_decay(train_config.lr, progress)
         x = next(batches).to(device, non_blocking=True)
-        qres = model(x)
-        y = qres.x
+        if tokens is not None:
+            with torch.no_grad():
+                latent = model.quantizer(model.encoder(x), model.frame_rate).x
+                if paired:
+                    codes, target = next(pair_batches)
+                    latent = torch.cat([latent, model.quantizer.decode(codes.to(device))])
+                    x = torch.cat([x, target.to(device)])
+            y, penalty = model.decoder(latent)[..., : x.shape[-1]], None
+        else:
+            qres = model(x)
+            y, penalty = qres.x, qres.penalty
         losses = {"l1": torch.nn.functional.l1_loss(y, x), "msspec": msspec(y, x)}
         if step >= train_config.adversarial_after and step % train_config.disc_every == 0:
             adv_loss.train_adv(y, x)
             losses["adv"], losses["feat"] = adv_loss(y, x)
         opt_g.zero_grad()
-        if qres.penalty is not None and qres.penalty.requires_grad:
-            qres.penalty.backward(retain_graph=True)
+        if penalty is not None and penalty.requires_grad:
+            penalty.backward(retain_graph=True)
         (balancer if "adv" in losses else plain_balancer).backward(losses, y)
         opt_g.step()
         step += 1
@@ -239,11 +286,41 @@ def train(
         "train_losses": {k: round(v, 5) for k, v in averages.items()},
         "kits": list(kits),
     }
+    if tokens is not None:
+        meta["tokens"] = tokens
     save_checkpoint(model, config, out_dir, meta)
     settings = json.dumps(asdict(train_config), indent=1) + "\n"
     write_text_atomic(out_dir / "train_config.json", settings)
     rate = (step - first_step) / max(time.time() - start, 1e-9)
     return {"steps": step, "steps_per_s": rate, "losses": averages, "runs": runs}
+
+
+def _freeze_front(model: EncodecModel, folder: Path | None, config: CodecConfig) -> dict[str, str]:
+    """Load the encoder and codebooks of the checkpoint in ``folder`` (as shipped: fp16, the
+    weights its tokens were written with), stop their gradients, and return the identity of the
+    tokens they write (``codec_identity``)."""
+    from safetensors.torch import load_file
+
+    from audiogen.codec.model import WEIGHTS
+    from audiogen.training.tokens import codec_identity
+
+    if folder is None:
+        raise ValueError("training the decoder alone needs the checkpoint whose tokens it keeps")
+    identity = codec_identity(folder)
+    card = json.loads((folder / "codec.json").read_text())
+    if card.get("config") != config.to_dict():
+        raise ValueError(f"the codec in {folder} has another shape")
+    front = {k: v.float() for k, v in load_file(str(folder / WEIGHTS)).items()
+             if k.startswith(("encoder.", "quantizer."))}  # fmt: skip
+    unexpected = model.load_state_dict(front, strict=False).unexpected_keys
+    assert not unexpected, unexpected
+    if not all(float(v.min()) == 1.0 for k, v in front.items() if k.endswith(".inited")):
+        # A codebook never used yet would be initialised from the next batch: new tokens.
+        raise ValueError(f"the codec in {folder} has codebooks it never used: train it whole first")
+    for part in (model.encoder, model.quantizer):
+        part.requires_grad_(False)
+    log.info("decoder only: tokens stay those of %s", identity["codec"])
+    return identity
 
 
 def _hardware(device: str) -> str:

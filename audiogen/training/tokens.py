@@ -60,13 +60,21 @@ class Plan:
 
 
 def codec_identity(folder: Path) -> dict[str, str]:
-    """The codec checkpoint's version and the SHA-256 of its weights (what the tokens depend on)."""
+    """The codec checkpoint's version and the SHA-256 of its weights (what the tokens depend on).
+
+    A codec whose decoder alone was trained further writes the tokens of the checkpoint it
+    started from: its card's ``tokens`` names that one, and that is its identity here.
+    """
     from audiogen.codec.model import CARD, WEIGHTS
 
     try:
-        version = str(json.loads((folder / CARD).read_text()).get("version", "untrained"))
+        card = json.loads((folder / CARD).read_text())
+        if isinstance(card.get("tokens"), dict):
+            return {"codec": str(card["tokens"]["codec"]),
+                    "codec_sha256": str(card["tokens"]["codec_sha256"])}  # fmt: skip
+        version = str(card.get("version", "untrained"))
         digest = sha256(folder / WEIGHTS)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         raise AudiogenError(f"codec checkpoint in {folder} cannot be read ({exc})") from None
     return {"codec": version, "codec_sha256": digest}
 

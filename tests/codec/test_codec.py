@@ -141,3 +141,50 @@ def test_the_onnx_decoder_sounds_the_same_as_torch_at_any_length(tmp_path):
         expected, got = plain.decode(codes, samples), fast.decode(codes, samples)
         assert got.shape == expected.shape == (2, samples)
         assert np.abs(got - expected).max() < 1e-4
+
+
+def test_training_the_decoder_alone_keeps_the_tokens_a_token_model_was_trained_on(
+    tmp_path, phrases
+):
+    import torch
+    from safetensors.torch import load_file
+
+    from audiogen.training.codec import train
+    from audiogen.training.tokens import codec_identity
+
+    model = build_model(TINY).eval()
+    model(torch.randn(2, 1, 6400) * 0.1)  # every codebook initialised, as after real training
+    save_checkpoint(model, TINY, tmp_path / "base", {"version": "codec@100"})
+    base = codec_identity(tmp_path / "base")
+    # The token model's codes for two stems, beside the audio they stand for.
+    frames, hop = 30, TINY.hop_length
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "pairs-0-0000.npz", bounds=np.array([0, 12, frames]),
+             codes=rng.integers(0, TINY.bins, (TINY.n_q, frames)).astype(np.int16),
+             audio=(rng.normal(0, 0.1, frames * hop)).astype(np.float16))  # fmt: skip
+    decoder_only = CodecTrainConfig(segment_s=0.2, batch_size=2, adversarial_after=10**9,
+                                    decoder_only=True, pair_share=0.5)  # fmt: skip
+    run = dict(phrases=phrases, kits=training_kits(), out_dir=tmp_path / "tuned",
+               state_dir=tmp_path / "state", minutes=5, config=TINY, device="cpu", max_steps=3,
+               train_config=decoder_only, tokens_from=tmp_path / "base",
+               pairs=tmp_path)  # fmt: skip
+    summary = train(**run)
+    assert summary["steps"] == 3 and np.isfinite(summary["losses"]["msspec"])
+    before = load_file(str(tmp_path / "base" / "codec.safetensors"))
+    after = load_file(str(tmp_path / "tuned" / "codec.safetensors"))
+    front = [k for k in before if k.startswith(("encoder.", "quantizer."))]
+    assert front and all(torch.equal(before[k], after[k]) for k in front)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    # Same audio → the same tokens; the card says whose tokens they are.
+    audio = np.sin(np.linspace(0, 900, 6400)).astype(np.float32) * 0.3
+    old, new = Codec.load(tmp_path / "base"), Codec.load(tmp_path / "tuned")
+    assert torch.equal(old.encode(audio), new.encode(audio))
+    assert new.version == "codec@3" and new.tokens_version == "codec@100"
+    assert codec_identity(tmp_path / "tuned") == base
+    with pytest.raises(ValueError, match="needs the checkpoint whose tokens it keeps"):
+        train(**{**run, "tokens_from": None})
+    # A codebook never used would be initialised from the next batch, and the tokens change.
+    unused = build_model(TINY)
+    save_checkpoint(unused, TINY, tmp_path / "unused", {"version": "codec@0"})
+    with pytest.raises(ValueError, match="codebooks it never used"):
+        train(**{**run, "tokens_from": tmp_path / "unused"})

@@ -112,6 +112,10 @@ def test_unknown_kit_and_mismatched_or_broken_checkpoints_name_the_sampler(rende
     other = type(model.codec)(model.codec.model, model.codec.config, {"version": "codec@9"})
     with pytest.raises(AudiogenError, match="trained for codec@tiny.*--renderer sample"):
         NeuralRenderer.load(folder / "renderer", other)
+    # A codec whose decoder alone trained on writes the tokens it started from: it fits.
+    tuned = {"version": "codec@9", "tokens": {"codec": "codec@tiny", "codec_sha256": "0" * 64}}
+    retrained = type(model.codec)(model.codec.model, model.codec.config, tuned)
+    assert NeuralRenderer.load(folder / "renderer", retrained).codec.version == "codec@9"
     with pytest.raises(AudiogenError, match="cannot be read.*--renderer sample"):
         NeuralRenderer.load(folder / "missing", model.codec)
 
@@ -371,3 +375,36 @@ def test_the_checkpoints_sampling_settings_are_the_defaults(renderer):
     plain = model.render(two_bars(), "808", seed=4)
     assert all(np.array_equal(by_default[k], asked[k]) for k in asked)
     assert any(not np.array_equal(by_default[k], plain[k]) for k in plain)
+
+
+def test_pairs_for_the_decoder_hold_the_models_codes_beside_the_samplers_stems(
+    renderer, tmp_path
+):
+    from audiogen.planner.library import load_library
+    from audiogen.training.pairs import RenderedPairs, make_pairs
+
+    model, _ = renderer
+    phrases = [p for p in load_library() if p.genre in ("rock", "house")][:2]
+    hop = model.codec.config.hop_length
+    made = make_pairs(model, phrases, tmp_path, minutes=0.001, seed=3)  # one piece, then stop
+    again = make_pairs(model, phrases, tmp_path, minutes=0.001, seed=3)  # a later run adds
+    shards = sorted(p.name for p in tmp_path.glob("pairs-*.npz"))
+    assert shards == ["pairs-3-0000.npz", "pairs-3-0001.npz"]
+    assert made["stems"] >= 2 and again["stems"] >= 2  # a piece's kick and snare at least
+    pairs = RenderedPairs.load(tmp_path, hop)
+    assert len(pairs.bounds) - 1 == made["stems"] + again["stems"]
+    assert pairs.codes.shape[0] == 2 and 0 <= pairs.codes.min() and pairs.codes.max() < 16
+    assert len(pairs.audio) == pairs.codes.shape[-1] * hop  # every stem's audio fills its frames
+    for _, audio in pairs.stems():  # each stem is the sampler's: it plays, within full scale
+        assert 0.01 < np.max(np.abs(audio)) <= 1.0
+
+    # A crop's codes and audio come from the same frames of one stem.
+    frames = pairs.codes.shape[-1]
+    frame_of = np.repeat(np.arange(frames) / frames, hop)  # each sample says its frame
+    marked = RenderedPairs(np.tile(np.arange(frames) % 16, (2, 1)), frame_of, pairs.bounds, hop)
+    codes, audio = next(marked.batches(6, 10, seed=0))
+    assert codes.shape == (6, 2, 10) and audio.shape == (6, 1, 10 * hop)
+    first = (audio[:, 0, 0].numpy() * frames).round().astype(int)
+    assert (codes[:, 0, 0].numpy() == first % 16).all()
+    stem = np.searchsorted(pairs.bounds, first, side="right") - 1
+    assert (first + 10 <= pairs.bounds[stem + 1]).all()  # no crop runs into the next stem
