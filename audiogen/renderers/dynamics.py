@@ -11,6 +11,12 @@ never used), which holds each hit's level at its velocity and how long it rings 
 - Each attack (hits closer than `SAME_ATTACK_S` are one) gets one gain, from `LOOKAHEAD_S`
   before it to that long before the next: the one that brings its peak to the key's. An attack
   the model left out stays out: its noise is not raised into a hit.
+- In the stems whose tails are a noise that rings on (`TAIL_GROUPS`: snare wires, cymbal
+  wash), the tail between attacks is then brought to the key's power, which the model leaves
+  too quiet. The gain comes in from `TAIL_START_S` after an attack (past where its peak is
+  read) and goes back out over the `TAIL_RELEASE_S` before the next, so that the next attack
+  stands out of the tail as much as the model played it; it rises `TAIL_BOOST_DB` at most and
+  only where the key still sounds.
 - Then, millisecond by millisecond, the stem's peak is held at most `CEILING_DB` over the key's
   envelope (its peak, held from `LOOKAHEAD_S` ahead to `HOLD_S` behind): what rings on after
   the kit's hit has died away, or sounds where nothing was played, goes down with it.
@@ -34,6 +40,14 @@ CEILING_DB = 3.0  # the stem's peak may rise this far over the key's envelope
 MISSING_DB = 20.0  # an attack this far under the key's was not played by the model
 MAX_BOOST_DB, MAX_CUT_DB = 12.0, 30.0  # an attack's gain stays within these
 SILENT_DB = -120.0
+TAIL_GROUPS = ("snare", "cymbals")  # whose tails follow the key's power (BENCHMARKS.md)
+TAIL_START_S = 0.03  # after an attack, where its tail begins to follow the key
+TAIL_RISE_S = 0.01  # the tail's gain comes in over this long
+TAIL_RELEASE_S = 0.1  # and goes back out over this long before the next attack
+TAIL_SMOOTH_S = 0.02  # the tail's gain is smoothed over this long
+TAIL_BOOST_DB = 12.0
+TAIL_FLOOR_DB = -70.0  # the tail is raised only where the key is over this
+POWER_SPAN_S = 0.005  # power levels are averaged over this long
 _BLOCK = 1 << 20  # samples multiplied at a time (a long stem's gain is never one array)
 
 
@@ -45,6 +59,7 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
     from audiogen.renderers.sampler import Sampler, Variation
 
     keys: dict[str, list[tuple[np.ndarray, float]]] = {group: [] for group in stems}  # dB, weight
+    powers: dict[str, list[np.ndarray]] = {group: [] for group in stems}
     for name, weight in blend.items():
         if weight <= 0:
             continue
@@ -52,12 +67,18 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
         for group, stem in stems.items():
             key = played.get(group, np.zeros(0, dtype=np.float32))
             keys[group].append((peak_levels(key, sample_rate, len(stem)), weight))
+            if group in TAIL_GROUPS:
+                powers[group].append(power_levels(key, sample_rate, len(stem)))
     for group, stem in stems.items():
         if not keys[group]:  # no kit with a weight: nothing to key from
             continue
         times = [score.time_s(hit) for hit in score.hits_in_group(group)]
-        mixed = np.sum([k * w for k, w in keys[group]], axis=0) / sum(w for _, w in keys[group])
-        follow_score(stem, mixed, times, sample_rate)
+        weights = [w for _, w in keys[group]]
+        mixed = np.sum([k * w for k, w in keys[group]], axis=0) / sum(weights)
+        power = None
+        if powers[group]:
+            power = np.sum([p * w for p, w in zip(powers[group], weights)], axis=0) / sum(weights)
+        follow_score(stem, mixed, times, sample_rate, power)
     return stems
 
 
@@ -74,25 +95,47 @@ def peak_levels(audio: np.ndarray, sample_rate: int, length: int) -> np.ndarray:
     return out
 
 
-def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float],
-                 sample_rate: int) -> np.ndarray:  # fmt: skip
+def power_levels(audio: np.ndarray, sample_rate: int, length: int) -> np.ndarray:
+    """The mean power (dB) of each `FRAME_S` frame of a stem ``length`` samples long, averaged
+    over `POWER_SPAN_S` around it."""
+    hop = max(1, round(FRAME_S * sample_rate))
+    frames = -(-length // hop)
+    n = min(len(audio) // hop, frames)
+    power = np.zeros(frames)
+    step = max(1, _BLOCK // hop)  # frames at a time
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        block = audio[lo * hop : hi * hop].astype(np.float64)
+        power[lo:hi] = np.square(block).reshape(hi - lo, hop).mean(axis=1)
+    width = max(1, round(POWER_SPAN_S / FRAME_S))
+    power = np.convolve(power, np.ones(width) / width, "same")
+    return 10 * np.log10(np.maximum(power, 10 ** (SILENT_DB / 10)))
+
+
+def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float], sample_rate: int,
+                 key_power: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """``stem`` (float32, changed in place and returned) with each attack at ``times_s`` brought
-    to the key's peak, and held under the key's envelope (``key``: its `peak_levels`)."""
+    to the key's peak, and held under the key's envelope (``key``: its `peak_levels`). With
+    ``key_power`` (the key's `power_levels`), the tails between attacks follow it too."""
     hop = max(1, round(FRAME_S * sample_rate))
     own = peak_levels(stem, sample_rate, len(stem))
     frames = len(own)
     key = np.concatenate([key[:frames], np.full(max(0, frames - len(key)), SILENT_DB)])
     gain_db = np.zeros(frames)
     lead = round(LOOKAHEAD_S / FRAME_S)
+    left_out: set[float] = set()
     for time, next_time in _attacks(times_s):
         target, level = _peak(key, time), _peak(own, time)
         if target <= SILENT_DB + 1 or level < target - MISSING_DB:
             change = 0.0
+            left_out.add(time)
         else:
             change = float(np.clip(target - level, -MAX_CUT_DB, MAX_BOOST_DB))
         start = max(0, round(time / FRAME_S) - lead)
         end = frames if next_time is None else max(start, round(next_time / FRAME_S) - lead)
         gain_db[start:end] = change
+    if key_power is not None:
+        gain_db += _tails(stem, key_power, gain_db, times_s, left_out, sample_rate)
     over = _envelope(own + gain_db) - (_envelope(key) + CEILING_DB)
     gain_db -= np.maximum(over, 0.0)
     gain = 10 ** (gain_db / 20)
@@ -104,6 +147,36 @@ def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float],
         hi = min(len(stem), lo + _BLOCK)
         stem[lo:hi] *= np.interp(np.arange(lo, hi), centres, gain).astype(stem.dtype)
     return stem
+
+
+def _tails(stem: np.ndarray, key_power: np.ndarray, gain_db: np.ndarray, times_s: Sequence[float],
+           left_out: set[float], sample_rate: int) -> np.ndarray:  # fmt: skip
+    """The gain (dB per frame) that brings each tail, after ``gain_db``, to the key's power
+    (none after the attacks ``left_out``: the model did not play them)."""
+    frames = len(gain_db)
+    own = power_levels(stem, sample_rate, len(stem))[:frames] + gain_db
+    key = np.concatenate([key_power[:frames], np.full(max(0, frames - len(key_power)), SILENT_DB)])
+    wanted = np.clip(key - own, -MAX_CUT_DB, TAIL_BOOST_DB)
+    wanted = np.where(key < TAIL_FLOOR_DB, np.minimum(wanted, 0.0), wanted)
+    wanted = np.where(own <= SILENT_DB + 1, 0.0, wanted)  # nothing there to bring up
+    width = max(1, round(TAIL_SMOOTH_S / FRAME_S))
+    wanted = np.convolve(wanted, np.ones(width) / width, "same")
+    out = np.zeros(frames)
+    lead, after = round(LOOKAHEAD_S / FRAME_S), round(TAIL_START_S / FRAME_S)
+    rise, release = round(TAIL_RISE_S / FRAME_S), round(TAIL_RELEASE_S / FRAME_S)
+    for time, next_time in _attacks(times_s):
+        if time in left_out:
+            continue
+        lo = round(time / FRAME_S) + after
+        hi = frames if next_time is None else min(frames, round(next_time / FRAME_S) - lead)
+        if hi <= lo:
+            continue
+        k = np.arange(hi - lo)
+        shape = np.minimum(1.0, (k + 1) / max(1, rise))
+        if next_time is not None:
+            shape = np.minimum(shape, (hi - lo - k) / max(1, release))
+        out[lo:hi] = wanted[lo:hi] * shape
+    return out
 
 
 def _attacks(times_s: Sequence[float]) -> list[tuple[float, float | None]]:

@@ -111,3 +111,44 @@ def test_a_kits_key_gives_its_one_shots_levels_and_a_blend_lies_between():
     for t in times:
         ends = sorted(peak_db(sampled[name], t) for name in sampled)
         assert ends[0] - 1.5 <= peak_db(blend, t) <= ends[1] + 1.5
+
+
+def test_a_tail_left_too_quiet_rings_as_the_kits_and_the_next_hit_still_stands_out(monkeypatch):
+    from audiogen.renderers.dynamics import power_levels
+
+    times = np.arange(0.25, 3.5, 0.25)  # 0.25 s apart: each tail still rings at the next hit
+    gains = np.resize(VELOCITIES, len(times)) / 127
+    key = bursts(times, gains, decay_s=0.15)  # a snare's wires: a noise that rings on
+    stem = bursts(times, gains, decay_s=0.15, seed=7)
+    for t, end in zip(times, [*times[1:], 4.0]):  # the model's tails, 30 ms on, 9 dB too quiet
+        stem[round((t + 0.03) * SR) : round(end * SR)] *= 10 ** (-9 / 20)
+    keyed = peak_levels(key, SR, len(stem)), times, SR
+    plain = follow_score(stem.copy(), *keyed)
+    out = follow_score(stem.copy(), *keyed, key_power=power_levels(key, SR, len(stem)))
+
+    def tail_db(audio, t):
+        piece = audio[round((t + 0.06) * SR) : round((t + 0.14) * SR)]
+        return 10 * np.log10(np.mean(np.square(piece, dtype=np.float64)))
+
+    for t in times:
+        assert tail_db(plain, t) == pytest.approx(tail_db(key, t) - 9, abs=1.5)
+        assert tail_db(out, t) == pytest.approx(tail_db(key, t), abs=1.5)
+        assert peak_db(out, t) == pytest.approx(peak_db(key, t), abs=1.0)
+    # Just before each next hit the gain has gone back out: the hit rises out of the tail as
+    # far as the model played it.
+    for t in times[1:]:
+        before = slice(round((t - 0.015) * SR), round((t - 0.005) * SR))
+        assert np.abs(out[before]).max() <= np.abs(plain[before]).max() * 1.25
+    # A hit the model left out gets no tail either: the hiss where it would ring stays as it is.
+    key = bursts(TIMES, VELOCITIES / 127, decay_s=0.15)
+    played = np.arange(len(TIMES)) != 3
+    dropped = bursts(TIMES[played], VELOCITIES[played] / 127, decay_s=0.15, seed=8)
+    dropped += hiss(len(key), -50.0)
+    kept = follow_score(dropped.copy(), peak_levels(key, SR, len(key)), TIMES, SR,
+                        key_power=power_levels(key, SR, len(key)))  # fmt: skip
+    assert tail_db(key, TIMES[3]) > tail_db(dropped, TIMES[3]) + 20  # the kit's would ring
+    assert tail_db(kept, TIMES[3]) <= tail_db(dropped, TIMES[3]) + 1.0
+    # The power is read block by block, as the gain is applied: the same either way.
+    whole = power_levels(key, SR, len(key))
+    monkeypatch.setattr(dynamics, "_BLOCK", 4999)
+    np.testing.assert_allclose(power_levels(key, SR, len(key)), whole)
