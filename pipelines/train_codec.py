@@ -75,6 +75,8 @@ def main() -> None:
                         help="only write the ONNX decoder of the checkpoint in --out")  # fmt: skip
     args = parser.parse_args()
 
+    if (args.pairs or args.eval_pairs) and not args.decoder_only:
+        parser.error("--pairs and --eval-pairs are for the decoder alone: add --decoder-only")
     setup_logging(args.log)
     if args.export_only:
         export(args.out)
