@@ -24,7 +24,7 @@ never used), which holds each hit's level at its velocity and how long it rings 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -50,6 +50,8 @@ TAIL_FLOOR_DB = -70.0  # the tail is raised only where the key is over this
 POWER_SPAN_S = 0.005  # power levels are averaged over this long
 _BLOCK = 1 << 20  # samples multiplied at a time (a long stem's gain is never one array)
 
+Attack = tuple[float, float | None]  # an attack's time and the next one's (None: the last)
+
 
 def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[str, float],
                sample_rate: int, seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
@@ -58,58 +60,59 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
     from audiogen.kits import load_kit
     from audiogen.renderers.sampler import Sampler, Variation
 
-    keys: dict[str, list[tuple[np.ndarray, float]]] = {group: [] for group in stems}  # dB, weight
-    powers: dict[str, list[np.ndarray]] = {group: [] for group in stems}
+    keys: dict[str, list[tuple[float, np.ndarray, np.ndarray | None]]] = {g: [] for g in stems}
     for name, weight in blend.items():
         if weight <= 0:
             continue
         played = Sampler(load_kit(name), sample_rate, Variation.none()).render(score, seed).stems
         for group, stem in stems.items():
             key = played.get(group, np.zeros(0, dtype=np.float32))
-            keys[group].append((peak_levels(key, sample_rate, len(stem)), weight))
-            if group in TAIL_GROUPS:
-                powers[group].append(power_levels(key, sample_rate, len(stem)))
+            power = power_levels(key, sample_rate, len(stem)) if group in TAIL_GROUPS else None
+            keys[group].append((weight, peak_levels(key, sample_rate, len(stem)), power))
     for group, stem in stems.items():
         if not keys[group]:  # no kit with a weight: nothing to key from
             continue
         times = [score.time_s(hit) for hit in score.hits_in_group(group)]
-        weights = [w for _, w in keys[group]]
-        mixed = np.sum([k * w for k, w in keys[group]], axis=0) / sum(weights)
-        power = None
-        if powers[group]:
-            power = np.sum([p * w for p, w in zip(powers[group], weights)], axis=0) / sum(weights)
-        follow_score(stem, mixed, times, sample_rate, power)
+        total = sum(w for w, _, _ in keys[group])
+        peak = np.sum([w * k for w, k, _ in keys[group]], axis=0) / total  # dB mixed by weight
+        powers = [w * p for w, _, p in keys[group] if p is not None]  # TAIL_GROUPS only
+        power = np.sum(powers, axis=0) / total if powers else None
+        follow_score(stem, peak, times, sample_rate, power)
     return stems
 
 
 def peak_levels(audio: np.ndarray, sample_rate: int, length: int) -> np.ndarray:
     """The peak level (dBFS) of each `FRAME_S` frame of a stem ``length`` samples long
     (silence past the audio's end)."""
-    hop = max(1, round(FRAME_S * sample_rate))
-    frames = -(-length // hop)
-    n = min(len(audio) // hop, frames)
+    peaks, frames = _per_frame(audio, sample_rate, length, lambda f: np.abs(f).max(axis=1))
     out = np.full(frames, SILENT_DB)
-    if n:
-        peaks = np.abs(audio[: n * hop]).reshape(n, hop).max(axis=1)
-        out[:n] = 20 * np.log10(np.maximum(peaks, 10 ** (SILENT_DB / 20)))
+    out[: len(peaks)] = 20 * np.log10(np.maximum(peaks, 10 ** (SILENT_DB / 20)))
     return out
 
 
 def power_levels(audio: np.ndarray, sample_rate: int, length: int) -> np.ndarray:
     """The mean power (dB) of each `FRAME_S` frame of a stem ``length`` samples long, averaged
     over `POWER_SPAN_S` around it."""
-    hop = max(1, round(FRAME_S * sample_rate))
-    frames = -(-length // hop)
-    n = min(len(audio) // hop, frames)
+    means, frames = _per_frame(audio, sample_rate, length,
+                               lambda f: np.square(f, dtype=np.float64).mean(axis=1))  # fmt: skip
     power = np.zeros(frames)
-    step = max(1, _BLOCK // hop)  # frames at a time
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        block = audio[lo * hop : hi * hop].astype(np.float64)
-        power[lo:hi] = np.square(block).reshape(hi - lo, hop).mean(axis=1)
+    power[: len(means)] = means
     width = max(1, round(POWER_SPAN_S / FRAME_S))
     power = np.convolve(power, np.ones(width) / width, "same")
     return 10 * np.log10(np.maximum(power, 10 ** (SILENT_DB / 10)))
+
+
+def _per_frame(audio: np.ndarray, sample_rate: int, length: int,
+               reduce: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, int]:  # fmt: skip
+    """``reduce`` of each whole `FRAME_S` frame of ``audio`` (rows of samples, `_BLOCK` samples
+    at a time) within ``length`` samples, and the number of frames in ``length``."""
+    hop = max(1, round(FRAME_S * sample_rate))
+    frames = -(-length // hop)
+    n = min(len(audio) // hop, frames)
+    step = max(1, _BLOCK // hop)
+    parts = [reduce(audio[lo * hop : min(n, lo + step) * hop].reshape(-1, hop))
+             for lo in range(0, n, step)]  # fmt: skip
+    return (np.concatenate(parts) if parts else np.zeros(0)), frames
 
 
 def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float], sample_rate: int,
@@ -123,19 +126,19 @@ def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float], sa
     key = np.concatenate([key[:frames], np.full(max(0, frames - len(key)), SILENT_DB)])
     gain_db = np.zeros(frames)
     lead = round(LOOKAHEAD_S / FRAME_S)
-    left_out: set[float] = set()
+    played: list[Attack] = []  # the attacks the model played
     for time, next_time in _attacks(times_s):
         target, level = _peak(key, time), _peak(own, time)
         if target <= SILENT_DB + 1 or level < target - MISSING_DB:
             change = 0.0
-            left_out.add(time)
         else:
             change = float(np.clip(target - level, -MAX_CUT_DB, MAX_BOOST_DB))
+            played.append((time, next_time))
         start = max(0, round(time / FRAME_S) - lead)
         end = frames if next_time is None else max(start, round(next_time / FRAME_S) - lead)
         gain_db[start:end] = change
     if key_power is not None:
-        gain_db += _tails(stem, key_power, gain_db, times_s, left_out, sample_rate)
+        gain_db += _tails(stem, key_power, gain_db, played, sample_rate)
     over = _envelope(own + gain_db) - (_envelope(key) + CEILING_DB)
     gain_db -= np.maximum(over, 0.0)
     gain = 10 ** (gain_db / 20)
@@ -149,10 +152,10 @@ def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float], sa
     return stem
 
 
-def _tails(stem: np.ndarray, key_power: np.ndarray, gain_db: np.ndarray, times_s: Sequence[float],
-           left_out: set[float], sample_rate: int) -> np.ndarray:  # fmt: skip
-    """The gain (dB per frame) that brings each tail, after ``gain_db``, to the key's power
-    (none after the attacks ``left_out``: the model did not play them)."""
+def _tails(stem: np.ndarray, key_power: np.ndarray, gain_db: np.ndarray,
+           attacks: Sequence[Attack], sample_rate: int) -> np.ndarray:  # fmt: skip
+    """The gain (dB per frame) that brings the tail of each of ``attacks`` (its time and the
+    next attack's), after ``gain_db``, to the key's power."""
     frames = len(gain_db)
     own = power_levels(stem, sample_rate, len(stem))[:frames] + gain_db
     key = np.concatenate([key_power[:frames], np.full(max(0, frames - len(key_power)), SILENT_DB)])
@@ -164,9 +167,7 @@ def _tails(stem: np.ndarray, key_power: np.ndarray, gain_db: np.ndarray, times_s
     out = np.zeros(frames)
     lead, after = round(LOOKAHEAD_S / FRAME_S), round(TAIL_START_S / FRAME_S)
     rise, release = round(TAIL_RISE_S / FRAME_S), round(TAIL_RELEASE_S / FRAME_S)
-    for time, next_time in _attacks(times_s):
-        if time in left_out:
-            continue
+    for time, next_time in attacks:
         lo = round(time / FRAME_S) + after
         hi = frames if next_time is None else min(frames, round(next_time / FRAME_S) - lead)
         if hi <= lo:
@@ -179,7 +180,7 @@ def _tails(stem: np.ndarray, key_power: np.ndarray, gain_db: np.ndarray, times_s
     return out
 
 
-def _attacks(times_s: Sequence[float]) -> list[tuple[float, float | None]]:
+def _attacks(times_s: Sequence[float]) -> list[Attack]:
     """Each attack's time and the next's (None for the last)."""
     kept: list[float] = []
     for time in sorted(times_s):

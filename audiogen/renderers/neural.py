@@ -275,37 +275,14 @@ class NeuralRenderer:
 
         Same score, kit and seed → the same audio.
         """
-        torch = _modules()[0]
         from scipy.signal import resample_poly
 
         blend = {kit: 1.0} if isinstance(kit, str) else dict(kit)
-        unknown = [name for name in blend if name not in self.config.kits]
-        if unknown:
-            raise AudiogenError(
-                f"the neural renderer knows the kits {', '.join(self.config.kits)}, not "
-                f"{', '.join(unknown)}; use one of them or --renderer sample"
-            )
+        self._check_kits(blend)
         groups = score.groups
         if not groups:
             return {}
-        rate = self.codec.config.frame_rate
-        frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
-        features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
-        stem = torch.tensor([GROUPS.index(g) for g in groups])
-        if len(blend) == 1:
-            kits = torch.full((len(groups),), self.config.kits.index(next(iter(blend))))
-        else:
-            weights = torch.zeros(len(self.config.kits))
-            for name, weight in blend.items():
-                weights[self.config.kits.index(name)] = weight
-            kits = weights.expand(len(groups), -1)
-        config = self.config
-        codes = self.generate(
-            torch.from_numpy(features), stem, kits, seed,
-            config.temperature if temperature is None else temperature,
-            config.top_k if top_k is None else top_k,
-            config.guidance if guidance is None else guidance,
-        )  # fmt: skip
+        codes = self.codes(score, blend, seed, temperature, top_k, guidance)
         length = round((score.duration_s + TAIL_S) * self.codec.sample_rate)
         audio = self.codec.decode(codes, length)
         ratio = Fraction(sample_rate, self.codec.sample_rate)
@@ -318,6 +295,43 @@ class NeuralRenderer:
 
             follow_kit(stems, score, blend, sample_rate, seed)
         return stems
+
+    def codes(
+        self, score: DrumScore, blend: Mapping[str, float], seed: int = 0,
+        temperature: float | None = None, top_k: int | None = None,
+        guidance: float | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """The codes [groups, K, frames] the model writes for each group ``score`` plays (at
+        least one), in `DrumScore.groups` order, through ``blend`` ({kit: weight}, kits it
+        knows); ``render`` decodes them. Sampling settings: None for the checkpoint's."""
+        torch = _modules()[0]
+        groups = score.groups
+        rate = self.codec.config.frame_rate
+        frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
+        features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
+        stem = torch.tensor([GROUPS.index(g) for g in groups])
+        if len(blend) == 1:
+            kits = torch.full((len(groups),), self.config.kits.index(next(iter(blend))))
+        else:
+            weights = torch.zeros(len(self.config.kits))
+            for name, weight in blend.items():
+                weights[self.config.kits.index(name)] = weight
+            kits = weights.expand(len(groups), -1)
+        config = self.config
+        return self.generate(
+            torch.from_numpy(features), stem, kits, seed,
+            config.temperature if temperature is None else temperature,
+            config.top_k if top_k is None else top_k,
+            config.guidance if guidance is None else guidance,
+        )  # fmt: skip
+
+    def _check_kits(self, blend: Mapping[str, float]) -> None:
+        unknown = [name for name in blend if name not in self.config.kits]
+        if unknown:
+            raise AudiogenError(
+                f"the neural renderer knows the kits {', '.join(self.config.kits)}, not "
+                f"{', '.join(unknown)}; use one of them or --renderer sample"
+            )
 
     def generate(self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor,
                  seed: int = 0, temperature: float = 1.0, top_k: int = 50,

@@ -173,7 +173,6 @@ def train(
     runs += 1
     for group in opt_g.param_groups + opt_d.param_groups:
         group["lr"] = train_config.lr  # a resumed run may be asked for another rate
-    # A new data seed per run: a resumed run does not replay the clips it already saw.
     paired = 0
     if tokens is not None and pairs is not None:
         paired = round(train_config.batch_size * train_config.pair_share)
@@ -185,6 +184,7 @@ def train(
         pair_batches = rendered.batches(paired, train_config.segment_s * config.frame_rate,
                                         train_config.seed + runs)  # fmt: skip
     plain = dataclasses.replace(train_config, batch_size=train_config.batch_size - paired)
+    # A new data seed per run: a resumed run does not replay the clips it already saw.
     batches = iter(_loader(phrases, kits, config, plain, workers, train_config.seed + runs))
 
     def save_state() -> None:
@@ -301,13 +301,13 @@ def _freeze_front(model: EncodecModel, folder: Path | None, config: CodecConfig)
     tokens they write (``codec_identity``)."""
     from safetensors.torch import load_file
 
-    from audiogen.codec.model import WEIGHTS
+    from audiogen.codec.model import CARD, WEIGHTS
     from audiogen.training.tokens import codec_identity
 
     if folder is None:
         raise ValueError("training the decoder alone needs the checkpoint whose tokens it keeps")
     identity = codec_identity(folder)
-    card = json.loads((folder / "codec.json").read_text())
+    card = json.loads((folder / CARD).read_text())
     if card.get("config") != config.to_dict():
         raise ValueError(f"the codec in {folder} has another shape")
     front = {k: v.float() for k, v in load_file(str(folder / WEIGHTS)).items()

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from audiogen.files import atomic_path
-from audiogen.instruments import GROUPS
 from audiogen.planner.bars import Phrase
 
 if TYPE_CHECKING:
@@ -85,18 +84,14 @@ def make_pairs(
     renderer: NeuralRenderer, phrases: Sequence[Phrase], folder: Path, minutes: float, seed: int
 ) -> dict[str, float]:
     """Pieces of ``phrases`` through the renderer's kits in turn (random tempo, as the token
-    model's material): its codes for each stem, sampled as it renders (temperature, top-k,
-    guidance of its card), beside the sampler's stem. Shards go to ``folder`` as they fill; a
+    model's material): its codes for each stem, as it writes them when it renders
+    (`NeuralRenderer.codes`), beside the sampler's stem. Shards go to ``folder`` as they fill; a
     run numbers its shards on from those of its ``seed`` already there (a later run adds more).
 
     Returns:
         stems and seconds of stems written, and the run's wall seconds.
     """
-    import torch
-
     from audiogen.kits import load_kit
-    from audiogen.renderers.features import stem_frames
-    from audiogen.renderers.neural import TAIL_S
     from audiogen.renderers.sampler import Sampler
     from audiogen.training.tokens import piece_score, pieces
 
@@ -128,20 +123,16 @@ def make_pairs(
         sampler = samplers.setdefault(kit, Sampler(load_kit(kit), codec.sample_rate))
         score = piece_score(phrase, first, PIECE_BARS, rng)
         audio = sampler.render(score, seed=int(rng.integers(2**31))).stems
-        groups = [g for g in GROUPS if g in audio and g in score.groups]
-        if not groups:
+        if not any(g in audio for g in score.groups):
             continue
-        frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
-        features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
-        codes = renderer.generate(
-            torch.from_numpy(features), torch.tensor([GROUPS.index(g) for g in groups]),
-            torch.full((len(groups),), config.kits.index(kit)), int(rng.integers(2**31)),
-            config.temperature, config.top_k, config.guidance,
-        ).numpy()  # fmt: skip
-        for i, group in enumerate(groups):
+        codes = renderer.codes(score, {kit: 1.0}, int(rng.integers(2**31))).numpy()
+        frames = codes.shape[-1]
+        for group, written in zip(score.groups, codes, strict=True):
+            if group not in audio:
+                continue
             stem = np.pad(audio[group], (0, max(0, frames * hop - len(audio[group]))))
-            shard.append((codes[i], stem[: frames * hop]))
-        stems, seconds = stems + len(groups), seconds + len(groups) * frames / rate
+            shard.append((written, stem[: frames * hop]))
+            stems, seconds = stems + 1, seconds + frames / rate
         if len(shard) >= SHARD_STEMS:
             flush()
             log.info("%d stems, %.0f s of stems in %.0f s", stems, seconds, time.time() - start)
