@@ -79,7 +79,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
     config = RendererConfig(kits=tuple(manifest["kits"]), n_q=manifest["n_q"],
                             card=manifest["card"], dim=args.dim, num_layers=args.layers,
                             num_heads=args.heads, score_dropout=args.score_dropout,
-                            guidance=args.guidance if args.score_dropout > 0 else 1.0)  # fmt: skip
+                            guidance=args.guidance if args.score_dropout > 0 else 1.0,
+                            envelope=shards.envelope is not None)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every)  # fmt: skip

@@ -1,5 +1,6 @@
 """What the neural renderer reads of a score: for one stem, frame by frame at the codec's frame
-rate, which instruments start in the frame, how hard, and where inside the frame."""
+rate, which instruments start in the frame, how hard, and where inside the frame; and the kit's
+envelope of it, how loud the same score sounds through the kit's one-shots in each frame."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from audiogen.score import DrumScore
 
 CLASS_INDEX = {name: i for i, name in enumerate(INSTRUMENTS)}
 FEATURES = 3 * len(INSTRUMENTS)  # per class: onset, velocity / 127, offset in the frame (0-1)
+ENVELOPE = 2  # per frame: the kit's power and peak, in dB scaled to 0-1 (see `envelope_frames`)
+ENVELOPE_FLOOR_DB = -80.0  # levels at or under this are 0; 0 dBFS is 1
 
 
 def stem_frames(
@@ -31,3 +34,21 @@ def stem_frames(
             out[frame, c + 1] = max(out[frame, c + 1], hit.velocity / 127.0)
             out[frame, c + 2] = position - frame
     return out
+
+
+def envelope_frames(audio: np.ndarray, hop: int, frames: int) -> np.ndarray:
+    """The envelope of ``audio`` (mono, the score through a kit's one-shots) in ``frames``
+    frames of ``hop`` samples: float32 [frames, ENVELOPE], each frame's mean power and its peak
+    in dBFS, mapped from `ENVELOPE_FLOOR_DB`..0 to 0..1.
+
+    The token model reads it beside the score: it says how long each hit rings in the kit and
+    how loud it is there, which the score's onsets alone leave it to guess.
+    """
+    padded = np.zeros(frames * hop, dtype=np.float64)
+    n = min(len(audio), len(padded))
+    padded[:n] = audio[:n]
+    blocks = padded.reshape(frames, hop)
+    power = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-12)
+    peak = 20 * np.log10(np.max(np.abs(blocks), axis=1) + 1e-12)
+    levels = np.stack([power, peak], axis=1)
+    return (np.clip(levels, ENVELOPE_FLOOR_DB, 0.0) / -ENVELOPE_FLOOR_DB + 1.0).astype(np.float32)

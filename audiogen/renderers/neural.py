@@ -1,7 +1,9 @@
 """The neural renderer: audiocraft's `LMModel` writes a stem's codec tokens from the score.
 
 Conditioning is frame-aligned: a `ScoreConditioner` turns the stem's score features (see
-`features.py`), the stem and the kit into one vector per sequence step, which audiocraft's
+`features.py`; with ``RendererConfig.envelope``, also the kit's envelope of the score: the same
+score through the kit's one-shots, frame by frame), the stem and the kit into one vector per
+sequence step, which audiocraft's
 `ConditionFuser` adds to the token embeddings ('sum'). Codebooks follow the delayed pattern.
 All stems of a beat are one batch; long beats go in windows, each primed with the end of the
 last, and the codec decodes the whole token sequence at once, so windows leave no seam.
@@ -27,7 +29,7 @@ from audiogen.codec.model import Codec
 from audiogen.errors import AudiogenError
 from audiogen.files import atomic_path, write_text_atomic
 from audiogen.instruments import GROUPS
-from audiogen.renderers.features import FEATURES, stem_frames
+from audiogen.renderers.features import ENVELOPE, FEATURES, envelope_frames, stem_frames
 from audiogen.score import DrumScore
 
 if TYPE_CHECKING:
@@ -79,6 +81,15 @@ class RendererConfig:
     # noise in the fine codebooks, where guidance keeps the hits from being dropped).
     temperature: float = 1.0
     top_k: int = 50
+    # Whether the model reads the kit's envelope of the score beside the score (`ENVELOPE`
+    # columns after the score's): how loud the kit's one-shots are in each frame, so how long
+    # each hit rings. It is left out with the score for guidance.
+    envelope: bool = False
+
+    @property
+    def width(self) -> int:
+        """Columns of each frame's features."""
+        return FEATURES + (ENVELOPE if self.envelope else 0)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -111,6 +122,11 @@ def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
         def __init__(self) -> None:
             super().__init__()
             self.conv = torch.nn.Conv1d(FEATURES, config.dim, kernel_size=config.window)
+            if config.envelope:  # zero at first: a model trained without it starts unchanged
+                self.envelope = torch.nn.Conv1d(ENVELOPE, config.dim, kernel_size=config.window)
+                with torch.no_grad():
+                    self.envelope.weight.zero_()
+                    cast("torch.Tensor", self.envelope.bias).zero_()
             self.stem = torch.nn.Embedding(len(GROUPS), config.dim)
             self.kit = torch.nn.Embedding(max(1, len(config.kits)), config.dim)
 
@@ -122,7 +138,10 @@ def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
             in training, each is left out with probability ``score_dropout``."""
             x = features.transpose(1, 2)  # [B, F, T]
             x = torch.nn.functional.pad(x, (config.window - 2, 1 + steps - x.shape[-1]))
-            out = self.conv(x).transpose(1, 2)  # [B, steps, dim]
+            out = self.conv(x[:, :FEATURES])
+            if config.envelope:
+                out = out + self.envelope(x[:, FEATURES : FEATURES + ENVELOPE])
+            out = out.transpose(1, 2)  # [B, steps, dim]
             if drop is None and self.training and config.score_dropout > 0:
                 drop = torch.rand(out.shape[0], device=out.device) < config.score_dropout
             if drop is not None:
@@ -309,6 +328,9 @@ class NeuralRenderer:
         rate = self.codec.config.frame_rate
         frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
         features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
+        if self.config.envelope:
+            envelopes = self.envelopes(score, blend, frames, seed)
+            features = np.concatenate([features, envelopes], axis=-1)
         stem = torch.tensor([GROUPS.index(g) for g in groups])
         if len(blend) == 1:
             kits = torch.full((len(groups),), self.config.kits.index(next(iter(blend))))
@@ -324,6 +346,26 @@ class NeuralRenderer:
             config.top_k if top_k is None else top_k,
             config.guidance if guidance is None else guidance,
         )  # fmt: skip
+
+    def envelopes(self, score: DrumScore, blend: Mapping[str, float], frames: int,
+                  seed: int = 0) -> np.ndarray:  # fmt: skip
+        """The kit's envelope of each group ``score`` plays [groups, frames, ENVELOPE]: the score
+        through ``blend``'s one-shots (the sampler, at the codec's rate), each kit's envelope
+        mixed by weight (in dB, as the dynamics mix their keys)."""
+        from audiogen.kits import load_kit
+        from audiogen.renderers.sampler import Sampler, Variation
+
+        hop, rate = self.codec.config.hop_length, self.codec.sample_rate
+        out = np.zeros((len(score.groups), frames, ENVELOPE), dtype=np.float32)
+        total = sum(w for w in blend.values() if w > 0)
+        for name, weight in blend.items():
+            if weight <= 0:
+                continue
+            played = Sampler(load_kit(name), rate, Variation.none()).render(score, seed).stems
+            for i, group in enumerate(score.groups):
+                stem = played.get(group, np.zeros(0, dtype=np.float32))
+                out[i] += weight / total * envelope_frames(stem, hop, frames)
+        return out
 
     def _check_kits(self, blend: Mapping[str, float]) -> None:
         unknown = [name for name in blend if name not in self.config.kits]

@@ -57,6 +57,9 @@ def train(
 
     if tuple(shards.manifest["kits"]) != config.kits:
         raise ValueError(f"the tokens' kits {shards.manifest['kits']} are not {config.kits}")
+    if shards.width != config.width:
+        raise ValueError(f"the tokens have {shards.width} feature columns, the model reads "
+                         f"{config.width} (envelope: {config.envelope})")  # fmt: skip
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
     lm, conditioner = build(config)
@@ -69,9 +72,13 @@ def train(
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=False)
         lm.load_state_dict(state["lm"])
-        conditioner.load_state_dict(state["cond"])
+        missing, unexpected = conditioner.load_state_dict(state["cond"], strict=False)
+        if unexpected or any(not k.startswith("envelope.") for k in missing):
+            raise ValueError(f"{state_path} does not fit this model: {missing + unexpected}")
+        if missing:  # a model trained without the envelope learns to read it from here on
+            log.info("%s has no envelope weights: they start at zero", state_path)
         step, runs = state["step"], state["runs"]
-        if "optim" in state:
+        if "optim" in state and not missing:
             optimizer.load_state_dict(state["optim"])
         else:  # a committed state keeps the weights only (see pipelines/TRAINING.md)
             warm_from = step

@@ -5,7 +5,8 @@ at batch 16). Here every piece of the material (the codec's: Groove train split 
 cut into pieces of at most ``piece_bars`` bars, at a random tempo stretch, plus isolated hits at
 all velocities) is rendered by the sampler through a training kit, and each stem it plays is
 encoded by the codec. A shard holds ``shard_pieces`` pieces through one kit: int16 tokens, the
-stem's score features (`features.stem_frames`, stored sparse), its stem and kit. Shards are
+stem's score features (`features.stem_frames`, stored sparse), the envelope of the stem that was
+encoded (`features.envelope_frames`, float16), its stem and kit. Shards are
 written atomically and skipped when present, so the precompute resumes where it stopped.
 
 Pass ``p`` plays chunk ``c`` of the material through kit ``(c + p) % kits``: after the first pass
@@ -34,7 +35,7 @@ from audiogen.errors import AudiogenError
 from audiogen.files import atomic_path, sha256, write_text_atomic
 from audiogen.instruments import GROUPS
 from audiogen.planner.bars import Phrase, phrase_to_score
-from audiogen.renderers.features import FEATURES, stem_frames
+from audiogen.renderers.features import ENVELOPE, FEATURES, envelope_frames, stem_frames
 from audiogen.score import MAX_BPM, MIN_BPM, DrumScore
 from audiogen.training.clips import ISOLATED_SHARE, isolated_hits
 
@@ -119,7 +120,7 @@ def precompute(
                     shard_pieces=plan.shard_pieces, seed=plan.seed,
                     material=material_digest(phrases), sample_rate=codec.sample_rate,
                     frame_rate=codec.config.frame_rate, n_q=codec.config.n_q,
-                    card=codec.config.bins)  # fmt: skip
+                    card=codec.config.bins, envelope=ENVELOPE)  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     _check_manifest(folder, manifest)
     write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
@@ -200,7 +201,9 @@ def _make_shard(job: _Job) -> tuple[int, float, float, float]:
             codes = codec.encode(audio).cpu().numpy()
         seconds += length / codec.sample_rate
         for i, g in enumerate(groups):
-            features = stem_frames(score, g, rate, codes.shape[-1])
+            frames = codes.shape[-1]
+            score_part = stem_frames(score, g, rate, frames)
+            features = np.concatenate([score_part, envelope_frames(audio[i], hop, frames)], axis=1)
             examples.append((codes[i], features, GROUPS.index(g), job.kit))
     _write_shard(job.path, examples, job.codec_sha256)
     return (len(examples), seconds, time.perf_counter() - started,
@@ -228,10 +231,13 @@ def _check_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 
 def _write_shard(path: Path, examples: list[tuple[np.ndarray, np.ndarray, int, int]],
                  codec_sha256: str) -> None:  # fmt: skip
-    """One npz: tokens int16 [K, frames of all examples], example starts, stem and kit ids, and
-    the features as (frame, column, value) of their non-zero entries."""
+    """One npz: tokens int16 [K, frames of all examples], example starts, stem and kit ids, the
+    score features as (frame, column, value) of their non-zero entries, and the envelope float16
+    [frames, ENVELOPE] (each example's features are the score's columns, then the envelope's)."""
     starts = np.cumsum([0] + [codes.shape[-1] for codes, _, _, _ in examples])
-    features = np.concatenate([f for _, f, _, _ in examples]) if examples else np.zeros((0, 1))
+    both = (np.concatenate([f for _, f, _, _ in examples]) if examples
+            else np.zeros((0, FEATURES + ENVELOPE)))  # fmt: skip
+    features, envelope = both[:, :FEATURES], both[:, FEATURES:]
     rows, columns = np.nonzero(features)
     tokens = (np.concatenate([c for c, _, _, _ in examples], axis=-1) if examples
               else np.zeros((0, 0)))  # fmt: skip
@@ -242,7 +248,7 @@ def _write_shard(path: Path, examples: list[tuple[np.ndarray, np.ndarray, int, i
             kit=np.array([k for _, _, _, k in examples], dtype=np.int8),
             feature_frame=rows.astype(np.int64), feature_column=columns.astype(np.int16),
             feature_value=features[rows, columns].astype(np.float32),
-            codec_sha256=np.array(codec_sha256),
+            envelope=envelope.astype(np.float16), codec_sha256=np.array(codec_sha256),
         )  # fmt: skip
 
 
@@ -258,6 +264,12 @@ class Shards:
     feature_frame: np.ndarray  # sorted
     feature_column: np.ndarray
     feature_value: np.ndarray
+    envelope: np.ndarray | None = None  # float16 [frames, ENVELOPE]; None in older shards
+
+    @property
+    def width(self) -> int:
+        """Columns of each frame's features: the score's, then the envelope's if there is one."""
+        return FEATURES + (0 if self.envelope is None else self.envelope.shape[1])
 
     @property
     def examples(self) -> int:
@@ -301,25 +313,29 @@ class Shards:
             feature_frame=np.concatenate([p["feature_frame"] + f for p, f in zip(parts, frames)]),
             feature_column=np.concatenate([p["feature_column"] for p in parts]),
             feature_value=np.concatenate([p["feature_value"] for p in parts]),
+            envelope=(np.concatenate([p["envelope"] for p in parts])
+                      if all("envelope" in p for p in parts) else None),
         )  # fmt: skip
 
     def example(self, i: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-        """Example ``i`` whole: tokens int64 [K, T], features [T, FEATURES], stem, kit."""
+        """Example ``i`` whole: tokens int64 [K, T], features [T, width], stem, kit."""
         a, b = int(self.starts[i]), int(self.starts[i + 1])
         tokens, features, _ = self.window(a, b - a, b)
         return tokens, features, int(self.stem[i]), int(self.kit[i])
 
     def window(self, start: int, frames: int, end: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """Tokens [K, frames] and features [frames, FEATURES] from global frame ``start``, cut at
+        """Tokens [K, frames] and features [frames, width] from global frame ``start``, cut at
         ``end`` and padded with zeros; and how many frames are real."""
         valid = max(0, min(frames, end - start))
         tokens = np.zeros((self.tokens.shape[0], frames), dtype=np.int64)
         tokens[:, :valid] = self.tokens[:, start : start + valid]
-        features = np.zeros((frames, FEATURES), dtype=np.float32)
+        features = np.zeros((frames, self.width), dtype=np.float32)
         lo, hi = np.searchsorted(self.feature_frame, [start, start + valid])
         features[self.feature_frame[lo:hi] - start, self.feature_column[lo:hi]] = (
             self.feature_value[lo:hi]
         )
+        if self.envelope is not None:
+            features[:valid, FEATURES:] = self.envelope[start : start + valid]
         return tokens, features, valid
 
     def batch(self, rng: np.random.Generator, size: int, frames: int,

@@ -35,6 +35,23 @@ def test_features_place_each_hit_in_its_frame_finer_than_a_frame():
     assert np.flatnonzero(later[:, c]).tolist() == [25]
 
 
+def test_the_envelope_is_each_frames_power_and_peak_from_the_floor_to_full_scale():
+    from audiogen.renderers.features import envelope_frames
+
+    hop = 640
+    audio = np.zeros(20 * hop, dtype=np.float32)
+    audio[5 * hop + 100] = 1.0  # a full-scale click in frame 5
+    audio[8 * hop : 9 * hop] = 0.1  # a steady -20 dBFS in frame 8
+    audio[12 * hop : 13 * hop] = 1e-5  # -100 dBFS: under the floor
+    envelope = envelope_frames(audio, hop, 22)  # longer than the audio: silent frames after it
+    assert envelope.shape == (22, 2) and envelope.dtype == np.float32
+    assert envelope[5, 1] == pytest.approx(1.0)  # peak 0 dBFS
+    assert envelope[5, 0] == pytest.approx(1 - 10 * np.log10(hop) / 80, abs=1e-4)  # one sample
+    assert envelope[8] == pytest.approx([0.75, 0.75], abs=1e-4)  # -20 dB of 80
+    loud = {5, 8}
+    assert not envelope[[i for i in range(22) if i not in loud]].any()
+
+
 @pytest.fixture(scope="module")
 def renderer(tmp_path_factory):
     import torch
@@ -91,6 +108,45 @@ def test_stems_go_through_the_score_keyed_dynamics_unless_asked_not_to(renderer)
     for group in raw:
         assert np.abs(raw[group][tail]).max() > 10 ** (-40 / 20)  # the untrained model's noise
         assert np.abs(keyed[group][tail]).max() < 10 ** (-60 / 20)
+
+
+def test_an_envelope_model_reads_the_score_through_the_kits_one_shots(renderer, monkeypatch):
+    """With ``envelope``, the model reads beside the score how loud the same score is through
+    the kit's one-shots, frame by frame: loud where a hit starts, silent once it has rung out;
+    a blend's is its kits' mixed by weight."""
+    import dataclasses
+
+    from audiogen.renderers.features import ENVELOPE
+    from audiogen.renderers.neural import build
+
+    model, _ = renderer
+    config = dataclasses.replace(model.config, envelope=True)
+    lm, conditioner = build(config)
+    reader = dataclasses.replace(model, lm=lm.eval(), conditioner=conditioner.eval(),
+                                 config=config)  # fmt: skip
+    seen = []
+    generate = reader.generate
+    monkeypatch.setattr(reader, "generate",
+                        lambda f, *a, **k: seen.append(f) or generate(f, *a, **k))  # fmt: skip
+    score = two_bars()
+    stems = reader.render(score, "808", seed=3)
+    assert sorted(stems) == ["hats", "kick", "snare"]
+    features = seen[0].numpy()
+    assert features.shape[-1] == FEATURES + ENVELOPE
+    for group, name in (("kick", "kick"), ("hats", "hat_closed")):
+        lane = features[score.groups.index(group)]
+        onsets = np.flatnonzero(lane[:, 3 * CLASS_INDEX[name]])
+        peak = lane[:, FEATURES + 1]
+        assert len(onsets) and np.maximum(peak[onsets], peak[onsets + 1]).min() > 0.5  # -40 dBFS
+    hats = features[score.groups.index("hats"), :, FEATURES:]
+    assert not hats[-10:].any()  # 0.2 s before the end of the second past the last bar
+    frames = features.shape[1]
+    drum_808 = reader.envelopes(score, {"808": 1.0}, frames, seed=3)
+    acoustic = reader.envelopes(score, {"acoustic": 1.0}, frames, seed=3)
+    assert np.array_equal(drum_808, features[..., FEATURES:])
+    assert not np.allclose(drum_808, acoustic)
+    blend = reader.envelopes(score, {"808": 0.25, "acoustic": 0.75}, frames, seed=3)
+    np.testing.assert_allclose(blend, 0.25 * drum_808 + 0.75 * acoustic, atol=1e-6)
 
 
 def test_long_beats_are_generated_in_primed_windows_covering_every_frame(renderer):

@@ -26,7 +26,8 @@ def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_code
     phrases = [p for p in load_library() if p.genre == "rock"][:1]
     precompute(phrases, tiny_codec_dir, tmp_path / "tokens", Plan(kits=KITS, piece_bars=2))
     shards = Shards.load(tmp_path / "tokens")
-    config = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16)
+    config = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
+                            envelope=True)  # fmt: skip
     # 400 frames: longer than the 5 s examples, so padding past their end is masked out
     run = dict(shards=shards, out_dir=tmp_path / "out", state_dir=tmp_path / "state", minutes=5,
                config=config, batch_size=2, frames=400, device="cpu", max_steps=1)  # fmt: skip
@@ -42,4 +43,43 @@ def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_code
     curve = (tmp_path / "state" / "curve.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in curve] == [1, 2, 3]
     with pytest.raises(ValueError, match="kits"):
-        train(**(run | {"config": RendererConfig(kits=("rock",), n_q=2, card=16)}))
+        train(**(run | {"config": RendererConfig(kits=("rock",), n_q=2, card=16, envelope=True)}))
+    with pytest.raises(ValueError, match="feature columns"):  # the shards hold the envelope
+        train(**(run | {"config": RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS,
+                                                 n_q=2, card=16)}))  # fmt: skip
+
+
+def test_a_model_trained_without_the_envelope_resumes_reading_it_from_zero(tiny_codec_dir,
+                                                                           tmp_path):  # fmt: skip
+    """The envelope's weights are new to a state made before them: they start at zero, so the
+    resumed model begins as the old one was, and training moves them."""
+    import dataclasses
+
+    import torch
+
+    from audiogen.renderers.neural import RendererConfig, build
+    from audiogen.training.renderer import train
+    from audiogen.training.tokens import Plan, Shards, precompute
+
+    phrases = [p for p in load_library() if p.genre == "rock"][:1]
+    precompute(phrases, tiny_codec_dir, tmp_path / "tokens", Plan(kits=KITS, piece_bars=2))
+    shards = Shards.load(tmp_path / "tokens")
+    old = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16)
+    lm, conditioner = build(old)
+    (tmp_path / "state").mkdir()
+    torch.save({"lm": lm.state_dict(), "cond": conditioner.state_dict(), "step": 7, "runs": 1,
+                "config": old.to_dict()}, tmp_path / "state" / "last.pt")  # fmt: skip
+    new = dataclasses.replace(old, envelope=True)
+    _, fresh = build(new)
+    assert not fresh.envelope.weight.any() and not fresh.envelope.bias.any()
+    with torch.no_grad():  # zero weights: the envelope changes nothing yet
+        features = torch.rand(2, 30, new.width)
+        stem, kit = torch.zeros(2, dtype=torch.long), torch.ones(2, dtype=torch.long)
+        fresh.load_state_dict(conditioner.state_dict(), strict=False)
+        assert torch.equal(fresh.eval()(features, stem, kit, 30),
+                           conditioner.eval()(features[..., : new.width - 2], stem, kit, 30))
+    result = train(shards, tmp_path / "out", tmp_path / "state", 5, new, batch_size=2,
+                   frames=300, device="cpu", max_steps=2, lr=1e-2)  # fmt: skip
+    assert result["steps"] == 9
+    state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
+    assert state["cond"]["envelope.weight"].abs().sum() > 0

@@ -8,7 +8,7 @@ import pytest
 
 from audiogen.errors import AudiogenError
 from audiogen.planner.library import load_library
-from audiogen.renderers.features import CLASS_INDEX, FEATURES
+from audiogen.renderers.features import CLASS_INDEX, ENVELOPE, FEATURES
 
 pytest.importorskip("audiocraft")
 
@@ -47,10 +47,17 @@ def test_shards_are_written_tagged_with_the_codec_and_resume_skips_the_done_ones
     shards = Shards.load(folder, sha256(tiny_codec_dir / "codec.safetensors"))
     assert set(shards.kit.tolist()) == {0, 1}  # two passes: every piece through both kits
     assert shards.tokens.dtype == np.int16 and 0 <= shards.tokens.min() <= shards.tokens.max() < 16
+    assert shards.width == FEATURES + ENVELOPE
     for i in range(shards.examples):  # every stem holds hits, on a kick/snare/hat lane of its own
         tokens, features, stem, _ = shards.example(i)
         assert tokens.shape == (2, len(features)) and len(features) >= 250  # 5 s at least
-        assert features[:, 0::3].any()
+        assert features[:, 0:FEATURES:3].any()
+        # the envelope is the stem's: loud where the score plays (the hit's frame or the next,
+        # whose start it may fall just before), silent at the end of the padding
+        onsets = np.flatnonzero(features[:, 0:FEATURES:3].any(axis=1))
+        peak = features[:, FEATURES + 1]
+        assert np.maximum(peak[onsets], peak[np.minimum(onsets + 1, len(peak) - 1)]).min() > 0.5
+        assert peak[-1] < peak[onsets].max() - 0.3
 
 
 def test_a_shard_reads_back_exactly_what_was_written(tmp_path):
@@ -59,11 +66,13 @@ def test_a_shard_reads_back_exactly_what_was_written(tmp_path):
     rng = np.random.default_rng(1)
     examples = []
     for length, stem in ((300, 0), (260, 2)):
-        features = np.zeros((length, FEATURES), dtype=np.float32)
+        features = np.zeros((length, FEATURES + ENVELOPE), dtype=np.float32)
         onsets = rng.choice(length, 12, replace=False)
         c = 3 * CLASS_INDEX["kick"]
         features[onsets, c], features[onsets, c + 1] = 1.0, rng.uniform(0, 1, 12)
         features[onsets, c + 2] = rng.uniform(0, 1, 12)
+        envelope = rng.uniform(0, 1, (length, ENVELOPE)).astype(np.float16)  # stored as float16
+        features[:, FEATURES:] = envelope
         examples.append((rng.integers(0, 1024, (8, length)), features, stem, 1))
     (tmp_path / MANIFEST).write_text('{"codec": "codec@x", "codec_sha256": "abc"}')
     _write_shard(tmp_path / "shard-00000.npz", examples[:1], "abc")
@@ -79,7 +88,7 @@ def test_a_shard_reads_back_exactly_what_was_written(tmp_path):
     assert valid == 220 and np.array_equal(features[:valid], examples[1][1][40:])
     assert not features[valid:].any() and np.array_equal(tokens[:, :valid], examples[1][0][:, 40:])
     codes, feats, stems, kits, real = shards.batch(rng, 4, 200)
-    assert codes.shape == (4, 8, 200) and feats.shape == (4, 200, FEATURES)
+    assert codes.shape == (4, 8, 200) and feats.shape == (4, 200, FEATURES + ENVELOPE)
     assert real.max() <= 200 and set(stems.tolist()) <= {0, 2} and set(kits.tolist()) == {1}
 
 
