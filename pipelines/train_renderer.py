@@ -46,6 +46,8 @@ def main() -> None:
                         help="chance an example is trained without its score (for guidance)")
     parser.add_argument("--guidance", type=float, default=2.0,
                         help="classifier-free guidance the checkpoint renders with")  # fmt: skip
+    parser.add_argument("--token-noise", type=float, default=0.0,
+                        help="share of the tokens read back replaced by random ones")  # fmt: skip
     parser.add_argument("--lr-decay", action="store_true",
                         help="cosine from --lr to a tenth of it over this run")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=250, help="steps between held-out losses")
@@ -80,7 +82,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             card=manifest["card"], dim=args.dim, num_layers=args.layers,
                             num_heads=args.heads, score_dropout=args.score_dropout,
                             guidance=args.guidance if args.score_dropout > 0 else 1.0,
-                            envelope=shards.envelope is not None)  # fmt: skip
+                            envelope=shards.envelope is not None,
+                            token_noise=args.token_noise)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every)  # fmt: skip

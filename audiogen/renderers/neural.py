@@ -85,6 +85,10 @@ class RendererConfig:
     # columns after the score's): how loud the kit's one-shots are in each frame, so how long
     # each hit rings. It is left out with the score for guidance.
     envelope: bool = False
+    # In training, this share of the tokens the model reads back (not those it predicts) is
+    # replaced by random ones, so that it learns to lean on the score and the envelope as well
+    # as on its own past, as it must when it renders from tokens it drew itself.
+    token_noise: float = 0.0
 
     @property
     def width(self) -> int:
@@ -193,10 +197,11 @@ def _teacher_forced(
 
 def loss(
     lm: LMModel, conditioner: torch.nn.Module, codes: torch.Tensor, features: torch.Tensor,
-    stem: torch.Tensor, kit: torch.Tensor, valid: torch.Tensor,
+    stem: torch.Tensor, kit: torch.Tensor, valid: torch.Tensor, token_noise: float = 0.0,
 ) -> torch.Tensor:  # fmt: skip
     """Teacher-forced cross-entropy over the real frames (the first ``valid[b]`` of each example):
-    the mean of `predict`'s masked loss, computed where the model writes it.
+    the mean of `predict`'s masked loss, computed where the model writes it. ``token_noise``:
+    the share of the tokens read back that are replaced by random ones (the targets stay).
 
     The delayed pattern puts frame t of codebook k at sequence step t + k + 1 (step 0 is the
     special token), and the model's output at step s predicts step s + 1. So each codebook's
@@ -207,7 +212,12 @@ def loss(
     torch = _modules()[0]
     K, T = codes.shape[1:]
     _, sequence, conditions = _teacher_forced(lm, conditioner, codes, features, stem, kit)
-    hidden = sum(lm.emb[k](sequence[:, k]) for k in range(K))
+    read = sequence
+    if token_noise > 0:
+        noisy = torch.rand(sequence.shape, device=sequence.device) < token_noise
+        noisy &= sequence != lm.special_token_id  # the pattern's empty steps stay as they are
+        read = torch.where(noisy, torch.randint_like(sequence, lm.card), sequence)
+    hidden = sum(lm.emb[k](read[:, k]) for k in range(K))
     hidden, cross = lm.fuser(hidden, conditions)
     hidden = lm.transformer(hidden, cross_attention_src=cross)
     if lm.out_norm:

@@ -134,7 +134,8 @@ def train(
                            * (cosine_decay(lr, progress) if lr_decay else lr))  # fmt: skip
         batch = shards.batch(rng, batch_size, frames, training)
         with autocast:  # padding past a short example's end is not learned
-            value_t = loss(lm, conditioner, *(torch.from_numpy(a).to(device) for a in batch))
+            value_t = loss(lm, conditioner, *(torch.from_numpy(a).to(device) for a in batch),
+                           token_noise=config.token_noise)  # fmt: skip
         optimizer.zero_grad()
         value_t.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

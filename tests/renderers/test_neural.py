@@ -316,6 +316,29 @@ def test_training_loss_scores_every_real_frame_of_every_codebook_once(short_memo
         assert torch.allclose(loss(lm, conditioner, padded, *args[1:], valid), expected, atol=1e-5)
 
 
+def test_token_noise_changes_what_the_model_reads_back_not_what_it_is_scored_on(short_memory):
+    import copy
+
+    import torch
+
+    from audiogen.renderers.neural import loss
+
+    lm, conditioner = copy.deepcopy(short_memory.lm), short_memory.conditioner
+    generator = torch.Generator().manual_seed(2)
+    args = (torch.randint(0, 16, (3, 2, 20), generator=generator),
+            torch.rand(3, 20, FEATURES, generator=generator), torch.tensor([0, 1, 2]),
+            torch.tensor([0, 1, 0]), torch.tensor([20, 20, 20]))  # fmt: skip
+    with torch.no_grad():
+        clean = loss(lm, conditioner, *args)
+        assert torch.equal(loss(lm, conditioner, *args, token_noise=0.0), clean)
+        torch.manual_seed(0)
+        assert not torch.allclose(loss(lm, conditioner, *args, token_noise=0.5), clean)
+        for embedding in lm.emb:  # tokens read back no longer matter: only the targets do
+            embedding.weight.zero_()
+        clean = loss(lm, conditioner, *args)
+        assert torch.allclose(loss(lm, conditioner, *args, token_noise=1.0), clean, atol=1e-6)
+
+
 def test_a_kit_blend_mixes_the_kits_conditioning_and_its_ends_are_the_kits(renderer):
     model, _ = renderer
     score = two_bars()
