@@ -197,7 +197,7 @@ def _teacher_forced(
 
 def loss(
     lm: LMModel, conditioner: torch.nn.Module, codes: torch.Tensor, features: torch.Tensor,
-    stem: torch.Tensor, kit: torch.Tensor, valid: torch.Tensor, token_noise: float = 0.0,
+    stem: torch.Tensor, kit: torch.Tensor, valid: torch.Tensor, *, token_noise: float = 0.0,
 ) -> torch.Tensor:  # fmt: skip
     """Teacher-forced cross-entropy over the real frames (the first ``valid[b]`` of each example):
     the mean of `predict`'s masked loss, computed where the model writes it. ``token_noise``:
