@@ -3,8 +3,8 @@
 Conditioning is frame-aligned: a `ScoreConditioner` turns the stem's score features (see
 `features.py`; with ``RendererConfig.envelope``, also the kit's envelope of the score: the same
 score through the kit's one-shots, frame by frame), the stem and the kit into one vector per
-sequence step, which audiocraft's
-`ConditionFuser` adds to the token embeddings ('sum'). Codebooks follow the delayed pattern.
+sequence step, which audiocraft's `ConditionFuser` adds to the token embeddings ('sum').
+Codebooks follow the delayed pattern.
 All stems of a beat are one batch; long beats go in windows, each primed with the end of the
 last, and the codec decodes the whole token sequence at once, so windows leave no seam.
 """
