@@ -57,14 +57,8 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
                sample_rate: int, seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
     """``stems`` (changed in place and returned) through `follow_score`, keyed by ``score``
     played on ``blend``'s kits ({kit: weight}), their levels mixed by weight."""
-    from audiogen.kits import load_kit
-    from audiogen.renderers.sampler import Sampler, Variation
-
     keys: dict[str, list[tuple[float, np.ndarray, np.ndarray | None]]] = {g: [] for g in stems}
-    for name, weight in blend.items():
-        if weight <= 0:
-            continue
-        played = Sampler(load_kit(name), sample_rate, Variation.none()).render(score, seed).stems
+    for weight, played in kit_renders(score, blend, sample_rate, seed):
         for group, stem in stems.items():
             key = played.get(group, np.zeros(0, dtype=np.float32))
             power = power_levels(key, sample_rate, len(stem)) if group in TAIL_GROUPS else None
@@ -79,6 +73,21 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
         power = np.sum(powers, axis=0) / total if powers else None
         follow_score(stem, peak, times, sample_rate, power)
     return stems
+
+
+def kit_renders(score: DrumScore, blend: Mapping[str, float], sample_rate: int,
+                seed: int = 0) -> list[tuple[float, dict[str, np.ndarray]]]:  # fmt: skip
+    """``score`` played by the sampler, without variation, on each of ``blend``'s kits ({kit:
+    weight}) that has a weight: (weight, stems) per kit. The dynamics key from these, and the
+    token model reads its envelope of the score from them."""
+    from audiogen.kits import load_kit
+    from audiogen.renderers.sampler import Sampler, Variation
+
+    return [
+        (weight, Sampler(load_kit(name), sample_rate, Variation.none()).render(score, seed).stems)
+        for name, weight in blend.items()
+        if weight > 0
+    ]
 
 
 def peak_levels(audio: np.ndarray, sample_rate: int, length: int) -> np.ndarray:

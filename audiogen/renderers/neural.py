@@ -362,16 +362,13 @@ class NeuralRenderer:
         """The kit's envelope of each group ``score`` plays [groups, frames, ENVELOPE]: the score
         through ``blend``'s one-shots (the sampler, at the codec's rate), each kit's envelope
         mixed by weight (in dB, as the dynamics mix their keys)."""
-        from audiogen.kits import load_kit
-        from audiogen.renderers.sampler import Sampler, Variation
+        from audiogen.renderers.dynamics import kit_renders
 
-        hop, rate = self.codec.config.hop_length, self.codec.sample_rate
+        hop = self.codec.config.hop_length
         out = np.zeros((len(score.groups), frames, ENVELOPE), dtype=np.float32)
-        total = sum(w for w in blend.values() if w > 0)
-        for name, weight in blend.items():
-            if weight <= 0:
-                continue
-            played = Sampler(load_kit(name), rate, Variation.none()).render(score, seed).stems
+        renders = kit_renders(score, blend, self.codec.sample_rate, seed)
+        total = sum(weight for weight, _ in renders)
+        for weight, played in renders:
             for i, group in enumerate(score.groups):
                 stem = played.get(group, np.zeros(0, dtype=np.float32))
                 out[i] += weight / total * envelope_frames(stem, hop, frames)
