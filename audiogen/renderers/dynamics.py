@@ -10,7 +10,10 @@ never used), which holds each hit's level at its velocity and how long it rings 
 
 - Each attack (hits closer than `SAME_ATTACK_S` are one) gets one gain, from `LOOKAHEAD_S`
   before it to that long before the next: the one that brings its peak to the key's. An attack
-  the model left out stays out: its noise is not raised into a hit.
+  the model left out stays out: its noise is not raised into a hit. In the stems whose ring
+  the model already plays nearer the kit's than that gain would leave it (`ATTACK_HOLD_S`:
+  hats, snare), the gain holds over the attack only, where its peak is read, and goes back
+  out over `ATTACK_RELEASE_S`: clip gain on the stick, the ring left as played.
 - In the stems whose tails are a noise that rings on (`TAIL_GROUPS`: snare wires, cymbal
   wash), the tail between attacks is then brought to the key's power, which the model leaves
   too quiet. The gain comes in from `TAIL_START_S` after an attack (past where its peak is
@@ -39,6 +42,8 @@ RAMP_S = 0.003  # every change of gain is spread over this long (no clicks)
 CEILING_DB = 3.0  # the stem's peak may rise this far over the key's envelope
 MISSING_DB = 20.0  # an attack this far under the key's was not played by the model
 MAX_BOOST_DB, MAX_CUT_DB = 12.0, 30.0  # an attack's gain stays within these
+ATTACK_HOLD_S = {"hats": 0.02, "snare": 0.03}  # whose attack gain holds this long (BENCHMARKS.md)
+ATTACK_RELEASE_S = 0.01  # and then goes back out over this long
 SILENT_DB = -120.0
 TAIL_GROUPS = ("snare", "cymbals")  # whose tails follow the key's power (BENCHMARKS.md)
 TAIL_START_S = 0.03  # after an attack, where its tail begins to follow the key
@@ -71,7 +76,7 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
         peak = np.sum([w * k for w, k, _ in keys[group]], axis=0) / total  # dB mixed by weight
         powers = [w * p for w, _, p in keys[group] if p is not None]  # TAIL_GROUPS only
         power = np.sum(powers, axis=0) / total if powers else None
-        follow_score(stem, peak, times, sample_rate, power)
+        follow_score(stem, peak, times, sample_rate, power, ATTACK_HOLD_S.get(group))
     return stems
 
 
@@ -125,10 +130,13 @@ def _per_frame(audio: np.ndarray, sample_rate: int, length: int,
 
 
 def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float], sample_rate: int,
-                 key_power: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+                 key_power: np.ndarray | None = None,
+                 hold_s: float | None = None) -> np.ndarray:  # fmt: skip
     """``stem`` (float32, changed in place and returned) with each attack at ``times_s`` brought
     to the key's peak, and held under the key's envelope (``key``: its `peak_levels`). With
-    ``key_power`` (the key's `power_levels`), the tails between attacks follow it too."""
+    ``key_power`` (the key's `power_levels`), the tails between attacks follow it too. With
+    ``hold_s``, an attack's gain holds that long after it, then goes back out over
+    `ATTACK_RELEASE_S`; without, it holds until the next attack."""
     hop = max(1, round(FRAME_S * sample_rate))
     own = peak_levels(stem, sample_rate, len(stem))
     frames = len(own)
@@ -145,7 +153,7 @@ def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float], sa
             played.append((time, next_time))
         start = max(0, round(time / FRAME_S) - lead)
         end = frames if next_time is None else max(start, round(next_time / FRAME_S) - lead)
-        gain_db[start:end] = change
+        gain_db[start:end] = change * _held(end - start, lead, hold_s)
     if key_power is not None:
         gain_db += _tails(stem, key_power, gain_db, played, sample_rate)
     over = _envelope(own + gain_db) - (_envelope(key) + CEILING_DB)
@@ -187,6 +195,16 @@ def _tails(stem: np.ndarray, key_power: np.ndarray, gain_db: np.ndarray,
             shape = np.minimum(shape, (hi - lo - k) / max(1, release))
         out[lo:hi] = wanted[lo:hi] * shape
     return out
+
+
+def _held(frames: int, lead: int, hold_s: float | None) -> np.ndarray | float:
+    """How much of an attack's gain applies in each of its ``frames`` (the first ``lead`` come
+    before it): all of it throughout, or with ``hold_s`` all of it that long past the attack,
+    then none after `ATTACK_RELEASE_S` more."""
+    if hold_s is None:
+        return 1.0
+    hold, release = lead + round(hold_s / FRAME_S), max(1, round(ATTACK_RELEASE_S / FRAME_S))
+    return np.clip(1.0 - (np.arange(frames) - hold) / release, 0.0, 1.0)
 
 
 def _attacks(times_s: Sequence[float]) -> list[Attack]:

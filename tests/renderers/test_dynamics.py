@@ -152,3 +152,19 @@ def test_a_tail_left_too_quiet_rings_as_the_kits_and_the_next_hit_still_stands_o
     whole = power_levels(key, SR, len(key))
     monkeypatch.setattr(dynamics, "_BLOCK", 4999)
     np.testing.assert_allclose(power_levels(key, SR, len(key)), whole)
+
+
+def test_with_a_hold_the_attack_takes_the_keys_level_and_the_ring_stays_as_played():
+    key = bursts(TIMES, VELOCITIES / 127, decay_s=0.1)  # the kit rings longer than the model
+    stem = bursts(TIMES, np.full(len(TIMES), 0.3), seed=9)
+    keyed = peak_levels(key, SR, len(stem)), TIMES, SR
+    held = follow_score(stem.copy(), *keyed, hold_s=0.03)
+    plain = follow_score(stem.copy(), *keyed)
+    for t in TIMES:
+        assert peak_db(held, t) == pytest.approx(peak_db(key, t), abs=1.0)
+        ring = slice(round((t + 0.05) * SR), round((t + 0.2) * SR))
+        np.testing.assert_allclose(held[ring], stem[ring], rtol=1e-5, atol=1e-7)
+    # Held to the next attack instead, the ring moves with the attack's gain.
+    loud = int(np.argmax(VELOCITIES))
+    ring = slice(round((TIMES[loud] + 0.05) * SR), round((TIMES[loud] + 0.2) * SR))
+    assert np.abs(plain[ring]).max() > 2 * np.abs(stem[ring]).max()
