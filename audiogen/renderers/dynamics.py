@@ -12,8 +12,8 @@ never used), which holds each hit's level at its velocity and how long it rings 
   before it to that long before the next: the one that brings its peak to the key's. An attack
   the model left out stays out: its noise is not raised into a hit. In the stems whose ring
   the model already plays nearer the kit's than that gain would leave it (`ATTACK_HOLD_S`:
-  hats, snare), the gain holds over the attack only, where its peak is read, and goes back
-  out over `ATTACK_RELEASE_S`: clip gain on the stick, the ring left as played.
+  the hats), the gain holds over the attack only, where its peak is read, and goes back out
+  over `ATTACK_RELEASE_S`: clip gain on the stick, the ring left as played.
 - In the stems whose tails are a noise that rings on (`TAIL_GROUPS`: snare wires, cymbal
   wash), the tail between attacks is then brought to the key's power, which the model leaves
   too quiet. The gain comes in from `TAIL_START_S` after an attack (past where its peak is
@@ -42,7 +42,7 @@ RAMP_S = 0.003  # every change of gain is spread over this long (no clicks)
 CEILING_DB = 3.0  # the stem's peak may rise this far over the key's envelope
 MISSING_DB = 20.0  # an attack this far under the key's was not played by the model
 MAX_BOOST_DB, MAX_CUT_DB = 12.0, 30.0  # an attack's gain stays within these
-ATTACK_HOLD_S = {"hats": 0.02, "snare": 0.03}  # whose attack gain holds this long (BENCHMARKS.md)
+ATTACK_HOLD_S = {"hats": 0.03}  # whose attack gain holds this long (BENCHMARKS.md)
 ATTACK_RELEASE_S = 0.01  # and then goes back out over this long
 SILENT_DB = -120.0
 TAIL_GROUPS = ("snare", "cymbals")  # whose tails follow the key's power (BENCHMARKS.md)
