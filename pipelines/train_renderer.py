@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=RendererConfig.dim, help="model width")
     parser.add_argument("--layers", type=int, default=RendererConfig.num_layers)
     parser.add_argument("--heads", type=int, default=RendererConfig.num_heads)
+    parser.add_argument("--window", type=int, default=RendererConfig.window,
+                        help="frames of the score the model reads at each step (widening a "
+                             "state's: the older frames start at zero)")  # fmt: skip
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--score-dropout", type=float, default=0.15,
                         help="chance an example is trained without its score (for guidance)")
@@ -83,7 +86,7 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             num_heads=args.heads, score_dropout=args.score_dropout,
                             guidance=args.guidance if args.score_dropout > 0 else 1.0,
                             envelope=shards.envelope is not None,
-                            token_noise=args.token_noise)  # fmt: skip
+                            token_noise=args.token_noise, window=args.window)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every)  # fmt: skip

@@ -42,6 +42,21 @@ def held_out(shards: Shards) -> np.ndarray:
     return index[index % HELD_OUT == HELD_OUT - 1] if shards.examples >= 2 * HELD_OUT else index[:0]
 
 
+def widen_window(weights: dict[str, Any], window: int) -> int:
+    """A conditioner's ``weights`` (changed in place) made to read ``window`` frames of the score
+    and envelope: a narrower state's taps are the newest frames', the older frames' start at
+    zero, so the model begins as it was. Returns how many frames were added."""
+    import torch
+
+    added = 0
+    for name in ("conv.weight", "envelope.weight"):
+        if name in weights and weights[name].shape[-1] < window:
+            old = weights[name]
+            added = window - old.shape[-1]
+            weights[name] = torch.cat([old.new_zeros((*old.shape[:-1], added)), old], dim=-1)
+    return added
+
+
 def train(
     shards: Shards, out_dir: Path, state_dir: Path, minutes: float, config: RendererConfig,
     batch_size: int = 16, frames: int = 250, lr: float = 5e-4, device: str | None = None,
@@ -72,13 +87,17 @@ def train(
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=False)
         lm.load_state_dict(state["lm"])
+        widened = widen_window(state["cond"], config.window)
+        if widened:
+            log.info("%s read %d frames of the score: the %d older ones start at zero",
+                     state_path, config.window - widened, widened)  # fmt: skip
         missing, unexpected = conditioner.load_state_dict(state["cond"], strict=False)
         if unexpected or any(not k.startswith("envelope.") for k in missing):
             raise ValueError(f"{state_path} does not fit this model: {missing + unexpected}")
         if missing:  # a model trained without the envelope learns to read it from here on
             log.info("%s has no envelope weights: they start at zero", state_path)
         step, runs = state["step"], state["runs"]
-        if "optim" in state and not missing:
+        if "optim" in state and not missing and not widened:
             optimizer.load_state_dict(state["optim"])
         else:  # a committed state keeps the weights only (see pipelines/TRAINING.md)
             warm_from = step

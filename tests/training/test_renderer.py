@@ -83,3 +83,44 @@ def test_a_model_trained_without_the_envelope_resumes_reading_it_from_zero(tiny_
     assert result["steps"] == 9
     state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
     assert state["cond"]["envelope.weight"].abs().sum() > 0
+
+
+def test_a_wider_window_resumes_with_the_older_frames_at_zero(tiny_codec_dir, tmp_path):
+    """Widening the window: the state's taps stay the newest frames', the older ones start at
+    zero, so the resumed model's conditions equal the old model's until training moves them."""
+    import dataclasses
+
+    import torch
+
+    from audiogen.renderers.neural import RendererConfig, build
+    from audiogen.training.renderer import train, widen_window
+    from audiogen.training.tokens import Plan, Shards, precompute
+
+    phrases = [p for p in load_library() if p.genre == "rock"][:1]
+    precompute(phrases, tiny_codec_dir, tmp_path / "tokens", Plan(kits=KITS, piece_bars=2))
+    shards = Shards.load(tmp_path / "tokens")
+    old = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
+                         envelope=True)  # fmt: skip
+    lm, conditioner = build(old)
+    with torch.no_grad():  # an envelope that reads something, as a trained one does
+        conditioner.envelope.weight.normal_()
+    (tmp_path / "state").mkdir()
+    torch.save({"lm": lm.state_dict(), "cond": conditioner.state_dict(), "step": 7, "runs": 1,
+                "config": old.to_dict()}, tmp_path / "state" / "last.pt")  # fmt: skip
+    new = dataclasses.replace(old, window=17)
+    _, wide = build(new)
+    weights = conditioner.state_dict()
+    assert widen_window(weights, new.window) == 8
+    wide.load_state_dict(weights)
+    assert not wide.conv.weight[..., :8].any() and not wide.envelope.weight[..., :8].any()
+    with torch.no_grad():
+        features = torch.rand(2, 40, new.width)
+        stem, kit = torch.zeros(2, dtype=torch.long), torch.ones(2, dtype=torch.long)
+        torch.testing.assert_close(wide.eval()(features, stem, kit, 40),
+                                   conditioner.eval()(features, stem, kit, 40))  # fmt: skip
+    result = train(shards, tmp_path / "out", tmp_path / "state", 5, new, batch_size=2,
+                   frames=300, device="cpu", max_steps=2, lr=1e-2)  # fmt: skip
+    assert result["steps"] == 9
+    state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
+    assert state["cond"]["conv.weight"].shape[-1] == 17
+    assert state["cond"]["conv.weight"][..., :8].abs().sum() > 0  # the older frames now read
