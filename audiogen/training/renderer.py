@@ -45,11 +45,18 @@ def held_out(shards: Shards) -> np.ndarray:
 def widen_window(weights: dict[str, Any], window: int) -> int:
     """A conditioner's ``weights`` (changed in place) made to read ``window`` frames of the score
     and envelope: a narrower state's taps are the newest frames', the older frames' start at
-    zero, so the model begins as it was. Returns how many frames were added."""
+    zero, so the model begins as it was. Returns how many frames were added.
+
+    Raises:
+        ValueError: the state reads more frames than ``window``.
+    """
     import torch
 
     added = 0
     for name in ("conv.weight", "envelope.weight"):
+        if name in weights and weights[name].shape[-1] > window:
+            raise ValueError(f"the state reads {weights[name].shape[-1]} frames of the score: "
+                             f"train it with --window {weights[name].shape[-1]}")  # fmt: skip
         if name in weights and weights[name].shape[-1] < window:
             old = weights[name]
             added = window - old.shape[-1]

@@ -110,6 +110,8 @@ def test_a_wider_window_resumes_with_the_older_frames_at_zero(tiny_codec_dir, tm
     new = dataclasses.replace(old, window=17)
     _, wide = build(new)
     weights = conditioner.state_dict()
+    with pytest.raises(ValueError, match="--window 9"):  # a wider state does not narrow
+        widen_window(conditioner.state_dict(), 5)
     assert widen_window(weights, new.window) == 8
     wide.load_state_dict(weights)
     assert not wide.conv.weight[..., :8].any() and not wide.envelope.weight[..., :8].any()
