@@ -15,6 +15,27 @@ pytest.importorskip("audiocraft")
 KITS = ("acoustic", "808")
 
 
+def tokens_and_saved_state(codec_dir, tmp_path, config, touch=None):
+    """Shards of one rock phrase, and a step-7 training state of a fresh ``config`` model (its
+    conditioner first passed to ``touch``, if given) saved in ``tmp_path/state``: (shards,
+    conditioner)."""
+    import torch
+
+    from audiogen.renderers.neural import build
+    from audiogen.training.tokens import Plan, Shards, precompute
+
+    phrases = [p for p in load_library() if p.genre == "rock"][:1]
+    precompute(phrases, codec_dir, tmp_path / "tokens", Plan(kits=KITS, piece_bars=2))
+    lm, conditioner = build(config)
+    if touch is not None:
+        with torch.no_grad():
+            touch(conditioner)
+    (tmp_path / "state").mkdir()
+    torch.save({"lm": lm.state_dict(), "cond": conditioner.state_dict(), "step": 7, "runs": 1,
+                "config": config.to_dict()}, tmp_path / "state" / "last.pt")  # fmt: skip
+    return Shards.load(tmp_path / "tokens"), conditioner
+
+
 def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_codec_dir, tmp_path):
     import torch
 
@@ -59,16 +80,9 @@ def test_a_model_trained_without_the_envelope_resumes_reading_it_from_zero(tiny_
 
     from audiogen.renderers.neural import RendererConfig, build
     from audiogen.training.renderer import train
-    from audiogen.training.tokens import Plan, Shards, precompute
 
-    phrases = [p for p in load_library() if p.genre == "rock"][:1]
-    precompute(phrases, tiny_codec_dir, tmp_path / "tokens", Plan(kits=KITS, piece_bars=2))
-    shards = Shards.load(tmp_path / "tokens")
     old = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16)
-    lm, conditioner = build(old)
-    (tmp_path / "state").mkdir()
-    torch.save({"lm": lm.state_dict(), "cond": conditioner.state_dict(), "step": 7, "runs": 1,
-                "config": old.to_dict()}, tmp_path / "state" / "last.pt")  # fmt: skip
+    shards, conditioner = tokens_and_saved_state(tiny_codec_dir, tmp_path, old)
     new = dataclasses.replace(old, envelope=True)
     _, fresh = build(new)
     assert not fresh.envelope.weight.any() and not fresh.envelope.bias.any()
@@ -94,19 +108,12 @@ def test_a_wider_window_resumes_with_the_older_frames_at_zero(tiny_codec_dir, tm
 
     from audiogen.renderers.neural import RendererConfig, build
     from audiogen.training.renderer import train, widen_window
-    from audiogen.training.tokens import Plan, Shards, precompute
 
-    phrases = [p for p in load_library() if p.genre == "rock"][:1]
-    precompute(phrases, tiny_codec_dir, tmp_path / "tokens", Plan(kits=KITS, piece_bars=2))
-    shards = Shards.load(tmp_path / "tokens")
     old = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
                          envelope=True)  # fmt: skip
-    lm, conditioner = build(old)
-    with torch.no_grad():  # an envelope that reads something, as a trained one does
-        conditioner.envelope.weight.normal_()
-    (tmp_path / "state").mkdir()
-    torch.save({"lm": lm.state_dict(), "cond": conditioner.state_dict(), "step": 7, "runs": 1,
-                "config": old.to_dict()}, tmp_path / "state" / "last.pt")  # fmt: skip
+    # an envelope that reads something, as a trained one does
+    shards, conditioner = tokens_and_saved_state(tiny_codec_dir, tmp_path, old,
+                                                 lambda c: c.envelope.weight.normal_())  # fmt: skip
     new = dataclasses.replace(old, window=17)
     _, wide = build(new)
     weights = conditioner.state_dict()
