@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from pathlib import Path
 from types import MappingProxyType
 
@@ -79,7 +80,7 @@ def load_sf2(path: Path, preset_name: str | None = None) -> Kit:
     key = f"{path.resolve()}|{stamp.st_size}|{stamp.st_mtime_ns}"
     folder = cache_dir() / "sf2" / hashlib.sha256(key.encode()).hexdigest()[:32]
     instruments: dict[str, KitInstrument] = {}
-    labels: dict[Path, str] = {}
+    named: dict[Path, tuple[str, str, str]] = {}  # each file: its sample, key, velocities
     exclusive: dict[str, int] = {}
     for cls in INSTRUMENTS:
         note = _note_for(cls, zones)
@@ -101,7 +102,8 @@ def load_sf2(path: Path, preset_name: str | None = None) -> Kit:
                 pitch = _cents(zone, sample, note)
                 file = _extract(path, font, (zone, partner), note, pitch, folder)
                 both = f" + {font.samples[partner.sample].name!r}" if partner else ""
-                labels[file] = f"{path.name}: sample {sample.name!r}{both}"
+                named[file] = (f"{path.name}: sample {sample.name!r}{both}", f"key {note}",
+                               f"velocities {zone.vels[0]}-{zone.vels[1]}")  # fmt: skip
                 files.append(file)
                 # A pair plays each side at full level where a mono sample sits at -3 dB in
                 # each: the same power from the mono sum of a pair takes +3 dB.
@@ -136,8 +138,22 @@ def load_sf2(path: Path, preset_name: str | None = None) -> Kit:
         velocity_range_db=SF2_VELOCITY_DB,
         user=True,
         notes=tuple(notes),
-        labels=MappingProxyType(labels),
+        labels=MappingProxyType(_unique_labels(named)),
     )
+
+
+def _unique_labels(named: dict[Path, tuple[str, str, str]]) -> dict[Path, str]:
+    """Each file's label in the manifest: its sample's name, with the key (then the velocities)
+    it was shaped for where one sample sounds in several files, so no two files share one."""
+    labels = {file: parts[0] for file, parts in named.items()}
+    for detail in (1, 2):
+        counts = Counter(labels.values())
+        for file, label in labels.items():
+            if counts[label] > 1:
+                labels[file] = ", ".join(named[file][: detail + 1])
+    counts = Counter(labels.values())
+    return {file: label if counts[label] == 1 else f"{label} ({file.name})"
+            for file, label in labels.items()}  # fmt: skip
 
 
 def _pick_preset(font: SoundFont, path: Path, preset_name: str | None
@@ -220,7 +236,9 @@ def _extract(path: Path, font: SoundFont, voice: tuple[Zone, Zone | None], note:
     audio = (audio.T * envelope).T.astype(np.float32)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
-        sf.write(str(tmp), audio, sample.rate, subtype="FLOAT", format="WAV")
+        # 32-bit integers, not floats: libsndfile stamps a float WAV with the time it was written,
+        # and the manifest's checksum of a sample must not change when the cache is made again.
+        sf.write(str(tmp), audio, sample.rate, subtype="PCM_32", format="WAV")
     return target
 
 

@@ -110,20 +110,30 @@ def test_the_volume_envelope_is_played_as_fluidsynth_shapes_it(sf2_kit):
 def test_a_beat_played_on_a_soundfont_records_which_samples_in_its_manifest(sf2_kit, tmp_path,
                                                                            basic_score):
     import json
+    import shutil
+    import time
 
     from audiogen.cli import main
     from audiogen.files import sha256
+    from audiogen.kits.sf2 import load_sf2
     from audiogen.midi import write_midi
+    from audiogen.paths import cache_dir
 
     midi = tmp_path / "beat.mid"
     write_midi(basic_score, midi)
     out = tmp_path / "out"
     assert main(["render", str(midi), "-o", str(out), "--kit", str(sf2_kit)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    kit = load_kit(str(sf2_kit))
     played = {s["file"]: s["sha256"] for s in manifest["sources"]["samples"]}
+    assert len(played) == len(manifest["sources"]["samples"])  # no two files share a name
     assert "My Drums.sf2: sample 'kick hard'" in played
-    by_label = {label: path for path, label in kit.labels.items()}
-    assert all(sha256(by_label[f]) == digest for f, digest in played.items())
+    # the closed hat's sample also clicks on a tom: each file names the key it was shaped for
+    assert "My Drums.sf2: sample 'hat closed', key 42" in played
     assert manifest["sources"]["kit"]["path"] == str(sf2_kit)
     assert any("not played" in n for n in manifest["sources"]["kit"]["notes"])
+    # the checksums name what was played even after the cache is made again, a while later
+    shutil.rmtree(cache_dir() / "sf2")
+    time.sleep(1.1)
+    kit = load_sf2(sf2_kit)  # not load_kit: it keeps the kit it read for the process
+    by_label = {label: path for path, label in kit.labels.items()}
+    assert {f: sha256(by_label[f]) for f in played} == played
