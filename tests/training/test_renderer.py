@@ -133,3 +133,20 @@ def test_a_wider_window_resumes_with_the_older_frames_at_zero(tiny_codec_dir, tm
     state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
     assert state["cond"]["conv.weight"].shape[-1] == 17
     assert state["cond"]["conv.weight"][..., :8].abs().sum() > 0  # the older frames now read
+
+
+def test_a_state_file_given_for_the_state_folder_is_refused_in_one_line(tmp_path):
+    """Given the state file instead of its folder, a run would start afresh and fail to save."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    state = tmp_path / "last.pt"
+    state.write_bytes(b"state")
+    script = Path(__file__).resolve().parents[2] / "pipelines" / "train_renderer.py"
+    run = subprocess.run([sys.executable, str(script), "--state", str(state), "--max-steps", "1"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 2
+    assert f"{state} is a file; name the folder that holds it" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert state.read_bytes() == b"state"
