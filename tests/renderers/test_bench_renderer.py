@@ -73,3 +73,16 @@ def test_level_between_rung_out_hits_finds_hiss_and_not_silence(bench):
     assert bench.rung_out_level(reference, late, SR, TIMES) < -60
     dense = np.random.default_rng(2).uniform(-0.5, 0.5, len(reference))  # never rings out
     assert bench.rung_out_level(dense, dense, SR, TIMES) is None
+
+
+def test_onsets_against_what_the_kit_makes_audible_leave_out_what_it_does_not(bench):
+    kit = hits_audio(TIMES[:-1], [0.5] * 6)  # the kit's render: the last attack is not heard
+    all_seven = hits_audio(TIMES, [0.5] * 7)
+    six = hits_audio(TIMES[:-1], [0.5] * 6)
+    assert bench.audible_onset_f(TIMES, kit, all_seven, SR) == 1.0  # the 7th: neither way
+    assert bench.audible_onset_f(TIMES, kit, six, SR) == 1.0
+    assert bench.onset_timing(TIMES, six, SR)["onset_f"] < 0.95  # against the score: missed
+    extra = hits_audio(np.append(TIMES[:-1], 1.0), [0.5] * 7)  # one onset off the score
+    assert bench.audible_onset_f(TIMES, kit, extra, SR) == pytest.approx(12 / 13)
+    missed = hits_audio(TIMES[1:-1], [0.5] * 5)  # an attack the kit makes heard, left out
+    assert bench.audible_onset_f(TIMES, kit, missed, SR) == pytest.approx(10 / 11)
