@@ -41,9 +41,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=RendererConfig.dim, help="model width")
     parser.add_argument("--layers", type=int, default=RendererConfig.num_layers)
     parser.add_argument("--heads", type=int, default=RendererConfig.num_heads)
-    parser.add_argument("--window", type=int, default=RendererConfig.window,
-                        help="frames of the score the model reads at each step (widening a "
-                             "state's: the older frames start at zero)")  # fmt: skip
+    parser.add_argument("--window", type=int, default=None,
+                        help="frames of the score the model reads at each step (default: the "
+                             f"state's, else {RendererConfig.window}; more than the state's: "
+                             "the older frames start at zero)")  # fmt: skip
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--score-dropout", type=float, default=0.15,
                         help="chance an example is trained without its score (for guidance)")
@@ -73,20 +74,21 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                              max_shards=args.max_shards, workers=args.workers)  # fmt: skip
         logging.info("precompute: %s", summary)
         return
-    from audiogen.training.renderer import train
+    from audiogen.training.renderer import saved_window, train
 
     shards = Shards.load(args.tokens, codec_identity(args.codec)["codec_sha256"])
     logging.info("%d examples, %.1f hours of stems", shards.examples,
                  shards.tokens.shape[-1] / shards.manifest["frame_rate"] / 3600)  # fmt: skip
     if args.fresh:
         (args.state / "last.pt").unlink(missing_ok=True)
+    window = args.window or saved_window(args.state) or RendererConfig.window
     manifest = shards.manifest
     config = RendererConfig(kits=tuple(manifest["kits"]), n_q=manifest["n_q"],
                             card=manifest["card"], dim=args.dim, num_layers=args.layers,
                             num_heads=args.heads, score_dropout=args.score_dropout,
                             guidance=args.guidance if args.score_dropout > 0 else 1.0,
                             envelope=shards.envelope is not None,
-                            token_noise=args.token_noise, window=args.window)  # fmt: skip
+                            token_noise=args.token_noise, window=window)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every)  # fmt: skip

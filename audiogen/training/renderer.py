@@ -42,6 +42,18 @@ def held_out(shards: Shards) -> np.ndarray:
     return index[index % HELD_OUT == HELD_OUT - 1] if shards.examples >= 2 * HELD_OUT else index[:0]
 
 
+def saved_window(state_dir: Path) -> int | None:
+    """How many frames of the score the state in ``state_dir`` reads (None: no state there), so
+    that a resumed run reads as many unless told more."""
+    import torch
+
+    path = state_dir / STATE
+    if not path.exists():
+        return None
+    weights = torch.load(path, map_location="cpu", weights_only=False)["cond"]
+    return int(weights["conv.weight"].shape[-1])
+
+
 def widen_window(weights: dict[str, Any], window: int) -> int:
     """A conditioner's ``weights`` (changed in place) made to read ``window`` frames of the score
     and envelope: a narrower state's taps are the newest frames', the older frames' start at

@@ -107,13 +107,14 @@ def test_a_wider_window_resumes_with_the_older_frames_at_zero(tiny_codec_dir, tm
     import torch
 
     from audiogen.renderers.neural import RendererConfig, build
-    from audiogen.training.renderer import train, widen_window
+    from audiogen.training.renderer import saved_window, train, widen_window
 
     old = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
                          envelope=True)  # fmt: skip
     # an envelope that reads something, as a trained one does
     shards, conditioner = tokens_and_saved_state(tiny_codec_dir, tmp_path, old,
                                                  lambda c: c.envelope.weight.normal_())  # fmt: skip
+    assert saved_window(tmp_path / "state") == 9 and saved_window(tmp_path / "none") is None
     new = dataclasses.replace(old, window=17)
     _, wide = build(new)
     weights = conditioner.state_dict()
@@ -132,6 +133,7 @@ def test_a_wider_window_resumes_with_the_older_frames_at_zero(tiny_codec_dir, tm
     assert result["steps"] == 9
     state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
     assert state["cond"]["conv.weight"].shape[-1] == 17
+    assert saved_window(tmp_path / "state") == 17  # what a run resumed without --window reads
     assert state["cond"]["conv.weight"][..., :8].abs().sum() > 0  # the older frames now read
 
 
