@@ -9,8 +9,10 @@ of the same score played through the same kit's one-shots (the sampler's render,
 never used), which holds each hit's level at its velocity and how long it rings in that kit.
 
 - Each attack (hits closer than `SAME_ATTACK_S` are one) gets one gain, from `LOOKAHEAD_S`
-  before it to that long before the next: the one that brings its peak to the key's. An attack
-  the model left out stays out: its noise is not raised into a hit. In the stems whose ring
+  before it to that long before the next: the one that brings its peak to the key's (by
+  `MAX_BOOST_DB` at most: a ghost note played far too soft still follows velocity). An attack
+  the model left out (over `MISSING_DB` under) stays out: its noise is not raised into a hit.
+  In the stems whose ring
   the model already plays nearer the kit's than that gain would leave it (`ATTACK_HOLD_S`:
   the hats), the gain holds over the attack only, where its peak is read, and goes back out
   over `ATTACK_RELEASE_S`: clip gain on the stick, the ring left as played.
@@ -40,8 +42,8 @@ LOOKAHEAD_S = 0.005  # gains change this long before an attack; the envelope loo
 HOLD_S = 0.02  # the key's envelope holds its level this long (a late attack still passes)
 RAMP_S = 0.003  # every change of gain is spread over this long (no clicks)
 CEILING_DB = 3.0  # the stem's peak may rise this far over the key's envelope
-MISSING_DB = 20.0  # an attack this far under the key's was not played by the model
-MAX_BOOST_DB, MAX_CUT_DB = 12.0, 30.0  # an attack's gain stays within these
+MISSING_DB = 30.0  # an attack this far under the key's was not played by the model
+MAX_BOOST_DB, MAX_CUT_DB = 20.0, 30.0  # an attack's gain stays within these (BENCHMARKS.md)
 ATTACK_HOLD_S = {"hats": 0.03}  # whose attack gain holds this long (BENCHMARKS.md)
 ATTACK_RELEASE_S = 0.01  # and then goes back out over this long
 SILENT_DB = -120.0
