@@ -94,17 +94,11 @@ def audible_onset_f(score_times: np.ndarray, kit_audio: np.ndarray, audio: np.nd
     asks whether a render places what the kit makes audible, apart from what no render of that
     kit would show the detector."""
     reference = attacks(score_times)
-    found = {r for r, _ in match_onsets(reference, detect_onsets(kit_audio, sample_rate))}
+    heard = {r for r, _ in match_onsets(reference, detect_onsets(kit_audio, sample_rate))}
     detected = detect_onsets(audio, sample_rate)
-    pairs = match_onsets(reference, detected)
-    hits = sum(r in found for r, _ in pairs)
-    onsets = len(detected) - (len(pairs) - hits)
-    if not found and not onsets:
-        return 1.0
-    if hits == 0:
-        return 0.0
-    precision, recall = hits / onsets, hits / len(found)
-    return 2 * precision * recall / (precision + recall)
+    unheard = {t for r, t in match_onsets(reference, detected) if r not in heard}
+    return onset_f_measure(np.array(sorted(heard)),
+                           np.array([t for t in detected if t not in unheard]))  # fmt: skip
 
 
 def hit_levels(times: np.ndarray, audio: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -12,10 +12,9 @@ never used), which holds each hit's level at its velocity and how long it rings 
   before it to that long before the next: the one that brings its peak to the key's (by
   `MAX_BOOST_DB` at most: a ghost note played far too soft still follows velocity). An attack
   the model left out (over `MISSING_DB` under) stays out: its noise is not raised into a hit.
-  In the stems whose ring
-  the model already plays nearer the kit's than that gain would leave it (`ATTACK_HOLD_S`:
-  the hats), the gain holds over the attack only, where its peak is read, and goes back out
-  over `ATTACK_RELEASE_S`: clip gain on the stick, the ring left as played.
+  In the stems whose ring the model already plays nearer the kit's than that gain would leave
+  it (`ATTACK_HOLD_S`: the hats), the gain holds over the attack only, where its peak is read,
+  and goes back out over `ATTACK_RELEASE_S`: clip gain on the stick, the ring left as played.
 - In the stems whose tails are a noise that rings on (`TAIL_GROUPS`: snare wires, cymbal
   wash), the tail between attacks is then brought to the key's power, which the model leaves
   too quiet. The gain comes in from `TAIL_START_S` after an attack (past where its peak is
