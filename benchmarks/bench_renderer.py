@@ -2,7 +2,8 @@
 
     python benchmarks/bench_renderer.py [--checkpoint checkpoints/renderer] [--performances 8]
 
-Material: the Groove test split (never trained on), the opening ``--seconds`` of each performance,
+Material: the Groove test split (never trained on; ``--split validation`` for the split to choose
+settings on, trained on neither), the opening ``--seconds`` of each performance,
 through the training kits in turn (one kit per performance). Every stem group that plays is
 rendered by the neural renderer and by the sampler at the codec's rate, in the same run. The
 neural render is measured twice: as the renderer hands it on ('neural': the token model, then
@@ -244,6 +245,33 @@ def summarise(rows: list[dict], neural_s: float, sampler_s: float, music_s: floa
     return {"groups": groups, "spearman": spearman, "speed": speed}
 
 
+def missed_targets(summary: dict) -> tuple[int, list[str]]:
+    """How many quality targets ``summary`` is measured on (per group: log-mel ratio, onset F,
+    onset error, rung-out level; per instrument: Spearman; speed apart), and those it misses."""
+    checks: list[tuple[str, float | None, bool]] = []  # (name, value, whether higher is better)
+    for group, values in summary["groups"].items():
+        checks += [(f"{group} log_mel_ratio", values["neural_log_mel_ratio"], False),
+                   (f"{group} onset_f", values["neural_onset_f"], True),
+                   (f"{group} onset_error_ms", values["neural_onset_error_ms"], False),
+                   (f"{group} rung_out_db", values["neural_rung_out_db"], False)]  # fmt: skip
+    for instrument, values in summary["spearman"].items():
+        checks.append((f"{instrument} spearman", values.get("neural"), True))
+    missed = []
+    for name, value, higher in checks:
+        target = TARGETS[name.split(" ")[1]]
+        if value is not None and not (value >= target if higher else value <= target):
+            missed.append(f"{name} {value}")
+    return len(checks), missed
+
+
+def parse_guidance(text: str) -> float | dict[str, float]:
+    """``--guidance``: one weight ('2.5'), or a weight per group ('kick=3,snare=2.5,...')."""
+    if "=" not in text:
+        return float(text)
+    pairs = [part.split("=", 1) for part in text.split(",")]
+    return {group.strip(): float(weight) for group, weight in pairs}
+
+
 def _median(values: list) -> float | None:
     kept = [v for v in values if v is not None and np.isfinite(v)]
     return round(float(np.median(kept)), 2) if kept else None
@@ -256,10 +284,13 @@ def main() -> None:
     parser.add_argument("--performances", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=12.0, help="of each performance")
     parser.add_argument("--groove", type=Path, default=GROOVE)
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="Groove split (validation: to choose settings on)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the outputs")
     parser.add_argument("--temperature", type=float, default=None, help="the renderer's default")
     parser.add_argument("--top-k", type=int, default=None, help="the renderer's default")
-    parser.add_argument("--guidance", type=float, default=None, help="the checkpoint's default")
+    parser.add_argument("--guidance", type=parse_guidance, default=None,
+                        help="one weight, or group=weight,... (default: the checkpoint's)")
     args = parser.parse_args()
     sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k),
                                   ("guidance", args.guidance)) if v is not None}  # fmt: skip
@@ -284,7 +315,10 @@ def main() -> None:
     pictured: set[str] = set()
     neural_s = sampler_s = music_s = 0.0
     stems = 0
-    phrases = groove_test_beats(args.performances, args.groove)
+    if args.split != "test" and args.results == RESULTS:
+        sys.exit("--split validation writes to the folder --results names, not beside the "
+                 "test split's results")  # fmt: skip
+    phrases = groove_test_beats(args.performances, args.groove, args.split)
     renderer.render(opening(phrases[0], 0.0), kits[0], sample_rate=sr)  # warm-up, not timed
     for index, phrase in enumerate(phrases):
         score, kit = opening(phrase, args.seconds), kits[index % len(kits)]
@@ -309,7 +343,8 @@ def main() -> None:
         result = {
             "machine": describe_machine(),
             "checkpoint": renderer.version, "codec": codec.version, "sampling": sampling,
-            "performances": index + 1, "seconds_each": args.seconds, "targets": TARGETS,
+            "split": args.split, "performances": index + 1, "seconds_each": args.seconds,
+            "targets": TARGETS,
             "summary": summarise(rows, neural_s, sampler_s, music_s, stems / (index + 1)),
             "stems": rows,
         }  # fmt: skip
@@ -322,6 +357,9 @@ def main() -> None:
     for instrument, values in summary["spearman"].items():
         print(f"spearman {instrument:12s} " + "  ".join(f"{k} {v}" for k, v in values.items()))
     print("speed " + "  ".join(f"{k} {v}" for k, v in summary["speed"].items()))
+    measured, missed = missed_targets(summary)
+    print(f"quality targets met: {measured - len(missed)} of {measured}; missed: "
+          + (", ".join(missed) or "none"))  # fmt: skip
 
 
 if __name__ == "__main__":

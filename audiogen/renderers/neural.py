@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -74,9 +74,10 @@ class RendererConfig:
     # Classifier-free guidance: in training, each example's score features are dropped with
     # this probability (its stem and kit stay), so the model also learns what a stem of that
     # kit sounds like with no score; in rendering, the logits are pushed away from that guess
-    # by ``guidance`` (1: the conditional logits as they are).
+    # by ``guidance`` (1: the conditional logits as they are): one weight, or one per stem group
+    # (each group's stem is a row of the batch, so each may take its own; BENCHMARKS.md).
     score_dropout: float = 0.0
-    guidance: float = 1.0
+    guidance: float | dict[str, float] = 1.0
     # How the checkpoint samples by default (chosen on the benchmark: colder draws leave less
     # noise in the fine codebooks, where guidance keeps the hits from being dropped).
     temperature: float = 1.0
@@ -104,7 +105,18 @@ class RendererConfig:
     def from_dict(cls, data: dict[str, Any]) -> RendererConfig:
         values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         values["kits"] = tuple(values.get("kits", ()))
+        if isinstance(values.get("guidance"), dict):
+            unnamed = [g for g in GROUPS if g not in values["guidance"]]
+            if unnamed:
+                raise ValueError(f"guidance names no weight for {', '.join(unnamed)}")
         return cls(**values)
+
+
+def guidance_of(guidance: float | Mapping[str, float], groups: Sequence[str]) -> list[float]:
+    """Each of ``groups``' guidance weight: ``guidance``'s one weight, or its weight for it."""
+    if isinstance(guidance, Mapping):
+        return [float(guidance[group]) for group in groups]
+    return [float(guidance)] * len(groups)
 
 
 def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
@@ -294,13 +306,14 @@ class NeuralRenderer:
     def render(
         self, score: DrumScore, kit: str | Mapping[str, float], sample_rate: int = 48000,
         seed: int = 0, temperature: float | None = None, top_k: int | None = None,
-        guidance: float | None = None, dynamics: bool = True,
+        guidance: float | Mapping[str, float] | None = None, dynamics: bool = True,
     ) -> dict[str, np.ndarray]:  # fmt: skip
         """One mono float32 stem per group the score plays, at ``sample_rate``, through ``kit``:
         a kit's name, or a blend {kit: weight} (weights summing to 1) whose kits' conditioning
         vectors are mixed by weight. ``temperature``, ``top_k`` and ``guidance`` (classifier-free
-        guidance's weight): None for the checkpoint's. ``dynamics``: the stems go through the
-        score-keyed dynamics (`audiogen.renderers.dynamics`); False gives the model's own.
+        guidance's weight, or {group: weight} for some groups): None for the checkpoint's.
+        ``dynamics``: the stems go through the score-keyed dynamics
+        (`audiogen.renderers.dynamics`); False gives the model's own.
 
         Same score, kit and seed → the same audio.
         """
@@ -328,7 +341,7 @@ class NeuralRenderer:
     def codes(
         self, score: DrumScore, blend: Mapping[str, float], seed: int = 0,
         temperature: float | None = None, top_k: int | None = None,
-        guidance: float | None = None,
+        guidance: float | Mapping[str, float] | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """The codes [groups, K, frames] the model writes for each group ``score`` plays (at
         least one), in `DrumScore.groups` order, through ``blend`` ({kit: weight}, kits it
@@ -354,8 +367,19 @@ class NeuralRenderer:
             torch.from_numpy(features), stem, kits, seed,
             config.temperature if temperature is None else temperature,
             config.top_k if top_k is None else top_k,
-            config.guidance if guidance is None else guidance,
+            self._guidance(groups, guidance),
         )  # fmt: skip
+
+    def _guidance(self, groups: Sequence[str],
+                  asked: float | Mapping[str, float] | None) -> list[float]:  # fmt: skip
+        """Each group's guidance: ``asked``'s (one weight, or {group: weight} for some groups),
+        else the checkpoint's."""
+        own = guidance_of(self.config.guidance, groups)
+        if asked is None:
+            return own
+        if isinstance(asked, Mapping):
+            return [float(asked.get(group, weight)) for group, weight in zip(groups, own)]
+        return [float(asked)] * len(groups)
 
     def envelopes(self, score: DrumScore, blend: Mapping[str, float], frames: int,
                   seed: int = 0) -> np.ndarray:  # fmt: skip
@@ -384,8 +408,9 @@ class NeuralRenderer:
 
     def generate(self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor,
                  seed: int = 0, temperature: float = 1.0, top_k: int = 50,
-                 guidance: float = 1.0) -> torch.Tensor:  # fmt: skip
-        """Codes [B, K, T] for score features [B, T, F], in windows primed by the last one."""
+                 guidance: float | Sequence[float] = 1.0) -> torch.Tensor:  # fmt: skip
+        """Codes [B, K, T] for score features [B, T, F], in windows primed by the last one;
+        ``guidance``: one weight, or one per row."""
         torch = _modules()[0]
         B, T, _ = features.shape
         codes = torch.full((B, self.config.n_q, T), UNKNOWN, dtype=torch.long)
@@ -402,11 +427,13 @@ class NeuralRenderer:
 
     def _fill(self, codes: torch.Tensor, features: torch.Tensor, stem: torch.Tensor,
               kit: torch.Tensor, prompt: int, generator: torch.Generator, temperature: float,
-              top_k: int, guidance: float) -> torch.Tensor:  # fmt: skip
+              top_k: int, guidance: float | Sequence[float]) -> torch.Tensor:  # fmt: skip
         torch = _modules()[0]
         lm = self.lm
         B = codes.shape[0]
-        guided = guidance != 1.0  # the batch twice: with the score, then without it
+        weights = [float(guidance)] * B if isinstance(guidance, int | float) else list(guidance)
+        guided = any(w != 1.0 for w in weights)  # the batch twice: with the score, then without
+        weight = torch.tensor(weights).view(B, 1, 1)
         pattern = lm.pattern_provider.get_pattern(codes.shape[-1])
         sequence, _, _ = pattern.build_pattern_sequence(codes, lm.special_token_id)
         # Steps the pattern leaves empty already hold the special token; UNKNOWN marks the rest.
@@ -427,7 +454,8 @@ class NeuralRenderer:
                 logits = decoder(torch.cat([tokens, tokens]) if guided else tokens, previous)
                 if guided:
                     scored, unscored = logits[:B], logits[B:]
-                    logits = unscored + guidance * (scored - unscored)
+                    pushed = unscored + weight * (scored - unscored)
+                    logits = torch.where(weight == 1.0, scored, pushed)  # 1: as if unguided
                 token = _sample(logits, temperature, top_k, generator)
                 current = sequence[..., offset]
                 sequence[..., offset] = torch.where(current == UNKNOWN, token, current)

@@ -86,3 +86,18 @@ def test_onsets_against_what_the_kit_makes_audible_leave_out_what_it_does_not(be
     assert bench.audible_onset_f(TIMES, kit, extra, SR) == pytest.approx(12 / 13)
     missed = hits_audio(TIMES[1:-1], [0.5] * 5)  # an attack the kit makes heard, left out
     assert bench.audible_onset_f(TIMES, kit, missed, SR) == pytest.approx(10 / 11)
+
+
+def test_the_summary_counts_the_targets_it_misses(bench):
+    """The benchmark's last line says how many targets were met and names each one missed."""
+    groups = {"kick": {"neural_log_mel_ratio": 1.76, "neural_onset_f": 0.967,
+                       "neural_onset_error_ms": 4.1, "neural_rung_out_db": -57.8},
+              "toms": {"neural_log_mel_ratio": 1.2, "neural_onset_f": 0.94,
+                       "neural_onset_error_ms": 5.4, "neural_rung_out_db": None}}  # fmt: skip
+    spearman = {"ride": {"neural": 0.891}, "rim": {"neural": 0.99}}
+    measured, missed = bench.missed_targets({"groups": groups, "spearman": spearman})
+    assert measured == 10
+    assert missed == ["kick log_mel_ratio 1.76", "toms onset_f 0.94", "toms onset_error_ms 5.4",
+                      "ride spearman 0.891"]  # fmt: skip
+    assert bench.parse_guidance("2.5") == 2.5
+    assert bench.parse_guidance("kick=3,snare=2.5") == {"kick": 3.0, "snare": 2.5}

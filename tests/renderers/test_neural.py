@@ -441,6 +441,42 @@ def test_guided_generation_uses_the_cached_path_and_moves_away_from_the_scoreles
     assert torch.allclose(seen[0], unscored + 3.0 * (scored - unscored), atol=1e-5)
 
 
+def test_each_stem_group_can_take_its_own_guidance(renderer, tmp_path):
+    """A card (or a render) may give each group its own guidance: each group's stem is then the
+    one that group's weight gives alone, whatever the others take. A card that leaves a group
+    without a weight is refused in one line."""
+    import json
+    import shutil
+
+    import torch
+
+    from audiogen.renderers.neural import NeuralRenderer
+
+    model, folder = renderer
+    score, blend = two_bars(), {"808": 1.0}
+    assert score.groups == ("kick", "snare", "hats")
+    weights = {"kick": 3.0, "snare": 1.0, "hats": 2.0, "cymbals": 5.0, "toms": 5.0, "perc": 5.0}
+    mixed = model.codes(score, blend, seed=2, guidance=weights)
+    alone = {w: model.codes(score, blend, seed=2, guidance=w) for w in (1.0, 2.0, 3.0)}
+    assert not any(torch.equal(alone[a], alone[b]) for a, b in ((1.0, 2.0), (1.0, 3.0), (2.0, 3.0)))
+    for row, group in enumerate(score.groups):
+        assert torch.equal(mixed[row], alone[weights[group]][row]), group
+    # asked for some groups only, the others keep the checkpoint's (1.0 here)
+    some = model.codes(score, blend, seed=2, guidance={"snare": 3.0})
+    assert torch.equal(some[1], alone[3.0][1]) and torch.equal(some[0], alone[1.0][0])
+
+    card = json.loads((folder / "renderer" / "renderer.json").read_text())
+    shutil.copytree(folder / "renderer", tmp_path / "per-group")
+    card["config"]["guidance"] = weights
+    (tmp_path / "per-group" / "renderer.json").write_text(json.dumps(card))
+    tuned = NeuralRenderer.load(tmp_path / "per-group", model.codec)
+    assert torch.equal(tuned.codes(score, blend, seed=2), mixed)
+    card["config"]["guidance"] = {"kick": 3.0, "snare": 1.0}
+    (tmp_path / "per-group" / "renderer.json").write_text(json.dumps(card))
+    with pytest.raises(AudiogenError, match="guidance names no weight for hats, cymbals"):
+        NeuralRenderer.load(tmp_path / "per-group", model.codec)
+
+
 def test_the_checkpoints_sampling_settings_are_the_defaults(renderer):
     import dataclasses
 
