@@ -269,7 +269,11 @@ def parse_guidance(text: str) -> float | dict[str, float]:
     if "=" not in text:
         return float(text)
     pairs = [part.split("=", 1) for part in text.split(",")]
-    return {group.strip(): float(weight) for group, weight in pairs}
+    weights = {group.strip(): float(weight) for group, weight in pairs}
+    unknown = set(weights) - set(GROUPS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"no stem group {', '.join(sorted(unknown))}")
+    return weights
 
 
 def _median(values: list) -> float | None:

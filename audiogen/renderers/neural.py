@@ -378,6 +378,10 @@ class NeuralRenderer:
         if asked is None:
             return own
         if isinstance(asked, Mapping):
+            unknown = sorted(set(asked) - set(GROUPS))
+            if unknown:
+                raise AudiogenError(f"guidance for {', '.join(unknown)}: the stem groups are "
+                                    f"{', '.join(GROUPS)}")  # fmt: skip
             return [float(asked.get(group, weight)) for group, weight in zip(groups, own)]
         return [float(asked)] * len(groups)
 

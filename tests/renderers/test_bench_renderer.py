@@ -3,6 +3,7 @@ on time or 60 ms late, levels that follow velocity or not, silence or hiss betwe
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 from pathlib import Path
 
@@ -101,3 +102,5 @@ def test_the_summary_counts_the_targets_it_misses(bench):
                       "ride spearman 0.891"]  # fmt: skip
     assert bench.parse_guidance("2.5") == 2.5
     assert bench.parse_guidance("kick=3,snare=2.5") == {"kick": 3.0, "snare": 2.5}
+    with pytest.raises(argparse.ArgumentTypeError, match="no stem group snares"):
+        bench.parse_guidance("kick=3,snares=2.5")

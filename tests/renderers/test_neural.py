@@ -464,6 +464,8 @@ def test_each_stem_group_can_take_its_own_guidance(renderer, tmp_path):
     # asked for some groups only, the others keep the checkpoint's (1.0 here)
     some = model.codes(score, blend, seed=2, guidance={"snare": 3.0})
     assert torch.equal(some[1], alone[3.0][1]) and torch.equal(some[0], alone[1.0][0])
+    with pytest.raises(AudiogenError, match="guidance for snares: the stem groups are kick"):
+        model.codes(score, blend, seed=2, guidance={"snares": 3.0})
 
     card = json.loads((folder / "renderer" / "renderer.json").read_text())
     shutil.copytree(folder / "renderer", tmp_path / "per-group")
