@@ -374,16 +374,14 @@ class NeuralRenderer:
                   asked: float | Mapping[str, float] | None) -> list[float]:  # fmt: skip
         """Each group's guidance: ``asked``'s (one weight, or {group: weight} for some groups),
         else the checkpoint's."""
+        if not isinstance(asked, Mapping):
+            return guidance_of(self.config.guidance if asked is None else asked, groups)
+        unknown = sorted(set(asked) - set(GROUPS))
+        if unknown:
+            raise AudiogenError(f"guidance for {', '.join(unknown)}: the stem groups are "
+                                f"{', '.join(GROUPS)}")  # fmt: skip
         own = guidance_of(self.config.guidance, groups)
-        if asked is None:
-            return own
-        if isinstance(asked, Mapping):
-            unknown = sorted(set(asked) - set(GROUPS))
-            if unknown:
-                raise AudiogenError(f"guidance for {', '.join(unknown)}: the stem groups are "
-                                    f"{', '.join(GROUPS)}")  # fmt: skip
-            return [float(asked.get(group, weight)) for group, weight in zip(groups, own)]
-        return [float(asked)] * len(groups)
+        return [float(asked.get(group, weight)) for group, weight in zip(groups, own)]
 
     def envelopes(self, score: DrumScore, blend: Mapping[str, float], frames: int,
                   seed: int = 0) -> np.ndarray:  # fmt: skip
