@@ -16,6 +16,7 @@ checkpoint to checkpoints/renderer.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from pathlib import Path
@@ -54,6 +55,8 @@ def main() -> None:
                         help="share of the tokens read back replaced by random ones")  # fmt: skip
     parser.add_argument("--lr-decay", action="store_true",
                         help="cosine from --lr to a tenth of it over this run")  # fmt: skip
+    parser.add_argument("--group-weight", type=group_weights, default=None,
+                        help="draw these stem groups' examples more often: cymbals=2,toms=2")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=250, help="steps between held-out losses")
     args = parser.parse_args()
 
@@ -62,6 +65,22 @@ def main() -> None:
         run(args)
     except AudiogenError as exc:
         sys.exit(f"error: {exc}")
+
+
+def group_weights(text: str) -> dict[str, float]:
+    """``--group-weight``: 'cymbals=2,toms=2', each a stem group and how many times as often."""
+    from audiogen.instruments import GROUPS
+
+    try:
+        weights = {g.strip(): float(w) for g, w in (part.split("=", 1) for part in text.split(","))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected group=weight,...") from None
+    unknown = set(weights) - set(GROUPS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"no stem group {', '.join(sorted(unknown))}")
+    if any(not w > 0 for w in weights.values()):
+        raise argparse.ArgumentTypeError("each group's weight must be above 0")
+    return weights
 
 
 def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
@@ -91,7 +110,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             token_noise=args.token_noise, window=window)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
-                    lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every)  # fmt: skip
+                    lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every,
+                    group_weight=args.group_weight)  # fmt: skip
     logging.info("done: %s", summary)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from audiogen.files import atomic_path
+from audiogen.instruments import GROUPS
 from audiogen.renderers.neural import CARD, RendererConfig, build, loss, save_checkpoint
 from audiogen.training.schedule import cosine_decay
 from audiogen.training.tokens import Shards
@@ -80,12 +81,15 @@ def train(
     shards: Shards, out_dir: Path, state_dir: Path, minutes: float, config: RendererConfig,
     batch_size: int = 16, frames: int = 250, lr: float = 5e-4, device: str | None = None,
     max_steps: int | None = None, seed: int = 0, lr_decay: bool = False, eval_every: int = 250,
+    group_weight: dict[str, float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Train (or resume) for ``minutes`` or ``max_steps``; returns steps, rate, last loss and the
     held-out loss.
 
-    ``lr_decay`` decays the learning rate (cosine, to a tenth) over this run. ``steps_per_s``
-    counts the steps after this run's first (which pays for warm-up).
+    ``lr_decay`` decays the learning rate (cosine, to a tenth) over this run. ``group_weight``
+    draws the named stem groups' examples that many times as often (the others 1; the held-out
+    windows stay as they are). ``steps_per_s`` counts the steps after this run's first (which
+    pays for warm-up).
     """
     import torch
 
@@ -123,7 +127,14 @@ def train(
             log.info("no optimizer state in %s: Adam starts afresh, with a warm-up", state_path)
         log.info("resumed from %s at step %d", state_path, step)
     runs += 1
+    if group_weight:
+        log.info("stem groups drawn more often: %s", group_weight)
     rng = np.random.default_rng([seed, runs])
+    unknown = set(group_weight or {}) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"no stem group {', '.join(sorted(unknown))} to weight")
+    stem_weight = (np.array([(group_weight or {}).get(g, 1.0) for g in GROUPS])
+                   if group_weight else None)  # fmt: skip
     kept = held_out(shards)
     training = np.setdiff1d(np.arange(shards.examples), kept)
     probe = (shards.batch(np.random.default_rng(seed), EVAL_WINDOWS, frames, kept)
@@ -170,7 +181,7 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = (min(1.0, (step + 1 - warm_from) / WARMUP)
                            * (cosine_decay(lr, progress) if lr_decay else lr))  # fmt: skip
-        batch = shards.batch(rng, batch_size, frames, training)
+        batch = shards.batch(rng, batch_size, frames, training, stem_weight)
         with autocast:  # padding past a short example's end is not learned
             value_t = loss(lm, conditioner, *(torch.from_numpy(a).to(device) for a in batch),
                            token_noise=config.token_noise)  # fmt: skip

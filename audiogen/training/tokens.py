@@ -339,14 +339,16 @@ class Shards:
         return tokens, features, valid
 
     def batch(self, rng: np.random.Generator, size: int, frames: int,
-              among: np.ndarray | None = None,
+              among: np.ndarray | None = None, stem_weight: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """``size`` random windows (examples drawn by their length, only ``among`` these example
-        indices if given): tokens [B, K, frames], features [B, frames, F], stem [B], kit [B] and
-        real frames [B]."""
+        """``size`` random windows (examples drawn by their length, times ``stem_weight`` of their
+        stem group if given; only ``among`` these example indices if given): tokens [B, K, frames],
+        features [B, frames, F], stem [B], kit [B] and real frames [B]."""
         among = np.arange(self.examples) if among is None else among
-        lengths = np.diff(self.starts)[among]
-        picks = among[rng.choice(len(among), size=size, p=lengths / lengths.sum())]
+        chance = np.diff(self.starts)[among].astype(np.float64)
+        if stem_weight is not None:
+            chance *= stem_weight[self.stem[among]]
+        picks = among[rng.choice(len(among), size=size, p=chance / chance.sum())]
         out = []
         for i in picks:
             a, b = int(self.starts[i]), int(self.starts[i + 1])

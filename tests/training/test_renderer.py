@@ -61,8 +61,11 @@ def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_code
     del state["optim"]  # as committed: the weights without Adam's moments
     torch.save(state, tmp_path / "state" / "last.pt")
     assert train(**run)["steps"] == 3
+    assert train(**(run | {"group_weight": {"toms": 2.0}}))["steps"] == 4  # --group-weight
     curve = (tmp_path / "state" / "curve.jsonl").read_text().splitlines()
-    assert [json.loads(line)["step"] for line in curve] == [1, 2, 3]
+    assert [json.loads(line)["step"] for line in curve] == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="no stem group snares"):
+        train(**(run | {"group_weight": {"snares": 2.0}}))
     with pytest.raises(ValueError, match="kits"):
         train(**(run | {"config": RendererConfig(kits=("rock",), n_q=2, card=16, envelope=True)}))
     with pytest.raises(ValueError, match="feature columns"):  # the shards hold the envelope
@@ -152,3 +155,8 @@ def test_a_state_file_given_for_the_state_folder_is_refused_in_one_line(tmp_path
     assert f"{state} is a file; name the folder that holds it" in run.stderr
     assert "Traceback" not in run.stderr
     assert state.read_bytes() == b"state"
+    for weights, said in (("snares=2", "no stem group snares"), ("toms", "expected group=weight"),
+                          ("toms=0", "must be above 0")):  # fmt: skip
+        run = subprocess.run([sys.executable, str(script), "--group-weight", weights],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert run.returncode == 2 and said in run.stderr and "Traceback" not in run.stderr

@@ -90,6 +90,11 @@ def test_a_shard_reads_back_exactly_what_was_written(tmp_path):
     codes, feats, stems, kits, real = shards.batch(rng, 4, 200)
     assert codes.shape == (4, 8, 200) and feats.shape == (4, 200, FEATURES + ENVELOPE)
     assert real.max() <= 200 and set(stems.tolist()) <= {0, 2} and set(kits.tolist()) == {1}
+    # --group-weight: the stem group weighted up is drawn that many times as often
+    hats_four_times = np.array([1.0, 1.0, 4.0, 1.0, 1.0, 1.0])
+    drawn = [shards.batch(rng, 400, 200)[2], shards.batch(rng, 400, 200, None, hats_four_times)[2]]
+    share = [float((stems == 2).mean()) for stems in drawn]  # 260 of 560 frames, then 4 × 260
+    assert abs(share[0] - 260 / 560) < 0.07 and abs(share[1] - 1040 / 1340) < 0.07
 
 
 def test_tokens_of_another_codec_are_refused_in_one_line(made, phrases, tiny_codec_dir, tmp_path):
