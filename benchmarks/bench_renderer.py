@@ -293,10 +293,14 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=None, help="the renderer's default")
     parser.add_argument("--top-k", type=int, default=None, help="the renderer's default")
     parser.add_argument("--guidance", type=parse_guidance, default=None,
-                        help="one weight, or group=weight,... (default: the checkpoint's)")
+                        help="one weight, or group=weight,..., while each hit sounds (default: "
+                             "the checkpoint's)")  # fmt: skip
+    parser.add_argument("--guidance-between", type=parse_guidance, default=None,
+                        help="the same between hits (default: the checkpoint's, else --guidance)")
     args = parser.parse_args()
-    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k),
-                                  ("guidance", args.guidance)) if v is not None}  # fmt: skip
+    asked = (("temperature", args.temperature), ("top_k", args.top_k),
+             ("guidance", args.guidance), ("guidance_between", args.guidance_between))
+    sampling = {k: v for k, v in asked if v is not None}
 
     from audiogen.codec.model import Codec
     from audiogen.errors import AudiogenError

@@ -78,6 +78,13 @@ class RendererConfig:
     # (each group's stem is a row of the batch, so each may take its own; BENCHMARKS.md).
     score_dropout: float = 0.0
     guidance: float | dict[str, float] = 1.0
+    # ``guidance`` holds while each hit sounds: in the frame the score plays it and the
+    # ``guidance_frames`` after it. Past those, where the stem rings out, ``guidance_between``
+    # (None: the same weight) keeps the model from striking where nothing was played. A low
+    # weight over the hits and a higher one between them keeps the hits' sound and their count
+    # (BENCHMARKS.md, "Guidance in time").
+    guidance_between: float | dict[str, float] | None = None
+    guidance_frames: int = 9
     # How the checkpoint samples by default (chosen on the benchmark: colder draws leave less
     # noise in the fine codebooks, where guidance keeps the hits from being dropped).
     temperature: float = 1.0
@@ -105,10 +112,11 @@ class RendererConfig:
     def from_dict(cls, data: dict[str, Any]) -> RendererConfig:
         values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         values["kits"] = tuple(values.get("kits", ()))
-        if isinstance(values.get("guidance"), dict):
-            unnamed = [g for g in GROUPS if g not in values["guidance"]]
-            if unnamed:
-                raise ValueError(f"guidance names no weight for {', '.join(unnamed)}")
+        for name in ("guidance", "guidance_between"):
+            if isinstance(values.get(name), dict):
+                unnamed = [g for g in GROUPS if g not in values[name]]
+                if unnamed:
+                    raise ValueError(f"{name} names no weight for {', '.join(unnamed)}")
         return cls(**values)
 
 
@@ -117,6 +125,18 @@ def guidance_of(guidance: float | Mapping[str, float], groups: Sequence[str]) ->
     if isinstance(guidance, Mapping):
         return [float(guidance[group]) for group in groups]
     return [float(guidance)] * len(groups)
+
+
+def guidance_in_time(features: np.ndarray, over_hits: Sequence[float],
+                     between: Sequence[float], frames: int) -> np.ndarray:  # fmt: skip
+    """Each row's guidance in each frame [B, T], from its score ``features`` [B, T, F]:
+    ``over_hits``' weight in a frame that plays a hit and the ``frames`` after it, ``between``'s
+    elsewhere."""
+    playing: np.ndarray = (features[..., 0:FEATURES:3] != 0).any(axis=-1)  # the onset columns
+    sounding = playing.copy()
+    for lag in range(1, frames + 1):
+        sounding[:, lag:] |= playing[:, :-lag]
+    return np.where(sounding, np.array(over_hits)[:, None], np.array(between)[:, None])
 
 
 def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
@@ -307,11 +327,13 @@ class NeuralRenderer:
         self, score: DrumScore, kit: str | Mapping[str, float], sample_rate: int = 48000,
         seed: int = 0, temperature: float | None = None, top_k: int | None = None,
         guidance: float | Mapping[str, float] | None = None, dynamics: bool = True,
+        guidance_between: float | Mapping[str, float] | None = None,
     ) -> dict[str, np.ndarray]:  # fmt: skip
         """One mono float32 stem per group the score plays, at ``sample_rate``, through ``kit``:
         a kit's name, or a blend {kit: weight} (weights summing to 1) whose kits' conditioning
-        vectors are mixed by weight. ``temperature``, ``top_k`` and ``guidance`` (classifier-free
-        guidance's weight, or {group: weight} for some groups): None for the checkpoint's.
+        vectors are mixed by weight. ``temperature``, ``top_k``, ``guidance`` (classifier-free
+        guidance's weight while the hits sound, or {group: weight} for some groups) and
+        ``guidance_between`` (its weight between them): None for the checkpoint's.
         ``dynamics``: the stems go through the score-keyed dynamics
         (`audiogen.renderers.dynamics`); False gives the model's own.
 
@@ -324,7 +346,7 @@ class NeuralRenderer:
         groups = score.groups
         if not groups:
             return {}
-        codes = self.codes(score, blend, seed, temperature, top_k, guidance)
+        codes = self.codes(score, blend, seed, temperature, top_k, guidance, guidance_between)
         length = round((score.duration_s + TAIL_S) * self.codec.sample_rate)
         audio = self.codec.decode(codes, length)
         ratio = Fraction(sample_rate, self.codec.sample_rate)
@@ -342,6 +364,7 @@ class NeuralRenderer:
         self, score: DrumScore, blend: Mapping[str, float], seed: int = 0,
         temperature: float | None = None, top_k: int | None = None,
         guidance: float | Mapping[str, float] | None = None,
+        guidance_between: float | Mapping[str, float] | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """The codes [groups, K, frames] the model writes for each group ``score`` plays (at
         least one), in `DrumScore.groups` order, through ``blend`` ({kit: weight}, kits it
@@ -363,25 +386,32 @@ class NeuralRenderer:
                 weights[self.config.kits.index(name)] = weight
             kits = weights.expand(len(groups), -1)
         config = self.config
+        over_hits = self._guidance(groups, guidance, config.guidance)
+        own = config.guidance if config.guidance_between is None else config.guidance_between
+        if guidance_between is None and config.guidance_between is None:
+            between = over_hits  # one weight throughout
+        else:
+            between = self._guidance(groups, guidance_between, own)
+        weights = guidance_in_time(features, over_hits, between, config.guidance_frames)
         return self.generate(
             torch.from_numpy(features), stem, kits, seed,
             config.temperature if temperature is None else temperature,
-            config.top_k if top_k is None else top_k,
-            self._guidance(groups, guidance),
+            config.top_k if top_k is None else top_k, torch.from_numpy(weights).float(),
         )  # fmt: skip
 
-    def _guidance(self, groups: Sequence[str],
-                  asked: float | Mapping[str, float] | None) -> list[float]:  # fmt: skip
+    @staticmethod
+    def _guidance(groups: Sequence[str], asked: float | Mapping[str, float] | None,
+                  own: float | Mapping[str, float]) -> list[float]:  # fmt: skip
         """Each group's guidance: ``asked``'s (one weight, or {group: weight} for some groups),
-        else the checkpoint's."""
+        else ``own`` (the checkpoint's)."""
         if not isinstance(asked, Mapping):
-            return guidance_of(self.config.guidance if asked is None else asked, groups)
+            return guidance_of(own if asked is None else asked, groups)
         unknown = sorted(set(asked) - set(GROUPS))
         if unknown:
             raise AudiogenError(f"guidance for {', '.join(unknown)}: the stem groups are "
                                 f"{', '.join(GROUPS)}")  # fmt: skip
-        own = guidance_of(self.config.guidance, groups)
-        return [float(asked.get(group, weight)) for group, weight in zip(groups, own)]
+        own_weights = guidance_of(own, groups)
+        return [float(asked.get(group, weight)) for group, weight in zip(groups, own_weights)]
 
     def envelopes(self, score: DrumScore, blend: Mapping[str, float], frames: int,
                   seed: int = 0) -> np.ndarray:  # fmt: skip
@@ -410,11 +440,15 @@ class NeuralRenderer:
 
     def generate(self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor,
                  seed: int = 0, temperature: float = 1.0, top_k: int = 50,
-                 guidance: float | Sequence[float] = 1.0) -> torch.Tensor:  # fmt: skip
+                 guidance: float | Sequence[float] | torch.Tensor = 1.0,
+                 ) -> torch.Tensor:  # fmt: skip
         """Codes [B, K, T] for score features [B, T, F], in windows primed by the last one;
-        ``guidance``: one weight, or one per row."""
+        ``guidance``: one weight, one per row, or one per row and frame [B, T]."""
         torch = _modules()[0]
         B, T, _ = features.shape
+        given = guidance if isinstance(guidance, torch.Tensor) else torch.tensor(guidance)
+        weight = given.float().expand(B) if given.dim() == 0 else given.float()
+        weight = weight.reshape(B, -1).expand(B, T)
         codes = torch.full((B, self.config.n_q, T), UNKNOWN, dtype=torch.long)
         generator = torch.Generator().manual_seed(seed)
         done = 0
@@ -422,20 +456,23 @@ class NeuralRenderer:
             lo = max(0, done - self.config.prompt_frames)
             hi = min(T, lo + self.config.max_frames)
             window = self._fill(codes[:, :, lo:hi].clone(), features[:, lo:hi], stem, kit,
-                                done - lo, generator, temperature, top_k, guidance)  # fmt: skip
+                                done - lo, generator, temperature, top_k,
+                                weight[:, lo:hi])  # fmt: skip
             codes[:, :, lo:hi] = window
             done = hi
         return codes
 
     def _fill(self, codes: torch.Tensor, features: torch.Tensor, stem: torch.Tensor,
               kit: torch.Tensor, prompt: int, generator: torch.Generator, temperature: float,
-              top_k: int, guidance: float | Sequence[float]) -> torch.Tensor:  # fmt: skip
+              top_k: int, guidance: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """Fills the UNKNOWN codes of one window; ``guidance`` [B, T]: each row's weight in each
+        frame."""
         torch = _modules()[0]
         lm = self.lm
-        B = codes.shape[0]
-        weights = [float(guidance)] * B if isinstance(guidance, int | float) else list(guidance)
-        guided = any(w != 1.0 for w in weights)  # the batch twice: with the score, then without
-        weight = torch.tensor(weights).view(B, 1, 1)
+        B, T = guidance.shape
+        guided = bool((guidance != 1.0).any())  # the batch twice: with the score, then without
+        # At each step of the delayed pattern, codebook k writes frame step - 1 - k.
+        behind = 1 + torch.arange(lm.n_q)
         pattern = lm.pattern_provider.get_pattern(codes.shape[-1])
         sequence, _, _ = pattern.build_pattern_sequence(codes, lm.special_token_id)
         # Steps the pattern leaves empty already hold the special token; UNKNOWN marks the rest.
@@ -456,6 +493,7 @@ class NeuralRenderer:
                 logits = decoder(torch.cat([tokens, tokens]) if guided else tokens, previous)
                 if guided:
                     scored, unscored = logits[:B], logits[B:]
+                    weight = guidance[:, (offset - behind).clamp(0, T - 1)].unsqueeze(-1)
                     pushed = unscored + weight * (scored - unscored)
                     logits = torch.where(weight == 1.0, scored, pushed)  # 1: as if unguided
                 token = _sample(logits, temperature, top_k, generator)

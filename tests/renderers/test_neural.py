@@ -479,6 +479,58 @@ def test_each_stem_group_can_take_its_own_guidance(renderer, tmp_path):
         NeuralRenderer.load(tmp_path / "per-group", model.codec)
 
 
+def test_guidance_in_time_holds_one_weight_while_each_hit_sounds_and_another_between(
+    short_memory, renderer, tmp_path
+):
+    """Guidance may be low while each hit sounds (its sound stays nearest the kit's) and high
+    between hits (no strikes where nothing was played). The frames a hit sounds in are its own
+    and the card's `guidance_frames` after it; the rest take `guidance_between`."""
+    import json
+    import shutil
+
+    import torch
+
+    from audiogen.renderers.neural import NeuralRenderer, guidance_in_time
+
+    features = np.zeros((2, 30, FEATURES), dtype=np.float32)
+    features[0, [2, 20], 3 * CLASS_INDEX["kick"]] = 1.0  # row 0: kicks in frames 2 and 20
+    features[1, 5, 3 * CLASS_INDEX["snare"]] = 1.0  # row 1: a snare in frame 5
+    weights = guidance_in_time(features, [2.0, 1.5], [5.0, 4.0], frames=3)
+    assert weights.shape == (2, 30)
+    assert np.flatnonzero(weights[0] == 2.0).tolist() == [2, 3, 4, 5, 20, 21, 22, 23]
+    assert np.flatnonzero(weights[1] == 1.5).tolist() == [5, 6, 7, 8]
+    assert set(weights[0].tolist()) == {2.0, 5.0} and set(weights[1].tolist()) == {1.5, 4.0}
+
+    # generation takes a weight per row and frame: the frames before the first "between" one
+    # are drawn as at the hits' weight throughout, the rest differ
+    one_hit = torch.zeros(2, 40, FEATURES)
+    one_hit[:, 0, 3 * CLASS_INDEX["kick"]] = 1.0
+    args = (one_hit, torch.tensor([0, 0]), torch.tensor([1, 0]))
+    in_time = torch.from_numpy(guidance_in_time(one_hit.numpy(), [2.0, 2.0], [6.0, 6.0], 9))
+    steady = short_memory.generate(*args, seed=3, guidance=2.0)
+    varied = short_memory.generate(*args, seed=3, guidance=in_time.float())
+    assert torch.equal(varied[:, 0, :10], steady[:, 0, :10])
+    assert not torch.equal(varied, steady)
+    assert torch.equal(short_memory.generate(*args, seed=3, guidance=in_time.float()), varied)
+
+    # a card's guidance_between is the default; without one, a render's weight holds throughout
+    model, folder = renderer
+    score, blend = two_bars(), {"808": 1.0}
+    between = {"kick": 4.0, "snare": 5.0, "hats": 3.0, "cymbals": 5.0, "toms": 5.0, "perc": 5.0}
+    asked = model.codes(score, blend, seed=2, guidance=2.0, guidance_between=between)
+    assert not torch.equal(asked, model.codes(score, blend, seed=2, guidance=2.0))
+    card = json.loads((folder / "renderer" / "renderer.json").read_text())
+    shutil.copytree(folder / "renderer", tmp_path / "in-time")
+    card["config"] |= {"guidance": 2.0, "guidance_between": between}
+    (tmp_path / "in-time" / "renderer.json").write_text(json.dumps(card))
+    tuned = NeuralRenderer.load(tmp_path / "in-time", model.codec)
+    assert torch.equal(tuned.codes(score, blend, seed=2), asked)
+    card["config"]["guidance_between"] = {"kick": 4.0}
+    (tmp_path / "in-time" / "renderer.json").write_text(json.dumps(card))
+    with pytest.raises(AudiogenError, match="guidance_between names no weight for snare"):
+        NeuralRenderer.load(tmp_path / "in-time", model.codec)
+
+
 def test_the_checkpoints_sampling_settings_are_the_defaults(renderer):
     import dataclasses
 
