@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--lr-decay", action="store_true",
                         help="cosine from --lr to a tenth of it over this run")  # fmt: skip
     parser.add_argument("--group-weight", type=group_weights, default=None,
-                        help="draw these stem groups' examples more often: cymbals=2,toms=2")  # fmt: skip
+                        help="draw stem groups more often: cymbals=2,toms=2")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=250, help="steps between held-out losses")
     args = parser.parse_args()
 
