@@ -127,14 +127,14 @@ def train(
             log.info("no optimizer state in %s: Adam starts afresh, with a warm-up", state_path)
         log.info("resumed from %s at step %d", state_path, step)
     runs += 1
-    if group_weight:
-        log.info("stem groups drawn more often: %s", group_weight)
     rng = np.random.default_rng([seed, runs])
     unknown = set(group_weight or {}) - set(GROUPS)
     if unknown:
         raise ValueError(f"no stem group {', '.join(sorted(unknown))} to weight")
-    stem_weight = (np.array([(group_weight or {}).get(g, 1.0) for g in GROUPS])
-                   if group_weight else None)  # fmt: skip
+    stem_weight = None
+    if group_weight:
+        log.info("stem groups drawn more often: %s", group_weight)
+        stem_weight = np.array([group_weight.get(g, 1.0) for g in GROUPS])
     kept = held_out(shards)
     training = np.setdiff1d(np.arange(shards.examples), kept)
     probe = (shards.batch(np.random.default_rng(seed), EVAL_WINDOWS, frames, kept)
