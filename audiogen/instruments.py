@@ -98,3 +98,19 @@ TD11_TELLTALE_NOTES = frozenset({22, 26, 58})
 def instruments_in(group: str) -> tuple[str, ...]:
     """The instrument classes that render into one stem group, in canonical order."""
     return tuple(k for k in INSTRUMENTS if GROUP_OF[k] == group)
+
+
+def parse_group_weights(text: str) -> dict[str, float]:
+    """'kick=3,snare=2.5': a weight per stem group (guidance, how often training draws a group).
+
+    Raises:
+        ValueError: in one line, for text of another shape or a group that does not exist.
+    """
+    try:
+        weights = {g.strip(): float(w) for g, w in (part.split("=", 1) for part in text.split(","))}
+    except ValueError:
+        raise ValueError(f"{text!r}: expected group=weight,...") from None
+    unknown = set(weights) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"no stem group {', '.join(sorted(unknown))}")
+    return weights

@@ -48,7 +48,7 @@ from measures import (  # noqa: E402
     spectrogram_image,
 )  # fmt: skip
 
-from audiogen.instruments import GROUPS  # noqa: E402
+from audiogen.instruments import GROUPS, parse_group_weights  # noqa: E402
 from audiogen.planner.bars import Phrase, phrase_to_score  # noqa: E402
 from audiogen.score import DrumScore  # noqa: E402
 
@@ -267,12 +267,10 @@ def parse_guidance(text: str) -> float | dict[str, float]:
     """``--guidance``: one weight ('2.5'), or a weight per group ('kick=3,snare=2.5,...')."""
     if "=" not in text:
         return float(text)
-    pairs = [part.split("=", 1) for part in text.split(",")]
-    weights = {group.strip(): float(weight) for group, weight in pairs}
-    unknown = set(weights) - set(GROUPS)
-    if unknown:
-        raise argparse.ArgumentTypeError(f"no stem group {', '.join(sorted(unknown))}")
-    return weights
+    try:
+        return parse_group_weights(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _median(values: list) -> float | None:

@@ -69,15 +69,12 @@ def main() -> None:
 
 def group_weights(text: str) -> dict[str, float]:
     """``--group-weight``: 'cymbals=2,toms=2', each a stem group and how many times as often."""
-    from audiogen.instruments import GROUPS
+    from audiogen.instruments import parse_group_weights
 
     try:
-        weights = {g.strip(): float(w) for g, w in (part.split("=", 1) for part in text.split(","))}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected group=weight,...") from None
-    unknown = set(weights) - set(GROUPS)
-    if unknown:
-        raise argparse.ArgumentTypeError(f"no stem group {', '.join(sorted(unknown))}")
+        weights = parse_group_weights(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if any(not w > 0 for w in weights.values()):
         raise argparse.ArgumentTypeError("each group's weight must be above 0")
     return weights
