@@ -53,12 +53,19 @@ def main() -> None:
                         help="classifier-free guidance the checkpoint renders with")  # fmt: skip
     parser.add_argument("--token-noise", type=float, default=0.0,
                         help="share of the tokens read back replaced by random ones")  # fmt: skip
+    parser.add_argument("--attack-weight", type=float, default=1.0,
+                        help="weight in the loss of the tokens where a hit starts and of "
+                             "--attack-frames after (1: as every frame)")  # fmt: skip
+    parser.add_argument("--attack-frames", type=int, default=1,
+                        help="frames after a hit's first that --attack-weight covers")
     parser.add_argument("--lr-decay", action="store_true",
                         help="cosine from --lr to a tenth of it over this run")  # fmt: skip
     parser.add_argument("--group-weight", type=group_weights, default=None,
                         help="draw stem groups more often: cymbals=2,toms=2")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=250, help="steps between held-out losses")
     args = parser.parse_args()
+    if not args.attack_weight > 0 or args.attack_frames < 0:
+        parser.error("--attack-weight must be above 0 and --attack-frames 0 or more")
 
     setup_logging(args.log)
     try:
@@ -104,7 +111,9 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             num_heads=args.heads, score_dropout=args.score_dropout,
                             guidance=args.guidance if args.score_dropout > 0 else 1.0,
                             envelope=shards.envelope is not None,
-                            token_noise=args.token_noise, window=window)  # fmt: skip
+                            token_noise=args.token_noise, window=window,
+                            attack_weight=args.attack_weight,
+                            attack_frames=args.attack_frames)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every,

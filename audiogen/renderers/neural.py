@@ -97,6 +97,11 @@ class RendererConfig:
     # replaced by random ones, so that it learns to lean on the score and the envelope as well
     # as on its own past, as it must when it renders from tokens it drew itself.
     token_noise: float = 0.0
+    # In training, the tokens of the frame each hit starts in and of the ``attack_frames`` after
+    # it count this many times in the loss (1: as every other frame): where a hit is placed or
+    # dropped is a few frames' tokens among the many that ring or are silent.
+    attack_weight: float = 1.0
+    attack_frames: int = 1
 
     @property
     def width(self) -> int:
@@ -230,10 +235,13 @@ def _teacher_forced(
 def loss(
     lm: LMModel, conditioner: torch.nn.Module, codes: torch.Tensor, features: torch.Tensor,
     stem: torch.Tensor, kit: torch.Tensor, valid: torch.Tensor, *, token_noise: float = 0.0,
+    attack_weight: float = 1.0, attack_frames: int = 1,
 ) -> torch.Tensor:  # fmt: skip
     """Teacher-forced cross-entropy over the real frames (the first ``valid[b]`` of each example):
     the mean of `predict`'s masked loss, computed where the model writes it. ``token_noise``:
     the share of the tokens read back that are replaced by random ones (the targets stay).
+    ``attack_weight``: the weight of each codebook's tokens in the frames that start a hit and
+    the ``attack_frames`` after them (a weighted mean; 1: the plain one).
 
     The delayed pattern puts frame t of codebook k at sequence step t + k + 1 (step 0 is the
     special token), and the model's output at step s predicts step s + 1. So each codebook's
@@ -256,17 +264,35 @@ def loss(
         hidden = lm.out_norm(hidden)
     hidden = hidden[:, :-1]  # step s predicts step s + 1
     steps = torch.arange(hidden.shape[1], device=codes.device)
+    weight = _attack_weights(features, attack_weight, attack_frames)  # [B, T]
     total = hidden.new_zeros(())
-    count = 0
+    count = hidden.new_zeros(())
     for k in range(K):
         frame = steps - k  # the frame codebook k's target at step s + 1 belongs to
         real = (frame[None] >= 0) & (frame[None] < torch.clamp(valid, max=T)[:, None])
         target = torch.where(real, sequence[:, k, 1:], -100)
-        total = total + torch.nn.functional.cross_entropy(
-            lm.linears[k](hidden).flatten(0, 1), target.flatten(), reduction="sum"
-        )
-        count += int(real.sum())
-    return total / max(count, 1)
+        terms = torch.nn.functional.cross_entropy(
+            lm.linears[k](hidden).transpose(1, 2), target, reduction="none"
+        )  # [B, S]; 0 where the target is ignored
+        if weight is None:
+            total, count = total + terms.sum(), count + real.sum()
+        else:
+            scale = weight[:, frame.clamp(0, T - 1)] * real
+            total, count = total + (terms * scale).sum(), count + scale.sum()
+    return total / count.clamp(min=1)
+
+
+def _attack_weights(features: torch.Tensor, attack_weight: float,
+                    attack_frames: int) -> torch.Tensor | None:  # fmt: skip
+    """Each frame's weight in the loss [B, T]: ``attack_weight`` where a hit starts and in the
+    ``attack_frames`` after, 1 elsewhere (None: 1 everywhere)."""
+    if attack_weight == 1.0:
+        return None
+    playing = (features[..., 0:FEATURES:3] != 0).any(dim=-1)  # the onset columns
+    attack = playing.clone()
+    for lag in range(1, attack_frames + 1):
+        attack[:, lag:] |= playing[:, :-lag]
+    return 1.0 + (attack_weight - 1.0) * attack.to(features.dtype)
 
 
 @dataclass

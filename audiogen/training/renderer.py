@@ -184,7 +184,8 @@ def train(
         batch = shards.batch(rng, batch_size, frames, training, stem_weight)
         with autocast:  # padding past a short example's end is not learned
             value_t = loss(lm, conditioner, *(torch.from_numpy(a).to(device) for a in batch),
-                           token_noise=config.token_noise)  # fmt: skip
+                           token_noise=config.token_noise, attack_weight=config.attack_weight,
+                           attack_frames=config.attack_frames)  # fmt: skip
         optimizer.zero_grad()
         value_t.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

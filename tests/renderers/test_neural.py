@@ -316,6 +316,38 @@ def test_training_loss_scores_every_real_frame_of_every_codebook_once(short_memo
         assert torch.allclose(loss(lm, conditioner, padded, *args[1:], valid), expected, atol=1e-5)
 
 
+def test_attack_weight_counts_the_tokens_where_hits_start_that_many_times(short_memory):
+    """The weighted loss is the cross-entropy of the reverted logits with each frame that starts
+    a hit, and the one after it, counted 4 times: the model is pushed hardest where a hit is
+    placed or dropped, and a weight of 1 leaves the plain loss."""
+    import torch
+
+    from audiogen.renderers.neural import loss, predict
+
+    lm, conditioner = short_memory.lm, short_memory.conditioner
+    generator = torch.Generator().manual_seed(4)
+    codes = torch.randint(0, 16, (2, 2, 20), generator=generator)
+    features = torch.zeros(2, 20, FEATURES)
+    features[0, [3, 11], 0] = 1.0  # hits of the first instrument in frames 3 and 11
+    features[1, 19, 3] = 1.0  # the second's in the last frame
+    args = (codes, features, torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([20, 20]))
+    weight = torch.ones(2, 20)
+    weight[0, [3, 4, 11, 12]] = 4.0
+    weight[1, 19] = 4.0
+    with torch.no_grad():
+        logits, mask = predict(lm, conditioner, *args[:4])
+        terms = torch.nn.functional.cross_entropy(logits.permute(0, 3, 1, 2), codes,
+                                                  reduction="none")  # [B, K, T]
+        terms = torch.where(mask, terms, 0.0)  # the pattern's unwritten frames are NaN
+        scale = weight[:, None].expand_as(terms) * mask
+        expected = (terms * scale).sum() / scale.sum()
+        weighted = loss(lm, conditioner, *args, attack_weight=4.0, attack_frames=1)
+        assert torch.allclose(weighted, expected, atol=1e-5)
+        plain = (terms * mask).sum() / mask.sum()
+        assert torch.allclose(loss(lm, conditioner, *args), plain, atol=1e-5)
+        assert not torch.allclose(weighted, plain, atol=1e-3)
+
+
 def test_token_noise_changes_what_the_model_reads_back_not_what_it_is_scored_on(short_memory):
     import copy
 

@@ -37,6 +37,8 @@ def tokens_and_saved_state(codec_dir, tmp_path, config, touch=None):
 
 
 def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_codec_dir, tmp_path):
+    import dataclasses
+
     import torch
 
     from audiogen.codec.model import Codec
@@ -62,8 +64,10 @@ def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_code
     torch.save(state, tmp_path / "state" / "last.pt")
     assert train(**run)["steps"] == 3
     assert train(**(run | {"group_weight": {"toms": 2.0}}))["steps"] == 4  # --group-weight
+    weighted = train(**(run | {"config": dataclasses.replace(config, attack_weight=3.0)}))
+    assert weighted["steps"] == 5 and np.isfinite(weighted["loss"])  # --attack-weight
     curve = (tmp_path / "state" / "curve.jsonl").read_text().splitlines()
-    assert [json.loads(line)["step"] for line in curve] == [1, 2, 3, 4]
+    assert [json.loads(line)["step"] for line in curve] == [1, 2, 3, 4, 5]
     with pytest.raises(ValueError, match="no stem group snares"):
         train(**(run | {"group_weight": {"snares": 2.0}}))
     with pytest.raises(ValueError, match="kits"):
@@ -160,3 +164,6 @@ def test_a_state_file_given_for_the_state_folder_is_refused_in_one_line(tmp_path
         run = subprocess.run([sys.executable, str(script), "--group-weight", weights],
                              capture_output=True, text=True, timeout=120)  # fmt: skip
         assert run.returncode == 2 and said in run.stderr and "Traceback" not in run.stderr
+    run = subprocess.run([sys.executable, str(script), "--attack-weight", "0"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 2 and "--attack-weight must be above 0" in run.stderr
