@@ -78,13 +78,15 @@ def attacks(times: np.ndarray) -> np.ndarray:
 
 
 def onset_timing(score_times: np.ndarray, audio: np.ndarray, sample_rate: int) -> dict:
-    """Onset F-measure of the stem against the score's attacks, and the median |error| (ms)
-    between each matched attack's score time and where its sound begins (`attack_start`)."""
+    """Onset F-measure of the stem against the score's attacks, the median |error| (ms)
+    between each matched attack's score time and where its sound begins (`attack_start`), and
+    how many attacks it missed and how many onsets it added (the F-measure's two sides)."""
     reference, detected = attacks(score_times), detect_onsets(audio, sample_rate)
     pairs = match_onsets(reference, detected)
     errors = [abs(r - attack_start(audio, sample_rate, t)) for r, t in pairs]
     error = float(np.median(errors) * 1000) if errors else float("nan")
-    return {"onset_f": onset_f_measure(reference, detected), "onset_error_ms": error}
+    return {"onset_f": onset_f_measure(reference, detected), "onset_error_ms": error,
+            "missed": len(reference) - len(pairs), "extra": len(detected) - len(pairs)}
 
 
 def audible_onset_f(score_times: np.ndarray, kit_audio: np.ndarray, audio: np.ndarray,
@@ -206,11 +208,16 @@ def measure_stem(score: DrumScore, group: str, stems: dict[str, np.ndarray],
 def summarise(rows: list[dict], neural_s: float, sampler_s: float, music_s: float,
               stems: int) -> dict:  # fmt: skip
     """Per group: means over the stems (onset error: median of the medians), the log-mel ratio,
-    the worst rung-out level; per instrument: mean Spearman; the speeds."""
+    the worst rung-out level, the attacks missed and onsets added in all; per instrument: mean
+    Spearman; the speeds."""
 
     def mean(values: list) -> float | None:
         kept = [v for v in values if v is not None and np.isfinite(v)]
         return round(float(np.mean(kept)), 4) if kept else None
+
+    def total(values: list) -> int | None:  # results from before the counts have none
+        kept = [v for v in values if v is not None]
+        return int(sum(kept)) if kept else None
 
     groups: dict = {}
     for group in GROUPS:
@@ -222,6 +229,8 @@ def summarise(rows: list[dict], neural_s: float, sampler_s: float, music_s: floa
         for who in (*RENDERS, "sampler"):
             values[f"{who}_onset_f"] = mean([r[who]["onset_f"] for r in mine])
             values[f"{who}_onset_error_ms"] = _median([r[who]["onset_error_ms"] for r in mine])
+            for side in ("missed", "extra"):
+                values[f"{who}_{side}"] = total([r[who].get(side) for r in mine])
         for who in RENDERS:
             values[f"{who}_onset_f_audible"] = mean([r[who]["onset_f_audible"] for r in mine])
             mel = mean([r[who]["log_mel"] for r in mine])

@@ -82,8 +82,12 @@ def test_onsets_against_what_the_kit_makes_audible_leave_out_what_it_does_not(be
     six = hits_audio(TIMES[:-1], [0.5] * 6)
     assert bench.audible_onset_f(TIMES, kit, all_seven, SR) == 1.0  # the 7th: neither way
     assert bench.audible_onset_f(TIMES, kit, six, SR) == 1.0
-    assert bench.onset_timing(TIMES, six, SR)["onset_f"] < 0.95  # against the score: missed
+    against_score = bench.onset_timing(TIMES, six, SR)
+    assert against_score["onset_f"] < 0.95  # against the score: missed
+    assert (against_score["missed"], against_score["extra"]) == (1, 0)
     extra = hits_audio(np.append(TIMES[:-1], 1.0), [0.5] * 7)  # one onset off the score
+    counted = bench.onset_timing(TIMES, extra, SR)
+    assert (counted["missed"], counted["extra"]) == (1, 1)  # the last attack moved to 1.0 s
     assert bench.audible_onset_f(TIMES, kit, extra, SR) == pytest.approx(12 / 13)
     missed = hits_audio(TIMES[1:-1], [0.5] * 5)  # an attack the kit makes heard, left out
     assert bench.audible_onset_f(TIMES, kit, missed, SR) == pytest.approx(10 / 11)
@@ -104,3 +108,22 @@ def test_the_summary_counts_the_targets_it_misses(bench):
     assert bench.parse_guidance("kick=3,snare=2.5") == {"kick": 3.0, "snare": 2.5}
     with pytest.raises(argparse.ArgumentTypeError, match="no stem group snares"):
         bench.parse_guidance("kick=3,snares=2.5")
+
+
+def test_the_summary_adds_up_the_attacks_missed_and_the_onsets_added(bench):
+    """Which side of the onset F a renderer loses on (hits it drops, or strikes it adds) is
+    summed per group; a result written before the counts were kept sums what it has."""
+
+    def row(missed: int | None, extra: int | None) -> dict:
+        render = {"onset_f": 0.9, "onset_error_ms": 2.0, "onset_f_audible": 0.9, "log_mel": 0.2,
+                  "rung_out_db": -60.0, "missed": missed, "extra": extra}  # fmt: skip
+        return {"group": "snare", "log_mel_codec": 0.1, "neural": render, "model": dict(render),
+                "sampler": {"onset_f": 1.0, "onset_error_ms": 0.5, "missed": 0, "extra": 0},
+                "spearman": {}}  # fmt: skip
+
+    rows = [row(2, 1), row(0, 3), row(None, None)]
+    snare = bench.summarise(rows, 1.0, 1.0, 10.0, 1)["groups"]["snare"]
+    assert (snare["neural_missed"], snare["neural_extra"]) == (2, 4)
+    assert (snare["sampler_missed"], snare["sampler_extra"]) == (0, 0)
+    older = bench.summarise([row(None, None)], 1.0, 1.0, 10.0, 1)["groups"]["snare"]
+    assert older["neural_missed"] is None
