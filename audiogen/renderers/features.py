@@ -4,6 +4,8 @@ envelope of it, how loud the same score sounds through the kit's one-shots in ea
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from audiogen.instruments import GROUP_OF, INSTRUMENTS
@@ -33,6 +35,16 @@ def stem_frames(
             out[frame, c] = 1.0
             out[frame, c + 1] = max(out[frame, c + 1], hit.velocity / 127.0)
             out[frame, c + 2] = position - frame
+    return out
+
+
+def hit_frames(features: Any, after: int) -> Any:
+    """Which frames of ``features`` ([..., T, FEATURES or more]; numpy or torch) start a hit, or
+    follow one by ``after`` frames or fewer: bool [..., T], of the same kind."""
+    playing = (features[..., 0:FEATURES:3] != 0).any(-1)  # the onset columns
+    out = playing.clone() if hasattr(playing, "clone") else playing.copy()
+    for lag in range(1, after + 1):
+        out[..., lag:] |= playing[..., :-lag]
     return out
 
 

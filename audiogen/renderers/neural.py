@@ -29,7 +29,13 @@ from audiogen.codec.model import Codec
 from audiogen.errors import AudiogenError
 from audiogen.files import atomic_path, write_text_atomic
 from audiogen.instruments import GROUPS
-from audiogen.renderers.features import ENVELOPE, FEATURES, envelope_frames, stem_frames
+from audiogen.renderers.features import (
+    ENVELOPE,
+    FEATURES,
+    envelope_frames,
+    hit_frames,
+    stem_frames,
+)
 from audiogen.score import DrumScore
 
 if TYPE_CHECKING:
@@ -137,10 +143,7 @@ def guidance_in_time(features: np.ndarray, over_hits: Sequence[float],
     """Each row's guidance in each frame [B, T], from its score ``features`` [B, T, F]:
     ``over_hits``' weight in a frame that plays a hit and the ``frames`` after it, ``between``'s
     elsewhere."""
-    playing: np.ndarray = (features[..., 0:FEATURES:3] != 0).any(axis=-1)  # the onset columns
-    sounding = playing.copy()
-    for lag in range(1, frames + 1):
-        sounding[:, lag:] |= playing[:, :-lag]
+    sounding = hit_frames(features, frames)
     return np.where(sounding, np.array(over_hits)[:, None], np.array(between)[:, None])
 
 
@@ -288,10 +291,7 @@ def _attack_weights(features: torch.Tensor, attack_weight: float,
     ``attack_frames`` after, 1 elsewhere (None: 1 everywhere)."""
     if attack_weight == 1.0:
         return None
-    playing = (features[..., 0:FEATURES:3] != 0).any(dim=-1)  # the onset columns
-    attack = playing.clone()
-    for lag in range(1, attack_frames + 1):
-        attack[:, lag:] |= playing[:, :-lag]
+    attack = hit_frames(features, attack_frames)
     return 1.0 + (attack_weight - 1.0) * attack.to(features.dtype)
 
 
