@@ -254,12 +254,17 @@ class FullForward:
 
 @pytest.fixture(scope="module")
 def short_memory():
-    """A tiny renderer attending to the last 6 steps only, so its key/value rings wrap."""
+    """A tiny renderer attending to the last 6 steps only, so its key/value rings wrap. Its
+    weights are drawn from a fixed seed, so that they do not depend on which tests ran first."""
+    import torch
+
     from audiogen.renderers.neural import NeuralRenderer, RendererConfig, build
 
     config = RendererConfig(dim=16, num_heads=2, num_layers=2, kits=KITS, n_q=2, card=16,
                             past_context=6, max_frames=40, prompt_frames=12)  # fmt: skip
-    lm, conditioner = build(config)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        lm, conditioner = build(config)
     return NeuralRenderer(lm.eval(), conditioner.eval(), None, config)
 
 
