@@ -5,9 +5,10 @@
 Material: the Groove MIDI Dataset's test split (never trained on), rendered by the sampler at
 the codec's rate through the training kits (one kit per performance, in turn) and through the
 held-out kit (lofi). Per stem group: log-mel distance, multi-resolution STFT distance, SI-SDR and
-onset F-measure (50 ms) of the decoded stem against the original; the same for Opus (ffmpeg,
-libopus) at our bitrate, 2x and 4x it; encode/decode speed on this machine; spectrogram pictures.
-Writes benchmarks/results/codec.json and codec-*.png.
+onset F-measure (50 ms) of the decoded stem against the original, with its two sides summed
+over the group's stems (the original's onsets it missed, the onsets it added); the same for Opus
+(ffmpeg, libopus) at our bitrate, 2x and 4x it; encode/decode speed on this machine; spectrogram
+pictures. Writes benchmarks/results/codec.json and codec-*.png (``--results`` another folder).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from measures import (  # noqa: E402
     best_time_s,
     detect_onsets,
     log_mel_distance,
+    match_onsets,
     onset_f_measure,
     si_sdr,
     spectrogram_image,
@@ -102,13 +104,21 @@ def opus_bitrate(path: Path) -> float:
     return float(out.stdout.strip() or "nan")
 
 
+COUNTS = ("missed", "extra")  # summed over a group's stems, where the rest are averaged
+
+
 def measure(reference: np.ndarray, test: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """The distances of ``test`` from ``reference``, its onset F against the reference's onsets,
+    and how many of those it missed and how many it added."""
+    before, after = detect_onsets(reference, sample_rate), detect_onsets(test, sample_rate)
+    matched = len(match_onsets(before, after))
     return {
         "log_mel": log_mel_distance(reference, test, sample_rate),
         "mr_stft": stft_distance(reference, test),
         "si_sdr_db": si_sdr(reference, test),
-        "onset_f": onset_f_measure(detect_onsets(reference, sample_rate),
-                                   detect_onsets(test, sample_rate)),  # fmt: skip
+        "onset_f": onset_f_measure(before, after),
+        "missed": len(before) - matched,
+        "extra": len(after) - matched,
     }
 
 
@@ -125,7 +135,8 @@ def summarise(rows: list[dict]) -> dict:
                 for key, value in groups[group]:
                     values[key].append(value)
                 out.setdefault(system, {}).setdefault(condition, {})[group] = {
-                    k: round(float(np.mean(v)), 4) for k, v in values.items()
+                    k: int(np.sum(v)) if k in COUNTS else round(float(np.mean(v)), 4)
+                    for k, v in values.items()
                 } | {"stems": len(values["log_mel"])}
     return out
 
@@ -148,6 +159,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints/codec")
     parser.add_argument("--performances", type=int, default=8)
     parser.add_argument("--n-q", type=int, default=None, help="codebooks to use (default all)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the outputs")
     args = parser.parse_args()
 
     codec = Codec.load(args.checkpoint)
@@ -173,13 +185,14 @@ def main() -> None:
                 if condition == "held-out kit" and group not in pictured:  # one per stem group
                     pictures.append((group, audio, decoded, systems["opus@2x"]))
     summary = summarise(rows)
+    args.results.mkdir(parents=True, exist_ok=True)
     for group, audio, decoded, opus in pictures:
         segment = slice(0, min(len(audio), 4 * sr))
         spectrogram_image(
             [(f"original {group} ({HELD_OUT_KIT}, held out)", audio[segment]),
              (f"audiogen codec {ours / 1000:g} kb/s", decoded[segment]),
              (f"Opus {2 * ours / 1000:g} kb/s", opus[segment])],
-            sr, RESULTS / f"codec-{group}.png",
+            sr, args.results / f"codec-{group}.png",
         )  # fmt: skip
     result = {
         "machine": describe_machine(),
@@ -191,8 +204,7 @@ def main() -> None:
         "speed": speed(codec),
         "performances": args.performances,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "codec.json").write_text(json.dumps(result, indent=1) + "\n")
+    (args.results / "codec.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "summary"}, indent=1))
     for system, conditions in summary.items():
         for condition, groups in conditions.items():

@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--pair-share", type=float, default=CodecTrainConfig.pair_share)
     parser.add_argument("--eval-pairs", type=Path,
                         help="held-out pairs: the evaluation also decodes the token model's codes")
+    parser.add_argument("--flux", type=float, default=CodecTrainConfig.flux,
+                        help="the onset loss's weight beside l1 0.1 and msspec 2 (0: off)")
     parser.add_argument("--eval-every", type=int, default=500, help="steps between evaluations")
     parser.add_argument("--eval-performances", type=int, default=3,
                         help="Groove test performances in the held-out evaluation")  # fmt: skip
@@ -98,7 +100,7 @@ def main() -> None:
         batch_size=args.batch, segment_s=args.segment, lr=args.lr,
         adversarial_after=args.adversarial_after, disc_scales=args.disc_scales,
         disc_filters=args.disc_filters, disc_every=args.disc_every, lr_decay=args.lr_decay,
-        decoder_only=args.decoder_only, pair_share=args.pair_share,
+        decoder_only=args.decoder_only, pair_share=args.pair_share, flux=args.flux,
     )  # fmt: skip
     evaluate = held_out_evaluation(args.groove, args.eval_performances, config,
                                    args.eval_pairs) if args.groove.exists() else None  # fmt: skip

@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,6 +25,26 @@ collect_ignore = [] if importlib.util.find_spec("audiocraft") else [
     "codec", "renderers/test_neural.py"
 ]  # fmt: skip
 GROOVE = REPO.parent / "shared" / "datasets" / "groove"
+
+
+@pytest.fixture(scope="session")
+def benchmark_script() -> Callable[[str], ModuleType]:
+    """Loads ``benchmarks/<name>.py`` as a module (its measures are tested on audio whose
+    answers are known); the test is skipped where the benchmarks are not beside the package."""
+
+    def load(name: str) -> ModuleType:
+        path = REPO / "benchmarks" / f"{name}.py"
+        if not path.exists():
+            pytest.skip("the benchmarks are not beside the package")
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -65,6 +65,12 @@ class CodecTrainConfig(TrainConfig):
     # With ``decoder_only`` and a ``pairs`` folder: the share of each batch that decodes the token
     # model's own codes for a score to the sampler's render of it (`audiogen.training.pairs`).
     pair_share: float = 0.5
+    # The onset loss's share beside the reconstruction losses (0: off): the L1 distance between
+    # the spectral flux of the output and of the input, as an onset detector reads it. A codec
+    # that plays a cymbal's wash as a noise whose bands jump from frame to frame adds onsets a
+    # detector (and an ear) takes for re-strikes (BENCHMARKS.md, "Where the cymbals' added
+    # onsets come from").
+    flux: float = 0.0
 
 
 def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
@@ -141,11 +147,16 @@ def train(
         loss_feat=adversarial.FeatureMatchingLoss(torch.nn.L1Loss()),
     )  # fmt: skip
     msspec = losses_mod.MultiScaleMelSpectrogramLoss(config.sample_rate).to(device)
-    balancer = losses_mod.Balancer(dict(train_config.weights))
+    weights = dict(train_config.weights)
+    flux = None
+    if train_config.flux:
+        weights["flux"] = train_config.flux
+        flux = OnsetFlux(config.sample_rate).to(device)
+    balancer = losses_mod.Balancer(weights)
     # Steps without the adversarial losses (every step but each `disc_every`-th) balance the
     # reconstruction losses on their own: the balancer wants every loss it weighs.
     plain_balancer = losses_mod.Balancer(
-        {k: w for k, w in dict(train_config.weights).items() if k not in ("adv", "feat")}
+        {k: w for k, w in weights.items() if k not in ("adv", "feat")}
     )
 
     step, runs, seconds, cpu_seconds = 0, 0, 0.0, 0.0
@@ -250,6 +261,8 @@ def train(
             qres = model(x)
             y, penalty = qres.x, qres.penalty
         losses = {"l1": torch.nn.functional.l1_loss(y, x), "msspec": msspec(y, x)}
+        if flux is not None:
+            losses["flux"] = torch.nn.functional.l1_loss(flux(y), flux(x))
         if step >= train_config.adversarial_after and step % train_config.disc_every == 0:
             adv_loss.train_adv(y, x)
             losses["adv"], losses["feat"] = adv_loss(y, x)
@@ -293,6 +306,32 @@ def train(
     write_text_atomic(out_dir / "train_config.json", settings)
     rate = (step - first_step) / max(time.time() - start, 1e-9)
     return {"steps": step, "steps_per_s": rate, "losses": averages, "runs": runs}
+
+
+def OnsetFlux(sample_rate: int) -> torch.nn.Module:  # noqa: N802 (a module's factory)
+    """A module from audio [B, 1, T] to its onset strength [B, frames]: the spectral flux an
+    onset detector peaks on (as librosa's ``onset_strength`` with its defaults, and our
+    benchmarks' `detect_onsets`, read it): a 128-band mel power spectrogram (2048-point frames,
+    hop 128) in dB, floored 80 dB under each clip's loudest, and per frame the mean over bands
+    of each band's rise since the frame before."""
+    import torch
+    import torchaudio
+
+    class Flux(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate, n_fft=2048, hop_length=128, n_mels=128, power=2.0,
+                norm="slaney", mel_scale="slaney",
+            )  # fmt: skip
+
+        def forward(self, audio: torch.Tensor) -> torch.Tensor:
+            db = 10 * torch.log10(self.mel(audio[:, 0].float()).clamp_min(1e-10))
+            floor = db.amax(dim=(1, 2), keepdim=True) - 80.0
+            db = torch.maximum(db, floor)
+            return torch.relu(db[..., 1:] - db[..., :-1]).mean(dim=1)
+
+    return Flux()
 
 
 def _freeze_front(model: EncodecModel, folder: Path | None, config: CodecConfig) -> dict[str, str]:

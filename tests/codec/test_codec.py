@@ -163,13 +163,14 @@ def test_training_the_decoder_alone_keeps_the_tokens_a_token_model_was_trained_o
              codes=rng.integers(0, TINY.bins, (TINY.n_q, frames)).astype(np.int16),
              audio=(rng.normal(0, 0.1, frames * hop)).astype(np.float16))  # fmt: skip
     decoder_only = CodecTrainConfig(segment_s=0.2, batch_size=2, adversarial_after=10**9,
-                                    decoder_only=True, pair_share=0.5)  # fmt: skip
+                                    decoder_only=True, pair_share=0.5, flux=1.0)  # fmt: skip
     run = dict(phrases=phrases, kits=training_kits(), out_dir=tmp_path / "tuned",
                state_dir=tmp_path / "state", minutes=5, config=TINY, device="cpu", max_steps=3,
                train_config=decoder_only, tokens_from=tmp_path / "base",
                pairs=tmp_path)  # fmt: skip
     summary = train(**run)
     assert summary["steps"] == 3 and np.isfinite(summary["losses"]["msspec"])
+    assert np.isfinite(summary["losses"]["flux"])  # the onset loss was asked for: it trains too
     before = load_file(str(tmp_path / "base" / "codec.safetensors"))
     after = load_file(str(tmp_path / "tuned" / "codec.safetensors"))
     front = [k for k in before if k.startswith(("encoder.", "quantizer."))]
@@ -188,3 +189,37 @@ def test_training_the_decoder_alone_keeps_the_tokens_a_token_model_was_trained_o
     save_checkpoint(unused, TINY, tmp_path / "unused", {"version": "codec@0"})
     with pytest.raises(ValueError, match="codebooks it never used"):
         train(**{**run, "tokens_from": tmp_path / "unused"})
+
+
+def ringing_cymbal(bumps: tuple[float, ...] = (), seconds: float = 3.0) -> np.ndarray:
+    """A struck noise that rings for seconds, at 32 kHz; ``bumps``: times where its level jumps
+    by 12 dB for 40 ms, as a codec that plays a wash unevenly does."""
+    sr = 32000
+    rng = np.random.default_rng(1)
+    t = np.arange(round(seconds * sr)) / sr
+    audio = rng.normal(0, 0.2, len(t)) * np.exp(-t / 1.5)
+    for bump in bumps:
+        span = (t >= bump) & (t < bump + 0.04)
+        audio[span] *= 4.0
+    return audio.astype(np.float32)
+
+
+def test_the_onset_loss_reads_the_flux_the_benchmarks_onset_detector_reads():
+    """The codec's onset loss is the spectral flux that `detect_onsets` peaks on (librosa's
+    onset strength): a wash played with jumps in its level differs from the even one there."""
+    import librosa
+    import torch
+
+    from audiogen.training.codec import OnsetFlux
+
+    flux = OnsetFlux(32000)
+    even, bumpy = ringing_cymbal(), ringing_cymbal(bumps=(1.0, 2.0))
+    ours = flux(torch.from_numpy(bumpy)[None, None])[0].numpy()
+    theirs = librosa.onset.onset_strength(y=bumpy, sr=32000, hop_length=128)
+    lead = 2048 // (2 * 128) + 1  # librosa pads its envelope by half a frame and the lag
+    inner = slice(16, min(len(ours), len(theirs) - lead) - 16)  # past the ends' padding
+    shifted = theirs[lead + inner.start : lead + inner.stop]
+    assert np.allclose(ours[inner], shifted, rtol=1e-3, atol=1e-3)
+    distance = lambda a, b: float(torch.nn.functional.l1_loss(  # noqa: E731
+        flux(torch.from_numpy(a)[None, None]), flux(torch.from_numpy(b)[None, None])))
+    assert distance(bumpy, even) > 3 * distance(ringing_cymbal(), even) + 0.01

@@ -4,25 +4,17 @@ on time or 60 ms late, levels that follow velocity or not, silence or hiss betwe
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 SR = 32000
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_renderer.py"
 pytest.importorskip("librosa")
 
 
 @pytest.fixture(scope="module")
-def bench():
-    if not BENCH.exists():
-        pytest.skip("the benchmarks are not beside the package")
-    spec = importlib.util.spec_from_file_location("bench_renderer", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_script):
+    return benchmark_script("bench_renderer")
 
 
 def hits_audio(times, gains, seconds=4.0, decay_s=0.03):

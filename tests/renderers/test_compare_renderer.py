@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 pytest.importorskip("librosa")
 
 
 @pytest.fixture(scope="module")
-def compare():
-    if not (BENCHMARKS / "compare_renderer.py").exists():
-        pytest.skip("the benchmarks are not beside the package")
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("compare_renderer",
-                                                  BENCHMARKS / "compare_renderer.py")  # fmt: skip
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def compare(benchmark_script):
+    return benchmark_script("compare_renderer")
 
 
 def run(onset_f: np.ndarray, log_mel: np.ndarray, sources: list[str]) -> dict:
