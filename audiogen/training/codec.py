@@ -65,11 +65,11 @@ class CodecTrainConfig(TrainConfig):
     # With ``decoder_only`` and a ``pairs`` folder: the share of each batch that decodes the token
     # model's own codes for a score to the sampler's render of it (`audiogen.training.pairs`).
     pair_share: float = 0.5
-    # The onset loss's share beside the reconstruction losses (0: off): the L1 distance between
+    # The onset loss's weight in the balancer beside the others (0: off): the L1 distance between
     # the spectral flux of the output and of the input, as an onset detector reads it. A codec
-    # that plays a cymbal's wash as a noise whose bands jump from frame to frame adds onsets a
-    # detector (and an ear) takes for re-strikes (BENCHMARKS.md, "Where the cymbals' added
-    # onsets come from").
+    # that smears a cymbal's attack (a pre-echo, then a ring that wavers) leaves the ring's
+    # ripples as large as the attack's rise, and a detector takes them for re-strikes
+    # (BENCHMARKS.md, "Where the cymbals' added onsets come from").
     flux: float = 0.0
 
 
