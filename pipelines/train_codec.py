@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from audiogen.codec.config import CodecConfig  # noqa: E402
-from audiogen.training.clips import material, training_kits  # noqa: E402
+from audiogen.training.clips import material, parse_emphasis, training_kits  # noqa: E402
 from audiogen.training.codec import CodecTrainConfig  # noqa: E402
 from pipelines.common import setup_logging, training_parser  # noqa: E402
 
@@ -69,6 +69,8 @@ def main() -> None:
                         help="held-out pairs: the evaluation also decodes the token model's codes")
     parser.add_argument("--flux", type=float, default=CodecTrainConfig.flux,
                         help="the onset loss's weight beside l1 0.1 and msspec 2 (0: off)")
+    parser.add_argument("--emphasis", action="append", default=[], metavar="GROUP=N",
+                        help="the stem group gives N times as many clips (cymbals=3); repeatable")
     parser.add_argument("--eval-every", type=int, default=500, help="steps between evaluations")
     parser.add_argument("--eval-performances", type=int, default=3,
                         help="Groove test performances in the held-out evaluation")  # fmt: skip
@@ -79,6 +81,10 @@ def main() -> None:
 
     if (args.pairs or args.eval_pairs) and not args.decoder_only:
         parser.error("--pairs and --eval-pairs are for the decoder alone: add --decoder-only")
+    try:
+        emphasis = parse_emphasis(args.emphasis)
+    except ValueError as error:
+        parser.error(str(error))
     setup_logging(args.log)
     if args.export_only:
         export(args.out)
@@ -101,6 +107,7 @@ def main() -> None:
         adversarial_after=args.adversarial_after, disc_scales=args.disc_scales,
         disc_filters=args.disc_filters, disc_every=args.disc_every, lr_decay=args.lr_decay,
         decoder_only=args.decoder_only, pair_share=args.pair_share, flux=args.flux,
+        emphasis=emphasis,
     )  # fmt: skip
     evaluate = held_out_evaluation(args.groove, args.eval_performances, config,
                                    args.eval_pairs) if args.groove.exists() else None  # fmt: skip

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from audiogen.instruments import GROUPS
 from audiogen.kits import kit_names, load_kit
 from audiogen.planner.bars import Phrase, phrase_to_score
 from audiogen.planner.library import load_library
@@ -43,6 +44,8 @@ class ClipMaker:
         sample_rate: the codec's rate.
         segment_s: clip length.
         augment: gain/EQ/room/saturation/tuning augmentation (off for evaluation material).
+        emphasis: stem group → how many times more clips it gives than the others (1 for a
+            group not named): a group the codec plays worst can be heard more often.
     """
 
     phrases: Sequence[Phrase]
@@ -50,6 +53,7 @@ class ClipMaker:
     sample_rate: int = 32000
     segment_s: float = 1.0
     augment: bool = True
+    emphasis: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._samplers: dict[str, Sampler] = {}
@@ -59,7 +63,8 @@ class ClipMaker:
         """An endless stream of float32 clips [segment], deterministic under ``seed``."""
         rng = np.random.default_rng(seed)
         while True:
-            yield from self._from_one_render(rng)
+            for _, clip in self.clips_of_one_render(rng):
+                yield clip
 
     def _sampler(self, kit: str) -> Sampler:
         if kit not in self._samplers:
@@ -67,7 +72,8 @@ class ClipMaker:
             self._samplers[kit] = Sampler(load_kit(kit), self.sample_rate, variation)
         return self._samplers[kit]
 
-    def _from_one_render(self, rng: np.random.Generator) -> list[np.ndarray]:
+    def clips_of_one_render(self, rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
+        """The clips cut from one render of a random excerpt: (stem group, clip) pairs."""
         kit = self.kits[int(rng.integers(len(self.kits)))]
         sampler = self._sampler(kit)
         if rng.random() < ISOLATED_SHARE:
@@ -81,10 +87,10 @@ class ClipMaker:
             audio = stems[group]
             if self.augment:
                 audio = augment(audio, self.sample_rate, rng)
-            for _ in range(2):
+            for _ in range(2 * self.emphasis.get(group, 1)):
                 clip = self._cut(audio, rng)
                 if clip is not None:
-                    clips.append(clip)
+                    clips.append((group, clip))
         return clips
 
     def _cut(self, audio: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
@@ -96,6 +102,23 @@ class ClipMaker:
         if np.sqrt(np.mean(clip**2)) < SILENCE_RMS and rng.random() > SILENT_SHARE:
             return None
         return np.ascontiguousarray(clip, dtype=np.float32)
+
+
+def parse_emphasis(items: Sequence[str]) -> dict[str, int]:
+    """``["cymbals=3"]`` → ``{"cymbals": 3}``, for `ClipMaker.emphasis`.
+
+    Raises:
+        ValueError: one line naming what is wrong (an unknown group, a count under 1).
+    """
+    emphasis = {}
+    for item in items:
+        group, _, count = item.partition("=")
+        if group not in GROUPS:
+            raise ValueError(f"--emphasis {item}: the stem groups are {', '.join(GROUPS)}")
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"--emphasis {item}: give a whole number of at least 1 ({group}=3)")
+        emphasis[group] = int(count)
+    return emphasis
 
 
 def excerpt(

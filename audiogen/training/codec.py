@@ -71,6 +71,9 @@ class CodecTrainConfig(TrainConfig):
     # ripples as large as the attack's rise, and a detector takes them for re-strikes
     # (BENCHMARKS.md, "Where the cymbals' added onsets come from").
     flux: float = 0.0
+    # Stem group → how many times more clips it gives (`ClipMaker.emphasis`): the cymbals, say,
+    # whose long noisy rings the codec plays worst and which few renders hold.
+    emphasis: dict[str, int] = field(default_factory=dict)
 
 
 def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
@@ -83,7 +86,8 @@ def _loader(phrases: Sequence[Phrase], kits: Sequence[str], config: CodecConfig,
         def __iter__(self) -> Iterator[torch.Tensor]:
             info = get_worker_info()
             worker = info.id if info is not None else 0
-            maker = ClipMaker(phrases, kits, config.sample_rate, train.segment_s)
+            maker = ClipMaker(phrases, kits, config.sample_rate, train.segment_s,
+                              emphasis=train.emphasis)  # fmt: skip
             for clip in maker.clips(seed * 1000 + worker):
                 yield torch.from_numpy(clip)[None]
 
