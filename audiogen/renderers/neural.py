@@ -7,6 +7,9 @@ sequence step, which audiocraft's `ConditionFuser` adds to the token embeddings 
 Codebooks follow the delayed pattern.
 All stems of a beat are one batch; long beats go in windows, each primed with the end of the
 last, and the codec decodes the whole token sequence at once, so windows leave no seam.
+A checkpoint's card may route some stem groups to another token model for the same tokens (its
+``routes``: group -> a checkpoint folder beside the card), where that model renders them nearer
+the kit; each model writes its own groups' rows and the codec decodes them all together.
 """
 
 from __future__ import annotations
@@ -312,10 +315,23 @@ class NeuralRenderer:
     codec: Codec
     config: RendererConfig
     meta: dict[str, Any] = field(default_factory=dict)
+    # group -> the model that writes that group's tokens instead (the card's ``routes``)
+    routes: dict[str, NeuralRenderer] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
         return str(self.meta.get("version", "untrained"))
+
+    def model_of(self, group: str) -> NeuralRenderer:
+        """The model that writes ``group``'s tokens."""
+        return self.routes.get(group, self)
+
+    def versions(self) -> dict[str, str]:
+        """What made each stem, as a manifest names it: ``renderer`` for the card's own model,
+        ``renderer/<group>`` for each group routed to another."""
+        out = {"renderer": self.version}
+        out |= {f"renderer/{g}": model.version for g, model in sorted(self.routes.items())}
+        return out
 
     @classmethod
     def load(cls, folder: Path | str, codec: Codec) -> NeuralRenderer:
@@ -347,7 +363,28 @@ class NeuralRenderer:
             first = str(exc).splitlines()[0]
             message = f"renderer checkpoint in {folder} does not fit ({first}){hint}"
             raise AudiogenError(message) from None
-        return cls(lm.eval(), conditioner.eval(), codec, config, meta)
+        model = cls(lm.eval(), conditioner.eval(), codec, config, meta)
+        model.routes = cls._load_routes(folder, meta.get("routes") or {}, codec, config)
+        return model
+
+    @classmethod
+    def _load_routes(cls, folder: Path, routes: Mapping[str, str], codec: Codec,
+                     config: RendererConfig) -> dict[str, NeuralRenderer]:  # fmt: skip
+        """The models of the card's ``routes`` (group -> folder beside the card), each loaded
+        once; each must know the card's kits and route nothing on."""
+        hint = f"; {SAMPLER_HINT}"
+        unknown = sorted(set(routes) - set(GROUPS))
+        if unknown:
+            raise AudiogenError(f"renderer checkpoint in {folder} routes {', '.join(unknown)}: "
+                                f"the stem groups are {', '.join(GROUPS)}{hint}")  # fmt: skip
+        loaded: dict[str, NeuralRenderer] = {}
+        for name in sorted(set(routes.values())):
+            model = cls.load(folder / name, codec)
+            if model.routes or model.config.kits != config.kits:
+                raise AudiogenError(f"renderer checkpoint in {folder / name} routes groups on or "
+                                    f"knows other kits than {folder}'s{hint}")  # fmt: skip
+            loaded[name] = model
+        return {group: loaded[name] for group, name in routes.items()}
 
     def render(
         self, score: DrumScore, kit: str | Mapping[str, float], sample_rate: int = 48000,
@@ -394,14 +431,35 @@ class NeuralRenderer:
     ) -> torch.Tensor:  # fmt: skip
         """The codes [groups, K, frames] the model writes for each group ``score`` plays (at
         least one), in `DrumScore.groups` order, through ``blend`` ({kit: weight}, kits it
-        knows); ``render`` decodes them. Sampling settings: None for the checkpoint's."""
+        knows); ``render`` decodes them. Sampling settings: None for the checkpoint's. Groups
+        routed to another model are its rows, drawn with the same seed."""
         torch = _modules()[0]
-        groups = score.groups
+        settings = (blend, seed, temperature, top_k, guidance, guidance_between)
+        if not self.routes:
+            return self._codes(score, score.groups, *settings)
+        by_model: dict[int, list[str]] = {}
+        for group in score.groups:
+            by_model.setdefault(id(self.model_of(group)), []).append(group)
+        rows: dict[str, Any] = {}
+        for groups in by_model.values():
+            codes = self.model_of(groups[0])._codes(score, groups, *settings)
+            rows |= dict(zip(groups, codes))
+        return torch.stack([rows[group] for group in score.groups])
+
+    def _codes(
+        self, score: DrumScore, groups: Sequence[str], blend: Mapping[str, float], seed: int,
+        temperature: float | None, top_k: int | None,
+        guidance: float | Mapping[str, float] | None,
+        guidance_between: float | Mapping[str, float] | None,
+    ) -> torch.Tensor:  # fmt: skip
+        """`codes` for ``groups`` (some of those ``score`` plays), by this model alone."""
+        torch = _modules()[0]
         rate = self.codec.config.frame_rate
         frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
         features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
         if self.config.envelope:
             envelopes = self.envelopes(score, blend, frames, seed)
+            envelopes = envelopes[[score.groups.index(g) for g in groups]]
             features = np.concatenate([features, envelopes], axis=-1)
         stem = torch.tensor([GROUPS.index(g) for g in groups])
         if len(blend) == 1:
@@ -695,6 +753,6 @@ def render_neural(score: DrumScore, kit: Mapping[str, float], sample_rate: int, 
 
     model = load_shipped()
     stems = model.render(score, kit, sample_rate, seed)
-    versions = {"codec": model.codec.version, "renderer": model.version}
+    versions = {"codec": model.codec.version} | model.versions()
     return RenderResult(stems=stems, sample_rate=sample_rate, substitutions={}, dropped={},
                          files_used=(), models=versions)  # fmt: skip

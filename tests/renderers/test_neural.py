@@ -516,6 +516,72 @@ def test_each_stem_group_can_take_its_own_guidance(renderer, tmp_path):
         NeuralRenderer.load(tmp_path / "per-group", model.codec)
 
 
+def test_a_card_routes_groups_to_another_model_which_writes_their_stems(renderer, tmp_path,
+                                                                       monkeypatch):  # fmt: skip
+    """A card's ``routes`` hand some groups to another model for the same tokens (here one that
+    reads the kit's envelope): each model writes its own groups' rows, as it would for a score
+    of those groups alone, and the manifest names which model made which stem. Routes to an
+    unknown group, or to a model of other kits, are refused in one line."""
+    import dataclasses
+    import json
+    import shutil
+
+    import torch
+
+    import audiogen
+    from audiogen.renderers.neural import NeuralRenderer, build, load_shipped, save_checkpoint
+
+    model, folder = renderer
+    torch.manual_seed(7)
+    other = dataclasses.replace(model.config, envelope=True)
+    lm, conditioner = build(other)
+    shutil.copytree(folder, tmp_path / "ckpt")
+    routed_dir = tmp_path / "ckpt" / "renderer"
+    save_checkpoint(lm, conditioner, other, routed_dir / "snare-model",
+                    {"version": "renderer@other", "codec": model.codec.version})  # fmt: skip
+    card = json.loads((routed_dir / "renderer.json").read_text())
+
+    def route(routes: dict[str, str]) -> None:
+        (routed_dir / "renderer.json").write_text(json.dumps(card | {"routes": routes}))
+
+    route({"snare": "snare-model"})
+    routed = NeuralRenderer.load(routed_dir, model.codec)
+    alone = NeuralRenderer.load(routed_dir / "snare-model", model.codec)
+
+    score, blend = two_bars(), {"808": 1.0}
+    snare, rest = (dataclasses.replace(score, hits=tuple(h for h in score.hits if h.group in kept))
+                   for kept in (("snare",), ("kick", "hats")))  # fmt: skip
+    assert snare.groups == ("snare",) and rest.groups == ("kick", "hats")
+    codes = routed.codes(score, blend, seed=4)
+    assert torch.equal(codes[1], alone.codes(snare, blend, seed=4)[0])
+    assert torch.equal(codes[[0, 2]], model.codes(rest, blend, seed=4))
+    assert not torch.equal(codes[1], model.codes(snare, blend, seed=4)[0])
+    assert routed.versions() == {"renderer": "renderer@tiny", "renderer/snare": "renderer@other"}
+
+    monkeypatch.setenv("AUDIOGEN_CHECKPOINTS", str(tmp_path / "ckpt"))
+    load_shipped.cache_clear()
+    try:
+        beat = audiogen.render(score, kit="808", renderer="neural", seed=2)
+        manifest = json.loads((beat.save(tmp_path / "beat") / "manifest.json").read_text())
+        assert manifest["renderer"]["models"] == {
+            "codec": "codec@tiny", "renderer": "renderer@tiny", "renderer/snare": "renderer@other"
+        }  # fmt: skip
+    finally:
+        load_shipped.cache_clear()
+
+    for routes, message in (({"snares": "snare-model"}, "routes snares: the stem groups are"),
+                            ({"snare": "missing"}, "cannot be read")):  # fmt: skip
+        route(routes)
+        with pytest.raises(AudiogenError, match=message):
+            NeuralRenderer.load(routed_dir, model.codec)
+    stranger = dataclasses.replace(other, kits=tuple(reversed(KITS)))
+    save_checkpoint(lm, conditioner, stranger, routed_dir / "snare-model",
+                    {"version": "renderer@other", "codec": model.codec.version})  # fmt: skip
+    route({"snare": "snare-model"})
+    with pytest.raises(AudiogenError, match="knows other kits"):
+        NeuralRenderer.load(routed_dir, model.codec)
+
+
 def test_guidance_in_time_holds_one_weight_while_each_hit_sounds_and_another_between(
     short_memory, renderer, tmp_path
 ):
