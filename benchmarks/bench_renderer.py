@@ -175,6 +175,7 @@ def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int,
             "sampler_s": sampler_s, "neural_s": neural_s}  # fmt: skip
 
 
+SEED_STRIDE = 1000  # --seeds: performance i's draws take seeds i, i + 1000, ...
 RENDERS = ("neural", "model")  # the neural renderer's stems, and the token model's own
 
 
@@ -304,7 +305,12 @@ def main() -> None:
                              "the checkpoint's)")  # fmt: skip
     parser.add_argument("--guidance-between", type=parse_guidance, default=None,
                         help="the same between hits (default: the checkpoint's, else --guidance)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="renders of each performance, each drawn with its own seed (a "
+                             "group that plays in a dozen stems moves with the draw)")  # fmt: skip
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error("--seeds must be 1 or more")
     asked = (("temperature", args.temperature), ("top_k", args.top_k),
              ("guidance", args.guidance), ("guidance_between", args.guidance_between))
     sampling = {k: v for k, v in asked if v is not None}
@@ -334,16 +340,19 @@ def main() -> None:
                  "test split's results")  # fmt: skip
     phrases = groove_test_beats(args.performances, args.groove, args.split)
     renderer.render(opening(phrases[0], 0.0), kits[0], sample_rate=sr)  # warm-up, not timed
-    for index, phrase in enumerate(phrases):
+    renders = [(index, phrase, draw) for index, phrase in enumerate(phrases)
+               for draw in range(args.seeds)]  # fmt: skip
+    for count, (index, phrase, draw) in enumerate(renders, 1):
         score, kit = opening(phrase, args.seconds), kits[index % len(kits)]
-        made = render_pair(score, kit, renderer, codec, seed=index, sampling=sampling)
+        seed = index + SEED_STRIDE * draw  # the first draw's seeds are those of one-draw runs
+        made = render_pair(score, kit, renderer, codec, seed=seed, sampling=sampling)
         neural_s, sampler_s = neural_s + made["neural_s"], sampler_s + made["sampler_s"]
         music_s += score.duration_s
         stems += len(made["neural"])
         for group in [g for g in score.groups if g in made["sampler"]]:
             row = measure_stem(score, group, {who: made[who][group] for who in
                                (*RENDERS, "sampler", "codec")}, sr)  # fmt: skip
-            rows.append(row | {"group": group, "kit": kit, "source": phrase.source})
+            rows.append(row | {"group": group, "kit": kit, "source": phrase.source, "seed": seed})
             if group not in pictured:
                 pictured.add(group)
                 first = min(score.time_s(h) for h in score.hits_in_group(group))
@@ -357,14 +366,14 @@ def main() -> None:
         result = {
             "machine": describe_machine(),
             "checkpoint": renderer.version, "codec": codec.version, "sampling": sampling,
-            "split": args.split, "performances": index + 1, "seconds_each": args.seconds,
-            "targets": TARGETS,
-            "summary": summarise(rows, neural_s, sampler_s, music_s, stems / (index + 1)),
+            "split": args.split, "performances": index + 1, "seeds": args.seeds,
+            "seconds_each": args.seconds, "targets": TARGETS,
+            "summary": summarise(rows, neural_s, sampler_s, music_s, stems / count),
             "stems": rows,
         }  # fmt: skip
         (args.results / "renderer.json").write_text(json.dumps(result, indent=1) + "\n")
-        print(f"performance {index + 1}/{args.performances} ({kit}, {phrase.source}) measured",
-              flush=True)  # fmt: skip
+        print(f"performance {index + 1}/{args.performances}, seed {seed} ({kit}, "
+              f"{phrase.source}) measured", flush=True)  # fmt: skip
     summary = result["summary"]
     for group, values in summary["groups"].items():
         print(f"{group:8s} " + "  ".join(f"{k} {v}" for k, v in values.items()))

@@ -3,8 +3,10 @@ and its wheel carries them (but no training state) within PyPI's size limit."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import importlib.resources
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -69,6 +71,12 @@ def test_wheel_carries_kits_models_and_styles_but_no_training_state(wheel_files)
                   "humanizer/humanizer.safetensors", "humanizer/MODEL_CARD.md"):  # fmt: skip
         assert f"{data}/checkpoints/{model}" in files, model
     assert f"{data}/samples/LICENSES.md" in files
+    # a renderer card's routes name token models beside it: each ships with it
+    card = json.loads((checkpoints_dir() / "renderer" / "renderer.json").read_text())
+    for folder in {".", *card.get("routes", {}).values()}:
+        for name in ("renderer.json", "renderer.safetensors"):
+            path = Path(data, "checkpoints", "renderer", folder, name).as_posix()
+            assert path in files, path
     kits = {f.split("/")[4] for f in files if f.startswith(f"{data}/samples/kits/")}
     assert kits == set(kit_names()) and len(kits) >= 8
     assert {f"audiogen/planner/styles/{genre}.toml" for genre in GENRES} <= files
