@@ -106,6 +106,7 @@ def main() -> None:
     sr, (a, b) = codec.sample_rate, args.kits
     args.results.mkdir(parents=True, exist_ok=True)
     out: dict = {"machine": describe_machine(), "checkpoint": renderer.version,
+                 "models": renderer.versions(),
                  "codec": codec.version, "kits": [a, b], "weights": list(WEIGHTS),
                  "instruments": {}}  # fmt: skip
     for instrument in ("kick", "snare"):

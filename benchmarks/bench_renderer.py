@@ -360,12 +360,14 @@ def main() -> None:
                 beat = slice(start, start + round(4.0 * sr))
                 spectrogram_image(
                     [(f"sampler {group} ({kit})", made["sampler"][group][beat]),
-                     (f"neural {group} ({renderer.version})", made["neural"][group][beat])],
+                     (f"neural {group} ({renderer.model_of(group).version})",
+                      made["neural"][group][beat])],
                     sr, args.results / f"renderer-{group}.png",
                 )  # fmt: skip
         result = {
             "machine": describe_machine(),
-            "checkpoint": renderer.version, "codec": codec.version, "sampling": sampling,
+            "checkpoint": renderer.version, "models": renderer.versions(),
+            "codec": codec.version, "sampling": sampling,
             "split": args.split, "performances": index + 1, "seeds": args.seeds,
             "seconds_each": args.seconds, "targets": TARGETS,
             "summary": summarise(rows, neural_s, sampler_s, music_s, stems / count),
