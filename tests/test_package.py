@@ -3,7 +3,6 @@ and its wheel carries them (but no training state) within PyPI's size limit."""
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import importlib.resources
 import json

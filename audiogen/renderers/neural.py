@@ -435,9 +435,7 @@ class NeuralRenderer:
         routed to another model are its rows, drawn with the same seed."""
         torch = _modules()[0]
         settings = (blend, seed, temperature, top_k, guidance, guidance_between)
-        if not self.routes:
-            return self._codes(score, score.groups, *settings)
-        by_model: dict[int, list[str]] = {}
+        by_model: dict[int, list[str]] = {}  # one entry, every group, where nothing is routed
         for group in score.groups:
             by_model.setdefault(id(self.model_of(group)), []).append(group)
         rows: dict[str, Any] = {}
