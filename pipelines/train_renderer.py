@@ -3,6 +3,8 @@
     python pipelines/train_renderer.py --precompute            # once: tokens of the material
     python pipelines/train_renderer.py --minutes 60            # train on them
     python pipelines/train_renderer.py --minutes 60            # again: resumes from its state
+    python pipelines/train_renderer.py --export OUT --sampling checkpoints/renderer/renderer.json
+                                                               # the state as a checkpoint
 
 ``--precompute`` renders the material (as the codec's: Groove train split + style library, every
 kit but lofi; ``--phrases`` reads it from the pickle that ``pipelines/train_codec.py
@@ -11,12 +13,15 @@ kit but lofi; ``--phrases`` reads it from the pickle that ``pipelines/train_code
 ``--passes N`` to play each piece through N kits (``--workers`` processes make shards side by
 side). Training reads the shards only; tokens of
 another codec are refused. State goes to ~/.cache/audiogen/train/renderer (``--state``), the
-checkpoint to checkpoints/renderer.
+checkpoint to checkpoints/renderer. ``--from-checkpoint`` starts a new state from a shipped
+model's weights, and ``--no-envelope`` trains a model that reads the score alone (as the card's
+own) on shards that carry the kit's envelope too.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -63,6 +68,17 @@ def main() -> None:
     parser.add_argument("--group-weight", type=group_weights, default=None,
                         help="draw stem groups more often: cymbals=2,toms=2")  # fmt: skip
     parser.add_argument("--eval-every", type=int, default=250, help="steps between held-out losses")
+    parser.add_argument("--from-checkpoint", type=Path, default=None,
+                        help="start a state that has none from this checkpoint folder's weights "
+                             "(a shipped model trained on)")  # fmt: skip
+    parser.add_argument("--export", type=Path, default=None, metavar="FOLDER",
+                        help="write the state as a checkpoint in FOLDER (no training)")
+    parser.add_argument("--sampling", type=Path, default=None, metavar="CARD",
+                        help="with --export: take guidance, temperature and top-k from this "
+                             "renderer.json")  # fmt: skip
+    parser.add_argument("--no-envelope", action="store_true",
+                        help="train on the score alone where the tokens carry the kit's "
+                             "envelope too (as a model made without it)")  # fmt: skip
     args = parser.parse_args()
     if not args.attack_weight > 0 or args.attack_frames < 0:
         parser.error("--attack-weight must be above 0 and --attack-frames 0 or more")
@@ -97,13 +113,37 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                              max_shards=args.max_shards, workers=args.workers)  # fmt: skip
         logging.info("precompute: %s", summary)
         return
-    from audiogen.training.renderer import saved_window, train
+    from audiogen.training.renderer import (
+        SAMPLING,
+        export_state,
+        saved_window,
+        state_from_checkpoint,
+        train,
+    )
+
+    if args.export is not None:
+        sampling = None
+        if args.sampling is not None:
+            try:
+                card = json.loads(args.sampling.read_text())["config"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise AudiogenError(f"no renderer card in {args.sampling} ({exc})") from None
+            sampling = {k: card[k] for k in SAMPLING if k in card}
+        version = export_state(args.state, args.export, codec_identity(args.codec), sampling)
+        logging.info("%s written to %s", version, args.export)
+        return
 
     shards = Shards.load(args.tokens, codec_identity(args.codec)["codec_sha256"])
+    if args.no_envelope:
+        shards.envelope = None
     logging.info("%d examples, %.1f hours of stems", shards.examples,
                  shards.tokens.shape[-1] / shards.manifest["frame_rate"] / 3600)  # fmt: skip
     if args.fresh:
         (args.state / "last.pt").unlink(missing_ok=True)
+    if args.from_checkpoint is not None:
+        step = state_from_checkpoint(args.from_checkpoint, args.state)
+        logging.info("state in %s started from %s at step %d", args.state, args.from_checkpoint,
+                     step)  # fmt: skip
     window = args.window or saved_window(args.state) or RendererConfig.window
     manifest = shards.manifest
     config = RendererConfig(kits=tuple(manifest["kits"]), n_q=manifest["n_q"],

@@ -22,9 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from audiogen.errors import AudiogenError
 from audiogen.files import atomic_path
 from audiogen.instruments import GROUPS
-from audiogen.renderers.neural import CARD, RendererConfig, build, loss, save_checkpoint
+from audiogen.renderers.neural import (
+    CARD,
+    WEIGHTS,
+    RendererConfig,
+    build,
+    loss,
+    save_checkpoint,
+)
 from audiogen.training.schedule import cosine_decay
 from audiogen.training.tokens import Shards
 
@@ -53,6 +61,81 @@ def saved_window(state_dir: Path) -> int | None:
         return None
     weights = torch.load(path, map_location="cpu", weights_only=False)["cond"]
     return int(weights["conv.weight"].shape[-1])
+
+
+def state_from_checkpoint(folder: Path, state_dir: Path) -> int:
+    """Write ``state_dir``'s state from the checkpoint in ``folder`` (its weights in float32, its
+    step count; no optimizer state, so Adam warms up again), for training a shipped model on.
+    Returns the step it starts at.
+
+    Raises:
+        AudiogenError: ``state_dir`` holds a state already, or ``folder`` holds no checkpoint.
+    """
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = state_dir / STATE
+    if path.exists():
+        raise AudiogenError(f"{path} exists: train on from it, or pass --fresh to start from "
+                            f"{folder}")  # fmt: skip
+    try:
+        meta = json.loads((folder / CARD).read_text())
+        weights = load_file(str(folder / WEIGHTS))
+        config = RendererConfig.from_dict(meta["config"])
+        step = int(meta["steps"])
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
+        raise AudiogenError(f"no renderer checkpoint to start from in {folder} ({exc})") from None
+    parts = {p: {k[len(p) + 1 :]: v.float() for k, v in weights.items()
+                 if k.startswith(p + ".")} for p in ("lm", "cond")}  # fmt: skip
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save({"lm": parts["lm"], "cond": parts["cond"], "step": step,
+                    "runs": int(meta.get("runs", 0)), "config": config.to_dict()}, tmp)  # fmt: skip
+    return step
+
+
+SAMPLING = ("guidance", "guidance_between", "guidance_frames", "temperature", "top_k")
+
+
+def export_state(state_dir: Path, out_dir: Path, codec: dict[str, str],
+                 sampling: dict[str, Any] | None = None) -> str:  # fmt: skip
+    """Write ``state_dir``'s state as a checkpoint in ``out_dir``: its weights, the ``codec``
+    whose tokens it writes (``codec_identity``), its losses at that step from the curve, and
+    ``sampling``'s settings (a card's guidance, temperature, top-k; the state's own where not
+    given). Returns the checkpoint's version.
+
+    Raises:
+        AudiogenError: no state in ``state_dir``, or ``sampling`` that is not a setting or does
+            not fit (a guidance per group that leaves a group out).
+    """
+    import torch
+
+    path = state_dir / STATE
+    if not path.exists():
+        raise AudiogenError(f"no training state to export in {state_dir}")
+    unknown = set(sampling or {}) - set(SAMPLING)
+    if unknown:
+        raise AudiogenError(f"not a sampling setting: {', '.join(sorted(unknown))}")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        config = RendererConfig.from_dict(dict(state["config"], **(sampling or {})))
+    except ValueError as exc:
+        raise AudiogenError(f"these sampling settings do not fit: {exc}") from None
+    lm, conditioner = build(config)
+    lm.load_state_dict(state["lm"])
+    conditioner.load_state_dict(state["cond"])
+    step = int(state["step"])
+    points = []
+    if (state_dir / CURVE).exists():
+        lines = (state_dir / CURVE).read_text().splitlines()
+        points = [p for p in map(json.loads, filter(None, lines)) if p["step"] == step]
+    last = points[-1] if points else {}
+    version = f"renderer@{step}"
+    meta = {"version": version, "steps": step, **codec, "train_loss": last.get("train_loss"),
+            "held_out_loss": last.get("held_out_loss")}  # fmt: skip
+    save_checkpoint(lm, conditioner, config, out_dir, meta)
+    return version
 
 
 def widen_window(weights: dict[str, Any], window: int) -> int:

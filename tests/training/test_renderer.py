@@ -167,3 +167,55 @@ def test_a_state_file_given_for_the_state_folder_is_refused_in_one_line(tmp_path
     run = subprocess.run([sys.executable, str(script), "--attack-weight", "0"],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 2 and "--attack-weight must be above 0" in run.stderr
+
+
+def test_a_shipped_checkpoint_starts_a_state_that_trains_on_and_exports(tiny_codec_dir, tmp_path):
+    """``--from-checkpoint``: a shipped model's weights and step count start a new state, which
+    trains on from there (``--no-envelope``: on the score alone, though the tokens carry the
+    kit's envelope); a state already there is never overwritten."""
+    import torch
+    from safetensors.torch import load_file
+
+    from audiogen.errors import AudiogenError
+    from audiogen.renderers.neural import WEIGHTS, RendererConfig
+    from audiogen.training.renderer import state_from_checkpoint, train
+
+    config = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16)
+    shards, _ = tokens_and_saved_state(tiny_codec_dir, tmp_path, config)
+    assert shards.envelope is not None
+    shards.envelope = None  # what --no-envelope does
+    run = dict(shards=shards, config=config, minutes=5, batch_size=2, frames=300, device="cpu")
+    assert train(out_dir=tmp_path / "shipped", state_dir=tmp_path / "state", max_steps=2,
+                 **run)["steps"] == 9  # fmt: skip
+    assert state_from_checkpoint(tmp_path / "shipped", tmp_path / "new") == 9
+    state = torch.load(tmp_path / "new" / "last.pt", weights_only=False)
+    shipped = load_file(str(tmp_path / "shipped" / WEIGHTS))
+    assert state["step"] == 9 and "optim" not in state
+    assert torch.equal(state["cond"]["conv.weight"], shipped["cond.conv.weight"].float())
+    with pytest.raises(AudiogenError, match="exists"):
+        state_from_checkpoint(tmp_path / "shipped", tmp_path / "new")
+    with pytest.raises(AudiogenError, match="no renderer checkpoint"):
+        state_from_checkpoint(tmp_path / "nothing", tmp_path / "other")
+    result = train(out_dir=tmp_path / "out", state_dir=tmp_path / "new", max_steps=1, **run)
+    assert result["steps"] == 10 and np.isfinite(result["loss"])
+    # --export: the state as a checkpoint the renderer loads, with a card's sampling settings
+    from audiogen.codec.model import Codec
+    from audiogen.instruments import GROUPS
+    from audiogen.renderers.neural import NeuralRenderer
+    from audiogen.training.renderer import export_state
+    from audiogen.training.tokens import codec_identity
+
+    codec = codec_identity(tiny_codec_dir)
+    with pytest.raises(AudiogenError, match="not a sampling setting: dim"):
+        export_state(tmp_path / "new", tmp_path / "exported", codec, {"dim": 32})
+    with pytest.raises(AudiogenError, match="names no weight for snare"):
+        export_state(tmp_path / "new", tmp_path / "exported", codec, {"guidance": {"kick": 2.0}})
+    guidance = dict.fromkeys(GROUPS, 2.0) | {"cymbals": 4.0}
+    assert export_state(tmp_path / "new", tmp_path / "exported", codec,
+                        {"temperature": 0.5, "guidance": guidance}) == "renderer@10"
+    exported = NeuralRenderer.load(tmp_path / "exported", Codec.load(tiny_codec_dir))
+    curve = json.loads((tmp_path / "new" / "curve.jsonl").read_text().splitlines()[-1])
+    assert exported.meta["train_loss"] == curve["train_loss"] and exported.meta["steps"] == 10
+    assert exported.meta["held_out_loss"] == curve["held_out_loss"]  # None: too few examples
+    assert exported.config.temperature == 0.5 and exported.config.guidance == guidance
+    assert exported.meta["codec"] == "codec@tiny"
