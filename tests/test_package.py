@@ -70,9 +70,10 @@ def test_wheel_carries_kits_models_and_styles_but_no_training_state(wheel_files)
                   "humanizer/humanizer.safetensors", "humanizer/MODEL_CARD.md"):  # fmt: skip
         assert f"{data}/checkpoints/{model}" in files, model
     assert f"{data}/samples/LICENSES.md" in files
-    # a renderer card's routes name token models beside it: each ships with it
+    # a renderer card's routes and fused partners name token models beside it: each ships
     card = json.loads((checkpoints_dir() / "renderer" / "renderer.json").read_text())
-    for folder in {".", *card.get("routes", {}).values()}:
+    fused = {name for partner in card.get("fuse", {}).values() for name in partner}
+    for folder in {".", *card.get("routes", {}).values(), *fused}:
         for name in ("renderer.json", "renderer.safetensors"):
             path = Path(data, "checkpoints", "renderer", folder, name).as_posix()
             assert path in files, path

@@ -317,6 +317,9 @@ class NeuralRenderer:
     meta: dict[str, Any] = field(default_factory=dict)
     # group -> the model that writes that group's tokens instead (the card's ``routes``)
     routes: dict[str, NeuralRenderer] = field(default_factory=dict)
+    # group -> (another model, its share): both write that group's tokens in step, each token
+    # drawn from their log-probabilities mixed by share (the card's ``fuse``)
+    fused: dict[str, tuple[NeuralRenderer, float]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -328,9 +331,13 @@ class NeuralRenderer:
 
     def versions(self) -> dict[str, str]:
         """What made each stem, as a manifest names it: ``renderer`` for the card's own model,
-        ``renderer/<group>`` for each group routed to another."""
+        ``renderer/<group>`` for each group routed to another, or fused ("0.3 renderer@24134 +
+        0.7 renderer@64723": each model's share)."""
         out = {"renderer": self.version}
         out |= {f"renderer/{g}": model.version for g, model in sorted(self.routes.items())}
+        for group, (partner, share) in sorted(self.fused.items()):
+            own = self.model_of(group).version
+            out[f"renderer/{group}"] = f"{1 - share:g} {own} + {share:g} {partner.version}"
         return out
 
     @classmethod
@@ -365,7 +372,25 @@ class NeuralRenderer:
             raise AudiogenError(message) from None
         model = cls(lm.eval(), conditioner.eval(), codec, config, meta)
         model.routes = cls._load_routes(folder, meta.get("routes") or {}, codec, config)
+        model.fused = cls._load_fused(folder, meta.get("fuse") or {}, codec, config)
         return model
+
+    @classmethod
+    def _load_fused(cls, folder: Path, fuse: Mapping[str, Mapping[str, float]], codec: Codec,
+                    config: RendererConfig) -> dict[str, tuple[NeuralRenderer, float]]:  # fmt: skip
+        """The card's ``fuse`` (group -> {folder beside the card: its share}), each share
+        between 0 and 1, one partner a group."""
+        shares: dict[str, tuple[str, float]] = {}
+        for group, partner in fuse.items():
+            items = list(partner.items()) if isinstance(partner, Mapping) else []
+            if len(items) != 1 or not 0 < float(items[0][1]) < 1:
+                raise AudiogenError(f"renderer checkpoint in {folder} fuses {group} with "
+                                    f"{partner}: name one model and its share, between 0 and "
+                                    f"1; {SAMPLER_HINT}")  # fmt: skip
+            shares[group] = (str(items[0][0]), float(items[0][1]))
+        models = cls._load_routes(folder, {g: name for g, (name, _) in shares.items()}, codec,
+                                  config)  # fmt: skip
+        return {g: (models[g], share) for g, (_, share) in shares.items()}
 
     @classmethod
     def _load_routes(cls, folder: Path, routes: Mapping[str, str], codec: Codec,
@@ -435,12 +460,15 @@ class NeuralRenderer:
         routed to another model are its rows, drawn with the same seed."""
         torch = _modules()[0]
         settings = (blend, seed, temperature, top_k, guidance, guidance_between)
-        by_model: dict[int, list[str]] = {}  # one entry, every group, where nothing is routed
+        by_model: dict[tuple, list[str]] = {}  # one entry, every group, where nothing is routed
         for group in score.groups:
-            by_model.setdefault(id(self.model_of(group)), []).append(group)
+            partner = self.fused.get(group)
+            key = (id(self.model_of(group)), partner and (id(partner[0]), partner[1]))
+            by_model.setdefault(key, []).append(group)
         rows: dict[str, Any] = {}
         for groups in by_model.values():
-            codes = self.model_of(groups[0])._codes(score, groups, *settings)
+            model = self.model_of(groups[0])
+            codes = model._codes(score, groups, *settings, partner=self.fused.get(groups[0]))
             rows |= dict(zip(groups, codes))
         return torch.stack([rows[group] for group in score.groups])
 
@@ -449,16 +477,12 @@ class NeuralRenderer:
         temperature: float | None, top_k: int | None,
         guidance: float | Mapping[str, float] | None,
         guidance_between: float | Mapping[str, float] | None,
+        partner: tuple[NeuralRenderer, float] | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        """`codes` for ``groups`` (some of those ``score`` plays), by this model alone."""
+        """`codes` for ``groups`` (some of those ``score`` plays), by this model, or by this
+        model and ``partner`` (a model and its share) in step."""
         torch = _modules()[0]
-        rate = self.codec.config.frame_rate
-        frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
-        features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
-        if self.config.envelope:
-            envelopes = self.envelopes(score, blend, frames, seed)
-            envelopes = envelopes[[score.groups.index(g) for g in groups]]
-            features = np.concatenate([features, envelopes], axis=-1)
+        features = self._features(score, groups, blend, seed)
         stem = torch.tensor([GROUPS.index(g) for g in groups])
         if len(blend) == 1:
             kits = torch.full((len(groups),), self.config.kits.index(next(iter(blend))))
@@ -475,11 +499,30 @@ class NeuralRenderer:
         else:
             between = self._guidance(groups, guidance_between, own)
         weights = guidance_in_time(features, over_hits, between, config.guidance_frames)
+        with_partner = None
+        if partner is not None:
+            other, share = partner
+            with_partner = (other, torch.from_numpy(other._features(score, groups, blend, seed)),
+                            share)  # fmt: skip
         return self.generate(
             torch.from_numpy(features), stem, kits, seed,
             config.temperature if temperature is None else temperature,
             config.top_k if top_k is None else top_k, torch.from_numpy(weights).float(),
+            with_partner,
         )  # fmt: skip
+
+    def _features(self, score: DrumScore, groups: Sequence[str], blend: Mapping[str, float],
+                  seed: int) -> np.ndarray:  # fmt: skip
+        """What this model reads of ``groups`` [groups, frames, width]: the score's features,
+        and the kit's envelope if it reads one."""
+        rate = self.codec.config.frame_rate
+        frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
+        features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
+        if self.config.envelope:
+            envelopes = self.envelopes(score, blend, frames, seed)
+            envelopes = envelopes[[score.groups.index(g) for g in groups]]
+            features = np.concatenate([features, envelopes], axis=-1)
+        return features
 
     @staticmethod
     def _guidance(groups: Sequence[str], asked: float | Mapping[str, float] | None,
@@ -523,9 +566,12 @@ class NeuralRenderer:
     def generate(self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor,
                  seed: int = 0, temperature: float = 1.0, top_k: int = 50,
                  guidance: float | Sequence[float] | torch.Tensor = 1.0,
+                 partner: tuple[NeuralRenderer, torch.Tensor, float] | None = None,
                  ) -> torch.Tensor:  # fmt: skip
         """Codes [B, K, T] for score features [B, T, F], in windows primed by the last one;
-        ``guidance``: one weight, one per row, or one per row and frame [B, T]."""
+        ``guidance``: one weight, one per row, or one per row and frame [B, T]. ``partner``:
+        another model for the same tokens, its features [B, T, F'] and its share of each
+        token's log-probabilities."""
         torch = _modules()[0]
         B, T, _ = features.shape
         given = guidance if isinstance(guidance, torch.Tensor) else torch.tensor(guidance)
@@ -537,21 +583,27 @@ class NeuralRenderer:
         while done < T:
             lo = max(0, done - self.config.prompt_frames)
             hi = min(T, lo + self.config.max_frames)
+            with_partner = partner and (partner[0], partner[1][:, lo:hi], partner[2])
             window = self._fill(codes[:, :, lo:hi].clone(), features[:, lo:hi], stem, kit,
-                                done - lo, generator, temperature, top_k,
-                                weight[:, lo:hi])  # fmt: skip
+                                done - lo, generator, temperature, top_k, weight[:, lo:hi],
+                                with_partner)  # fmt: skip
             codes[:, :, lo:hi] = window
             done = hi
         return codes
 
     def _fill(self, codes: torch.Tensor, features: torch.Tensor, stem: torch.Tensor,
               kit: torch.Tensor, prompt: int, generator: torch.Generator, temperature: float,
-              top_k: int, guidance: torch.Tensor) -> torch.Tensor:  # fmt: skip
+              top_k: int, guidance: torch.Tensor,
+              partner: tuple[NeuralRenderer, torch.Tensor, float] | None = None,
+              ) -> torch.Tensor:  # fmt: skip
         """Fills the UNKNOWN codes of one window; ``guidance`` [B, T]: each row's weight in each
-        frame."""
+        frame; ``partner``: as `generate`'s, for this window."""
         torch = _modules()[0]
         lm = self.lm
         B, T = guidance.shape
+        models = [(self, features, 1.0)]
+        if partner is not None:
+            models = [(self, features, 1.0 - partner[2]), partner]
         guided = bool((guidance != 1.0).any())  # the batch twice: with the score, then without
         # At each step of the delayed pattern, codebook k writes frame step - 1 - k.
         behind = 1 + torch.arange(lm.n_q)
@@ -560,25 +612,34 @@ class NeuralRenderer:
         # Steps the pattern leaves empty already hold the special token; UNKNOWN marks the rest.
         steps = sequence.shape[-1]
         with torch.inference_mode(), _one_thread(torch):
-            condition = self.conditioner(features, stem, kit, steps)
-            if guided:
-                alone = torch.ones(B, dtype=torch.bool)
-                condition = torch.cat(
-                    [condition, self.conditioner(features, stem, kit, steps, drop=alone)]
-                )
-            decoder = _Decoder(lm, condition)
+            decoders = []
+            for model, read, share in models:
+                condition = model.conditioner(read, stem, kit, steps)
+                if guided:
+                    alone = torch.ones(B, dtype=torch.bool)
+                    condition = torch.cat(
+                        [condition, model.conditioner(read, stem, kit, steps, drop=alone)]
+                    )
+                decoders.append((_Decoder(model.lm, condition), share))
             start = pattern.get_first_step_with_timesteps(prompt) if prompt else 1
             assert start is not None  # the primer is shorter than the window: a step follows it
             previous = 0
             for offset in range(start, steps):
                 tokens = sequence[..., previous:offset]
-                logits = decoder(torch.cat([tokens, tokens]) if guided else tokens, previous)
                 if guided:
-                    scored, unscored = logits[:B], logits[B:]
                     weight = guidance[:, (offset - behind).clamp(0, T - 1)].unsqueeze(-1)
-                    pushed = unscored + weight * (scored - unscored)
-                    logits = torch.where(weight == 1.0, scored, pushed)  # 1: as if unguided
-                token = _sample(logits, temperature, top_k, generator)
+                mixed = None
+                for decoder, share in decoders:
+                    logits = decoder(torch.cat([tokens, tokens]) if guided else tokens, previous)
+                    if guided:
+                        scored, unscored = logits[:B], logits[B:]
+                        pushed = unscored + weight * (scored - unscored)
+                        logits = torch.where(weight == 1.0, scored, pushed)  # 1: as if unguided
+                    if len(decoders) > 1:
+                        logits = share * logits.float().log_softmax(-1)
+                    mixed = logits if mixed is None else mixed + logits
+                assert mixed is not None  # one decoder at least
+                token = _sample(mixed, temperature, top_k, generator)
                 current = sequence[..., offset]
                 sequence[..., offset] = torch.where(current == UNKNOWN, token, current)
                 previous = offset

@@ -680,3 +680,55 @@ def test_pairs_for_the_decoder_hold_the_models_codes_beside_the_samplers_stems(
     assert (codes[:, 0, 0].numpy() == first % 16).all()
     stem = np.searchsorted(pairs.bounds, first, side="right") - 1
     assert (first + 10 <= pairs.bounds[stem + 1]).all()  # no crop runs into the next stem
+
+
+def test_a_card_fuses_two_models_on_a_group_each_token_drawn_from_mixed_odds(renderer, tmp_path):
+    """A card's ``fuse`` has a group's tokens written by the card's model and another in step,
+    each token drawn from their log-probabilities mixed by share. Two models that give the same
+    odds (an envelope model whose envelope weights are still zero, reading the same score) fuse
+    to what either writes alone; a different partner moves the fused rows only. The manifest
+    names both models and their shares; a share outside (0, 1) is refused in one line."""
+    import dataclasses
+    import json
+    import shutil
+
+    import torch
+
+    from audiogen.renderers.neural import NeuralRenderer, build, save_checkpoint
+
+    model, folder = renderer
+    shutil.copytree(folder / "renderer", tmp_path / "card")
+    card = json.loads((tmp_path / "card" / "renderer.json").read_text())
+    meta = {"version": "renderer@twin", "codec": model.codec.version}
+    twin = dataclasses.replace(model.config, envelope=True)
+    lm, conditioner = build(twin)
+    lm.load_state_dict(model.lm.state_dict())
+    conditioner.load_state_dict(model.conditioner.state_dict(), strict=False)
+    assert not conditioner.envelope.weight.any()
+    save_checkpoint(lm, conditioner, twin, tmp_path / "card" / "twin", meta)
+    torch.manual_seed(11)
+    save_checkpoint(*build(twin), twin, tmp_path / "card" / "other",
+                    meta | {"version": "renderer@other"})  # fmt: skip
+
+    def fused(fuse: dict) -> NeuralRenderer:
+        (tmp_path / "card" / "renderer.json").write_text(json.dumps(card | {"fuse": fuse}))
+        return NeuralRenderer.load(tmp_path / "card", model.codec)
+
+    score, blend = two_bars(), {"808": 1.0}
+    greedy = dict(seed=3, top_k=1)  # the most likely token: equal odds give equal codes
+    own = model.codes(score, blend, **greedy)
+    assert torch.equal(fused({"snare": {"twin": 0.6}}).codes(score, blend, **greedy), own)
+    other = fused({"snare": {"other": 0.7}})
+    assert other.versions() == {"renderer": "renderer@tiny",
+                                "renderer/snare": "0.3 renderer@tiny + 0.7 renderer@other"}
+    mixed = other.codes(score, blend, **greedy)
+    assert torch.equal(mixed[[0, 2]], own[[0, 2]])  # kick and hats: the card's model alone
+    alone = NeuralRenderer.load(tmp_path / "card" / "other", model.codec)
+    assert not torch.equal(mixed[1], own[1])
+    assert not torch.equal(mixed[1], alone.codes(score, blend, **greedy)[1])
+    for fuse in ({"snare": {"other": 1.0}}, {"snare": {"other": 0.5, "twin": 0.2}},
+                 {"snare": "other"}):  # fmt: skip
+        with pytest.raises(AudiogenError, match="name one model and its share, between 0 and 1"):
+            fused(fuse)
+    with pytest.raises(AudiogenError, match="the stem groups are"):
+        fused({"snares": {"other": 0.5}})
