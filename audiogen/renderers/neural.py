@@ -317,9 +317,10 @@ class NeuralRenderer:
     meta: dict[str, Any] = field(default_factory=dict)
     # group -> the model that writes that group's tokens instead (the card's ``routes``)
     routes: dict[str, NeuralRenderer] = field(default_factory=dict)
-    # group -> (another model, its share): both write that group's tokens in step, each token
-    # drawn from their log-probabilities mixed by share (the card's ``fuse``)
-    fused: dict[str, tuple[NeuralRenderer, float]] = field(default_factory=dict)
+    # group -> (another model, its share while each hit sounds, its share between hits): both
+    # write that group's tokens in step, each token drawn from their log-probabilities mixed by
+    # share (the card's ``fuse``)
+    fused: dict[str, tuple[NeuralRenderer, float, float]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -331,13 +332,16 @@ class NeuralRenderer:
 
     def versions(self) -> dict[str, str]:
         """What made each stem, as a manifest names it: ``renderer`` for the card's own model,
-        ``renderer/<group>`` for each group routed to another, or fused ("0.3 renderer@24134 +
-        0.7 renderer@64723": each model's share)."""
+        ``renderer/<group>`` for each group routed to another, or fused ("renderer@24134 +
+        renderer@64723 (0.7)": the second model's share)."""
         out = {"renderer": self.version}
         out |= {f"renderer/{g}": model.version for g, model in sorted(self.routes.items())}
-        for group, (partner, share) in sorted(self.fused.items()):
+        for group, (partner, over, between) in sorted(self.fused.items()):
             own = self.model_of(group).version
-            out[f"renderer/{group}"] = f"{1 - share:g} {own} + {share:g} {partner.version}"
+            share = f"{over:g}"
+            if over != between:
+                share += f" over the hits, {between:g} between"
+            out[f"renderer/{group}"] = f"{own} + {partner.version} ({share})"
         return out
 
     @classmethod
@@ -376,21 +380,27 @@ class NeuralRenderer:
         return model
 
     @classmethod
-    def _load_fused(cls, folder: Path, fuse: Mapping[str, Mapping[str, float]], codec: Codec,
-                    config: RendererConfig) -> dict[str, tuple[NeuralRenderer, float]]:  # fmt: skip
-        """The card's ``fuse`` (group -> {folder beside the card: its share}), each share
-        between 0 and 1, one partner a group."""
-        shares: dict[str, tuple[str, float]] = {}
+    def _load_fused(
+        cls, folder: Path, fuse: Mapping[str, Mapping[str, Any]], codec: Codec,
+        config: RendererConfig,
+    ) -> dict[str, tuple[NeuralRenderer, float, float]]:  # fmt: skip
+        """The card's ``fuse``: group -> {folder beside the card: its share}, one partner a
+        group, the share between 0 and 1, or [share while each hit sounds, share between hits]
+        (the frames `guidance_in_time` counts), each from 0 to 1."""
+        shares: dict[str, tuple[str, float, float]] = {}
         for group, partner in fuse.items():
             items = list(partner.items()) if isinstance(partner, Mapping) else []
-            if len(items) != 1 or not 0 < float(items[0][1]) < 1:
+            share = items[0][1] if len(items) == 1 else None
+            pair: list[Any] = share if isinstance(share, list) else [share, share]
+            numbers = len(pair) == 2 and all(isinstance(v, (int, float)) for v in pair)
+            if not (numbers and 0 <= min(pair) < 1 and 0 < max(pair) <= 1):
                 raise AudiogenError(f"renderer checkpoint in {folder} fuses {group} with "
                                     f"{partner}: name one model and its share, between 0 and "
                                     f"1; {SAMPLER_HINT}")  # fmt: skip
-            shares[group] = (str(items[0][0]), float(items[0][1]))
-        models = cls._load_routes(folder, {g: name for g, (name, _) in shares.items()}, codec,
+            shares[group] = (str(items[0][0]), float(pair[0]), float(pair[1]))
+        models = cls._load_routes(folder, {g: name for g, (name, *_) in shares.items()}, codec,
                                   config)  # fmt: skip
-        return {g: (models[g], share) for g, (_, share) in shares.items()}
+        return {g: (models[g], over, between) for g, (_, over, between) in shares.items()}
 
     @classmethod
     def _load_routes(cls, folder: Path, routes: Mapping[str, str], codec: Codec,
@@ -463,7 +473,7 @@ class NeuralRenderer:
         by_model: dict[tuple, list[str]] = {}  # one entry, every group, where nothing is routed
         for group in score.groups:
             partner = self.fused.get(group)
-            key = (id(self.model_of(group)), partner and (id(partner[0]), partner[1]))
+            key = (id(self.model_of(group)), partner and (id(partner[0]), *partner[1:]))
             by_model.setdefault(key, []).append(group)
         rows: dict[str, Any] = {}
         for groups in by_model.values():
@@ -477,10 +487,10 @@ class NeuralRenderer:
         temperature: float | None, top_k: int | None,
         guidance: float | Mapping[str, float] | None,
         guidance_between: float | Mapping[str, float] | None,
-        partner: tuple[NeuralRenderer, float] | None = None,
+        partner: tuple[NeuralRenderer, float, float] | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """`codes` for ``groups`` (some of those ``score`` plays), by this model, or by this
-        model and ``partner`` (a model and its share) in step."""
+        model and ``partner`` in step (a model, its share while each hit sounds and between)."""
         torch = _modules()[0]
         features = self._features(score, groups, blend, seed)
         stem = torch.tensor([GROUPS.index(g) for g in groups])
@@ -501,9 +511,11 @@ class NeuralRenderer:
         weights = guidance_in_time(features, over_hits, between, config.guidance_frames)
         with_partner = None
         if partner is not None:
-            other, share = partner
+            other, over, apart = partner
+            shares = guidance_in_time(features, [over] * len(groups), [apart] * len(groups),
+                                      config.guidance_frames)  # fmt: skip
             with_partner = (other, torch.from_numpy(other._features(score, groups, blend, seed)),
-                            share)  # fmt: skip
+                            torch.from_numpy(shares).float())  # fmt: skip
         return self.generate(
             torch.from_numpy(features), stem, kits, seed,
             config.temperature if temperature is None else temperature,
@@ -566,12 +578,12 @@ class NeuralRenderer:
     def generate(self, features: torch.Tensor, stem: torch.Tensor, kit: torch.Tensor,
                  seed: int = 0, temperature: float = 1.0, top_k: int = 50,
                  guidance: float | Sequence[float] | torch.Tensor = 1.0,
-                 partner: tuple[NeuralRenderer, torch.Tensor, float] | None = None,
+                 partner: tuple[NeuralRenderer, torch.Tensor, torch.Tensor] | None = None,
                  ) -> torch.Tensor:  # fmt: skip
         """Codes [B, K, T] for score features [B, T, F], in windows primed by the last one;
         ``guidance``: one weight, one per row, or one per row and frame [B, T]. ``partner``:
         another model for the same tokens, its features [B, T, F'] and its share of each
-        token's log-probabilities."""
+        token's log-probabilities in each row and frame [B, T]."""
         torch = _modules()[0]
         B, T, _ = features.shape
         given = guidance if isinstance(guidance, torch.Tensor) else torch.tensor(guidance)
@@ -583,7 +595,7 @@ class NeuralRenderer:
         while done < T:
             lo = max(0, done - self.config.prompt_frames)
             hi = min(T, lo + self.config.max_frames)
-            with_partner = partner and (partner[0], partner[1][:, lo:hi], partner[2])
+            with_partner = partner and (partner[0], partner[1][:, lo:hi], partner[2][:, lo:hi])
             window = self._fill(codes[:, :, lo:hi].clone(), features[:, lo:hi], stem, kit,
                                 done - lo, generator, temperature, top_k, weight[:, lo:hi],
                                 with_partner)  # fmt: skip
@@ -594,16 +606,14 @@ class NeuralRenderer:
     def _fill(self, codes: torch.Tensor, features: torch.Tensor, stem: torch.Tensor,
               kit: torch.Tensor, prompt: int, generator: torch.Generator, temperature: float,
               top_k: int, guidance: torch.Tensor,
-              partner: tuple[NeuralRenderer, torch.Tensor, float] | None = None,
+              partner: tuple[NeuralRenderer, torch.Tensor, torch.Tensor] | None = None,
               ) -> torch.Tensor:  # fmt: skip
         """Fills the UNKNOWN codes of one window; ``guidance`` [B, T]: each row's weight in each
         frame; ``partner``: as `generate`'s, for this window."""
         torch = _modules()[0]
         lm = self.lm
         B, T = guidance.shape
-        models = [(self, features, 1.0)]
-        if partner is not None:
-            models = [(self, features, 1.0 - partner[2]), partner]
+        models = [(self, features)] + ([] if partner is None else [(partner[0], partner[1])])
         guided = bool((guidance != 1.0).any())  # the batch twice: with the score, then without
         # At each step of the delayed pattern, codebook k writes frame step - 1 - k.
         behind = 1 + torch.arange(lm.n_q)
@@ -613,33 +623,34 @@ class NeuralRenderer:
         steps = sequence.shape[-1]
         with torch.inference_mode(), _one_thread(torch):
             decoders = []
-            for model, read, share in models:
+            for model, read in models:
                 condition = model.conditioner(read, stem, kit, steps)
                 if guided:
                     alone = torch.ones(B, dtype=torch.bool)
                     condition = torch.cat(
                         [condition, model.conditioner(read, stem, kit, steps, drop=alone)]
                     )
-                decoders.append((_Decoder(model.lm, condition), share))
+                decoders.append(_Decoder(model.lm, condition))
             start = pattern.get_first_step_with_timesteps(prompt) if prompt else 1
             assert start is not None  # the primer is shorter than the window: a step follows it
             previous = 0
             for offset in range(start, steps):
                 tokens = sequence[..., previous:offset]
-                if guided:
-                    weight = guidance[:, (offset - behind).clamp(0, T - 1)].unsqueeze(-1)
-                mixed = None
-                for decoder, share in decoders:
+                frame = (offset - behind).clamp(0, T - 1)  # the frame each codebook writes
+                weight = guidance[:, frame].unsqueeze(-1)
+                odds = []
+                for decoder in decoders:
                     logits = decoder(torch.cat([tokens, tokens]) if guided else tokens, previous)
                     if guided:
                         scored, unscored = logits[:B], logits[B:]
                         pushed = unscored + weight * (scored - unscored)
                         logits = torch.where(weight == 1.0, scored, pushed)  # 1: as if unguided
-                    if len(decoders) > 1:
-                        logits = share * logits.float().log_softmax(-1)
-                    mixed = logits if mixed is None else mixed + logits
-                assert mixed is not None  # one decoder at least
-                token = _sample(mixed, temperature, top_k, generator)
+                    odds.append(logits)
+                if partner is not None:
+                    share = partner[2][:, frame].unsqueeze(-1)
+                    own, theirs = (o.float().log_softmax(-1) for o in odds)
+                    odds = [(1 - share) * own + share * theirs]
+                token = _sample(odds[0], temperature, top_k, generator)
                 current = sequence[..., offset]
                 sequence[..., offset] = torch.where(current == UNKNOWN, token, current)
                 previous = offset

@@ -720,14 +720,21 @@ def test_a_card_fuses_two_models_on_a_group_each_token_drawn_from_mixed_odds(ren
     assert torch.equal(fused({"snare": {"twin": 0.6}}).codes(score, blend, **greedy), own)
     other = fused({"snare": {"other": 0.7}})
     assert other.versions() == {"renderer": "renderer@tiny",
-                                "renderer/snare": "0.3 renderer@tiny + 0.7 renderer@other"}
+                                "renderer/snare": "renderer@tiny + renderer@other (0.7)"}
     mixed = other.codes(score, blend, **greedy)
     assert torch.equal(mixed[[0, 2]], own[[0, 2]])  # kick and hats: the card's model alone
     alone = NeuralRenderer.load(tmp_path / "card" / "other", model.codec)
     assert not torch.equal(mixed[1], own[1])
     assert not torch.equal(mixed[1], alone.codes(score, blend, **greedy)[1])
+    # [0.7, 0]: the partner's share while each hit sounds, none between hits
+    timed = fused({"snare": {"other": [0.7, 0.0]}})
+    assert timed.versions()["renderer/snare"] == (
+        "renderer@tiny + renderer@other (0.7 over the hits, 0 between)")
+    between = timed.codes(score, blend, **greedy)
+    assert not torch.equal(between[1], own[1]) and not torch.equal(between[1], mixed[1])
     for fuse in ({"snare": {"other": 1.0}}, {"snare": {"other": 0.5, "twin": 0.2}},
-                 {"snare": "other"}):  # fmt: skip
+                 {"snare": "other"}, {"snare": {"other": [0.0, 0.0]}},
+                 {"snare": {"other": [0.5, 1.5]}}):  # fmt: skip
         with pytest.raises(AudiogenError, match="name one model and its share, between 0 and 1"):
             fused(fuse)
     with pytest.raises(AudiogenError, match="the stem groups are"):
