@@ -348,14 +348,11 @@ class NeuralRenderer:
     def load(cls, folder: Path | str, codec: Codec) -> NeuralRenderer:
         """Load ``renderer.safetensors`` and ``renderer.json`` from ``folder``."""
         from safetensors import SafetensorError
-        from safetensors.torch import load_file
 
         folder = Path(folder)
         hint = f"; {SAMPLER_HINT}"
         try:
-            meta = json.loads((folder / CARD).read_text())
-            config = RendererConfig.from_dict(meta["config"])
-            state = load_file(str(folder / WEIGHTS))
+            meta, config, weights = read_checkpoint(folder)
         except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
             message = f"renderer checkpoint in {folder} cannot be read ({exc}){hint}"
             raise AudiogenError(message) from None
@@ -366,27 +363,33 @@ class NeuralRenderer:
             )
         lm, conditioner = build(config)
         try:
-            lm.load_state_dict({k[3:]: v.float() for k, v in state.items() if k.startswith("lm.")})
-            conditioner.load_state_dict(
-                {k[5:]: v.float() for k, v in state.items() if k.startswith("cond.")}
-            )
+            lm.load_state_dict(weights["lm"])
+            conditioner.load_state_dict(weights["cond"])
         except RuntimeError as exc:
             first = str(exc).splitlines()[0]
             message = f"renderer checkpoint in {folder} does not fit ({first}){hint}"
             raise AudiogenError(message) from None
         model = cls(lm.eval(), conditioner.eval(), codec, config, meta)
-        model.routes = cls._load_routes(folder, meta.get("routes") or {}, codec, config)
-        model.fused = cls._load_fused(folder, meta.get("fuse") or {}, codec, config)
+        model.routes, model.fused = cls._load_beside(folder, meta, codec, config)
         return model
 
     @classmethod
-    def _load_fused(
-        cls, folder: Path, fuse: Mapping[str, Mapping[str, Any]], codec: Codec,
-        config: RendererConfig,
-    ) -> dict[str, tuple[NeuralRenderer, float, float]]:  # fmt: skip
-        """The card's ``fuse``: group -> {folder beside the card: its share}, one partner a
-        group, the share between 0 and 1, or [share while each hit sounds, share between hits]
-        (the frames `guidance_in_time` counts), each from 0 to 1."""
+    def _load_beside(
+        cls, folder: Path, meta: Mapping[str, Any], codec: Codec, config: RendererConfig
+    ) -> tuple[dict[str, NeuralRenderer], dict[str, tuple[NeuralRenderer, float, float]]]:
+        """The models the card's ``routes`` (group -> folder beside the card) and ``fuse``
+        (group -> {folder: its share}) name, each folder loaded once; each must know the card's
+        kits and route nothing on. A share is between 0 and 1, or [share while each hit sounds,
+        share between hits] (the frames `guidance_in_time` counts), each from 0 to 1."""
+        hint = f"; {SAMPLER_HINT}"
+        routes: Mapping[str, str] = meta.get("routes") or {}
+        fuse: Mapping[str, Any] = meta.get("fuse") or {}
+        for verb, groups in (("routes", routes), ("fuses", fuse)):
+            unknown = sorted(set(groups) - set(GROUPS))
+            if unknown:
+                raise AudiogenError(f"renderer checkpoint in {folder} {verb} "
+                                    f"{', '.join(unknown)}: the stem groups are "
+                                    f"{', '.join(GROUPS)}{hint}")  # fmt: skip
         shares: dict[str, tuple[str, float, float]] = {}
         for group, partner in fuse.items():
             items = list(partner.items()) if isinstance(partner, Mapping) else []
@@ -398,28 +401,15 @@ class NeuralRenderer:
                                     f"{partner}: name one model and its share, between 0 and "
                                     f"1; {SAMPLER_HINT}")  # fmt: skip
             shares[group] = (str(items[0][0]), float(pair[0]), float(pair[1]))
-        models = cls._load_routes(folder, {g: name for g, (name, *_) in shares.items()}, codec,
-                                  config)  # fmt: skip
-        return {g: (models[g], over, between) for g, (_, over, between) in shares.items()}
-
-    @classmethod
-    def _load_routes(cls, folder: Path, routes: Mapping[str, str], codec: Codec,
-                     config: RendererConfig) -> dict[str, NeuralRenderer]:  # fmt: skip
-        """The models of the card's ``routes`` (group -> folder beside the card), each loaded
-        once; each must know the card's kits and route nothing on."""
-        hint = f"; {SAMPLER_HINT}"
-        unknown = sorted(set(routes) - set(GROUPS))
-        if unknown:
-            raise AudiogenError(f"renderer checkpoint in {folder} routes {', '.join(unknown)}: "
-                                f"the stem groups are {', '.join(GROUPS)}{hint}")  # fmt: skip
         loaded: dict[str, NeuralRenderer] = {}
-        for name in sorted(set(routes.values())):
+        for name in sorted({*routes.values(), *(name for name, *_ in shares.values())}):
             model = cls.load(folder / name, codec)
             if model.routes or model.config.kits != config.kits:
                 raise AudiogenError(f"renderer checkpoint in {folder / name} routes groups on or "
                                     f"knows other kits than {folder}'s{hint}")  # fmt: skip
             loaded[name] = model
-        return {group: loaded[name] for group, name in routes.items()}
+        return ({group: loaded[name] for group, name in routes.items()},
+                {g: (loaded[name], over, between) for g, (name, over, between) in shares.items()})
 
     def render(
         self, score: DrumScore, kit: str | Mapping[str, float], sample_rate: int = 48000,
@@ -800,6 +790,20 @@ def save_checkpoint(lm: LMModel, conditioner: torch.nn.Module, config: RendererC
         save_file(state, str(tmp))
     card = dict(meta, config=config.to_dict())
     write_text_atomic(folder / CARD, json.dumps(card, indent=1) + "\n")
+
+
+def read_checkpoint(folder: Path) -> tuple[dict[str, Any], RendererConfig, dict[str, dict]]:
+    """The card, its config and the float32 weights of each module ({"lm": ..., "cond": ...})
+    of the checkpoint in ``folder``; raises what reading them raises (OSError, ValueError,
+    KeyError, TypeError, safetensors' SafetensorError)."""
+    from safetensors.torch import load_file
+
+    meta = json.loads((folder / CARD).read_text())
+    config = RendererConfig.from_dict(meta["config"])
+    state = load_file(str(folder / WEIGHTS))
+    weights = {part: {k[len(part) + 1 :]: v.float() for k, v in state.items()
+                      if k.startswith(part + ".")} for part in ("lm", "cond")}  # fmt: skip
+    return meta, config, weights
 
 
 @lru_cache(maxsize=1)

@@ -27,10 +27,10 @@ from audiogen.files import atomic_path
 from audiogen.instruments import GROUPS
 from audiogen.renderers.neural import (
     CARD,
-    WEIGHTS,
     RendererConfig,
     build,
     loss,
+    read_checkpoint,
     save_checkpoint,
 )
 from audiogen.training.schedule import cosine_decay
@@ -73,21 +73,16 @@ def state_from_checkpoint(folder: Path, state_dir: Path) -> int:
     """
     import torch
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
     path = state_dir / STATE
     if path.exists():
         raise AudiogenError(f"{path} exists: train on from it, or pass --fresh to start from "
                             f"{folder}")  # fmt: skip
     try:
-        meta = json.loads((folder / CARD).read_text())
-        weights = load_file(str(folder / WEIGHTS))
-        config = RendererConfig.from_dict(meta["config"])
+        meta, config, parts = read_checkpoint(folder)
         step = int(meta["steps"])
     except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
         raise AudiogenError(f"no renderer checkpoint to start from in {folder} ({exc})") from None
-    parts = {p: {k[len(p) + 1 :]: v.float() for k, v in weights.items()
-                 if k.startswith(p + ".")} for p in ("lm", "cond")}  # fmt: skip
     state_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save({"lm": parts["lm"], "cond": parts["cond"], "step": step,
