@@ -19,6 +19,11 @@ ceiling the measures allow. Speed: the whole neural render (tokens + decode + dy
 stems) and the sampler's, × real time. Spectrograms of 4 s per stem group from its first hit,
 sampler | neural.
 Writes benchmarks/results/renderer.json (after every performance) and renderer-<group>.png.
+
+To try the dynamics without rendering again: ``--keep-stems DIR`` writes each render's token
+model stems (and the sampler's and codec's) to DIR; a later run with ``--from-stems DIR`` reads
+them, puts the model's stems through the dynamics as they are now, and measures, in a few
+minutes instead of twenty (no speed then).
 """
 
 from __future__ import annotations
@@ -175,6 +180,41 @@ def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int,
             "sampler_s": sampler_s, "neural_s": neural_s}  # fmt: skip
 
 
+KEPT = "stems-{index}-{seed}.npz"  # one render's stems, in --keep-stems' folder
+KEPT_CARD = "kept.json"  # what rendered them
+KEPT_RENDERS = ("model", "sampler", "codec")
+
+
+def keep_stems(folder: Path, index: int, seed: int, made: dict) -> None:
+    """One render's token model stems, and the sampler's and codec's, to ``folder``."""
+    path = folder / KEPT.format(index=index, seed=seed)
+    arrays = {f"{who}.{group}": audio for who in KEPT_RENDERS
+              for group, audio in made[who].items()}  # fmt: skip
+    partial = path.with_name(path.stem + ".partial.npz")
+    np.savez(partial, **arrays)
+    partial.replace(path)
+
+
+def kept_pair(folder: Path, index: int, seed: int, score: DrumScore, kit: str,
+              sample_rate: int) -> dict:  # fmt: skip
+    """A render `keep_stems` wrote, as `render_pair` gives it: the token model's stems through
+    the dynamics as they are now; no times (speed is not measured)."""
+    from audiogen.renderers.dynamics import follow_kit
+
+    path = folder / KEPT.format(index=index, seed=seed)
+    if not path.exists():
+        sys.exit(f"{folder} keeps no stems of performance {index + 1} with seed {seed}: keep "
+                 "them with the same --split, --performances and --seeds")  # fmt: skip
+    made: dict = {who: {} for who in KEPT_RENDERS}
+    with np.load(path) as data:
+        for name in data.files:
+            who, group = name.split(".", 1)
+            made[who][group] = data[name]
+    made["neural"] = follow_kit({g: a.copy() for g, a in made["model"].items()}, score,
+                                {kit: 1.0}, sample_rate, seed)  # fmt: skip
+    return made | {"sampler_s": 0.0, "neural_s": 0.0}
+
+
 SEED_STRIDE = 1000  # --seeds: performance i's draws take seeds i, i + 1000, ...
 RENDERS = ("neural", "model")  # the neural renderer's stems, and the token model's own
 
@@ -308,7 +348,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1,
                         help="renders of each performance, each drawn with its own seed (a "
                              "group that plays in a dozen stems moves with the draw)")  # fmt: skip
+    parser.add_argument("--keep-stems", type=Path, default=None, metavar="DIR",
+                        help="also write each render's stems here, for --from-stems")
+    parser.add_argument("--from-stems", type=Path, default=None, metavar="DIR",
+                        help="measure the stems --keep-stems wrote here, through the dynamics "
+                             "as they are now, instead of rendering (no speed)")  # fmt: skip
     args = parser.parse_args()
+    if args.keep_stems and args.from_stems:
+        parser.error("--keep-stems and --from-stems: one or the other")
     if args.seeds < 1:
         parser.error("--seeds must be 1 or more")
     asked = (("temperature", args.temperature), ("top_k", args.top_k),
@@ -317,6 +364,7 @@ def main() -> None:
 
     from audiogen.codec.model import Codec
     from audiogen.errors import AudiogenError
+    from audiogen.files import write_text_atomic
     from audiogen.renderers.neural import CARD, NeuralRenderer
     from audiogen.training.clips import training_kits
 
@@ -339,13 +387,31 @@ def main() -> None:
         sys.exit("--split validation writes to the folder --results names, not beside the "
                  "test split's results")  # fmt: skip
     phrases = groove_test_beats(args.performances, args.groove, args.split)
-    renderer.render(opening(phrases[0], 0.0), kits[0], sample_rate=sr)  # warm-up, not timed
+    kept = {"models": renderer.versions(), "codec": codec.version, "sampling": sampling,
+            "split": args.split, "seconds_each": args.seconds}  # fmt: skip
+    if args.from_stems:
+        card = args.from_stems / KEPT_CARD
+        if not card.exists():
+            sys.exit(f"no stems kept in {args.from_stems} (run with --keep-stems DIR first)")
+        if json.loads(card.read_text()) != kept:
+            sys.exit(f"the stems in {args.from_stems} were kept with other models, codec, "
+                     f"sampling, split or length ({card.name} says which)")  # fmt: skip
+    else:
+        renderer.render(opening(phrases[0], 0.0), kits[0], sample_rate=sr)  # warm-up, not timed
+    if args.keep_stems:
+        args.keep_stems.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(args.keep_stems / KEPT_CARD, json.dumps(kept, indent=1) + "\n")
     renders = [(index, phrase, draw) for index, phrase in enumerate(phrases)
                for draw in range(args.seeds)]  # fmt: skip
     for count, (index, phrase, draw) in enumerate(renders, 1):
         score, kit = opening(phrase, args.seconds), kits[index % len(kits)]
         seed = index + SEED_STRIDE * draw  # the first draw's seeds are those of one-draw runs
-        made = render_pair(score, kit, renderer, codec, seed=seed, sampling=sampling)
+        if args.from_stems:
+            made = kept_pair(args.from_stems, index, seed, score, kit, sr)
+        else:
+            made = render_pair(score, kit, renderer, codec, seed=seed, sampling=sampling)
+        if args.keep_stems:
+            keep_stems(args.keep_stems, index, seed, made)
         neural_s, sampler_s = neural_s + made["neural_s"], sampler_s + made["sampler_s"]
         music_s += score.duration_s
         stems += len(made["neural"])

@@ -119,3 +119,30 @@ def test_the_summary_adds_up_the_attacks_missed_and_the_onsets_added(bench):
     assert (snare["sampler_missed"], snare["sampler_extra"]) == (0, 0)
     older = bench.summarise([row(None, None)], 1.0, 1.0, 10.0, 1)["groups"]["snare"]
     assert older["neural_missed"] is None
+
+
+def test_stems_kept_are_read_back_as_they_were_and_go_through_the_dynamics_of_now(bench, tmp_path):
+    """--keep-stems then --from-stems: a dynamics change is measured on the same token model
+    stems without rendering again, so the figures differ only by what the change does."""
+    from audiogen.renderers.dynamics import follow_kit
+    from audiogen.score import DrumScore, Hit, Meter
+
+    hits = (Hit(0, "kick", 110), Hit(24, "snare", 90), Hit(36, "kick", 50))
+    beat = DrumScore(bpm=120, meter=Meter(4, 4), bars=1, hits=hits)
+    length = round((beat.duration_s + 0.5) * SR)
+    noise = np.random.default_rng(5)
+    made = {who: {g: noise.uniform(-0.3, 0.3, length).astype(np.float32)
+                  for g in ("kick", "snare")} for who in ("model", "sampler", "codec")}  # fmt: skip
+    bench.keep_stems(tmp_path, 3, 1003, made)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stems-3-1003.npz"]  # nothing partial
+    back = bench.kept_pair(tmp_path, 3, 1003, beat, "acoustic", SR)
+    for who in ("model", "sampler", "codec"):
+        for group, audio in made[who].items():
+            np.testing.assert_array_equal(back[who][group], audio)
+    keyed = follow_kit({g: a.copy() for g, a in made["model"].items()}, beat, {"acoustic": 1.0},
+                       SR, 1003)  # fmt: skip
+    for group in ("kick", "snare"):
+        np.testing.assert_array_equal(back["neural"][group], keyed[group])
+        assert not np.array_equal(back["neural"][group], made["model"][group])
+    with pytest.raises(SystemExit, match="keeps no stems of performance 5 with seed 4"):
+        bench.kept_pair(tmp_path, 4, 4, beat, "acoustic", SR)
