@@ -8,6 +8,9 @@ gain and a gate keyed from the MIDI. This stage does it from the score. Its key 
 of the same score played through the same kit's one-shots (the sampler's render, whose audio is
 never used), which holds each hit's level at its velocity and how long it rings in that kit.
 
+- First, in `TONE_GROUPS`, the stem's tone is brought to the key's: the long-term balance of
+  its frequency bands made that of the kit's render (`audiogen.renderers.tone`, a matching EQ).
+  Not the kick: its error is one of pitch, which no such filter mends (BENCHMARKS.md).
 - Each attack (hits closer than `SAME_ATTACK_S` are one) gets one gain, from `LOOKAHEAD_S`
   before it to that long before the next: the one that brings its peak to the key's (by
   `MAX_BOOST_DB` at most: a ghost note played far too soft still follows velocity). An attack
@@ -53,6 +56,8 @@ SILENT_DB = -120.0
 # whose tails follow the key's power, and how long after an attack they begin to (BENCHMARKS.md)
 TAIL_START_S = {"snare": 0.03, "cymbals": 0.0}
 TAIL_GROUPS = tuple(TAIL_START_S)
+# whose tone is matched to the kit's first (`audiogen.renderers.tone`; BENCHMARKS.md)
+TONE_GROUPS = ("snare", "hats", "cymbals", "toms")
 TAIL_RISE_S = 0.01  # the tail's gain comes in over this long
 TAIL_RELEASE_S = 0.1  # and goes back out over this long before the next attack
 TAIL_SMOOTH_S = 0.02  # the tail's gain is smoothed over this long
@@ -66,17 +71,27 @@ Attack = tuple[float, float | None]  # an attack's time and the next one's (None
 
 def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[str, float],
                sample_rate: int, seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
-    """``stems`` (changed in place and returned) through `follow_score`, keyed by ``score``
-    played on ``blend``'s kits ({kit: weight}), their levels mixed by weight."""
+    """``stems`` (changed in place and returned) through `match_tone` (`TONE_GROUPS`) and
+    `follow_score`, keyed by ``score`` played on ``blend``'s kits ({kit: weight}), their levels
+    mixed by weight."""
+    from audiogen.renderers.tone import band_levels, match_tone
+
     keys: dict[str, list[tuple[float, np.ndarray, np.ndarray | None]]] = {g: [] for g in stems}
+    tones: dict[str, list[tuple[float, np.ndarray]]] = {g: [] for g in stems}
     for weight, played in kit_renders(score, blend, sample_rate, seed):
         for group, stem in stems.items():
             key = played.get(group, np.zeros(0, dtype=np.float32))
             power = power_levels(key, sample_rate, len(stem)) if group in TAIL_GROUPS else None
             keys[group].append((weight, peak_levels(key, sample_rate, len(stem)), power))
+            if group in TONE_GROUPS:
+                tones[group].append((weight, band_levels(key, sample_rate)))
     for group, stem in stems.items():
         if not keys[group]:  # no kit with a weight: nothing to key from
             continue
+        if tones[group]:  # the kits' band levels mixed by weight, as their peaks are
+            total = sum(w for w, _ in tones[group])
+            match_tone(stem, np.sum([w * t for w, t in tones[group]], axis=0) / total,
+                       sample_rate)  # fmt: skip
         times = [score.time_s(hit) for hit in score.hits_in_group(group)]
         total = sum(w for w, _, _ in keys[group])
         peak = np.sum([w * k for w, k, _ in keys[group]], axis=0) / total  # dB mixed by weight
