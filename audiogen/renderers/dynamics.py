@@ -18,11 +18,12 @@ never used), which holds each hit's level at its velocity and how long it rings 
   In the stems whose ring the model already plays nearer the kit's than that gain would leave
   it (`ATTACK_HOLD_S`: the hats), the gain holds over the attack only, where its peak is read,
   and goes back out over `ATTACK_RELEASE_S`: clip gain on the stick, the ring left as played.
-- In the stems whose tails are a noise that rings on (`TAIL_GROUPS`: snare wires, cymbal
-  wash), the tail between attacks is then brought to the key's power, which the model leaves
-  too quiet. The gain comes in `TAIL_START_S` after an attack and goes back out over the
+- In the stems whose tails are a noise that rings on (`TAILS`: snare wires, cymbal wash),
+  the tail between attacks is then brought to the key's power, which the model leaves too
+  quiet. The gain comes in its `Tail.start_s` after an attack and goes back out over the
   `TAIL_RELEASE_S` before the next, so that the next attack stands out of the tail as much as
-  the model played it; it rises `TAIL_BOOST_DB` at most and only where the key still sounds.
+  the model played it; it rises its `Tail.boost_db` at most and only where the key still sounds.
+  The snare's wires may rise 24 dB, the cymbals' wash 12 (chosen on the validation split).
   On the snare it starts past where the attack's peak is read, which keeps that peak the key's.
   On the cymbals it starts at the attack: the model's wash falls away within a few ms of it,
   and a gain that came in only later lifted the wash out of that dip, a rise the ear and the
@@ -36,6 +37,7 @@ never used), which holds each hit's level at its velocity and how long it rings 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -53,15 +55,25 @@ MAX_BOOST_DB, MAX_CUT_DB = 20.0, 30.0  # an attack's gain stays within these (BE
 ATTACK_HOLD_S = {"hats": 0.03}  # whose attack gain holds this long (BENCHMARKS.md)
 ATTACK_RELEASE_S = 0.01  # and then goes back out over this long
 SILENT_DB = -120.0
-# whose tails follow the key's power, and how long after an attack they begin to (BENCHMARKS.md)
-TAIL_START_S = {"snare": 0.03, "cymbals": 0.0}
-TAIL_GROUPS = tuple(TAIL_START_S)
+
+
+@dataclass(frozen=True)
+class Tail:
+    """How a group's tails follow the key's power: from how long after each attack, and by how
+    much they may rise at most."""
+
+    start_s: float = 0.0
+    boost_db: float = 12.0
+
+
+# whose tails follow the key's power, and how (BENCHMARKS.md)
+TAILS = {"snare": Tail(start_s=0.03, boost_db=24.0), "cymbals": Tail(start_s=0.0, boost_db=12.0)}
+TAIL_GROUPS = tuple(TAILS)
 # whose tone is matched to the kit's first (`audiogen.renderers.tone`; BENCHMARKS.md)
 TONE_GROUPS = ("snare", "hats", "cymbals", "toms")
 TAIL_RISE_S = 0.01  # the tail's gain comes in over this long
 TAIL_RELEASE_S = 0.1  # and goes back out over this long before the next attack
 TAIL_SMOOTH_S = 0.02  # the tail's gain is smoothed over this long
-TAIL_BOOST_DB = 12.0
 TAIL_FLOOR_DB = -70.0  # the tail is raised only where the key is over this
 POWER_SPAN_S = 0.005  # power levels are averaged over this long
 _BLOCK = 1 << 20  # samples multiplied at a time (a long stem's gain is never one array)
@@ -98,7 +110,7 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
         powers = [w * p for w, _, p in keys[group] if p is not None]  # TAIL_GROUPS only
         power = np.sum(powers, axis=0) / total if powers else None
         follow_score(stem, peak, times, sample_rate, power, ATTACK_HOLD_S.get(group),
-                     TAIL_START_S.get(group, 0.0))
+                     TAILS.get(group, Tail()))
     return stems
 
 
@@ -153,13 +165,13 @@ def _per_frame(audio: np.ndarray, sample_rate: int, length: int,
 
 def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float], sample_rate: int,
                  key_power: np.ndarray | None = None, hold_s: float | None = None,
-                 tail_start_s: float = 0.0) -> np.ndarray:  # fmt: skip
+                 tail: Tail = Tail()) -> np.ndarray:  # fmt: skip
     """``stem`` (float32, changed in place and returned) with each attack at ``times_s`` brought
     to the key's peak, and held under the key's envelope (``key``: its `peak_levels`). With
     ``key_power`` (the key's `power_levels`), the tails between attacks follow it too. With
     ``hold_s``, an attack's gain holds that long after it, then goes back out over
-    `ATTACK_RELEASE_S`; without, it holds until the next attack. ``tail_start_s``: how long
-    after each attack its tail begins to follow the key's power (0: from the attack on)."""
+    `ATTACK_RELEASE_S`; without, it holds until the next attack. ``tail``: how the tails
+    follow the key's power (by default from each attack on, rising 12 dB at most)."""
     hop = max(1, round(FRAME_S * sample_rate))
     own = peak_levels(stem, sample_rate, len(stem))
     frames = len(own)
@@ -178,7 +190,7 @@ def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float], sa
         end = frames if next_time is None else max(start, round(next_time / FRAME_S) - lead)
         gain_db[start:end] = change * _held(end - start, lead, hold_s)
     if key_power is not None:
-        gain_db += _tails(stem, key_power, gain_db, played, sample_rate, tail_start_s)
+        gain_db += _tails(stem, key_power, gain_db, played, sample_rate, tail)
     over = _envelope(own + gain_db) - (_envelope(key) + CEILING_DB)
     gain_db -= np.maximum(over, 0.0)
     gain = 10 ** (gain_db / 20)
@@ -193,19 +205,19 @@ def follow_score(stem: np.ndarray, key: np.ndarray, times_s: Sequence[float], sa
 
 
 def _tails(stem: np.ndarray, key_power: np.ndarray, gain_db: np.ndarray,
-           attacks: Sequence[Attack], sample_rate: int, start_s: float) -> np.ndarray:  # fmt: skip
+           attacks: Sequence[Attack], sample_rate: int, tail: Tail) -> np.ndarray:  # fmt: skip
     """The gain (dB per frame) that brings the tail of each of ``attacks`` (its time and the
     next attack's), after ``gain_db``, to the key's power."""
     frames = len(gain_db)
     own = power_levels(stem, sample_rate, len(stem))[:frames] + gain_db
     key = np.concatenate([key_power[:frames], np.full(max(0, frames - len(key_power)), SILENT_DB)])
-    wanted = np.clip(key - own, -MAX_CUT_DB, TAIL_BOOST_DB)
+    wanted = np.clip(key - own, -MAX_CUT_DB, tail.boost_db)
     wanted = np.where(key < TAIL_FLOOR_DB, np.minimum(wanted, 0.0), wanted)
     wanted = np.where(own <= SILENT_DB + 1, 0.0, wanted)  # nothing there to bring up
     width = max(1, round(TAIL_SMOOTH_S / FRAME_S))
     wanted = np.convolve(wanted, np.ones(width) / width, "same")
     out = np.zeros(frames)
-    lead, after = round(LOOKAHEAD_S / FRAME_S), round(start_s / FRAME_S)
+    lead, after = round(LOOKAHEAD_S / FRAME_S), round(tail.start_s / FRAME_S)
     rise, release = round(TAIL_RISE_S / FRAME_S), round(TAIL_RELEASE_S / FRAME_S)
     for time, next_time in attacks:
         lo = round(time / FRAME_S) + after

@@ -125,7 +125,7 @@ def test_a_tail_left_too_quiet_rings_as_the_kits_and_the_next_hit_still_stands_o
     keyed = peak_levels(key, SR, len(stem)), times, SR
     plain = follow_score(stem.copy(), *keyed)
     out = follow_score(stem.copy(), *keyed, key_power=power_levels(key, SR, len(stem)),
-                       tail_start_s=dynamics.TAIL_START_S["snare"])  # fmt: skip
+                       tail=dynamics.TAILS["snare"])  # fmt: skip
 
     def tail_db(audio, t):
         piece = audio[round((t + 0.06) * SR) : round((t + 0.14) * SR)]
@@ -147,7 +147,7 @@ def test_a_tail_left_too_quiet_rings_as_the_kits_and_the_next_hit_still_stands_o
     dropped += hiss(len(key), -50.0)
     kept = follow_score(dropped.copy(), peak_levels(key, SR, len(key)), TIMES, SR,
                         key_power=power_levels(key, SR, len(key)),
-                        tail_start_s=dynamics.TAIL_START_S["snare"])  # fmt: skip
+                        tail=dynamics.TAILS["snare"])  # fmt: skip
     assert tail_db(key, TIMES[3]) > tail_db(dropped, TIMES[3]) + 20  # the kit's would ring
     assert tail_db(kept, TIMES[3]) <= tail_db(dropped, TIMES[3]) + 1.0
     # The power is read block by block, as the gain is applied: the same either way.
@@ -192,7 +192,7 @@ def test_a_cymbal_wash_follows_the_kits_from_the_attack_on_with_no_dip_to_rise_o
     cymbals' setting the gain fills that in from the attack, so the ring never dips and rises
     again (a rise the ear takes for a second strike); the snare's leaves the first 30 ms as
     played. Either way the attack's peak stays within the ceiling of the key's."""
-    from audiogen.renderers.dynamics import CEILING_DB, TAIL_START_S, power_levels
+    from audiogen.renderers.dynamics import CEILING_DB, TAILS, power_levels
 
     times = np.arange(0.25, 3.5, 0.215)  # a ride in eighths at 140 BPM
     gains = np.resize(VELOCITIES, len(times)) / 127
@@ -206,13 +206,13 @@ def test_a_cymbal_wash_follows_the_kits_from_the_attack_on_with_no_dip_to_rise_o
         piece = audio[round(lo * SR) : round(hi * SR)]
         return 10 * np.log10(np.mean(np.square(piece, dtype=np.float64)))
 
-    def dip_db(start_s):
+    def dip_db(tail):
         out = follow_score(stem.copy(), *keyed, key_power=power_levels(key, SR, len(stem)),
-                           tail_start_s=start_s)  # fmt: skip
+                           tail=tail)  # fmt: skip
         for t in times:
             assert peak_db(out, t) <= peak_db(key, t) + CEILING_DB + 0.5
         return max(level(key, t + lo, t + lo + 0.01) - level(out, t + lo, t + lo + 0.01)
                    for t in times[1:-1] for lo in (0.01, 0.02))  # fmt: skip
 
-    assert dip_db(TAIL_START_S["cymbals"]) < 4.0
-    assert dip_db(TAIL_START_S["snare"]) > 7.0  # the model's 9 dB, left for the first 30 ms
+    assert dip_db(TAILS["cymbals"]) < 4.0
+    assert dip_db(TAILS["snare"]) > 7.0  # the model's 9 dB, left for the first 30 ms
