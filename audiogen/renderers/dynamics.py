@@ -23,7 +23,8 @@ never used), which holds each hit's level at its velocity and how long it rings 
   quiet. The gain comes in its `Tail.start_s` after an attack and goes back out over the
   `TAIL_RELEASE_S` before the next, so that the next attack stands out of the tail as much as
   the model played it; it rises its `Tail.boost_db` at most and only where the key still sounds.
-  The snare's wires may rise 24 dB, the cymbals' wash 12 (chosen on the validation split).
+  The snare's wires may rise 24 dB, the cymbals' wash 12 (BENCHMARKS.md says how each was
+  chosen).
   On the snare it starts past where the attack's peak is read, which keeps that peak the key's.
   On the cymbals it starts at the attack: the model's wash falls away within a few ms of it,
   and a gain that came in only later lifted the wash out of that dip, a rise the ear and the
@@ -100,12 +101,11 @@ def follow_kit(stems: dict[str, np.ndarray], score: DrumScore, blend: Mapping[st
     for group, stem in stems.items():
         if not keys[group]:  # no kit with a weight: nothing to key from
             continue
+        total = sum(w for w, _, _ in keys[group])
         if tones[group]:  # the kits' band levels mixed by weight, as their peaks are
-            total = sum(w for w, _ in tones[group])
             match_tone(stem, np.sum([w * t for w, t in tones[group]], axis=0) / total,
                        sample_rate)  # fmt: skip
         times = [score.time_s(hit) for hit in score.hits_in_group(group)]
-        total = sum(w for w, _, _ in keys[group])
         peak = np.sum([w * k for w, k, _ in keys[group]], axis=0) / total  # dB mixed by weight
         powers = [w * p for w, _, p in keys[group] if p is not None]  # TAIL_GROUPS only
         power = np.sum(powers, axis=0) / total if powers else None

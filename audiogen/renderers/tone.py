@@ -1,13 +1,13 @@
 """A stem's tone brought to a key's, as a mix engineer's matching EQ would: the long-term
 balance of its frequency bands made that of the same score through the kit's one-shots.
 
-The token model gives each stem its sound, but its balance drifts from the kit's: toms light in
-their body, hats and cymbals with the codec's own colour on top (BENCHMARKS.md, "A matching
-EQ"). Each band (`BANDS_PER_OCTAVE` to an octave) takes the difference of the two long-term
-spectra, within `RANGE_DB`; a band where the key has next to nothing (`FLOOR_DB` under its
-loudest) is left as it is. One minimum-phase filter applies it, so that nothing sounds before a
-hit (a linear-phase one rang ahead of the attacks and cost onsets). The stem's overall level
-is left to the dynamics that follow: only the bands' differences from their mean are applied.
+The token model gives each stem its sound, but its balance drifts from the kit's, and the
+codec's own colour comes on top (BENCHMARKS.md, "A matching EQ keyed to the kit"). Each band
+(`BANDS_PER_OCTAVE` to an octave) takes the difference of the two long-term spectra, within
+`RANGE_DB`; a band where the key has next to nothing (`FLOOR_DB` under its loudest) is left as
+it is. One minimum-phase filter applies it, so that nothing sounds before a hit (a linear-phase
+one rang ahead of the attacks and cost onsets). The stem's overall level is left to the
+dynamics that follow: only the bands' differences from their mean are applied.
 """
 
 from __future__ import annotations
