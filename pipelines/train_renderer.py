@@ -76,10 +76,18 @@ def main() -> None:
     parser.add_argument("--sampling", type=Path, default=None, metavar="CARD",
                         help="with --export: take guidance, temperature and top-k from this "
                              "renderer.json")  # fmt: skip
+    parser.add_argument("--add-bands", action="store_true",
+                        help="add the kit's spectral envelope to the precomputed tokens' shards "
+                             "(rendered again, not encoded) and stop")  # fmt: skip
+    parser.add_argument("--bands", action="store_true",
+                        help="train a model that also reads the kit's spectral envelope (shards "
+                             "need --add-bands first)")  # fmt: skip
     parser.add_argument("--no-envelope", action="store_true",
                         help="train on the score alone where the tokens carry the kit's "
                              "envelope too (as a model made without it)")  # fmt: skip
     args = parser.parse_args()
+    if args.bands and args.no_envelope:
+        parser.error("--bands reads the envelope too: leave out --no-envelope")
     if not args.attack_weight > 0 or args.attack_frames < 0:
         parser.error("--attack-weight must be above 0 and --attack-frames 0 or more")
 
@@ -105,10 +113,14 @@ def group_weights(text: str) -> dict[str, float]:
 
 def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
     from audiogen.training.clips import material, training_kits
-    from audiogen.training.tokens import Plan, Shards, codec_identity, precompute
+    from audiogen.training.tokens import Plan, Shards, add_bands, codec_identity, precompute
 
+    plan = Plan(kits=training_kits(), shard_pieces=args.shard_pieces, passes=args.passes)
+    if args.add_bands:
+        made = add_bands(material(args.groove, args.phrases), args.tokens, plan, args.workers)
+        logging.info("bands added to %d shards in %s", made, args.tokens)
+        return
     if args.precompute:
-        plan = Plan(kits=training_kits(), shard_pieces=args.shard_pieces, passes=args.passes)
         summary = precompute(material(args.groove, args.phrases), args.codec, args.tokens, plan,
                              max_shards=args.max_shards, workers=args.workers)  # fmt: skip
         logging.info("precompute: %s", summary)
@@ -136,6 +148,10 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
     shards = Shards.load(args.tokens, codec_identity(args.codec)["codec_sha256"])
     if args.no_envelope:
         shards.envelope = None
+    if not args.bands:
+        shards.bands = None
+    elif shards.bands is None:
+        raise AudiogenError(f"the shards in {args.tokens} have no bands: run --add-bands first")
     logging.info("%d examples, %.1f hours of stems", shards.examples,
                  shards.tokens.shape[-1] / shards.manifest["frame_rate"] / 3600)  # fmt: skip
     if args.fresh:
@@ -150,7 +166,7 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             card=manifest["card"], dim=args.dim, num_layers=args.layers,
                             num_heads=args.heads, score_dropout=args.score_dropout,
                             guidance=args.guidance if args.score_dropout > 0 else 1.0,
-                            envelope=shards.envelope is not None,
+                            envelope=shards.envelope is not None, bands=args.bands,
                             token_noise=args.token_noise, window=window,
                             attack_weight=args.attack_weight,
                             attack_frames=args.attack_frames)  # fmt: skip

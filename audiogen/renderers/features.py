@@ -15,6 +15,10 @@ CLASS_INDEX = {name: i for i, name in enumerate(INSTRUMENTS)}
 FEATURES = 3 * len(INSTRUMENTS)  # per class: onset, velocity / 127, offset in the frame (0-1)
 ENVELOPE = 2  # per frame: the kit's power and peak, in dB scaled to 0-1 (see `envelope_frames`)
 ENVELOPE_FLOOR_DB = -80.0  # levels at or under this are 0; 0 dBFS is 1
+# The kit's spectral envelope of the score (`band_frames`): each frame's power in these bands
+# (Hz), narrow in the low end, where a kick's pitch and its fall live.
+BANDS_HZ = (20, 45, 70, 110, 170, 260, 400, 650, 1000, 1600, 2600, 4200, 7000, 16000)
+BANDS = len(BANDS_HZ) - 1
 
 
 def stem_frames(
@@ -63,4 +67,29 @@ def envelope_frames(audio: np.ndarray, hop: int, frames: int) -> np.ndarray:
     power = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-12)
     peak = 20 * np.log10(np.max(np.abs(blocks), axis=1) + 1e-12)
     levels = np.stack([power, peak], axis=1)
+    return (np.clip(levels, ENVELOPE_FLOOR_DB, 0.0) / -ENVELOPE_FLOOR_DB + 1.0).astype(np.float32)
+
+
+def band_frames(audio: np.ndarray, hop: int, frames: int, sample_rate: int) -> np.ndarray:
+    """The spectral envelope of ``audio`` (mono, the score through a kit's one-shots) in
+    ``frames`` frames of ``hop`` samples: float32 [frames, BANDS], each frame's power in each of
+    `BANDS_HZ`' bands (a Hann window two frames wide, centred on the frame), in dB mapped as
+    `envelope_frames` maps its levels.
+
+    Beside the envelope it says what the kit's hits sound like in each frame: where a kick's
+    pitch sits and how it falls, how bright a cymbal rings; the score and the kit's name leave
+    the token model to guess these (BENCHMARKS.md).
+    """
+    padded = np.zeros((frames + 1) * hop, dtype=np.float64)
+    n = min(len(audio), frames * hop)
+    padded[hop // 2 : hop // 2 + n] = audio[:n]
+    blocks = np.lib.stride_tricks.sliding_window_view(padded, 2 * hop)[::hop][:frames]
+    window = np.hanning(2 * hop)
+    spectrum = np.abs(np.fft.rfft(blocks * window, axis=1)) ** 2
+    spectrum *= 2.0 / (2 * hop * np.sum(window**2))  # Parseval: bins sum to the mean power
+    freqs = np.fft.rfftfreq(2 * hop, 1.0 / sample_rate)
+    edges = np.searchsorted(freqs, BANDS_HZ)
+    power = np.stack([spectrum[:, lo:max(lo + 1, hi)].sum(axis=1)
+                      for lo, hi in zip(edges[:-1], edges[1:])], axis=1)  # fmt: skip
+    levels = 10 * np.log10(power + 1e-12)
     return (np.clip(levels, ENVELOPE_FLOOR_DB, 0.0) / -ENVELOPE_FLOOR_DB + 1.0).astype(np.float32)

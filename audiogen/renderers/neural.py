@@ -33,8 +33,10 @@ from audiogen.errors import AudiogenError
 from audiogen.files import atomic_path, write_text_atomic
 from audiogen.instruments import GROUPS
 from audiogen.renderers.features import (
+    BANDS,
     ENVELOPE,
     FEATURES,
+    band_frames,
     envelope_frames,
     hit_frames,
     stem_frames,
@@ -102,6 +104,10 @@ class RendererConfig:
     # columns after the score's): how loud the kit's one-shots are in each frame, so how long
     # each hit rings. It is left out with the score for guidance.
     envelope: bool = False
+    # Whether it also reads the kit's spectral envelope of the score (`BANDS` columns after the
+    # envelope's; only with ``envelope``): each frame's power in bands, so where a kick's pitch
+    # sits and how it falls.
+    bands: bool = False
     # In training, this share of the tokens the model reads back (not those it predicts) is
     # replaced by random ones, so that it learns to lean on the score and the envelope as well
     # as on its own past, as it must when it renders from tokens it drew itself.
@@ -115,7 +121,7 @@ class RendererConfig:
     @property
     def width(self) -> int:
         """Columns of each frame's features."""
-        return FEATURES + (ENVELOPE if self.envelope else 0)
+        return FEATURES + (ENVELOPE if self.envelope else 0) + (BANDS if self.bands else 0)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -156,6 +162,17 @@ def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
     return torch, _audiocraft.load("models.lm"), _audiocraft.load("modules.conditioners")
 
 
+def _zero_conv(columns: int, config: RendererConfig) -> torch.nn.Conv1d:
+    """A convolution over ``columns`` feature columns whose output starts at zero."""
+    import torch
+
+    conv = torch.nn.Conv1d(columns, config.dim, kernel_size=config.window)
+    with torch.no_grad():
+        conv.weight.zero_()
+        cast("torch.Tensor", conv.bias).zero_()
+    return conv
+
+
 def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
     """A fresh (LMModel, ScoreConditioner) pair of ``config``'s shape."""
     import torch
@@ -169,11 +186,11 @@ def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
         def __init__(self) -> None:
             super().__init__()
             self.conv = torch.nn.Conv1d(FEATURES, config.dim, kernel_size=config.window)
-            if config.envelope:  # zero at first: a model trained without it starts unchanged
-                self.envelope = torch.nn.Conv1d(ENVELOPE, config.dim, kernel_size=config.window)
-                with torch.no_grad():
-                    self.envelope.weight.zero_()
-                    cast("torch.Tensor", self.envelope.bias).zero_()
+            # each zero at first: a model trained without it starts unchanged
+            if config.envelope:
+                self.envelope = _zero_conv(ENVELOPE, config)
+            if config.bands:
+                self.bands = _zero_conv(BANDS, config)
             self.stem = torch.nn.Embedding(len(GROUPS), config.dim)
             self.kit = torch.nn.Embedding(max(1, len(config.kits)), config.dim)
 
@@ -188,6 +205,9 @@ def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
             out = self.conv(x[:, :FEATURES])
             if config.envelope:
                 out = out + self.envelope(x[:, FEATURES : FEATURES + ENVELOPE])
+            if config.bands:
+                first = FEATURES + ENVELOPE
+                out = out + self.bands(x[:, first : first + BANDS])
             out = out.transpose(1, 2)  # [B, steps, dim]
             if drop is None and self.training and config.score_dropout > 0:
                 drop = torch.rand(out.shape[0], device=out.device) < config.score_dropout
@@ -542,19 +562,23 @@ class NeuralRenderer:
 
     def envelopes(self, score: DrumScore, blend: Mapping[str, float], frames: int,
                   seed: int = 0) -> np.ndarray:  # fmt: skip
-        """The kit's envelope of each group ``score`` plays [groups, frames, ENVELOPE]: the score
-        through ``blend``'s one-shots (the sampler, at the codec's rate), each kit's envelope
-        mixed by weight (in dB, as the dynamics mix their keys)."""
+        """The kit's envelope of each group ``score`` plays [groups, frames, ENVELOPE], and its
+        spectral envelope after it (`BANDS` more columns) if the model reads one: the score
+        through ``blend``'s one-shots (the sampler, at the codec's rate), each kit's mixed by
+        weight (in dB, as the dynamics mix their keys)."""
         from audiogen.renderers.dynamics import kit_renders
 
-        hop = self.codec.config.hop_length
-        out = np.zeros((len(score.groups), frames, ENVELOPE), dtype=np.float32)
-        renders = kit_renders(score, blend, self.codec.sample_rate, seed)
+        hop, rate = self.codec.config.hop_length, self.codec.sample_rate
+        columns = ENVELOPE + (BANDS if self.config.bands else 0)
+        out = np.zeros((len(score.groups), frames, columns), dtype=np.float32)
+        renders = kit_renders(score, blend, rate, seed)
         total = sum(weight for weight, _ in renders)
         for weight, played in renders:
             for i, group in enumerate(score.groups):
                 stem = played.get(group, np.zeros(0, dtype=np.float32))
-                out[i] += weight / total * envelope_frames(stem, hop, frames)
+                out[i, :, :ENVELOPE] += weight / total * envelope_frames(stem, hop, frames)
+                if self.config.bands:
+                    out[i, :, ENVELOPE:] += weight / total * band_frames(stem, hop, frames, rate)
         return out
 
     def _check_kits(self, blend: Mapping[str, float]) -> None:

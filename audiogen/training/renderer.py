@@ -175,7 +175,8 @@ def train(
         raise ValueError(f"the tokens' kits {shards.manifest['kits']} are not {config.kits}")
     if shards.width != config.width:
         raise ValueError(f"the tokens have {shards.width} feature columns, the model reads "
-                         f"{config.width} (envelope: {config.envelope})")  # fmt: skip
+                         f"{config.width} (envelope: {config.envelope}, "
+                         f"bands: {config.bands})")  # fmt: skip
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
     lm, conditioner = build(config)
@@ -193,10 +194,11 @@ def train(
             log.info("%s read %d frames of the score: the %d older ones start at zero",
                      state_path, config.window - widened, widened)  # fmt: skip
         missing, unexpected = conditioner.load_state_dict(state["cond"], strict=False)
-        if unexpected or any(not k.startswith("envelope.") for k in missing):
+        if unexpected or any(not k.startswith(("envelope.", "bands.")) for k in missing):
             raise ValueError(f"{state_path} does not fit this model: {missing + unexpected}")
-        if missing:  # a model trained without the envelope learns to read it from here on
-            log.info("%s has no envelope weights: they start at zero", state_path)
+        if missing:  # a model trained without them learns to read them from here on
+            log.info("%s has no weights for %s: they start at zero", state_path,
+                     " or ".join(sorted({k.split(".")[0] for k in missing})))  # fmt: skip
         step, runs = state["step"], state["runs"]
         if "optim" in state and not missing and not widened:
             optimizer.load_state_dict(state["optim"])

@@ -23,7 +23,7 @@ import json
 import logging
 import pickle
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +35,14 @@ from audiogen.errors import AudiogenError
 from audiogen.files import atomic_path, sha256, write_text_atomic
 from audiogen.instruments import GROUPS
 from audiogen.planner.bars import Phrase, phrase_to_score
-from audiogen.renderers.features import ENVELOPE, FEATURES, envelope_frames, stem_frames
+from audiogen.renderers.features import (
+    BANDS,
+    ENVELOPE,
+    FEATURES,
+    band_frames,
+    envelope_frames,
+    stem_frames,
+)
 from audiogen.score import MAX_BPM, MIN_BPM, DrumScore
 from audiogen.training.clips import ISOLATED_SHARE, isolated_hits
 
@@ -177,29 +184,14 @@ def _make_shard(job: _Job) -> tuple[int, float, float, float]:
     """Render, encode and write one shard; (stems, seconds of beats, wall s, CPU s)."""
     import torch
 
-    from audiogen.kits import load_kit
-    from audiogen.renderers.sampler import Sampler
-
     started, started_cpu = time.perf_counter(), time.process_time()
-    codec, plan = _codec(job.codec_dir), job.plan
+    codec = _codec(job.codec_dir)
     hop, rate = codec.config.hop_length, codec.config.frame_rate
-    rng = np.random.default_rng([plan.seed, job.index])
-    sampler = Sampler(load_kit(plan.kits[job.kit]), codec.sample_rate)
-    scores = [piece_score(phrase, first, plan.piece_bars, rng) for phrase, first in job.pieces]
-    instruments = sorted(sampler.kit.instruments)
-    scores += [isolated_hits(instruments, rng) for _ in range(round(ISOLATED_SHARE * len(scores)))]
     examples, seconds = [], 0.0
-    for score in scores:
-        stems = sampler.render(score, seed=int(rng.integers(2**31))).stems
-        groups = [g for g in GROUPS if g in stems]
-        if not groups:
-            continue
-        length = max(max(len(stems[g]) for g in groups), round(MIN_SECONDS * codec.sample_rate))
-        length = -(-length // hop) * hop
-        audio = np.stack([np.pad(stems[g], (0, length - len(stems[g]))) for g in groups])
+    for score, groups, audio in _shard_renders(job, codec.sample_rate, hop):
         with torch.no_grad():
             codes = codec.encode(audio).cpu().numpy()
-        seconds += length / codec.sample_rate
+        seconds += audio.shape[-1] / codec.sample_rate
         for i, g in enumerate(groups):
             frames = codes.shape[-1]
             score_part = stem_frames(score, g, rate, frames)
@@ -208,6 +200,110 @@ def _make_shard(job: _Job) -> tuple[int, float, float, float]:
     _write_shard(job.path, examples, job.codec_sha256)
     return (len(examples), seconds, time.perf_counter() - started,
             time.process_time() - started_cpu)  # fmt: skip
+
+
+def _shard_renders(job: _Job, sample_rate: int,
+                   hop: int) -> Iterator[tuple[DrumScore, list[str], np.ndarray]]:  # fmt: skip
+    """The renders of ``job``'s shard, the same on every call: (score, the stem groups it
+    plays, their stems [groups, samples], padded to whole frames of ``hop``)."""
+    from audiogen.kits import load_kit
+    from audiogen.renderers.sampler import Sampler
+
+    plan = job.plan
+    rng = np.random.default_rng([plan.seed, job.index])
+    sampler = Sampler(load_kit(plan.kits[job.kit]), sample_rate)
+    scores = [piece_score(phrase, first, plan.piece_bars, rng) for phrase, first in job.pieces]
+    instruments = sorted(sampler.kit.instruments)
+    scores += [isolated_hits(instruments, rng) for _ in range(round(ISOLATED_SHARE * len(scores)))]
+    for score in scores:
+        stems = sampler.render(score, seed=int(rng.integers(2**31))).stems
+        groups = [g for g in GROUPS if g in stems]
+        if not groups:
+            continue
+        length = max(max(len(stems[g]) for g in groups), round(MIN_SECONDS * sample_rate))
+        length = -(-length // hop) * hop
+        yield score, groups, np.stack([np.pad(stems[g], (0, length - len(stems[g])))
+                                       for g in groups])  # fmt: skip
+
+
+def add_bands(phrases: Sequence[Phrase], folder: Path, plan: Plan, workers: int = 1) -> int:
+    """Add the kit's spectral envelope (`features.band_frames`) to every shard in ``folder`` that
+    lacks it, made from the same renders the shard's tokens were encoded from (each shard's
+    envelope is checked against them); returns how many shards gained it.
+
+    Raises:
+        AudiogenError: no precomputed tokens there, or they were made from other material or
+            settings, or a shard's renders no longer come out as they did.
+    """
+    from concurrent.futures import Executor, ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        raise AudiogenError(f"no precomputed tokens in {folder}") from None
+    asked = {"kits": list(plan.kits), "piece_bars": plan.piece_bars,
+             "shard_pieces": plan.shard_pieces, "seed": plan.seed,
+             "material": material_digest(phrases)}  # fmt: skip
+    changed = sorted(k for k, v in asked.items() if manifest.get(k) != v)
+    if changed:
+        raise AudiogenError(f"the tokens in {folder} were made with other settings "
+                            f"({', '.join(changed)}): their renders cannot be made "
+                            "again")  # fmt: skip
+    todo = pieces(phrases, plan.piece_bars, plan.seed)
+    chunks = -(-len(todo) // plan.shard_pieces)
+    jobs = []
+    for path in sorted(folder.glob("shard-*.npz")):
+        with np.load(path) as data:
+            if "bands" in data.files:
+                continue
+        i = int(path.stem.split("-")[1])
+        jobs.append(_BandJob(
+            _Job(Path(), path, i, (i % chunks + i // chunks) % len(plan.kits),
+                 todo[i % chunks * plan.shard_pieces : (i % chunks + 1) * plan.shard_pieces],
+                 plan, manifest["codec_sha256"]),
+            int(manifest["sample_rate"]), int(manifest["sample_rate"] // manifest["frame_rate"]),
+        ))  # fmt: skip
+    pool: Executor | None = None
+    if workers > 1 and len(jobs) > 1:
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    try:
+        for n, path in enumerate((pool.map if pool else map)(_add_bands, jobs)):
+            log.info("bands added to %s (%d of %d)", path.name, n + 1, len(jobs))
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    write_text_atomic(folder / MANIFEST, json.dumps(dict(manifest, bands=BANDS), indent=1) + "\n")
+    return len(jobs)
+
+
+@dataclass(frozen=True)
+class _BandJob:
+    job: _Job
+    sample_rate: int
+    hop: int
+
+
+def _add_bands(band_job: _BandJob) -> Path:
+    job, hop = band_job.job, band_job.hop
+    with np.load(job.path) as data:
+        part = {k: data[k] for k in data.files}
+    bands, envelope = [], []
+    for _, groups, audio in _shard_renders(job, band_job.sample_rate, hop):
+        frames = audio.shape[-1] // hop
+        for i in range(len(groups)):
+            bands.append(band_frames(audio[i], hop, frames, band_job.sample_rate))
+            envelope.append(envelope_frames(audio[i], hop, frames))
+    made = np.concatenate(envelope) if envelope else np.zeros((0, ENVELOPE))
+    if made.shape != part["envelope"].shape or np.abs(
+        made - part["envelope"].astype(np.float32)
+    ).max(initial=0.0) > 0.01:
+        raise AudiogenError(f"{job.path}'s renders no longer come out as they were encoded: "
+                            "precompute its tokens again")  # fmt: skip
+    part["bands"] = (np.concatenate(bands) if bands else np.zeros((0, BANDS))).astype(np.float16)
+    with atomic_path(job.path) as tmp, tmp.open("wb") as fh:
+        np.savez_compressed(fh, **part)
+    return job.path
 
 
 def _check_manifest(folder: Path, manifest: dict[str, Any]) -> None:
@@ -265,11 +361,13 @@ class Shards:
     feature_column: np.ndarray
     feature_value: np.ndarray
     envelope: np.ndarray | None = None  # float16 [frames, ENVELOPE]; None in older shards
+    bands: np.ndarray | None = None  # float16 [frames, BANDS]; where `add_bands` made them
 
     @property
     def width(self) -> int:
-        """Columns of each frame's features: the score's, then the envelope's if there is one."""
-        return FEATURES + (0 if self.envelope is None else self.envelope.shape[1])
+        """Columns of each frame's features: the score's, then the envelope's and the bands' where
+        there are some."""
+        return FEATURES + sum(0 if a is None else a.shape[1] for a in (self.envelope, self.bands))
 
     @property
     def examples(self) -> int:
@@ -315,6 +413,8 @@ class Shards:
             feature_value=np.concatenate([p["feature_value"] for p in parts]),
             envelope=(np.concatenate([p["envelope"] for p in parts])
                       if all("envelope" in p for p in parts) else None),
+            bands=(np.concatenate([p["bands"] for p in parts])
+                   if all("bands" in p for p in parts) else None),
         )  # fmt: skip
 
     def example(self, i: int) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -334,8 +434,11 @@ class Shards:
         features[self.feature_frame[lo:hi] - start, self.feature_column[lo:hi]] = (
             self.feature_value[lo:hi]
         )
-        if self.envelope is not None:
-            features[:valid, FEATURES:] = self.envelope[start : start + valid]
+        column = FEATURES
+        for extra in (self.envelope, self.bands):
+            if extra is not None:
+                features[:valid, column : column + extra.shape[1]] = extra[start : start + valid]
+                column += extra.shape[1]
         return tokens, features, valid
 
     def batch(self, rng: np.random.Generator, size: int, frames: int,

@@ -52,6 +52,27 @@ def test_the_envelope_is_each_frames_power_and_peak_from_the_floor_to_full_scale
     assert not envelope[[i for i in range(22) if i not in loud]].any()
 
 
+def test_the_spectral_envelope_puts_each_tone_in_its_band_at_its_power():
+    """A kick's pitch shows in which low band its power sits: a 55 Hz tone and a 90 Hz one land
+    in different bands, a 3 kHz tone in the band around it, at its power (−3 dB for a
+    full-scale sine); silence is 0."""
+    from audiogen.renderers.features import BANDS, BANDS_HZ, band_frames
+
+    rate, hop = 32000, 640
+    t = np.arange(rate) / rate
+    levels = {}
+    for hz in (55, 90, 3000):
+        audio = np.sin(2 * np.pi * hz * t).astype(np.float32)
+        bands = band_frames(audio, hop, 60, rate)  # past the audio's end: silent frames
+        assert bands.shape == (60, BANDS) and bands.dtype == np.float32
+        assert not bands[-5:].any()
+        levels[hz] = bands[25] * 80 - 80  # back to dB
+        loudest = int(np.argmax(levels[hz]))
+        assert BANDS_HZ[loudest] <= hz < BANDS_HZ[loudest + 1]
+    assert levels[3000].max() == pytest.approx(-3.0, abs=0.2)
+    assert levels[55][1] - levels[55][2] > 2 and levels[90][2] - levels[90][1] > 15
+
+
 @pytest.fixture(scope="module")
 def renderer(tmp_path_factory):
     import torch
@@ -147,6 +168,39 @@ def test_an_envelope_model_reads_the_score_through_the_kits_one_shots(renderer, 
     assert not np.allclose(drum_808, acoustic)
     blend = reader.envelopes(score, {"808": 0.25, "acoustic": 0.75}, frames, seed=3)
     np.testing.assert_allclose(blend, 0.25 * drum_808 + 0.75 * acoustic, atol=1e-6)
+
+
+def test_a_bands_model_reads_the_kits_spectral_envelope_after_its_envelope(renderer):
+    """With ``bands``, the model reads after the kit's envelope its spectral envelope: the 808's
+    kick sits lower than the acoustic kit's, and a blend's is its kits' mixed by weight."""
+    import dataclasses
+
+    from audiogen.renderers.features import BANDS, ENVELOPE
+    from audiogen.renderers.neural import build
+
+    model, _ = renderer
+    config = dataclasses.replace(model.config, envelope=True, bands=True)
+    lm, conditioner = build(config)
+    assert config.width == FEATURES + ENVELOPE + BANDS
+    assert not conditioner.bands.weight.any()  # a model trained without them starts unchanged
+    reader = dataclasses.replace(model, lm=lm.eval(), conditioner=conditioner.eval(),
+                                 config=config)  # fmt: skip
+    score = two_bars()
+    frames = 200
+    kick = score.groups.index("kick")
+    low = {}
+    for kit in ("808", "acoustic"):
+        both = reader.envelopes(score, {kit: 1.0}, frames, seed=3)
+        assert both.shape == (len(score.groups), frames, ENVELOPE + BANDS)
+        bands = both[kick, :, ENVELOPE:]
+        low[kit] = bands[:, :3].sum() / bands.sum()  # the share under 110 Hz
+        without = dataclasses.replace(reader, config=dataclasses.replace(config, bands=False))
+        assert np.array_equal(without.envelopes(score, {kit: 1.0}, frames, seed=3), both[..., :2])
+    assert low["808"] > low["acoustic"]
+    blend = reader.envelopes(score, {"808": 0.5, "acoustic": 0.5}, frames, seed=3)
+    halves = [reader.envelopes(score, {k: 1.0}, frames, seed=3) for k in ("808", "acoustic")]
+    np.testing.assert_allclose(blend, 0.5 * halves[0] + 0.5 * halves[1], atol=1e-6)
+    assert len(reader.render(score, "808", seed=3)) == 3  # it renders
 
 
 def test_long_beats_are_generated_in_primed_windows_covering_every_frame(renderer):

@@ -77,6 +77,20 @@ def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_code
                                                  n_q=2, card=16)}))  # fmt: skip
 
 
+def moved_by_training(shards, tmp_path, config, weight):
+    """Whether two steps of training from the state in ``tmp_path/state`` (step 7) leave the
+    conditioner's ``weight`` non-zero."""
+    import torch
+
+    from audiogen.training.renderer import train
+
+    result = train(shards, tmp_path / "out", tmp_path / "state", 5, config, batch_size=2,
+                   frames=300, device="cpu", max_steps=2, lr=1e-2)  # fmt: skip
+    assert result["steps"] == 9
+    state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
+    return bool(state["cond"][weight].abs().sum() > 0)
+
+
 def test_a_model_trained_without_the_envelope_resumes_reading_it_from_zero(tiny_codec_dir,
                                                                            tmp_path):  # fmt: skip
     """The envelope's weights are new to a state made before them: they start at zero, so the
@@ -86,7 +100,6 @@ def test_a_model_trained_without_the_envelope_resumes_reading_it_from_zero(tiny_
     import torch
 
     from audiogen.renderers.neural import RendererConfig, build
-    from audiogen.training.renderer import train
 
     old = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16)
     shards, conditioner = tokens_and_saved_state(tiny_codec_dir, tmp_path, old)
@@ -99,11 +112,51 @@ def test_a_model_trained_without_the_envelope_resumes_reading_it_from_zero(tiny_
         fresh.load_state_dict(conditioner.state_dict(), strict=False)
         assert torch.equal(fresh.eval()(features, stem, kit, 30),
                            conditioner.eval()(features[..., : new.width - 2], stem, kit, 30))
-    result = train(shards, tmp_path / "out", tmp_path / "state", 5, new, batch_size=2,
-                   frames=300, device="cpu", max_steps=2, lr=1e-2)  # fmt: skip
-    assert result["steps"] == 9
-    state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
-    assert state["cond"]["envelope.weight"].abs().sum() > 0
+    assert moved_by_training(shards, tmp_path, new, "envelope.weight")
+
+
+def test_an_envelope_model_trains_on_reading_the_kits_bands_from_zero(tiny_codec_dir, tmp_path):
+    """``--add-bands`` then ``--bands``: the shards gain the kit's spectral envelope, made from
+    the very renders their tokens were encoded from; an envelope model's state resumes with the
+    bands' weights at zero, and training moves them."""
+    import dataclasses
+
+    from audiogen.renderers.features import BANDS, ENVELOPE, FEATURES
+    from audiogen.renderers.neural import RendererConfig
+    from audiogen.training.tokens import Plan, Shards, add_bands
+
+    old = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
+                         envelope=True)  # fmt: skip
+    shards, _ = tokens_and_saved_state(tiny_codec_dir, tmp_path, old)
+    assert shards.bands is None
+    phrases = [p for p in load_library() if p.genre == "rock"][:1]
+    plan = Plan(kits=KITS, piece_bars=2)
+    assert add_bands(phrases, tmp_path / "tokens", plan) >= 1
+    assert add_bands(phrases, tmp_path / "tokens", plan) == 0  # done once
+    shards = Shards.load(tmp_path / "tokens")
+    assert shards.width == FEATURES + ENVELOPE + BANDS
+    _, features, _, _ = shards.example(0)
+    power = features[:, FEATURES]  # the envelope's power, then the bands'
+    bands = features[:, FEATURES + ENVELOPE :]
+    assert bands.shape[1] == BANDS and bands[power > 0.5].any(axis=1).all()
+    quiet = (power == 0) & (np.roll(power, 1) == 0) & (np.roll(power, -1) == 0)
+    assert quiet.any() and not bands[quiet].any()  # silent where the kit is (the window: 2 frames)
+    new = dataclasses.replace(old, bands=True)
+    assert moved_by_training(shards, tmp_path, new, "bands.weight")
+
+
+def test_bands_are_refused_for_material_made_otherwise(tiny_codec_dir, tmp_path):
+    """Shards whose renders cannot be made again (other material) are not given bands that
+    would not match them."""
+    from audiogen.errors import AudiogenError
+    from audiogen.renderers.neural import RendererConfig
+    from audiogen.training.tokens import Plan, add_bands
+
+    config = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16)
+    tokens_and_saved_state(tiny_codec_dir, tmp_path, config)
+    other = [p for p in load_library() if p.genre == "rock"][1:2]
+    with pytest.raises(AudiogenError, match="material"):
+        add_bands(other, tmp_path / "tokens", Plan(kits=KITS, piece_bars=2))
 
 
 def test_a_wider_window_resumes_with_the_older_frames_at_zero(tiny_codec_dir, tmp_path):
