@@ -66,8 +66,7 @@ def envelope_frames(audio: np.ndarray, hop: int, frames: int) -> np.ndarray:
     blocks = padded.reshape(frames, hop)
     power = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-12)
     peak = 20 * np.log10(np.max(np.abs(blocks), axis=1) + 1e-12)
-    levels = np.stack([power, peak], axis=1)
-    return (np.clip(levels, ENVELOPE_FLOOR_DB, 0.0) / -ENVELOPE_FLOOR_DB + 1.0).astype(np.float32)
+    return _scaled(np.stack([power, peak], axis=1))
 
 
 def band_frames(audio: np.ndarray, hop: int, frames: int, sample_rate: int) -> np.ndarray:
@@ -91,5 +90,10 @@ def band_frames(audio: np.ndarray, hop: int, frames: int, sample_rate: int) -> n
     edges = np.searchsorted(freqs, BANDS_HZ)
     power = np.stack([spectrum[:, lo:max(lo + 1, hi)].sum(axis=1)
                       for lo, hi in zip(edges[:-1], edges[1:])], axis=1)  # fmt: skip
-    levels = 10 * np.log10(power + 1e-12)
-    return (np.clip(levels, ENVELOPE_FLOOR_DB, 0.0) / -ENVELOPE_FLOOR_DB + 1.0).astype(np.float32)
+    return _scaled(10 * np.log10(power + 1e-12))
+
+
+def _scaled(levels_db: np.ndarray) -> np.ndarray:
+    """Levels in dB mapped from `ENVELOPE_FLOOR_DB`..0 to 0..1, as float32."""
+    scaled = np.clip(levels_db, ENVELOPE_FLOOR_DB, 0.0) / -ENVELOPE_FLOOR_DB + 1.0
+    return scaled.astype(np.float32)

@@ -23,11 +23,11 @@ import json
 import logging
 import pickle
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from audiogen.codec.model import Codec
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MANIFEST = "tokens.json"
 MIN_SECONDS = 5.0  # short pieces (a one-bar fill) are padded with silence to this length
@@ -118,9 +119,6 @@ def precompute(
 
     ``max_shards`` stops after that many new shards (the rest are made by a later call).
     """
-    from concurrent.futures import Executor, ProcessPoolExecutor
-    from multiprocessing import get_context
-
     identity = codec_identity(codec_dir)
     codec = _codec(codec_dir)
     manifest = dict(identity, kits=list(plan.kits), piece_bars=plan.piece_bars,
@@ -131,35 +129,53 @@ def precompute(
     folder.mkdir(parents=True, exist_ok=True)
     _check_manifest(folder, manifest)
     write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
-    todo = pieces(phrases, plan.piece_bars, plan.seed)
-    chunks = -(-len(todo) // plan.shard_pieces)
+    chunks, job = _jobs(phrases, plan, codec_dir, folder, identity["codec_sha256"])
     total = chunks * min(plan.passes, len(plan.kits))
     missing = [i for i in range(total) if not shard_path(folder, i).exists()][:max_shards]
-    jobs = [
-        _Job(codec_dir, shard_path(folder, i), i, (i % chunks + i // chunks) % len(plan.kits),
-             todo[i % chunks * plan.shard_pieces : (i % chunks + 1) * plan.shard_pieces], plan,
-             identity["codec_sha256"])
-        for i in missing
-    ]  # fmt: skip
-    pool: Executor | None = None
-    if workers > 1 and len(jobs) > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    jobs = [job(i) for i in missing]
     seconds = wall = cpu = 0.0
-    try:
-        for n, (job, made) in enumerate(zip(jobs, (pool.map if pool else map)(_make_shard, jobs))):
-            seconds, wall, cpu = seconds + made[1], wall + made[2], cpu + made[3]
-            log.info("shard %d/%d (pass %d, kit %s): %d stems, %.1f min of beats in %.0f s "
-                     "(%.0f CPU s); %d of %d new shards made, %.1f s (%.1f CPU s) per minute "
-                     "so far", job.index + 1, total, job.index // chunks + 1,
-                     plan.kits[job.kit], made[0], made[1] / 60, made[2], made[3], n + 1,
-                     len(jobs), 60 * wall / seconds, 60 * cpu / seconds)  # fmt: skip
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
+    for n, (job_i, made) in enumerate(zip(jobs, _each(_make_shard, jobs, workers))):
+        seconds, wall, cpu = seconds + made[1], wall + made[2], cpu + made[3]
+        log.info("shard %d/%d (pass %d, kit %s): %d stems, %.1f min of beats in %.0f s "
+                 "(%.0f CPU s); %d of %d new shards made, %.1f s (%.1f CPU s) per minute "
+                 "so far", job_i.index + 1, total, job_i.index // chunks + 1,
+                 plan.kits[job_i.kit], made[0], made[1] / 60, made[2], made[3], n + 1,
+                 len(jobs), 60 * wall / seconds, 60 * cpu / seconds)  # fmt: skip
     done = sum(shard_path(folder, i).exists() for i in range(total))
     per_minute = (lambda x: round(60 * x / seconds, 2) if seconds else None)  # noqa: E731
     return {"shards": total, "done": done, "made": len(jobs), "material_s": round(seconds, 1),
             "s_per_minute": per_minute(wall), "cpu_s_per_minute": per_minute(cpu)}  # fmt: skip
+
+
+def _jobs(phrases: Sequence[Phrase], plan: Plan, codec_dir: Path, folder: Path,
+          codec_sha256: str) -> tuple[int, Callable[[int], _Job]]:  # fmt: skip
+    """How many chunks of pieces the material makes, and shard ``i``'s job: pass ``i //
+    chunks`` plays chunk ``i % chunks`` through kit ``(chunk + pass) % kits``."""
+    todo = pieces(phrases, plan.piece_bars, plan.seed)
+    chunks = -(-len(todo) // plan.shard_pieces)
+
+    def job(i: int) -> _Job:
+        chunk = i % chunks
+        return _Job(codec_dir, shard_path(folder, i), i, (chunk + i // chunks) % len(plan.kits),
+                    todo[chunk * plan.shard_pieces : (chunk + 1) * plan.shard_pieces], plan,
+                    codec_sha256)  # fmt: skip
+
+    return chunks, job
+
+
+def _each(work: Callable[[Any], T], jobs: Sequence[Any], workers: int) -> Iterator[T]:
+    """``work`` of each of ``jobs`` in order, in ``workers`` processes when there are several."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    if workers <= 1 or len(jobs) <= 1:
+        yield from map(work, jobs)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    try:
+        yield from pool.map(work, jobs)
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -235,9 +251,6 @@ def add_bands(phrases: Sequence[Phrase], folder: Path, plan: Plan, workers: int 
         AudiogenError: no precomputed tokens there, or they were made from other material or
             settings, or a shard's renders no longer come out as they did.
     """
-    from concurrent.futures import Executor, ProcessPoolExecutor
-    from multiprocessing import get_context
-
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -250,30 +263,16 @@ def add_bands(phrases: Sequence[Phrase], folder: Path, plan: Plan, workers: int 
         raise AudiogenError(f"the tokens in {folder} were made with other settings "
                             f"({', '.join(changed)}): their renders cannot be made "
                             "again")  # fmt: skip
-    todo = pieces(phrases, plan.piece_bars, plan.seed)
-    chunks = -(-len(todo) // plan.shard_pieces)
+    _, job = _jobs(phrases, plan, Path(), folder, manifest["codec_sha256"])
+    rate = int(manifest["sample_rate"])
+    hop = rate // int(manifest["frame_rate"])
     jobs = []
     for path in sorted(folder.glob("shard-*.npz")):
         with np.load(path) as data:
-            if "bands" in data.files:
-                continue
-        i = int(path.stem.split("-")[1])
-        jobs.append(_BandJob(
-            _Job(Path(), path, i, (i % chunks + i // chunks) % len(plan.kits),
-                 todo[i % chunks * plan.shard_pieces : (i % chunks + 1) * plan.shard_pieces],
-                 plan, manifest["codec_sha256"]),
-            int(manifest["sample_rate"]), int(manifest["sample_rate"] // manifest["frame_rate"]),
-        ))  # fmt: skip
-    pool: Executor | None = None
-    if workers > 1 and len(jobs) > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
-    try:
-        for n, path in enumerate((pool.map if pool else map)(_add_bands, jobs)):
-            log.info("bands added to %s (%d of %d)", path.name, n + 1, len(jobs))
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
-    write_text_atomic(folder / MANIFEST, json.dumps(dict(manifest, bands=BANDS), indent=1) + "\n")
+            if "bands" not in data.files:
+                jobs.append(_BandJob(job(int(path.stem.split("-")[1])), rate, hop))
+    for n, path in enumerate(_each(_add_bands, jobs, workers)):
+        log.info("bands added to %s (%d of %d)", path.name, n + 1, len(jobs))
     return len(jobs)
 
 
