@@ -63,6 +63,9 @@ def main() -> None:
                              "--attack-frames after (1: as every frame)")  # fmt: skip
     parser.add_argument("--attack-frames", type=int, default=1,
                         help="frames after a hit's first that --attack-weight covers")
+    parser.add_argument("--coarse-weight", type=float, default=1.0,
+                        help="weight in the loss of the first codebook's tokens (1: as the "
+                             "others')")  # fmt: skip
     parser.add_argument("--lr-decay", action="store_true",
                         help="cosine from --lr to a tenth of it over this run")  # fmt: skip
     parser.add_argument("--group-weight", type=group_weights, default=None,
@@ -88,6 +91,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.bands and args.no_envelope:
         parser.error("--bands reads the envelope too: leave out --no-envelope")
+    if not args.coarse_weight > 0:
+        parser.error("--coarse-weight must be above 0")
     if not args.attack_weight > 0 or args.attack_frames < 0:
         parser.error("--attack-weight must be above 0 and --attack-frames 0 or more")
 
@@ -169,7 +174,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             envelope=shards.envelope is not None, bands=args.bands,
                             token_noise=args.token_noise, window=window,
                             attack_weight=args.attack_weight,
-                            attack_frames=args.attack_frames)  # fmt: skip
+                            attack_frames=args.attack_frames,
+                            coarse_weight=args.coarse_weight)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every,

@@ -117,6 +117,10 @@ class RendererConfig:
     # dropped is a few frames' tokens among the many that ring or are silent.
     attack_weight: float = 1.0
     attack_frames: int = 1
+    # In training, the first codebook's tokens count this many times in the loss (1: as the
+    # others'). It carries most of each frame's sound: a kick's pitch as it falls is decided
+    # there, and the finer codebooks follow whatever it drew (BENCHMARKS.md).
+    coarse_weight: float = 1.0
 
     @property
     def width(self) -> int:
@@ -261,13 +265,14 @@ def _teacher_forced(
 def loss(
     lm: LMModel, conditioner: torch.nn.Module, codes: torch.Tensor, features: torch.Tensor,
     stem: torch.Tensor, kit: torch.Tensor, valid: torch.Tensor, *, token_noise: float = 0.0,
-    attack_weight: float = 1.0, attack_frames: int = 1,
+    attack_weight: float = 1.0, attack_frames: int = 1, coarse_weight: float = 1.0,
 ) -> torch.Tensor:  # fmt: skip
     """Teacher-forced cross-entropy over the real frames (the first ``valid[b]`` of each example):
     the mean of `predict`'s masked loss, computed where the model writes it. ``token_noise``:
     the share of the tokens read back that are replaced by random ones (the targets stay).
     ``attack_weight``: the weight of each codebook's tokens in the frames that start a hit and
-    the ``attack_frames`` after them (a weighted mean; 1: the plain one).
+    the ``attack_frames`` after them (a weighted mean; 1: the plain one). ``coarse_weight``: the
+    weight of the first codebook's tokens, the others' 1 (weights multiply).
 
     The delayed pattern puts frame t of codebook k at sequence step t + k + 1 (step 0 is the
     special token), and the model's output at step s predicts step s + 1. So each codebook's
@@ -300,10 +305,11 @@ def loss(
         terms = torch.nn.functional.cross_entropy(
             lm.linears[k](hidden).transpose(1, 2), target, reduction="none"
         )  # [B, S]; 0 where the target is ignored
+        factor = coarse_weight if k == 0 else 1.0
         if weight is None:
-            total, count = total + terms.sum(), count + real.sum()
+            total, count = total + factor * terms.sum(), count + factor * real.sum()
         else:
-            scale = weight[:, frame.clamp(0, T - 1)] * real
+            scale = factor * weight[:, frame.clamp(0, T - 1)] * real
             total, count = total + (terms * scale).sum(), count + scale.sum()
     return total / count.clamp(min=1)
 

@@ -265,7 +265,8 @@ def train(
         with autocast:  # padding past a short example's end is not learned
             value_t = loss(lm, conditioner, *(torch.from_numpy(a).to(device) for a in batch),
                            token_noise=config.token_noise, attack_weight=config.attack_weight,
-                           attack_frames=config.attack_frames)  # fmt: skip
+                           attack_frames=config.attack_frames,
+                           coarse_weight=config.coarse_weight)  # fmt: skip
         optimizer.zero_grad()
         value_t.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -407,6 +407,40 @@ def test_attack_weight_counts_the_tokens_where_hits_start_that_many_times(short_
         assert not torch.allclose(weighted, plain, atol=1e-3)
 
 
+def test_coarse_weight_counts_the_first_codebooks_tokens_that_many_times(short_memory):
+    """With ``coarse_weight`` 3 the loss is the cross-entropy with the first codebook's tokens
+    counted 3 times (it decides a frame's sound, a kick's pitch); with the attack weight too,
+    the weights multiply."""
+    import torch
+
+    from audiogen.renderers.neural import loss, predict
+
+    lm, conditioner = short_memory.lm, short_memory.conditioner
+    generator = torch.Generator().manual_seed(5)
+    codes = torch.randint(0, 16, (2, 2, 20), generator=generator)
+    features = torch.zeros(2, 20, FEATURES)
+    features[0, 6, 0] = 1.0  # a hit of the first instrument in frame 6
+    args = (codes, features, torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([20, 12]))
+    with torch.no_grad():
+        logits, mask = predict(lm, conditioner, *args[:4])
+        mask = mask & (torch.arange(20)[None, None] < args[4][:, None, None])
+        terms = torch.nn.functional.cross_entropy(logits.permute(0, 3, 1, 2), codes,
+                                                  reduction="none")  # [B, K, T]
+        terms = torch.where(mask, terms, 0.0)
+        for attack in (1.0, 2.0):
+            scale = torch.ones(2, 2, 20)
+            scale[:, 0] = 3.0
+            scale[0, :, [6, 7]] *= attack
+            scale = scale * mask
+            expected = (terms * scale).sum() / scale.sum()
+            weighted = loss(lm, conditioner, *args, attack_weight=attack, attack_frames=1,
+                            coarse_weight=3.0)  # fmt: skip
+            assert torch.allclose(weighted, expected, atol=1e-5)
+        plain = (terms * mask).sum() / mask.sum()
+        assert not torch.allclose(loss(lm, conditioner, *args, coarse_weight=3.0), plain,
+                                  atol=1e-3)  # fmt: skip
+
+
 def test_token_noise_changes_what_the_model_reads_back_not_what_it_is_scored_on(short_memory):
     import copy
 

@@ -66,8 +66,10 @@ def test_training_from_shards_resumes_and_writes_a_loadable_checkpoint(tiny_code
     assert train(**(run | {"group_weight": {"toms": 2.0}}))["steps"] == 4  # --group-weight
     weighted = train(**(run | {"config": dataclasses.replace(config, attack_weight=3.0)}))
     assert weighted["steps"] == 5 and np.isfinite(weighted["loss"])  # --attack-weight
+    coarse = train(**(run | {"config": dataclasses.replace(config, coarse_weight=4.0)}))
+    assert coarse["steps"] == 6 and np.isfinite(coarse["loss"])  # --coarse-weight
     curve = (tmp_path / "state" / "curve.jsonl").read_text().splitlines()
-    assert [json.loads(line)["step"] for line in curve] == [1, 2, 3, 4, 5]
+    assert [json.loads(line)["step"] for line in curve] == [1, 2, 3, 4, 5, 6]
     with pytest.raises(ValueError, match="no stem group snares"):
         train(**(run | {"group_weight": {"snares": 2.0}}))
     with pytest.raises(ValueError, match="kits"):
