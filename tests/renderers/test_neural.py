@@ -375,13 +375,28 @@ def test_training_loss_scores_every_real_frame_of_every_codebook_once(short_memo
         assert torch.allclose(loss(lm, conditioner, padded, *args[1:], valid), expected, atol=1e-5)
 
 
+def token_terms(lm, conditioner, args):  # noqa: ANN001, ANN201 (test helper)
+    """Each token's cross-entropy [B, K, T] from the reverted logits (0 where not scored) and
+    which are scored: the pattern's written frames within each example's ``valid`` (args[4])."""
+    import torch
+
+    from audiogen.renderers.neural import predict
+
+    codes, valid = args[0], args[4]
+    logits, mask = predict(lm, conditioner, *args[:4])
+    mask = mask & (torch.arange(codes.shape[-1])[None, None] < valid[:, None, None])
+    terms = torch.nn.functional.cross_entropy(logits.permute(0, 3, 1, 2), codes,
+                                              reduction="none")  # fmt: skip
+    return torch.where(mask, terms, 0.0), mask  # the pattern's unwritten frames are NaN
+
+
 def test_attack_weight_counts_the_tokens_where_hits_start_that_many_times(short_memory):
     """The weighted loss is the cross-entropy of the reverted logits with each frame that starts
     a hit, and the one after it, counted 4 times: the model is pushed hardest where a hit is
     placed or dropped, and a weight of 1 leaves the plain loss."""
     import torch
 
-    from audiogen.renderers.neural import loss, predict
+    from audiogen.renderers.neural import loss
 
     lm, conditioner = short_memory.lm, short_memory.conditioner
     generator = torch.Generator().manual_seed(4)
@@ -394,10 +409,7 @@ def test_attack_weight_counts_the_tokens_where_hits_start_that_many_times(short_
     weight[0, [3, 4, 11, 12]] = 4.0
     weight[1, 19] = 4.0
     with torch.no_grad():
-        logits, mask = predict(lm, conditioner, *args[:4])
-        terms = torch.nn.functional.cross_entropy(logits.permute(0, 3, 1, 2), codes,
-                                                  reduction="none")  # [B, K, T]
-        terms = torch.where(mask, terms, 0.0)  # the pattern's unwritten frames are NaN
+        terms, mask = token_terms(lm, conditioner, args)
         scale = weight[:, None].expand_as(terms) * mask
         expected = (terms * scale).sum() / scale.sum()
         weighted = loss(lm, conditioner, *args, attack_weight=4.0, attack_frames=1)
@@ -413,7 +425,7 @@ def test_coarse_weight_counts_the_first_codebooks_tokens_that_many_times(short_m
     the weights multiply."""
     import torch
 
-    from audiogen.renderers.neural import loss, predict
+    from audiogen.renderers.neural import loss
 
     lm, conditioner = short_memory.lm, short_memory.conditioner
     generator = torch.Generator().manual_seed(5)
@@ -422,11 +434,7 @@ def test_coarse_weight_counts_the_first_codebooks_tokens_that_many_times(short_m
     features[0, 6, 0] = 1.0  # a hit of the first instrument in frame 6
     args = (codes, features, torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([20, 12]))
     with torch.no_grad():
-        logits, mask = predict(lm, conditioner, *args[:4])
-        mask = mask & (torch.arange(20)[None, None] < args[4][:, None, None])
-        terms = torch.nn.functional.cross_entropy(logits.permute(0, 3, 1, 2), codes,
-                                                  reduction="none")  # [B, K, T]
-        terms = torch.where(mask, terms, 0.0)
+        terms, mask = token_terms(lm, conditioner, args)
         for attack in (1.0, 2.0):
             scale = torch.ones(2, 2, 20)
             scale[:, 0] = 3.0
