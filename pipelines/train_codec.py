@@ -8,8 +8,9 @@ the held-out one (lofi). The resumable state is one file in checkpoints/codec/tr
 (``--state``; committed, never shipped), with the learning curve beside it (``curve.jsonl``:
 held-out log-mel distance and onset F every ``--eval-every`` steps). The run's model goes to
 ``--state``/candidate; it replaces the shipped checkpoint (``--out``) only when its held-out
-log-mel distance is lower. ``--phrases FILE`` reads the material from a pickle written by
-``--save-phrases FILE`` (to train on a machine without the dataset).
+log-mel distance is lower and the token models shipped beside it (``renderer/`` next to
+``--out``) were trained on its tokens. ``--phrases FILE`` reads the material from a pickle
+written by ``--save-phrases FILE`` (to train on a machine without the dataset).
 
 ``--decoder-only`` trains the decoder alone: the tokens stay those of the shipped codec, so the
 token model trained on them goes on fitting. ``--pairs DIR`` then gives part of each batch the
@@ -165,7 +166,10 @@ def held_out_evaluation(groove: Path, performances: int, config: CodecConfig,
 
 
 def promote(candidate: Path, state: Path, shipped: Path) -> None:
-    """Copy the run's checkpoint over the shipped one when its held-out log-mel is lower."""
+    """Copy the run's checkpoint over the shipped one when its held-out log-mel is lower, and
+    when the token models shipped beside it (``renderer/`` next to ``shipped``) read its tokens."""
+    from audiogen.training.tokens import token_models_left_behind
+
     curve = state / "curve.jsonl"
     if not curve.exists():
         logging.info("no held-out evaluation: the candidate stays in %s", candidate)
@@ -181,6 +185,13 @@ def promote(candidate: Path, state: Path, shipped: Path) -> None:
     if old_score is not None and old_score <= last["log_mel"]:
         logging.info("held-out log-mel %.4f does not beat the shipped %.4f: not replaced",
                      last["log_mel"], old_score)  # fmt: skip
+        return
+    left_behind = token_models_left_behind(candidate, shipped.parent / "renderer")
+    if left_behind:
+        logging.warning("not replaced: its tokens differ from those %s were trained on, so the "
+                        "neural renderer would not load; the candidate stays in %s (make the "
+                        "token shards with it and train those models first)",
+                        ", ".join(left_behind), candidate)  # fmt: skip
         return
     export(candidate)
     shipped.mkdir(parents=True, exist_ok=True)

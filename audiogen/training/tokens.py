@@ -88,6 +88,31 @@ def codec_identity(folder: Path) -> dict[str, str]:
     return {"codec": version, "codec_sha256": digest}
 
 
+def token_models_left_behind(codec: Path, renderer: Path) -> list[str]:
+    """The token models of the renderer checkpoint in ``renderer`` (its own and every routed or
+    fused one, each a folder with a ``renderer.json``) that were trained on tokens other than the
+    codec in ``codec`` writes: ``["renderer@24134 (codec@17648's tokens)", ...]``; empty when
+    every one fits, or when no renderer is there.
+
+    A codec that replaced the shipped one while these stay would make the neural renderer refuse
+    to load (`NeuralRenderer.load`).
+    """
+    cards = sorted(renderer.glob("renderer.json")) + sorted(renderer.glob("*/renderer.json"))
+    if not cards:
+        return []
+    identity = codec_identity(codec)
+    out = []
+    for path in cards:
+        try:
+            card = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise AudiogenError(f"renderer card {path} cannot be read ({exc})") from None
+        if card.get("codec_sha256", identity["codec_sha256"]) != identity["codec_sha256"] \
+                or card.get("codec") != identity["codec"]:  # fmt: skip
+            out.append(f"{card.get('version', path.parent.name)} ({card.get('codec')}'s tokens)")
+    return out
+
+
 def pieces(phrases: Sequence[Phrase], bars: int, seed: int) -> list[tuple[Phrase, int]]:
     """(phrase, first bar) of every piece of at most ``bars`` bars, in a shuffled order."""
     out = [(p, first) for p in phrases for first in range(0, max(1, len(p.bars)), bars)]

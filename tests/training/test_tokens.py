@@ -116,3 +116,35 @@ def test_tokens_of_another_codec_are_refused_in_one_line(made, phrases, tiny_cod
     assert "\n" not in str(caught.value)
     with pytest.raises(AudiogenError, match="no precomputed tokens in"):
         Shards.load(tmp_path / "nothing")
+
+
+def test_a_codec_whose_tokens_the_shipped_token_models_do_not_read_is_named_before_it_ships(
+    tiny_codec_dir, tmp_path
+):
+    import json
+    import shutil
+
+    from audiogen.paths import checkpoints_dir
+    from audiogen.training.tokens import codec_identity, token_models_left_behind
+
+    shipped = checkpoints_dir()
+    # What ships fits together: every token model reads the shipped codec's tokens.
+    assert token_models_left_behind(shipped / "codec", shipped / "renderer") == []
+    # Another codec (the tiny one) would leave every one of them behind, routed ones too.
+    cards = [shipped / "renderer" / "renderer.json",
+             *sorted(shipped.glob("renderer/*/renderer.json"))]  # fmt: skip
+    left = token_models_left_behind(tiny_codec_dir, shipped / "renderer")
+    assert len(left) == len(cards) >= 2
+    assert all("codec@" in name for name in left)
+    # A token model made on the tiny codec's tokens fits it; one on another codec's does not.
+    ours = tmp_path / "renderer"
+    (ours / "partner").mkdir(parents=True)
+    (ours / "renderer.json").write_text(json.dumps({"version": "renderer@5",
+                                                    **codec_identity(tiny_codec_dir)}))  # fmt: skip
+    assert token_models_left_behind(tiny_codec_dir, ours) == []
+    shutil.copy(cards[0], ours / "partner" / "renderer.json")
+    card = json.loads(cards[0].read_text())
+    assert token_models_left_behind(tiny_codec_dir, ours) == [
+        f"{card['version']} ({card['codec']}'s tokens)"]
+    # No renderer beside the codec: nothing to leave behind.
+    assert token_models_left_behind(tiny_codec_dir, tmp_path / "none") == []
