@@ -12,12 +12,13 @@ the score-keyed dynamics of `audiogen.renderers.dynamics`) and as the token mode
 attacks that the detector finds in the sampler's render ('onset_f_audible': what no render of
 the kit would show it, such as a ghost note under a ringing snare, left out); the median onset
 error (each matched onset read where its attack begins); Spearman between MIDI velocity and the
-rendered hit's peak level, per instrument; the loudest level where the sampler's stem has rung
-out between hits; log-mel distance to the sampler's stem, as a ratio to the codec's own
-reconstruction of it. The sampler's own onset and velocity figures are given beside, as the
-ceiling the measures allow. Speed: the whole neural render (tokens + decode + dynamics, all
-stems) and the sampler's, × real time. Spectrograms of 4 s per stem group from its first hit,
-sampler | neural.
+rendered hit's peak level, per instrument; the loudest level where the kit's hits have rung
+out between hits (the sampler's stem quiet, and the same score through the kit without the
+sampler's per-hit variation quiet too); log-mel distance to the sampler's stem, as a ratio to
+the codec's own reconstruction of it. The sampler's own onset and velocity figures are given
+beside, as the ceiling the measures allow. Speed: the whole neural render (tokens + decode +
+dynamics, all stems) and the sampler's, × real time. Spectrograms of 4 s per stem group from
+its first hit, sampler | neural.
 Writes benchmarks/results/renderer.json (after every performance) and renderer-<group>.png.
 
 To try the dynamics without rendering again: ``--keep-stems DIR`` writes each render's token
@@ -136,15 +137,25 @@ def velocity_spearman(velocities: np.ndarray, levels: np.ndarray) -> float | Non
 
 
 def rung_out_level(reference: np.ndarray, test: np.ndarray, sample_rate: int,
-                   hits_s: np.ndarray, settle_s: float = 0.05,
-                   guard_s: float = 0.02) -> float | None:  # fmt: skip
+                   hits_s: np.ndarray, settle_s: float = 0.05, guard_s: float = 0.02,
+                   steady: np.ndarray | None = None) -> float | None:  # fmt: skip
     """The loudest 10 ms frame peak (dBFS) of ``test`` where ``reference`` has rung out: frames
     where it has stayed below `RUNG_OUT_DB` for ``settle_s`` and that end ``guard_s`` or more
-    before the next hit. None when the reference never rings out."""
+    before the next hit. None when the reference never rings out.
+
+    ``steady``: the same score through the kit without the sampler's per-hit variation. Where
+    given, a frame counts as rung out only where it is quiet as well. The variation detunes
+    two ringing tails against each other, and for a moment they cancel (a notch 20-30 dB deep
+    in the 808's kick, BENCHMARKS.md) while the kit still rings; a render that keeps ringing
+    there has not sounded where nothing was played."""
     hop = round(QUIET_FRAME_S * sample_rate)
     n = min(len(reference), len(test)) // hop
+    if steady is not None:
+        n = min(n, len(steady) // hop)
     peak = lambda x: np.abs(x[: n * hop].reshape(n, hop)).max(axis=1)  # noqa: E731
     quiet = 20 * np.log10(np.maximum(peak(reference), 1e-6)) < RUNG_OUT_DB
+    if steady is not None:
+        quiet &= 20 * np.log10(np.maximum(peak(steady), 1e-6)) < RUNG_OUT_DB
     settle = round(settle_s / QUIET_FRAME_S)
     run = np.zeros(n, dtype=int)  # quiet frames in a row, up to this one
     for i in range(n):
@@ -161,15 +172,17 @@ def rung_out_level(reference: np.ndarray, test: np.ndarray, sample_rate: int,
 def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int,
                 sampling: dict | None = None) -> dict:  # fmt: skip
     """Both renders of ``score`` at the codec's rate, the codec's reconstruction of the
-    sampler's stems, and the seconds each renderer took."""
+    sampler's stems, the sampler's stems without its per-hit variation ('steady', which
+    `rung_out_level` reads), and the seconds each renderer took."""
     from audiogen.kits import load_kit
-    from audiogen.renderers.dynamics import follow_kit
+    from audiogen.renderers.dynamics import follow_kit, kit_renders
     from audiogen.renderers.sampler import Sampler, Variation
 
     sr = codec.sample_rate
     start = time.perf_counter()
     sampler = Sampler(load_kit(kit), sr, Variation()).render(score, seed=seed).stems
     sampler_s = time.perf_counter() - start
+    steady = kit_renders(score, {kit: 1.0}, sr, seed)[0][1]  # the dynamics' key, untimed
     start = time.perf_counter()
     model = renderer.render(score, kit, sample_rate=sr, seed=seed, dynamics=False,
                             **(sampling or {}))  # fmt: skip
@@ -177,7 +190,7 @@ def render_pair(score: DrumScore, kit: str, renderer, codec, seed: int,
     neural_s = time.perf_counter() - start
     codec_stems = {g: codec.decode(codec.encode(a), len(a))[0] for g, a in sampler.items()}
     return {"sampler": sampler, "neural": neural, "model": model, "codec": codec_stems,
-            "sampler_s": sampler_s, "neural_s": neural_s}  # fmt: skip
+            "steady": steady, "sampler_s": sampler_s, "neural_s": neural_s}  # fmt: skip
 
 
 KEPT = "stems-{index}-{seed}.npz"  # one render's stems, in --keep-stems' folder
@@ -199,7 +212,7 @@ def kept_pair(folder: Path, index: int, seed: int, score: DrumScore, kit: str,
               sample_rate: int) -> dict:  # fmt: skip
     """A render `keep_stems` wrote, as `render_pair` gives it: the token model's stems through
     the dynamics as they are now; no times (speed is not measured)."""
-    from audiogen.renderers.dynamics import follow_kit
+    from audiogen.renderers.dynamics import follow_kit, kit_renders
 
     path = folder / KEPT.format(index=index, seed=seed)
     if not path.exists():
@@ -212,6 +225,7 @@ def kept_pair(folder: Path, index: int, seed: int, score: DrumScore, kit: str,
             made[who][group] = data[name]
     made["neural"] = follow_kit({g: a.copy() for g, a in made["model"].items()}, score,
                                 {kit: 1.0}, sample_rate, seed)  # fmt: skip
+    made["steady"] = kit_renders(score, {kit: 1.0}, sample_rate, seed)[0][1]
     return made | {"sampler_s": 0.0, "neural_s": 0.0}
 
 
@@ -222,8 +236,8 @@ RENDERS = ("neural", "model")  # the neural renderer's stems, and the token mode
 def measure_stem(score: DrumScore, group: str, stems: dict[str, np.ndarray],
                  sr: int) -> dict:  # fmt: skip
     """Every per-stem measure of one group, for each of `RENDERS` and the sampler (``stems``:
-    theirs, and the codec's reconstruction of the sampler's); per-instrument Spearman under
-    'spearman'."""
+    theirs, the codec's reconstruction of the sampler's, and the sampler's without its per-hit
+    variation, 'steady'); per-instrument Spearman under 'spearman'."""
     hits = score.hits_in_group(group)
     times = np.array([score.time_s(h) for h in hits])
     sampler = stems["sampler"]
@@ -232,7 +246,8 @@ def measure_stem(score: DrumScore, group: str, stems: dict[str, np.ndarray],
     for who in RENDERS:
         out[who] |= {"onset_f_audible": audible_onset_f(times, sampler, stems[who], sr),
                      "log_mel": log_mel_distance(sampler, stems[who], sr),
-                     "rung_out_db": rung_out_level(sampler, stems[who], sr, times)}  # fmt: skip
+                     "rung_out_db": rung_out_level(sampler, stems[who], sr, times,
+                                                   steady=stems["steady"])}  # fmt: skip
     alone = isolated(times)
     spearman: dict = {}
     for instrument in sorted({h.instrument for h in hits}):
@@ -417,7 +432,7 @@ def main() -> None:
         stems += len(made["neural"])
         for group in [g for g in score.groups if g in made["sampler"]]:
             row = measure_stem(score, group, {who: made[who][group] for who in
-                               (*RENDERS, "sampler", "codec")}, sr)  # fmt: skip
+                               (*RENDERS, "sampler", "codec", "steady")}, sr)  # fmt: skip
             rows.append(row | {"group": group, "kit": kit, "source": phrase.source, "seed": seed})
             if group not in pictured:
                 pictured.add(group)

@@ -68,6 +68,25 @@ def test_level_between_rung_out_hits_finds_hiss_and_not_silence(bench):
     assert bench.rung_out_level(dense, dense, SR, TIMES) is None
 
 
+def test_two_detuned_tails_cancelling_for_a_moment_are_not_a_kit_rung_out(bench):
+    # Two 808 tails at -40 dBFS, 0.25 Hz apart (the sampler's per-hit variation), cancel around
+    # 2 s for about 0.25 s; the same score without the variation rings on through it.
+    t = np.arange(round(4.0 * SR)) / SR
+    varied = 0.005 * (np.sin(2 * np.pi * 50 * t) + np.sin(2 * np.pi * 50.25 * t))
+    steady = (0.01 * np.sin(2 * np.pi * 50 * t)).astype(np.float32)
+    hits = np.array([0.0])
+    # Read against the varied render alone, a render that rings as the kit does is caught.
+    assert bench.rung_out_level(varied, steady, SR, hits) == pytest.approx(-40, abs=1.0)
+    # With the steady render, the notch is not taken for silence...
+    assert bench.rung_out_level(varied, steady, SR, hits, steady=steady) is None
+    # ...and where both have rung out, hiss is still found.
+    quiet = np.where(t < 2.5, varied, 0).astype(np.float32)
+    ended = np.where(t < 2.5, steady, 0).astype(np.float32)
+    hiss = ended + np.random.default_rng(3).uniform(-0.01, 0.01, len(t)).astype(np.float32)
+    assert bench.rung_out_level(quiet, hiss, SR, hits, steady=ended) == pytest.approx(-40, abs=1.0)
+    assert bench.rung_out_level(quiet, ended, SR, hits, steady=ended) < -60
+
+
 def test_onsets_against_what_the_kit_makes_audible_leave_out_what_it_does_not(bench):
     kit = hits_audio(TIMES[:-1], [0.5] * 6)  # the kit's render: the last attack is not heard
     all_seven = hits_audio(TIMES, [0.5] * 7)
