@@ -11,11 +11,12 @@ kit but lofi; ``--phrases`` reads it from the pickle that ``pipelines/train_code
 --save-phrases`` writes) through the sampler and encodes it with the frozen codec into shards in
 ``--tokens`` (default ~/.cache/audiogen/train/renderer-tokens); run it again to resume, or with
 ``--passes N`` to play each piece through N kits (``--workers`` processes make shards side by
-side). Training reads the shards only; tokens of
-another codec are refused. State goes to ~/.cache/audiogen/train/renderer (``--state``), the
-checkpoint to checkpoints/renderer. ``--from-checkpoint`` starts a new state from a shipped
-model's weights, and ``--no-envelope`` trains a model that reads the score alone (as the card's
-own) on shards that carry the kit's envelope too.
+side; ``--steady`` plays the kit's hits without the sampler's per-hit variation). Training
+reads the shards only; tokens of another codec are refused. State goes to
+~/.cache/audiogen/train/renderer (``--state``), the checkpoint to checkpoints/renderer.
+``--from-checkpoint`` starts a new state from a shipped model's weights, and ``--no-envelope``
+trains a model that reads the score alone (as the card's own) on shards that carry the kit's
+envelope too.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=1, help="kits each piece is played by")
     parser.add_argument("--shard-pieces", type=int, default=48, help="pieces per shard")
     parser.add_argument("--max-shards", type=int, default=None, help="stop after this many")
+    parser.add_argument("--steady", action="store_true",
+                        help="with --precompute or --add-bands: the kit's hits without the "
+                             "sampler's per-hit pitch and level variation, as the renderer's key "
+                             "plays them (into a --tokens folder of their own)")  # fmt: skip
     parser.add_argument("--dim", type=int, default=RendererConfig.dim, help="model width")
     parser.add_argument("--layers", type=int, default=RendererConfig.num_layers)
     parser.add_argument("--heads", type=int, default=RendererConfig.num_heads)
@@ -120,7 +125,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
     from audiogen.training.clips import material, training_kits
     from audiogen.training.tokens import Plan, Shards, add_bands, codec_identity, precompute
 
-    plan = Plan(kits=training_kits(), shard_pieces=args.shard_pieces, passes=args.passes)
+    plan = Plan(kits=training_kits(), shard_pieces=args.shard_pieces, passes=args.passes,
+                steady=args.steady)
     if args.add_bands:
         made = add_bands(material(args.groove, args.phrases), args.tokens, plan, args.workers)
         logging.info("bands added to %d shards in %s", made, args.tokens)

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MANIFEST = "tokens.json"
+UNNAMED = {"steady": False}  # settings a manifest written before they existed does not name
 MIN_SECONDS = 5.0  # short pieces (a one-bar fill) are padded with silence to this length
 STRETCH_OCTAVES = 0.3  # tempo stretch of each piece: 2 ** U(-0.3, 0.3), as the codec's material
 
@@ -66,6 +67,10 @@ class Plan:
     shard_pieces: int = 48
     passes: int = 1
     seed: int = 0
+    # the kit's hits without the sampler's per-hit pitch and level variation, as the renderer's
+    # key plays them: a 6-cent detune redraws most of an 808 kick's first-codebook tokens, which
+    # the score cannot tell the model (BENCHMARKS.md)
+    steady: bool = False
 
 
 def codec_identity(folder: Path) -> dict[str, str]:
@@ -150,7 +155,7 @@ def precompute(
                     shard_pieces=plan.shard_pieces, seed=plan.seed,
                     material=material_digest(phrases), sample_rate=codec.sample_rate,
                     frame_rate=codec.config.frame_rate, n_q=codec.config.n_q,
-                    card=codec.config.bins, envelope=ENVELOPE)  # fmt: skip
+                    card=codec.config.bins, envelope=ENVELOPE, steady=plan.steady)  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     _check_manifest(folder, manifest)
     write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
@@ -229,7 +234,7 @@ def _make_shard(job: _Job) -> tuple[int, float, float, float]:
     codec = _codec(job.codec_dir)
     hop, rate = codec.config.hop_length, codec.config.frame_rate
     examples, seconds = [], 0.0
-    for score, groups, audio in _shard_renders(job, codec.sample_rate, hop):
+    for score, _, groups, audio in _shard_renders(job, codec.sample_rate, hop):
         with torch.no_grad():
             codes = codec.encode(audio).cpu().numpy()
         seconds += audio.shape[-1] / codec.sample_rate
@@ -244,27 +249,29 @@ def _make_shard(job: _Job) -> tuple[int, float, float, float]:
 
 
 def _shard_renders(job: _Job, sample_rate: int,
-                   hop: int) -> Iterator[tuple[DrumScore, list[str], np.ndarray]]:  # fmt: skip
-    """The renders of ``job``'s shard, the same on every call: (score, the stem groups it
-    plays, their stems [groups, samples], padded to whole frames of ``hop``)."""
+                   hop: int) -> Iterator[tuple[DrumScore, int, list[str], np.ndarray]]:  # fmt: skip
+    """The renders of ``job``'s shard, the same on every call: (score, the sampler's seed, the
+    stem groups it plays, their stems [groups, samples], padded to whole frames of ``hop``)."""
     from audiogen.kits import load_kit
-    from audiogen.renderers.sampler import Sampler
+    from audiogen.renderers.sampler import Sampler, Variation
 
     plan = job.plan
     rng = np.random.default_rng([plan.seed, job.index])
-    sampler = Sampler(load_kit(plan.kits[job.kit]), sample_rate)
+    variation = Variation.none() if plan.steady else Variation()
+    sampler = Sampler(load_kit(plan.kits[job.kit]), sample_rate, variation)
     scores = [piece_score(phrase, first, plan.piece_bars, rng) for phrase, first in job.pieces]
     instruments = sorted(sampler.kit.instruments)
     scores += [isolated_hits(instruments, rng) for _ in range(round(ISOLATED_SHARE * len(scores)))]
     for score in scores:
-        stems = sampler.render(score, seed=int(rng.integers(2**31))).stems
+        seed = int(rng.integers(2**31))
+        stems = sampler.render(score, seed=seed).stems
         groups = [g for g in GROUPS if g in stems]
         if not groups:
             continue
         length = max(max(len(stems[g]) for g in groups), round(MIN_SECONDS * sample_rate))
         length = -(-length // hop) * hop
-        yield score, groups, np.stack([np.pad(stems[g], (0, length - len(stems[g])))
-                                       for g in groups])  # fmt: skip
+        yield score, seed, groups, np.stack([np.pad(stems[g], (0, length - len(stems[g])))
+                                             for g in groups])  # fmt: skip
 
 
 def add_bands(phrases: Sequence[Phrase], folder: Path, plan: Plan, workers: int = 1) -> int:
@@ -282,8 +289,8 @@ def add_bands(phrases: Sequence[Phrase], folder: Path, plan: Plan, workers: int 
         raise AudiogenError(f"no precomputed tokens in {folder}") from None
     asked = {"kits": list(plan.kits), "piece_bars": plan.piece_bars,
              "shard_pieces": plan.shard_pieces, "seed": plan.seed,
-             "material": material_digest(phrases)}  # fmt: skip
-    changed = sorted(k for k, v in asked.items() if manifest.get(k) != v)
+             "material": material_digest(phrases), "steady": plan.steady}  # fmt: skip
+    changed = sorted(k for k, v in asked.items() if manifest.get(k, UNNAMED.get(k)) != v)
     if changed:
         raise AudiogenError(f"the tokens in {folder} were made with other settings "
                             f"({', '.join(changed)}): their renders cannot be made "
@@ -313,7 +320,7 @@ def _add_bands(band_job: _BandJob) -> Path:
     with np.load(job.path) as data:
         part = {k: data[k] for k in data.files}
     bands, envelope = [], []
-    for _, groups, audio in _shard_renders(job, band_job.sample_rate, hop):
+    for _, _, groups, audio in _shard_renders(job, band_job.sample_rate, hop):
         frames = audio.shape[-1] // hop
         for i in range(len(groups)):
             bands.append(band_frames(audio[i], hop, frames, band_job.sample_rate))
@@ -341,7 +348,7 @@ def _check_manifest(folder: Path, manifest: dict[str, Any]) -> None:
             f"{str(old.get('codec_sha256'))[:12]}), not {manifest['codec']} "
             f"({manifest['codec_sha256'][:12]}): precompute into another folder or delete it"
         )
-    changed = sorted(k for k in manifest if old.get(k) != manifest[k])
+    changed = sorted(k for k in manifest if old.get(k, UNNAMED.get(k)) != manifest[k])
     if changed:
         raise AudiogenError(
             f"the tokens in {folder} were made with other settings ({', '.join(changed)}): "

@@ -148,3 +148,38 @@ def test_a_codec_whose_tokens_the_shipped_token_models_do_not_read_is_named_befo
         f"{card['version']} ({card['codec']}'s tokens)"]
     # No renderer beside the codec: nothing to leave behind.
     assert token_models_left_behind(tiny_codec_dir, tmp_path / "none") == []
+
+
+def test_steady_material_is_the_kit_as_the_renderers_key_plays_it_and_keeps_its_own_folder(
+    made, phrases, tiny_codec_dir, tmp_path
+):
+    import dataclasses
+
+    from audiogen.renderers.dynamics import kit_renders
+    from audiogen.training.tokens import _jobs, _shard_renders, add_bands, precompute
+
+    folder, plan, _ = made
+    steady = dataclasses.replace(plan, steady=True)
+    sr, hop = 32000, 640
+    _, job = _jobs(phrases, steady, tiny_codec_dir, tmp_path, "0" * 64)
+    _, varied_job = _jobs(phrases, plan, tiny_codec_dir, tmp_path, "0" * 64)
+    renders = list(_shard_renders(job(0), sr, hop))
+    varied = list(_shard_renders(varied_job(0), sr, hop))
+    assert renders and len(renders) == len(varied)
+    differ = 0
+    for (score, seed, groups, audio), (_, _, _, other) in zip(renders, varied, strict=True):
+        key = kit_renders(score, {KITS[job(0).kit]: 1.0}, sr, seed)[0][1]
+        for i, group in enumerate(groups):  # exactly what the key of this score plays
+            assert np.array_equal(audio[i, : len(key[group])], key[group])
+        differ += not np.array_equal(audio, other)
+    assert differ >= len(renders) // 2  # the varied material's hits are detuned
+    # Steady and varied tokens never share a folder, either way round.
+    with pytest.raises(AudiogenError, match=r"other settings \(steady\)") as caught:
+        precompute(phrases, tiny_codec_dir, folder, steady)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(AudiogenError, match=r"other settings \(steady\)"):
+        add_bands(phrases, folder, steady)
+    mine = tmp_path / "steady"
+    assert precompute(phrases, tiny_codec_dir, mine, steady, max_shards=1)["made"] == 1
+    with pytest.raises(AudiogenError, match=r"other settings \(steady\)"):
+        precompute(phrases, tiny_codec_dir, mine, plan)
