@@ -11,7 +11,8 @@ kit but lofi; ``--phrases`` reads it from the pickle that ``pipelines/train_code
 --save-phrases`` writes) through the sampler and encodes it with the frozen codec into shards in
 ``--tokens`` (default ~/.cache/audiogen/train/renderer-tokens); run it again to resume, or with
 ``--passes N`` to play each piece through N kits (``--workers`` processes make shards side by
-side; ``--steady`` plays the kit's hits without the sampler's per-hit variation). Training
+side; ``--steady`` plays the kit's hits without the sampler's per-hit variation, ``--grid 20``
+puts each hit on a whole millisecond). Training
 reads the shards only; tokens of another codec are refused. State goes to
 ~/.cache/audiogen/train/renderer (``--state``), the checkpoint to checkpoints/renderer.
 ``--from-checkpoint`` starts a new state from a shipped model's weights, and ``--no-envelope``
@@ -49,6 +50,10 @@ def main() -> None:
                         help="with --precompute or --add-bands: the kit's hits without the "
                              "sampler's per-hit pitch and level variation, as the renderer's key "
                              "plays them (into a --tokens folder of their own)")  # fmt: skip
+    parser.add_argument("--grid", type=int, default=0,
+                        help="with --precompute or --add-bands: every hit at one of N even "
+                             "positions in its frame (20: a whole ms); a model trained on them "
+                             "renders so (into a --tokens folder of their own)")  # fmt: skip
     parser.add_argument("--dim", type=int, default=RendererConfig.dim, help="model width")
     parser.add_argument("--layers", type=int, default=RendererConfig.num_layers)
     parser.add_argument("--heads", type=int, default=RendererConfig.num_heads)
@@ -126,7 +131,7 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
     from audiogen.training.tokens import Plan, Shards, add_bands, codec_identity, precompute
 
     plan = Plan(kits=training_kits(), shard_pieces=args.shard_pieces, passes=args.passes,
-                steady=args.steady)
+                steady=args.steady, grid=args.grid)
     if args.add_bands:
         made = add_bands(material(args.groove, args.phrases), args.tokens, plan, args.workers)
         logging.info("bands added to %d shards in %s", made, args.tokens)
@@ -181,7 +186,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             token_noise=args.token_noise, window=window,
                             attack_weight=args.attack_weight,
                             attack_frames=args.attack_frames,
-                            coarse_weight=args.coarse_weight)  # fmt: skip
+                            coarse_weight=args.coarse_weight,
+                            grid=int(manifest.get("grid", 0)))  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every,

@@ -39,6 +39,7 @@ from audiogen.renderers.features import (
     band_frames,
     envelope_frames,
     hit_frames,
+    on_grid,
     stem_frames,
 )
 from audiogen.score import DrumScore
@@ -121,6 +122,10 @@ class RendererConfig:
     # others'). It carries most of each frame's sound: a kick's pitch as it falls is decided
     # there, and the finer codebooks follow whatever it drew (BENCHMARKS.md).
     coarse_weight: float = 1.0
+    # Hits the model reads and plays at one of this many even positions in their frame (0: where
+    # the score has them). Trained on such material (`Plan.grid`), a ringing tone's tokens are
+    # one path per position, not a spread over a continuum of starts (`features.on_grid`).
+    grid: int = 0
 
     @property
     def width(self) -> int:
@@ -542,8 +547,10 @@ class NeuralRenderer:
     def _features(self, score: DrumScore, groups: Sequence[str], blend: Mapping[str, float],
                   seed: int) -> np.ndarray:  # fmt: skip
         """What this model reads of ``groups`` [groups, frames, width]: the score's features,
-        and the kit's envelope if it reads one."""
+        and the kit's envelope if it reads one; with a ``grid``, of the score on it."""
         rate = self.codec.config.frame_rate
+        if self.config.grid:
+            score = on_grid(score, rate, self.config.grid)
         frames = int(np.ceil((score.duration_s + TAIL_S) * rate))
         features = np.stack([stem_frames(score, g, rate, frames) for g in groups])
         if self.config.envelope:

@@ -41,6 +41,7 @@ from audiogen.renderers.features import (
     FEATURES,
     band_frames,
     envelope_frames,
+    on_grid,
     stem_frames,
 )
 from audiogen.score import MAX_BPM, MIN_BPM, DrumScore
@@ -53,7 +54,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MANIFEST = "tokens.json"
-UNNAMED = {"steady": False}  # settings a manifest written before they existed does not name
+# settings a manifest written before they existed does not name
+UNNAMED: dict[str, Any] = {"steady": False, "grid": 0}
 MIN_SECONDS = 5.0  # short pieces (a one-bar fill) are padded with silence to this length
 STRETCH_OCTAVES = 0.3  # tempo stretch of each piece: 2 ** U(-0.3, 0.3), as the codec's material
 
@@ -71,6 +73,9 @@ class Plan:
     # key plays them: a 6-cent detune redraws most of an 808 kick's first-codebook tokens, which
     # the score cannot tell the model (BENCHMARKS.md)
     steady: bool = False
+    # every hit at one of this many even positions in its frame (`features.on_grid`; 0: where
+    # the piece has it), for a model with the same ``grid``
+    grid: int = 0
 
 
 def codec_identity(folder: Path) -> dict[str, str]:
@@ -155,7 +160,8 @@ def precompute(
                     shard_pieces=plan.shard_pieces, seed=plan.seed,
                     material=material_digest(phrases), sample_rate=codec.sample_rate,
                     frame_rate=codec.config.frame_rate, n_q=codec.config.n_q,
-                    card=codec.config.bins, envelope=ENVELOPE, steady=plan.steady)  # fmt: skip
+                    card=codec.config.bins, envelope=ENVELOPE, steady=plan.steady,
+                    grid=plan.grid)  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     _check_manifest(folder, manifest)
     write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
@@ -262,6 +268,8 @@ def _shard_renders(job: _Job, sample_rate: int,
     scores = [piece_score(phrase, first, plan.piece_bars, rng) for phrase, first in job.pieces]
     instruments = sorted(sampler.kit.instruments)
     scores += [isolated_hits(instruments, rng) for _ in range(round(ISOLATED_SHARE * len(scores)))]
+    if plan.grid:
+        scores = [on_grid(score, sample_rate / hop, plan.grid) for score in scores]
     for score in scores:
         seed = int(rng.integers(2**31))
         stems = sampler.render(score, seed=seed).stems
@@ -289,7 +297,8 @@ def add_bands(phrases: Sequence[Phrase], folder: Path, plan: Plan, workers: int 
         raise AudiogenError(f"no precomputed tokens in {folder}") from None
     asked = {"kits": list(plan.kits), "piece_bars": plan.piece_bars,
              "shard_pieces": plan.shard_pieces, "seed": plan.seed,
-             "material": material_digest(phrases), "steady": plan.steady}  # fmt: skip
+             "material": material_digest(phrases), "steady": plan.steady,
+             "grid": plan.grid}  # fmt: skip
     changed = sorted(k for k, v in asked.items() if manifest.get(k, UNNAMED.get(k)) != v)
     if changed:
         raise AudiogenError(f"the tokens in {folder} were made with other settings "

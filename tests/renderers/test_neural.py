@@ -835,3 +835,32 @@ def test_a_card_fuses_two_models_on_a_group_each_token_drawn_from_mixed_odds(ren
             fused(fuse)
     with pytest.raises(AudiogenError, match="the stem groups are"):
         fused({"snares": {"other": 0.5}})
+
+
+def test_a_model_trained_on_the_grid_reads_and_plays_each_hit_there(renderer):
+    import dataclasses
+
+    from audiogen.renderers.features import FEATURES, on_grid
+    from audiogen.renderers.neural import NeuralRenderer
+
+    model, _ = renderer
+    hits = [Hit(t, "kick", 110, offset_ms=o) for t, o in ((0, 3.37), (48, -7.91), (84, 12.6))]
+    hits += [Hit(24, "snare", 90, offset_ms=-249.9), Hit(72, "tom_low", 80, offset_ms=0.49)]
+    score = DrumScore(bpm=133, meter=Meter(4, 4), bars=1, hits=tuple(hits))
+    rate = model.codec.config.frame_rate
+    snapped = on_grid(score, rate, 20)
+    for before, after in zip(score.hits, snapped.hits, strict=True):
+        moved = snapped.time_s(after)
+        off = 0.001 if abs(before.offset_ms) > 249 else 0.0005  # at the offset's limit: inward
+        assert abs(moved - score.time_s(before)) <= off + 1e-9
+        assert abs(moved * 1000 - round(moved * 1000)) < 1e-6  # on a whole millisecond
+        assert abs(after.offset_ms) <= 250.0  # the score's limit holds
+    gridded = NeuralRenderer(model.lm, model.conditioner, model.codec,
+                             dataclasses.replace(model.config, grid=20), model.meta)  # fmt: skip
+    offsets = gridded._features(score, ["kick", "snare", "toms"], {"808": 1.0}, 0)
+    offsets = offsets[..., 2:FEATURES:3][offsets[..., 0:FEATURES:3] != 0]
+    assert len(offsets) == 5 and np.allclose(offsets * 20, np.round(offsets * 20), atol=1e-4)
+    plain = model._features(score, ["kick"], {"808": 1.0}, 0)[..., 2:FEATURES:3]
+    assert not np.allclose(plain * 20, np.round(plain * 20), atol=1e-4)  # off the grid
+    same = [gridded.render(s, "808", seed=3, dynamics=False) for s in (score, snapped)]
+    assert all(np.array_equal(same[0][g], same[1][g]) for g in same[0])

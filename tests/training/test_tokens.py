@@ -183,3 +183,37 @@ def test_steady_material_is_the_kit_as_the_renderers_key_plays_it_and_keeps_its_
     assert precompute(phrases, tiny_codec_dir, mine, steady, max_shards=1)["made"] == 1
     with pytest.raises(AudiogenError, match=r"other settings \(steady\)"):
         precompute(phrases, tiny_codec_dir, mine, plan)
+
+
+def test_grid_material_puts_every_hit_on_the_grid_and_only_a_grid_model_trains_on_it(
+    made, phrases, tiny_codec_dir, tmp_path
+):
+    import dataclasses
+
+    from audiogen.renderers.features import FEATURES
+    from audiogen.renderers.neural import RendererConfig
+    from audiogen.training.renderer import train
+    from audiogen.training.tokens import Shards, _jobs, _shard_renders, precompute
+
+    folder, plan, _ = made
+    grid = dataclasses.replace(plan, grid=20)
+    _, job = _jobs(phrases, grid, tiny_codec_dir, tmp_path, "0" * 64)
+    _, as_played = _jobs(phrases, plan, tiny_codec_dir, tmp_path, "0" * 64)
+    renders = list(_shard_renders(job(0), 32000, 640))
+    times = [s.time_s(h) * 1000 for s, _, _, _ in renders for h in s.hits]
+    assert times and np.allclose(times, np.round(times), atol=1e-6)  # whole milliseconds
+    played = [s.time_s(h) * 1000 for s, _, _, _ in _shard_renders(as_played(0), 32000, 640)
+              for h in s.hits]  # fmt: skip
+    assert len(played) == len(times) and np.abs(np.array(played) - times).max() <= 1.0
+    assert not np.allclose(played, np.round(played), atol=1e-6)
+    with pytest.raises(AudiogenError, match=r"other settings \(grid\)"):
+        precompute(phrases, tiny_codec_dir, folder, grid)
+    mine = tmp_path / "grid"
+    precompute(phrases, tiny_codec_dir, mine, grid, max_shards=1)
+    shards = Shards.load(mine)
+    offsets = shards.batch(np.random.default_rng(0), 4, 50)[1][..., 2:FEATURES:3]
+    assert np.allclose(offsets * 20, np.round(offsets * 20), atol=1e-3)
+    config = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=plan.kits, n_q=2, card=16,
+                            envelope=True)  # fmt: skip
+    with pytest.raises(ValueError, match="positions a frame"):
+        train(shards, tmp_path / "out", tmp_path / "state", 1.0, config, max_steps=1)
