@@ -187,7 +187,7 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             attack_weight=args.attack_weight,
                             attack_frames=args.attack_frames,
                             coarse_weight=args.coarse_weight,
-                            grid=int(manifest.get("grid", 0)))  # fmt: skip
+                            grid=shards.grid)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from audiogen.instruments import GROUP_OF, INSTRUMENTS
-from audiogen.score import DrumScore
+from audiogen.score import MAX_OFFSET_MS, DrumScore
 
 CLASS_INDEX = {name: i for i, name in enumerate(INSTRUMENTS)}
 FEATURES = 3 * len(INSTRUMENTS)  # per class: onset, velocity / 127, offset in the frame (0-1)
@@ -53,8 +53,6 @@ def on_grid(score: DrumScore, frame_rate: float, per_frame: int) -> DrumScore:
     tokens follow its start to a tenth of a millisecond (BENCHMARKS.md). On a grid, one hit's
     tokens are one path the token model can learn, not a spread over a continuum of them.
     """
-    from audiogen.score import MAX_OFFSET_MS
-
     step_s = 1.0 / (frame_rate * per_frame)
     hits = []
     for hit in score.hits:

@@ -173,9 +173,9 @@ def train(
 
     if tuple(shards.manifest["kits"]) != config.kits:
         raise ValueError(f"the tokens' kits {shards.manifest['kits']} are not {config.kits}")
-    if shards.manifest.get("grid", 0) != config.grid:
-        raise ValueError(f"the tokens' hits sit at {shards.manifest.get('grid', 0) or 'any'} "
-                         f"positions a frame, the model's at {config.grid or 'any'}")  # fmt: skip
+    if shards.grid != config.grid:
+        raise ValueError(f"the tokens' hits sit at {shards.grid or 'any'} positions a frame, "
+                         f"the model's at {config.grid or 'any'}")  # fmt: skip
     if shards.width != config.width:
         raise ValueError(f"the tokens have {shards.width} feature columns, the model reads "
                          f"{config.width} (envelope: {config.envelope}, "

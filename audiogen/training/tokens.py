@@ -410,6 +410,11 @@ class Shards:
         return FEATURES + sum(0 if a is None else a.shape[1] for a in (self.envelope, self.bands))
 
     @property
+    def grid(self) -> int:
+        """Positions a frame the material's hits sit at (`Plan.grid`; 0: where played)."""
+        return int(self.manifest.get("grid", UNNAMED["grid"]))
+
+    @property
     def examples(self) -> int:
         return len(self.stem)
 
