@@ -12,7 +12,8 @@ kit but lofi; ``--phrases`` reads it from the pickle that ``pipelines/train_code
 ``--tokens`` (default ~/.cache/audiogen/train/renderer-tokens); run it again to resume, or with
 ``--passes N`` to play each piece through N kits (``--workers`` processes make shards side by
 side; ``--steady`` plays the kit's hits without the sampler's per-hit variation, ``--grid 20``
-puts each hit on a whole millisecond). Training
+puts each hit on a whole millisecond; ``--hits 64`` gives the model each hit's own vector,
+a key of instrument, position, velocity and kit). Training
 reads the shards only; tokens of another codec are refused. State goes to
 ~/.cache/audiogen/train/renderer (``--state``), the checkpoint to checkpoints/renderer.
 ``--from-checkpoint`` starts a new state from a shipped model's weights, and ``--no-envelope``
@@ -76,6 +77,10 @@ def main() -> None:
     parser.add_argument("--coarse-weight", type=float, default=1.0,
                         help="weight in the loss of the first codebook's tokens (1: as the "
                              "others')")  # fmt: skip
+    parser.add_argument("--hits", type=int, default=0, metavar="WIDTH",
+                        help="give the model each hit's own vector of this width, from its "
+                             "instrument, position, velocity and kit (default: the state's, "
+                             "else none)")  # fmt: skip
     parser.add_argument("--lr-decay", action="store_true",
                         help="cosine from --lr to a tenth of it over this run")  # fmt: skip
     parser.add_argument("--group-weight", type=group_weights, default=None,
@@ -144,6 +149,7 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
     from audiogen.training.renderer import (
         SAMPLING,
         export_state,
+        saved_hit_width,
         saved_window,
         state_from_checkpoint,
         train,
@@ -187,7 +193,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             attack_weight=args.attack_weight,
                             attack_frames=args.attack_frames,
                             coarse_weight=args.coarse_weight,
-                            grid=shards.grid)  # fmt: skip
+                            grid=shards.grid,
+                            hit_width=args.hits or saved_hit_width(args.state))  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every,

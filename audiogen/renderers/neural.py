@@ -31,7 +31,7 @@ from audiogen.codec import _audiocraft
 from audiogen.codec.model import Codec
 from audiogen.errors import AudiogenError
 from audiogen.files import atomic_path, write_text_atomic
-from audiogen.instruments import GROUPS
+from audiogen.instruments import GROUPS, INSTRUMENTS
 from audiogen.renderers.features import (
     BANDS,
     ENVELOPE,
@@ -126,6 +126,12 @@ class RendererConfig:
     # the score has them). Trained on such material (`Plan.grid`), a ringing tone's tokens are
     # one path per position, not a spread over a continuum of starts (`features.on_grid`).
     grid: int = 0
+    # Width of each hit's own vector (0: none). The score's columns give a hit's velocity and
+    # where in its frame it starts as plain numbers, which the model reads linearly; but a
+    # ringing tone's first tokens are a lookup on the kit, the instrument, that position (one of
+    # ``grid``'s) and the velocity, nearly one token path per key (BENCHMARKS.md, "The hit as a
+    # key"). A small network of the four, one-hot, makes each hit's vector for the model.
+    hit_width: int = 0
 
     @property
     def width(self) -> int:
@@ -171,6 +177,54 @@ def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
     return torch, _audiocraft.load("models.lm"), _audiocraft.load("modules.conditioners")
 
 
+HIT_POSITIONS = 20  # where in its frame a hit starts, in this many bins (without a grid)
+HIT_VELOCITIES = 16  # velocity bins of 8 (the raw velocity goes beside them)
+HIT_HIDDEN = 128
+
+
+def _hit_encoder(config: RendererConfig) -> Any:  # a module with `vectors` and `conv`
+    """Each hit's vector from its instrument, position in the frame, velocity and the kit (one-hot,
+    a blend's weights for the kit), summed per frame; ``conv`` spreads them over the steps that
+    read them, as the score's own, and starts at zero (a model trained without it is unchanged).
+    """
+    import torch
+
+    kits = max(1, len(config.kits))
+    positions = config.grid or HIT_POSITIONS
+    inputs = len(INSTRUMENTS) + positions + HIT_VELOCITIES + 1 + kits
+    rounded = torch.round if config.grid else torch.floor  # on a grid: its positions exactly
+
+    class HitEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mlp = torch.nn.Sequential(
+                torch.nn.Linear(inputs, HIT_HIDDEN), torch.nn.GELU(),
+                torch.nn.Linear(HIT_HIDDEN, config.hit_width),
+            )  # fmt: skip
+            self.conv = _zero_conv(config.hit_width, config)
+
+        def vectors(self, score: torch.Tensor, kit: torch.Tensor) -> torch.Tensor:
+            """[B, T, hit_width] from the score's columns [B, T, FEATURES] and the kit (indices
+            [B] or weights [B, kits])."""
+            columns = score.reshape(*score.shape[:2], len(INSTRUMENTS), 3).float()
+            b, t, c = torch.nonzero(columns[..., 0] > 0, as_tuple=True)
+            velocity, offset = columns[b, t, c, 1], columns[b, t, c, 2]
+            one_hot = torch.nn.functional.one_hot
+            weights = kit.float() if kit.is_floating_point() else one_hot(kit, kits).float()
+            rows = torch.cat([
+                one_hot(c, len(INSTRUMENTS)),
+                one_hot(rounded(offset * positions).long().clamp(0, positions - 1), positions),
+                one_hot((velocity * HIT_VELOCITIES).long().clamp(0, HIT_VELOCITIES - 1),
+                        HIT_VELOCITIES),
+                velocity[:, None], weights[b],
+            ], dim=1).to(self.conv.weight.dtype)  # fmt: skip
+            values = self.mlp(rows)
+            out = values.new_zeros((*score.shape[:2], config.hit_width))
+            return out.index_put_((b, t), values, accumulate=True)
+
+    return HitEncoder()
+
+
 def _zero_conv(columns: int, config: RendererConfig) -> torch.nn.Conv1d:
     """A convolution over ``columns`` feature columns whose output starts at zero."""
     import torch
@@ -200,6 +254,8 @@ def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
                 self.envelope = _zero_conv(ENVELOPE, config)
             if config.bands:
                 self.bands = _zero_conv(BANDS, config)
+            if config.hit_width:
+                self.hits = _hit_encoder(config)
             self.stem = torch.nn.Embedding(len(GROUPS), config.dim)
             self.kit = torch.nn.Embedding(max(1, len(config.kits)), config.dim)
 
@@ -217,6 +273,10 @@ def build(config: RendererConfig) -> tuple[LMModel, torch.nn.Module]:
             if config.bands:
                 first = FEATURES + ENVELOPE
                 out = out + self.bands(x[:, first : first + BANDS])
+            if config.hit_width:
+                hits = self.hits.vectors(features[..., :FEATURES], kit).transpose(1, 2)
+                pad = (config.window - 2, 1 + steps - hits.shape[-1])
+                out = out + self.hits.conv(torch.nn.functional.pad(hits, pad))
             out = out.transpose(1, 2)  # [B, steps, dim]
             if drop is None and self.training and config.score_dropout > 0:
                 drop = torch.rand(out.shape[0], device=out.device) < config.score_dropout

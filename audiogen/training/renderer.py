@@ -63,6 +63,18 @@ def saved_window(state_dir: Path) -> int | None:
     return int(weights["conv.weight"].shape[-1])
 
 
+def saved_hit_width(state_dir: Path) -> int:
+    """The width of the hit vectors the state in ``state_dir`` makes (0: none, or no state), so
+    that a resumed run keeps them unless told a width."""
+    import torch
+
+    path = state_dir / STATE
+    if not path.exists():
+        return 0
+    weights = torch.load(path, map_location="cpu", weights_only=False)["cond"]
+    return int(weights["hits.conv.weight"].shape[1]) if "hits.conv.weight" in weights else 0
+
+
 def state_from_checkpoint(folder: Path, state_dir: Path) -> int:
     """Write ``state_dir``'s state from the checkpoint in ``folder`` (its weights in float32, its
     step count; no optimizer state, so Adam warms up again), for training a shipped model on.
@@ -197,7 +209,7 @@ def train(
             log.info("%s read %d frames of the score: the %d older ones start at zero",
                      state_path, config.window - widened, widened)  # fmt: skip
         missing, unexpected = conditioner.load_state_dict(state["cond"], strict=False)
-        if unexpected or any(not k.startswith(("envelope.", "bands.")) for k in missing):
+        if unexpected or any(not k.startswith(("envelope.", "bands.", "hits.")) for k in missing):
             raise ValueError(f"{state_path} does not fit this model: {missing + unexpected}")
         if missing:  # a model trained without them learns to read them from here on
             log.info("%s has no weights for %s: they start at zero", state_path,

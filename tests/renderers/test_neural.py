@@ -864,3 +864,43 @@ def test_a_model_trained_on_the_grid_reads_and_plays_each_hit_there(renderer):
     assert not np.allclose(plain * 20, np.round(plain * 20), atol=1e-4)  # off the grid
     same = [gridded.render(s, "808", seed=3, dynamics=False) for s in (score, snapped)]
     assert all(np.array_equal(same[0][g], same[1][g]) for g in same[0])
+
+
+def test_a_hits_vector_is_a_key_of_its_instrument_position_velocity_and_kit():
+    """Each hit's own vector (``hit_width``) is the same for the same instrument, position on
+    the grid, velocity and kit, differs when any of them does, is nothing where no hit starts,
+    and reaches the condition once its convolution has weights; a one-hot blend is its kit."""
+    import dataclasses
+
+    import torch
+
+    from audiogen.renderers.neural import RendererConfig, build
+
+    config = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
+                            grid=20, hit_width=8)  # fmt: skip
+    _, conditioner = build(config)
+    score = torch.zeros(1, 7, FEATURES)
+    for frame, (name, velocity, position) in enumerate(
+        [("kick", 100, 3), ("kick", 100, 3), ("kick", 100, 4), ("kick", 60, 3),
+         ("tom_low", 100, 3), ("kick", 100, 19)]
+    ):  # fmt: skip
+        c = 3 * CLASS_INDEX[name]
+        score[0, frame, c : c + 3] = torch.tensor([1.0, velocity / 127, position / 20])
+    with torch.no_grad():
+        vectors = conditioner.hits.vectors(score, torch.tensor([0]))[0]
+        assert torch.equal(vectors[0], vectors[1])
+        assert all(not torch.allclose(vectors[0], vectors[f]) for f in (2, 3, 4, 5))
+        assert not vectors[6].any()
+        other_kit = conditioner.hits.vectors(score, torch.tensor([1]))[0]
+        assert not torch.allclose(other_kit[0], vectors[0])
+        blend = conditioner.hits.vectors(score, torch.tensor([[1.0, 0.0]]))[0]
+        assert torch.allclose(blend, vectors)
+        _, plain = build(dataclasses.replace(config, hit_width=0))
+        plain.load_state_dict(conditioner.state_dict(), strict=False)
+        stem, kit = torch.zeros(1, dtype=torch.long), torch.zeros(1, dtype=torch.long)
+        conditioner.eval()
+        plain.eval()
+        assert torch.equal(conditioner(score, stem, kit, 9), plain(score, stem, kit, 9))
+        conditioner.hits.conv.weight.normal_()
+        changed = conditioner(score, stem, kit, 9) != plain(score, stem, kit, 9)
+        assert changed.shape == (1, 9, 16) and changed.any()

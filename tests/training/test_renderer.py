@@ -117,6 +117,32 @@ def test_a_model_trained_without_the_envelope_resumes_reading_it_from_zero(tiny_
     assert moved_by_training(shards, tmp_path, new, "envelope.weight")
 
 
+def test_a_model_without_hit_vectors_resumes_making_them_from_zero(tiny_codec_dir, tmp_path):
+    """``--hits``: the hit vectors are new to a state made before them; the resumed model starts
+    as the old one was, training moves them, and a run resumed without ``--hits`` keeps them."""
+    import dataclasses
+
+    import torch
+
+    from audiogen.renderers.neural import RendererConfig, build
+    from audiogen.training.renderer import saved_hit_width
+
+    old = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
+                         envelope=True)  # fmt: skip
+    shards, conditioner = tokens_and_saved_state(tiny_codec_dir, tmp_path, old)
+    new = dataclasses.replace(old, hit_width=8)
+    _, fresh = build(new)
+    fresh.load_state_dict(conditioner.state_dict(), strict=False)
+    _, features, stem, kit, _ = shards.batch(np.random.default_rng(0), 2, 60)
+    args = (torch.from_numpy(features), torch.from_numpy(stem), torch.from_numpy(kit), 60)
+    assert (features[..., 0::3] > 0).any()  # hits to make vectors of
+    with torch.no_grad():
+        assert torch.equal(fresh.eval()(*args), conditioner.eval()(*args))
+    assert saved_hit_width(tmp_path / "state") == 0
+    assert moved_by_training(shards, tmp_path, new, "hits.conv.weight")
+    assert saved_hit_width(tmp_path / "state") == 8
+
+
 def test_an_envelope_model_trains_on_reading_the_kits_bands_from_zero(tiny_codec_dir, tmp_path):
     """``--add-bands`` then ``--bands``: the shards gain the kit's spectral envelope, made from
     the very renders their tokens were encoded from; an envelope model's state resumes with the
