@@ -81,6 +81,10 @@ def main() -> None:
                         help="give the model each hit's own vector of this width, from its "
                              "instrument, position, velocity and kit (default: the state's, "
                              "else none)")  # fmt: skip
+    parser.add_argument("--hit-table", type=int, default=0, metavar="WIDTH",
+                        help="with --hits: a learned row of this width per kit, instrument and "
+                             "grid position beside the one-hots (default: the state's, else "
+                             "none)")  # fmt: skip
     parser.add_argument("--lr-decay", action="store_true",
                         help="cosine from --lr to a tenth of it over this run")  # fmt: skip
     parser.add_argument("--group-weight", type=group_weights, default=None,
@@ -149,7 +153,7 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
     from audiogen.training.renderer import (
         SAMPLING,
         export_state,
-        saved_hit_width,
+        saved_hits,
         saved_window,
         state_from_checkpoint,
         train,
@@ -183,6 +187,7 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
         logging.info("state in %s started from %s at step %d", args.state, args.from_checkpoint,
                      step)  # fmt: skip
     window = args.window or saved_window(args.state) or RendererConfig.window
+    hit_width, hit_table = saved_hits(args.state)
     manifest = shards.manifest
     config = RendererConfig(kits=tuple(manifest["kits"]), n_q=manifest["n_q"],
                             card=manifest["card"], dim=args.dim, num_layers=args.layers,
@@ -194,7 +199,8 @@ def run(args) -> None:  # noqa: ANN001 (argparse's namespace)
                             attack_frames=args.attack_frames,
                             coarse_weight=args.coarse_weight,
                             grid=shards.grid,
-                            hit_width=args.hits or saved_hit_width(args.state))  # fmt: skip
+                            hit_width=args.hits or hit_width,
+                            hit_table=args.hit_table or hit_table)  # fmt: skip
     summary = train(shards, args.out, args.state, args.minutes, config, batch_size=args.batch,
                     frames=args.frames, device=args.device, max_steps=args.max_steps,
                     lr=args.lr, lr_decay=args.lr_decay, eval_every=args.eval_every,

@@ -132,6 +132,10 @@ class RendererConfig:
     # ``grid``'s) and the velocity, nearly one token path per key (BENCHMARKS.md, "The hit as a
     # key"). A small network of the four, one-hot, makes each hit's vector for the model.
     hit_width: int = 0
+    # With hit vectors: the width of a learned row per kit, instrument and grid position that the
+    # network reads beside the one-hots (0: none). Each kit's hit shifted by a millisecond is
+    # another token path, a conjunction the one-hots leave the network to form.
+    hit_table: int = 0
 
     @property
     def width(self) -> int:
@@ -191,7 +195,7 @@ def _hit_encoder(config: RendererConfig) -> Any:  # a module with `vectors` and 
 
     kits = max(1, len(config.kits))
     positions = config.grid or HIT_POSITIONS
-    inputs = len(INSTRUMENTS) + positions + HIT_VELOCITIES + 1 + kits
+    inputs = len(INSTRUMENTS) + positions + HIT_VELOCITIES + 1 + kits + config.hit_table
     rounded = torch.round if config.grid else torch.floor  # on a grid: its positions exactly
 
     class HitEncoder(torch.nn.Module):
@@ -202,6 +206,10 @@ def _hit_encoder(config: RendererConfig) -> Any:  # a module with `vectors` and 
                 torch.nn.Linear(HIT_HIDDEN, config.hit_width),
             )  # fmt: skip
             self.conv = _zero_conv(config.hit_width, config)
+            if config.hit_table:
+                self.table = torch.nn.Parameter(
+                    torch.randn(kits, len(INSTRUMENTS), positions, config.hit_table) * 0.5
+                )
 
         def vectors(self, score: torch.Tensor, kit: torch.Tensor) -> torch.Tensor:
             """[B, T, hit_width] from the score's columns [B, T, FEATURES] and the kit (indices
@@ -211,12 +219,15 @@ def _hit_encoder(config: RendererConfig) -> Any:  # a module with `vectors` and 
             velocity, offset = columns[b, t, c, 1], columns[b, t, c, 2]
             one_hot = torch.nn.functional.one_hot
             weights = kit.float() if kit.is_floating_point() else one_hot(kit, kits).float()
+            position = rounded(offset * positions).long().clamp(0, positions - 1)
+            keyed = []
+            if config.hit_table:  # each kit's row, mixed by the kit's weight (a blend's too)
+                keyed = [torch.einsum("nk,knh->nh", weights[b], self.table[:, c, position])]
             rows = torch.cat([
-                one_hot(c, len(INSTRUMENTS)),
-                one_hot(rounded(offset * positions).long().clamp(0, positions - 1), positions),
+                one_hot(c, len(INSTRUMENTS)), one_hot(position, positions),
                 one_hot((velocity * HIT_VELOCITIES).long().clamp(0, HIT_VELOCITIES - 1),
                         HIT_VELOCITIES),
-                velocity[:, None], weights[b],
+                velocity[:, None], weights[b], *keyed,
             ], dim=1).to(self.conv.weight.dtype)  # fmt: skip
             values = self.mlp(rows)
             out = values.new_zeros((*score.shape[:2], config.hit_width))

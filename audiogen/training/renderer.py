@@ -63,16 +63,18 @@ def saved_window(state_dir: Path) -> int | None:
     return int(weights["conv.weight"].shape[-1])
 
 
-def saved_hit_width(state_dir: Path) -> int:
-    """The width of the hit vectors the state in ``state_dir`` makes (0: none, or no state), so
-    that a resumed run keeps them unless told a width."""
+def saved_hits(state_dir: Path) -> tuple[int, int]:
+    """The width of the hit vectors the state in ``state_dir`` makes and of its hit table's rows
+    (0: none, or no state), so that a resumed run keeps them unless told otherwise."""
     import torch
 
     path = state_dir / STATE
     if not path.exists():
-        return 0
+        return 0, 0
     weights = torch.load(path, map_location="cpu", weights_only=False)["cond"]
-    return int(weights["hits.conv.weight"].shape[1]) if "hits.conv.weight" in weights else 0
+    width = weights["hits.conv.weight"].shape[1] if "hits.conv.weight" in weights else 0
+    table = weights["hits.table"].shape[-1] if "hits.table" in weights else 0
+    return int(width), int(table)
 
 
 def state_from_checkpoint(folder: Path, state_dir: Path) -> int:

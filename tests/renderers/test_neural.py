@@ -866,10 +866,12 @@ def test_a_model_trained_on_the_grid_reads_and_plays_each_hit_there(renderer):
     assert all(np.array_equal(same[0][g], same[1][g]) for g in same[0])
 
 
-def test_a_hits_vector_is_a_key_of_its_instrument_position_velocity_and_kit():
+@pytest.mark.parametrize("table", [0, 4])
+def test_a_hits_vector_is_a_key_of_its_instrument_position_velocity_and_kit(table):
     """Each hit's own vector (``hit_width``) is the same for the same instrument, position on
     the grid, velocity and kit, differs when any of them does, is nothing where no hit starts,
-    and reaches the condition once its convolution has weights; a one-hot blend is its kit."""
+    and reaches the condition once its convolution has weights; a one-hot blend is its kit (with
+    a table of rows per kit, instrument and position too)."""
     import dataclasses
 
     import torch
@@ -877,7 +879,7 @@ def test_a_hits_vector_is_a_key_of_its_instrument_position_velocity_and_kit():
     from audiogen.renderers.neural import RendererConfig, build
 
     config = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
-                            grid=20, hit_width=8)  # fmt: skip
+                            grid=20, hit_width=8, hit_table=table)  # fmt: skip
     _, conditioner = build(config)
     score = torch.zeros(1, 7, FEATURES)
     for frame, (name, velocity, position) in enumerate(

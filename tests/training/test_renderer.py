@@ -125,12 +125,12 @@ def test_a_model_without_hit_vectors_resumes_making_them_from_zero(tiny_codec_di
     import torch
 
     from audiogen.renderers.neural import RendererConfig, build
-    from audiogen.training.renderer import saved_hit_width
+    from audiogen.training.renderer import saved_hits
 
     old = RendererConfig(dim=16, num_heads=2, num_layers=1, kits=KITS, n_q=2, card=16,
                          envelope=True)  # fmt: skip
     shards, conditioner = tokens_and_saved_state(tiny_codec_dir, tmp_path, old)
-    new = dataclasses.replace(old, hit_width=8)
+    new = dataclasses.replace(old, hit_width=8, hit_table=4)
     _, fresh = build(new)
     fresh.load_state_dict(conditioner.state_dict(), strict=False)
     _, features, stem, kit, _ = shards.batch(np.random.default_rng(0), 2, 60)
@@ -138,9 +138,9 @@ def test_a_model_without_hit_vectors_resumes_making_them_from_zero(tiny_codec_di
     assert (features[..., 0::3] > 0).any()  # hits to make vectors of
     with torch.no_grad():
         assert torch.equal(fresh.eval()(*args), conditioner.eval()(*args))
-    assert saved_hit_width(tmp_path / "state") == 0
+    assert saved_hits(tmp_path / "state") == (0, 0)
     assert moved_by_training(shards, tmp_path, new, "hits.conv.weight")
-    assert saved_hit_width(tmp_path / "state") == 8
+    assert saved_hits(tmp_path / "state") == (8, 4)
 
 
 def test_an_envelope_model_trains_on_reading_the_kits_bands_from_zero(tiny_codec_dir, tmp_path):
