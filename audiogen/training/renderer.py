@@ -54,27 +54,27 @@ def held_out(shards: Shards) -> np.ndarray:
 def saved_window(state_dir: Path) -> int | None:
     """How many frames of the score the state in ``state_dir`` reads (None: no state there), so
     that a resumed run reads as many unless told more."""
-    import torch
-
-    path = state_dir / STATE
-    if not path.exists():
-        return None
-    weights = torch.load(path, map_location="cpu", weights_only=False)["cond"]
-    return int(weights["conv.weight"].shape[-1])
+    weights = _saved_conditioner(state_dir)
+    return None if weights is None else int(weights["conv.weight"].shape[-1])
 
 
 def saved_hits(state_dir: Path) -> tuple[int, int]:
     """The width of the hit vectors the state in ``state_dir`` makes and of its hit table's rows
     (0: none, or no state), so that a resumed run keeps them unless told otherwise."""
+    weights = _saved_conditioner(state_dir) or {}
+    width = weights["hits.conv.weight"].shape[1] if "hits.conv.weight" in weights else 0
+    table = weights["hits.table"].shape[-1] if "hits.table" in weights else 0
+    return int(width), int(table)
+
+
+def _saved_conditioner(state_dir: Path) -> dict[str, Any] | None:
+    """The conditioner's weights in the state in ``state_dir`` (None: no state there)."""
     import torch
 
     path = state_dir / STATE
     if not path.exists():
-        return 0, 0
-    weights = torch.load(path, map_location="cpu", weights_only=False)["cond"]
-    width = weights["hits.conv.weight"].shape[1] if "hits.conv.weight" in weights else 0
-    table = weights["hits.table"].shape[-1] if "hits.table" in weights else 0
-    return int(width), int(table)
+        return None
+    return dict(torch.load(path, map_location="cpu", weights_only=False)["cond"])
 
 
 def state_from_checkpoint(folder: Path, state_dir: Path) -> int:
