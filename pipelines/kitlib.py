@@ -258,6 +258,8 @@ class Kit:
     license: str
     instruments: dict[str, Instrument] = field(default_factory=dict)
     notes: str = ""  # extra provenance text for LICENSES.md
+    # striking class -> classes its stroke stops (kit.toml's [chokes]; the hi-hat's by default)
+    chokes: dict[str, list[str]] = field(default_factory=dict)
     # file name -> (source, licence), filled in by write_kit
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -312,6 +314,10 @@ def manifest(kit: Kit, names: dict[str, list[list[str]]]) -> str:
             listed = ", ".join(_toml_str(f) for f in files)
             lines.append(f"  {{ velocity = {layer.velocity}, files = [{listed}] }},")
         lines.append("]")
+    if kit.chokes:
+        lines += ["", "[chokes]"]
+        for cls, victims in kit.chokes.items():
+            lines.append(f"{cls} = [{', '.join(_toml_str(v) for v in victims)}]")
     return "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,7 @@ import math
 import sys
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -330,7 +330,12 @@ class SynthKit:
     description: str
     style: str
     parts: dict[str, Part]
+    chokes: dict[str, list[str]] = field(default_factory=lambda: ONE_VOICE)
 
+
+# One circuit per drum: a new kick or tom restarts its voice and cuts the one still ringing, as
+# on the machines (and as producers keep an 808 kick, mono), instead of stacking tails.
+ONE_VOICE = {cls: [cls] for cls in ("kick", "tom_high", "tom_mid", "tom_low")}
 
 # Normal and accented hits: the machines' two dynamics, as two velocity layers.
 LAYERS_808 = (96, 127)
@@ -419,6 +424,7 @@ def build(spec: SynthKit) -> Kit:
         source="synthesised by audiogen's own code (pipelines/synth_kits.py)",
         license="CC0-1.0",
         instruments=instruments,
+        chokes=spec.chokes,
         notes="Every file is synthesised by pipelines/synth_kits.py (oscillators, filters and "
         "seeded noise; no samples). Dedicated to the public domain: CC0 1.0.",
     )

@@ -61,3 +61,24 @@ def test_a_kit_blend_is_read_with_weights_summing_to_one_and_bad_ones_refused():
                       ("acoustic:1,acoustic:1", "twice"), ("acoustic:0,808:0", "sum to 0")]:
         with pytest.raises(KitError, match=says):
             parse_blend(bad)
+
+
+@pytest.mark.parametrize("name", ["808", "house"])
+def test_a_drum_machine_kick_and_toms_are_one_voice_each(name):
+    # As on the machines: a new kick cuts the last one's tail instead of stacking on it.
+    from audiogen.renderers import Sampler, Variation
+    from audiogen.score import DrumScore, Hit, Meter
+
+    kit = load_kit(name)
+    for cls in ("kick", "tom_high", "tom_mid", "tom_low"):
+        assert kit.chokes[cls] == (cls,)
+    assert kit.chokes["hat_closed"] == ("hat_open",)  # the hi-hat's choke is kept
+
+    def kick(*ticks):
+        hits = tuple(Hit(t, "kick", 127) for t in ticks)
+        score = DrumScore(bpm=120.0, meter=Meter(4, 4), bars=1, hits=hits)
+        return Sampler(kit, 48000, Variation.none()).render(score).stems["kick"]
+
+    both, alone = kick(0, 6), kick(6)  # a sixteenth apart, the first still ringing
+    after = slice(6000 + 480, 24000)  # from 10 ms after the second
+    assert np.abs(both[after] - alone[after]).max() < 1e-3 * np.abs(alone).max()

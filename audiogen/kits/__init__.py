@@ -18,6 +18,7 @@ from audiogen.kits.kit import (
     KitInstrument,
     Layer,
     check_style,
+    chokes_from_toml,
     instruments_from_toml,
 )
 from audiogen.paths import samples_dir
@@ -84,6 +85,7 @@ def _load_shipped(name: str) -> Kit:
             license=str(data["license"]),
             path=folder,
             instruments=MappingProxyType(instruments_from_toml(data, folder, name)),
+            chokes=chokes_from_toml(data, name),
         )
     except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise KitError(f"kit {name}: broken manifest {folder / 'kit.toml'} ({exc})") from None

@@ -145,6 +145,29 @@ def instruments_from_toml(data: dict, folder: Path, label: str) -> dict[str, Kit
     return instruments
 
 
+def chokes_from_toml(data: dict, label: str) -> MappingProxyType[str, tuple[str, ...]]:
+    """A kit.toml's ``[chokes]``: striking class -> the classes its stroke stops while they ring
+    (``kick = ["kick"]``: one voice, a new kick cuts the last, as on a drum machine). Each
+    entry replaces that class's line of the default, the hi-hat's (``hat_closed = []`` lets an
+    open hat ring through); classes not named keep it.
+
+    Raises:
+        KitError: an unknown class, or a line that is not a list of classes.
+    """
+    spec = data.get("chokes", {})
+    if not isinstance(spec, dict):
+        raise KitError(f"kit {label}: [chokes] must be a table of class = [classes]")
+    table = dict(CHOKES)
+    for striker, victims in spec.items():
+        if not isinstance(victims, list) or not all(isinstance(v, str) for v in victims):
+            raise KitError(f"kit {label}: chokes.{striker} must be a list of classes")
+        for cls in (striker, *victims):
+            if cls not in GROUP_OF:
+                raise KitError(f"kit {label}: unknown instrument class {cls!r} in [chokes]")
+        table[striker] = tuple(dict.fromkeys(victims))
+    return MappingProxyType({k: v for k, v in table.items() if v})
+
+
 def check_style(kit: Kit) -> None:
     from audiogen.mix import MIX_PRESETS
 

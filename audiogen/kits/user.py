@@ -77,6 +77,7 @@ def _folder_kit(root: Path) -> Kit:
         license=str(data.get("license") or mapping.license_text or USER_LICENSE),
         path=root,
         instruments=MappingProxyType(mapping.instruments),
+        chokes=mapping.chokes,
         user=True,
         notes=tuple(notes),
     )

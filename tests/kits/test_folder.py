@@ -107,3 +107,48 @@ def test_an_unreadable_or_oversized_file_is_named(tmp_path, monkeypatch):
 def test_a_path_that_is_not_there_says_so(tmp_path):
     with pytest.raises(KitError, match="no such folder or file"):
         load_kit(str(tmp_path / "nope"))
+
+
+def _ringing(freq_hz: float) -> np.ndarray:
+    """A tone that rings a full second at a slow decay (an 808's boom, an open hat)."""
+    t = np.arange(48000) / 48000
+    return 0.5 * np.exp(-t * 2) * np.sin(2 * np.pi * freq_hz * t)
+
+
+def test_kit_toml_chokes_make_a_kick_one_voice_and_can_let_a_hat_ring(tmp_path):
+    write(tmp_path / "kick.wav", _ringing(50))
+    write(tmp_path / "OH.wav", _ringing(5000))
+    write(tmp_path / "CH.wav", one_shot(6000, seconds=0.05))
+    score = DrumScore(bpm=120.0, meter=Meter(4, 4), bars=1, hits=(
+        Hit(0, "kick", 127), Hit(12, "kick", 127), Hit(0, "hat_open", 127),
+        Hit(24, "hat_closed", 127),
+    ))  # fmt: skip
+
+    def stems(path, score=score):
+        return Sampler(load_kit(path), 48000, Variation.none()).render(score).stems
+
+    # By default kicks overlap (the first still rings under the second) and a closed hat stops
+    # the open one.
+    overlapping = stems(str(tmp_path))
+    (tmp_path / "kit.toml").write_text('[chokes]\nkick = ["kick"]\nhat_closed = []\n')
+    choked = stems(str(tmp_path / "."))  # a new path: not the kit read above
+    second = DrumScore(bpm=120.0, meter=Meter(4, 4), bars=1, hits=(Hit(12, "kick", 127),))
+    alone = stems(str(tmp_path / "."), second)["kick"]
+    after = slice(12000 + 480, 24000)  # from 10 ms after the second kick
+    # one voice: past its fade the first kick is gone and the second sounds as it does alone
+    assert np.abs(choked["kick"][after] - alone[after]).max() < 1e-3
+    assert np.abs(overlapping["kick"][after] - alone[after]).max() > 0.1
+    # hat_closed = [] : the open hat rings on through the closed one
+    late = slice(24000 + 4800, 36000)
+    assert np.abs(overlapping["hats"][late]).max() < 1e-3
+    assert np.abs(choked["hats"][late]).max() > 0.05
+
+
+def test_a_broken_chokes_table_is_named_in_one_line(tmp_path):
+    write(tmp_path / "kick.wav", one_shot(60))
+    (tmp_path / "kit.toml").write_text('[chokes]\nkick = ["kik"]\n')
+    with pytest.raises(KitError, match="unknown instrument class 'kik' in \\[chokes\\]"):
+        load_kit(str(tmp_path))
+    (tmp_path / "kit.toml").write_text('[chokes]\nkick = "kick"\n')
+    with pytest.raises(KitError, match="chokes.kick must be a list of classes"):
+        load_kit(str(tmp_path / "."))
