@@ -117,7 +117,8 @@ def check_playable(kit: Kit) -> None:
 
 def describe(kit: Kit) -> list[str]:
     """What `audiogen kits --check` prints: each class the kit plays with its files, layers and
-    round robins, what falls back to what, what is missing, and the loader's notes."""
+    round robins, what falls back to what, which strokes stop which, what is missing, and the
+    loader's notes."""
     lines = [
         f"kit {kit.title} ({kit.path})",
         f"  style {kit.style}, licence: {kit.license}",
@@ -134,6 +135,8 @@ def describe(kit: Kit) -> list[str]:
     ]
     missing = [cls for cls in INSTRUMENTS if kit.resolve(cls) is None]
     lines.append(f"  falls back: {', '.join(fallbacks) or 'nothing'}")
+    chokes = [f"{cls} stops {', '.join(victims)}" for cls, victims in kit.chokes.items()]
+    lines.append(f"  chokes: {'; '.join(chokes) or 'nothing'}")
     lines.append(f"  missing (silent): {', '.join(missing) or 'nothing'}")
     lines += [f"  note: {note}" for note in kit.notes]
     return lines

@@ -5,6 +5,7 @@ import pytest
 
 from audiogen.errors import KitError
 from audiogen.kits import load_kit
+from audiogen.kits.user import describe
 from audiogen.renderers import Sampler, Variation
 from audiogen.score import DrumScore, Hit, Meter
 
@@ -132,6 +133,9 @@ def test_kit_toml_chokes_make_a_kick_one_voice_and_can_let_a_hat_ring(tmp_path):
     overlapping = stems(str(tmp_path))
     (tmp_path / "kit.toml").write_text('[chokes]\nkick = ["kick"]\nhat_closed = []\n')
     choked = stems(str(tmp_path / "."))  # a new path: not the kit read above
+    (said,) = [line for line in describe(load_kit(str(tmp_path / "."))) if "chokes:" in line]
+    assert "kick stops kick" in said and "hat_pedal stops hat_open" in said
+    assert "hat_closed" not in said
     second = DrumScore(bpm=120.0, meter=Meter(4, 4), bars=1, hits=(Hit(12, "kick", 127),))
     alone = stems(str(tmp_path / "."), second)["kick"]
     after = slice(12000 + 480, 24000)  # from 10 ms after the second kick
