@@ -110,6 +110,22 @@ def audible_onset_f(score_times: np.ndarray, kit_audio: np.ndarray, audio: np.nd
                            np.array([t for t in detected if t not in unheard]))  # fmt: skip
 
 
+def extras_in_kit(score_times: np.ndarray, kit_audio: np.ndarray, audio: np.ndarray,
+                  sample_rate: int) -> int:  # fmt: skip
+    """How many of the onsets ``audio`` adds to the score's attacks the kit's own render of
+    the score (``kit_audio``, the sampler's) adds too, within the match window: the kit's own
+    texture (a brush's swish, a rattle in a tom's ring) that the detector reads as strikes,
+    not a strike the render made up. Counted beside ``extra``, which they are part of."""
+    reference = attacks(score_times)
+
+    def added(stem: np.ndarray) -> np.ndarray:
+        detected = detect_onsets(stem, sample_rate)
+        matched = {t for _, t in match_onsets(reference, detected)}
+        return np.array([t for t in detected if t not in matched])
+
+    return len(match_onsets(added(kit_audio), added(audio)))
+
+
 def hit_levels(times: np.ndarray, audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Peak level (dBFS) of ``audio`` in `PEAK_WINDOW_S` around each time."""
     out = []
@@ -245,6 +261,7 @@ def measure_stem(score: DrumScore, group: str, stems: dict[str, np.ndarray],
     out["log_mel_codec"] = log_mel_distance(sampler, stems["codec"], sr)
     for who in RENDERS:
         out[who] |= {"onset_f_audible": audible_onset_f(times, sampler, stems[who], sr),
+                     "extra_in_kit": extras_in_kit(times, sampler, stems[who], sr),
                      "log_mel": log_mel_distance(sampler, stems[who], sr),
                      "rung_out_db": rung_out_level(sampler, stems[who], sr, times,
                                                    steady=stems["steady"])}  # fmt: skip
@@ -289,6 +306,7 @@ def summarise(rows: list[dict], neural_s: float, sampler_s: float, music_s: floa
                 values[f"{who}_{side}"] = total([r[who].get(side) for r in mine])
         for who in RENDERS:
             values[f"{who}_onset_f_audible"] = mean([r[who]["onset_f_audible"] for r in mine])
+            values[f"{who}_extra_in_kit"] = total([r[who].get("extra_in_kit") for r in mine])
             mel = mean([r[who]["log_mel"] for r in mine])
             rung = [r[who]["rung_out_db"] for r in mine if r[who]["rung_out_db"] is not None]
             values[f"{who}_log_mel"] = mel

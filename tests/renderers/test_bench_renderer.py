@@ -104,6 +104,16 @@ def test_onsets_against_what_the_kit_makes_audible_leave_out_what_it_does_not(be
     assert bench.audible_onset_f(TIMES, kit, missed, SR) == pytest.approx(10 / 11)
 
 
+def test_onsets_added_where_the_kit_adds_them_too_are_counted_apart(bench):
+    # The kit's own render shows an onset off the score at 1.0 s (its texture); the render
+    # adds that one and another at 2.0 s, which the kit does not have.
+    kit = hits_audio(np.append(TIMES, 1.0), [0.5] * 8)
+    render = hits_audio(np.append(TIMES, [1.0, 2.0]), [0.5] * 9)
+    assert bench.onset_timing(TIMES, render, SR)["extra"] == 2
+    assert bench.extras_in_kit(TIMES, kit, render, SR) == 1
+    assert bench.extras_in_kit(TIMES, hits_audio(TIMES, [0.5] * 7), render, SR) == 0
+
+
 def test_the_summary_counts_the_targets_it_misses(bench):
     """The benchmark's last line says how many targets were met and names each one missed."""
     groups = {"kick": {"neural_log_mel_ratio": 1.76, "neural_onset_f": 0.967,
@@ -127,7 +137,8 @@ def test_the_summary_adds_up_the_attacks_missed_and_the_onsets_added(bench):
 
     def row(missed: int | None, extra: int | None) -> dict:
         render = {"onset_f": 0.9, "onset_error_ms": 2.0, "onset_f_audible": 0.9, "log_mel": 0.2,
-                  "rung_out_db": -60.0, "missed": missed, "extra": extra}  # fmt: skip
+                  "rung_out_db": -60.0, "missed": missed, "extra": extra,
+                  "extra_in_kit": extra and extra - 1}  # fmt: skip
         return {"group": "snare", "log_mel_codec": 0.1, "neural": render, "model": dict(render),
                 "sampler": {"onset_f": 1.0, "onset_error_ms": 0.5, "missed": 0, "extra": 0},
                 "spearman": {}}  # fmt: skip
@@ -135,6 +146,7 @@ def test_the_summary_adds_up_the_attacks_missed_and_the_onsets_added(bench):
     rows = [row(2, 1), row(0, 3), row(None, None)]
     snare = bench.summarise(rows, 1.0, 1.0, 10.0, 1)["groups"]["snare"]
     assert (snare["neural_missed"], snare["neural_extra"]) == (2, 4)
+    assert snare["neural_extra_in_kit"] == 2  # 0 + 2: the kit's own texture among the 4
     assert (snare["sampler_missed"], snare["sampler_extra"]) == (0, 0)
     older = bench.summarise([row(None, None)], 1.0, 1.0, 10.0, 1)["groups"]["snare"]
     assert older["neural_missed"] is None
