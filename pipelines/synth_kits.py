@@ -323,6 +323,11 @@ class Part:
     max_s: float | None = None
 
 
+# One circuit per drum: a new kick or tom restarts its voice and cuts the one still ringing, as
+# on the machines (and as producers keep an 808 kick, mono), instead of stacking tails.
+ONE_VOICE = {cls: [cls] for cls in ("kick", "tom_high", "tom_mid", "tom_low")}
+
+
 @dataclass(frozen=True)
 class SynthKit:
     name: str
@@ -332,10 +337,6 @@ class SynthKit:
     parts: dict[str, Part]
     chokes: dict[str, list[str]] = field(default_factory=lambda: ONE_VOICE)
 
-
-# One circuit per drum: a new kick or tom restarts its voice and cuts the one still ringing, as
-# on the machines (and as producers keep an 808 kick, mono), instead of stacking tails.
-ONE_VOICE = {cls: [cls] for cls in ("kick", "tom_high", "tom_mid", "tom_low")}
 
 # Normal and accented hits: the machines' two dynamics, as two velocity layers.
 LAYERS_808 = (96, 127)

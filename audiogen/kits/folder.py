@@ -8,20 +8,17 @@ import math
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 import soundfile as sf
 
 from audiogen.errors import KitError
-from audiogen.instruments import CHOKES
 from audiogen.kits.kit import (
     VELOCITY_RANGE_DB,
     KitInstrument,
     Layer,
-    chokes_from_toml,
     instruments_from_toml,
     license_text,
 )
@@ -36,13 +33,12 @@ LAYER_STEP_DB = 4.0
 @dataclass(frozen=True)
 class FolderMapping:
     """What a folder holds: the kit's instruments, its kit.toml (or {}), and what it says about
-    the guesses (alternatives left unplayed, files with no class); which strokes stop which."""
+    the guesses (alternatives left unplayed, files with no class)."""
 
     instruments: dict[str, KitInstrument]
     manifest: dict
     notes: tuple[str, ...]
     license_text: str | None
-    chokes: MappingProxyType[str, tuple[str, ...]] = field(default_factory=lambda: CHOKES)
 
 
 def audio_files(root: Path) -> list[Path]:
@@ -64,12 +60,10 @@ def map_folder(root: Path) -> FolderMapping:
         KitError: a broken kit.toml.
     """
     manifest: dict = {}
-    chokes = CHOKES
     if (root / "kit.toml").is_file():
         try:
             manifest = tomllib.loads((root / "kit.toml").read_text(encoding="utf-8"))
             chosen = instruments_from_toml(manifest, root, str(root))
-            chokes = chokes_from_toml(manifest, str(root))
         except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
             raise KitError(f"kit {root}: broken kit.toml ({exc})") from None
     else:
@@ -106,7 +100,7 @@ def map_folder(root: Path) -> FolderMapping:
         shown = ", ".join(_label(root, p) for p in unmapped[:6])
         more = f" and {len(unmapped) - 6} more" if len(unmapped) > 6 else ""
         notes.append(f"no class in the name of {shown}{more}: not played")
-    return FolderMapping(instruments, manifest, tuple(notes), license_text(root), chokes)
+    return FolderMapping(instruments, manifest, tuple(notes), license_text(root))
 
 
 def _label(root: Path, path: Path) -> str:

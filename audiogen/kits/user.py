@@ -14,7 +14,14 @@ import soundfile as sf
 from audiogen.errors import KitError
 from audiogen.files import exists
 from audiogen.instruments import INSTRUMENTS
-from audiogen.kits.kit import DEFAULT_STYLE, USER_LICENSE, Kit, KitInstrument, check_style
+from audiogen.kits.kit import (
+    DEFAULT_STYLE,
+    USER_LICENSE,
+    Kit,
+    KitInstrument,
+    check_style,
+    chokes_from_toml,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +84,7 @@ def _folder_kit(root: Path) -> Kit:
         license=str(data.get("license") or mapping.license_text or USER_LICENSE),
         path=root,
         instruments=MappingProxyType(mapping.instruments),
-        chokes=mapping.chokes,
+        chokes=chokes_from_toml(data, str(root)),
         user=True,
         notes=tuple(notes),
     )
